@@ -1,0 +1,38 @@
+# Huiyin — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-sqlite test-postgres bench venv demo lint clean
+
+# Find Python 3.13 (or 3.12): on PATH first, then pyenv's versions.
+PYTHON_BOOT := $(shell scripts/find-python 2>/dev/null)
+
+$(VENV)/.installed: pyproject.toml requirements/dev.lock
+	@if [ -z "$(PYTHON_BOOT)" ]; then scripts/find-python; exit 1; fi
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
+	  || $(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed
+
+## make run: fresh clone -> running app with demo data (SQLite in ./var by default)
+run: venv
+	PORT=$(PORT) scripts/run
+
+## make test: the whole suite (SQLite; PostgreSQL too when HUIYIN_TEST_POSTGRES_URL is set)
+test: venv
+	scripts/test
+
+bench: venv
+	$(VENV)/bin/python -m huiyin.bench
+
+lint: venv
+	$(VENV)/bin/ruff check huiyin
+
+clean:
+	rm -rf $(VENV) var/test

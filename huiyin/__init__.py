@@ -1,0 +1,1 @@
+"""Huiyin (回音): complaint handling for organisations in China."""

@@ -1,0 +1,30 @@
+"""Make every error under /api/ JSON, including Django's own 404 and 405 pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+MESSAGES = {404: ("not_found", "Not found."), 405: ("method_not_allowed", "Method not allowed.")}
+
+
+class ApiErrorsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code in MESSAGES
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            code, message = MESSAGES[response.status_code]
+            body = json.dumps({"error": {"code": code, "message": message, "fields": {}}})
+            new = HttpResponse(body, status=response.status_code, content_type="application/json")
+            if "Allow" in response:
+                new["Allow"] = response["Allow"]
+            return new
+        return response

@@ -1,0 +1,260 @@
+"""REST API v1 (/api/v1/): thin — fetch through access, validate, call one service.
+
+Errors always have the shape {"error": {"code", "message", "fields"}}; no stack traces.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Query, Router, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import Field
+
+from huiyin.cases import inputs, services, workflow
+from huiyin.cases.access import case_for, cases_for
+from huiyin.cases.errors import BadInput, CaseError
+from huiyin.cases.models import Kind, Severity, State, Timer
+from huiyin.org.access import unit_for
+from huiyin.org.models import User
+from huiyin.sla import calendar as cal
+
+from .auth import BearerAuth, token_issue
+from .serialize import case_json, case_summary, event_json, iso
+
+log = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Huiyin API",
+    version="1",
+    urls_namespace="api",
+    auth=BearerAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    description="Complaint handling: cases, workflow actions, working-day deadlines. "
+    "Authenticate with POST /auth/token, then send `Authorization: Bearer <token>`.",
+)
+
+
+def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status)
+
+
+@api.exception_handler(CaseError)
+def _case_error(request: HttpRequest, exc: CaseError) -> HttpResponse:
+    return error(exc.status, exc.code, exc.message, exc.fields)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields: dict[str, str] = {}
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", []) if p not in ("query", "body", "path", "payload")]
+        fields.setdefault(".".join(loc) or "body", err.get("msg", "invalid"))
+    return error(422, "invalid_input", "Some fields are invalid: " + ", ".join(sorted(fields)), fields)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error(401, "unauthenticated", "A valid bearer token is required (POST /api/v1/auth/token).")
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error(404, "not_found", "Not found.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error(exc.status_code, "bad_request" if exc.status_code < 500 else "server_error", str(exc))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unexpected API error on %s %s", request.method, request.path)
+    return error(500, "server_error", "An unexpected error occurred; it has been logged.")
+
+
+def _json_body(request: HttpRequest) -> Any:
+    if not request.body:
+        return {}
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"}) from None
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+# --- auth -------------------------------------------------------------------------------
+
+
+class TokenIn(Schema):
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=200)
+
+
+@api.post("/auth/token", auth=None, tags=["auth"], summary="Issue a bearer token")
+def auth_token(request: HttpRequest, payload: TokenIn) -> HttpResponse:
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None or not user.is_active:
+        return error(401, "invalid_credentials", "Wrong username or password.")
+    return JsonResponse({"token": token_issue(user, name="api")})
+
+
+# --- cases ------------------------------------------------------------------------------
+
+cases_router = Router(tags=["cases"])
+
+
+def _case_or_404(user: User, number: str):  # type: ignore[no-untyped-def]
+    case = case_for(user, number)
+    if case is None:
+        raise Http404
+    return case
+
+
+@cases_router.post(
+    "",
+    summary="Register a case (受理)",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": inputs.CaseIn.model_json_schema()}}},
+        "parameters": [{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"}}],
+    },
+)
+def case_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    case, created = services.case_register(
+        _json_body(request), actor=user, idempotency_key=request.headers.get("Idempotency-Key"),
+        source="api", ip=_ip(request),
+    )
+    case = case_for(user, case.number) or case
+    return JsonResponse(case_json(case, user), status=201 if created else 200)
+
+
+class CaseFilters(Schema):
+    state: State | None = None
+    kind: Kind | None = None
+    unit: str | None = Field(default=None, max_length=64)
+    severity: Severity | None = None
+    overdue: bool | None = None
+    q: str | None = Field(default=None, max_length=100)
+    cursor: int | None = Field(default=None, ge=1, description="Continue after this position (next_cursor).")
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+@cases_router.get("", summary="List cases visible to the caller (newest first, keyset-paginated)")
+def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse:
+    user = _user(request)
+    qs = cases_for(user)
+    if filters.state:
+        qs = qs.filter(state=filters.state)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.severity:
+        qs = qs.filter(severity=filters.severity)
+    if filters.unit:
+        unit = unit_for(user, filters.unit)
+        if unit is None:
+            raise BadInput(f"Unknown unit {filters.unit!r}.", fields={"unit": "unknown unit code"})
+        qs = qs.filter(unit=unit)
+    if filters.overdue is not None:
+        late = Timer.objects.filter(case=OuterRef("pk"), stopped_at__isnull=True, due_at__lt=timezone.now())
+        qs = qs.filter(Exists(late)) if filters.overdue else qs.exclude(Exists(late))
+    if filters.q:
+        q = filters.q.strip()
+        qs = qs.filter(Q(number=q) | Q(complainant_phone=q) | Q(subject__icontains=q))
+    if filters.cursor:
+        qs = qs.filter(id__lt=filters.cursor)
+    rows = list(qs.select_related("owner_unit", "unit").order_by("-id")[: filters.limit + 1])
+    has_next = len(rows) > filters.limit
+    rows = rows[: filters.limit]
+    return JsonResponse({
+        "items": [case_summary(c) for c in rows],
+        "next_cursor": rows[-1].pk if has_next else None,
+        "has_next": has_next,
+    })
+
+
+@cases_router.get("/{number}", summary="One case, with its deadlines and the actions the caller may take")
+def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    return JsonResponse(case_json(_case_or_404(user, number), user))
+
+
+@cases_router.get("/{number}/timeline", summary="The case's timeline, oldest first")
+def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case_or_404(_user(request), number)
+    events = case.events.select_related("actor").order_by("id")
+    return JsonResponse({"number": case.number, "events": [event_json(e) for e in events]})
+
+
+@cases_router.post(
+    "/{number}/actions/{action}",
+    summary="Perform a workflow action",
+    description="Actions: " + ", ".join(workflow.ACTIONS) + ". Every body takes an optional `comment` "
+    "and `expected_version`. 403: not your role; 409: not allowed in this state or the case changed; "
+    "422: bad input.",
+    openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    user = _user(request)
+    case = _case_or_404(user, number)
+    if action not in workflow.ACTIONS:
+        return error(404, "unknown_action", f"Unknown action {action!r}.", {"action": "unknown action"})
+    updated = workflow.perform(case, action, actor=user, data=_json_body(request), source="api", ip=_ip(request))
+    fresh = case_for(user, updated.number)
+    if fresh is None:  # the action moved the case out of the caller's sight (e.g. returned elsewhere)
+        return JsonResponse({"number": updated.number, "state": updated.state, "version": updated.version})
+    return JsonResponse(case_json(fresh, user))
+
+
+api.add_router("/cases", cases_router)
+
+# --- calendar ---------------------------------------------------------------------------
+
+calendar_router = Router(tags=["calendar"])
+
+
+class DeadlineQuery(Schema):
+    start: datetime
+    amount: int = Field(ge=0, le=10000)
+    unit: cal.TimeUnit
+
+
+@calendar_router.get("/deadline", summary="Add an amount of time on the working-day calendar")
+def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResponse:
+    start = q.start
+    if start.tzinfo is None:
+        start = timezone.make_aware(start)
+    d = cal.deadline_add(start, q.amount, q.unit)
+    return JsonResponse({"due_at": iso(d.due_at), "provisional": d.provisional,
+                         "unknown_years": list(d.unknown_years)})
+
+
+class DayQuery(Schema):
+    date: date
+
+
+@calendar_router.get("/day", summary="Whether a date is a working day, a holiday or a make-up working day")
+def calendar_day(request: HttpRequest, q: Query[DayQuery]) -> HttpResponse:
+    info = cal.day_info(q.date)
+    return JsonResponse({"date": q.date.isoformat(), "workday": info.workday, "holiday": info.holiday,
+                         "makeup": info.makeup, "known": info.known, "name": info.name})
+
+
+api.add_router("/calendar", calendar_router)

@@ -1,0 +1,176 @@
+"""Stage timers of a case: started, stopped, paused and extended by the workflow.
+
+Only `cases.workflow` calls these functions (inside its transaction). A timer's
+due time is always `compute_due(timer)`: the policy's amount from `started_at`,
+then every adjustment (granted extension, pause) replayed in order, then the
+upstream's own deadline if that is earlier.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from huiyin.policies.config import PolicyConfig
+from huiyin.sla import calendar as cal
+from huiyin.sla.services import note_missing_years
+
+from .models import Case, Timer, TimerState
+
+NATURAL_UNITS = (cal.TimeUnit.MINUTES, cal.TimeUnit.HOURS, cal.TimeUnit.CALENDAR_DAYS)
+
+
+def compute_due(timer: Timer, cfg: PolicyConfig, *, upstream_due_at: datetime | None = None) -> cal.Deadline:
+    hours = cfg.business_hours
+    base = cal.deadline_add(timer.started_at, timer.amount, timer.unit, hours=hours)
+    due, provisional, unknown = base.due_at, base.provisional, set(base.unknown_years)
+    for adj in timer.adjustments:
+        if adj["type"] == "extension":
+            step = cal.deadline_add(due, int(adj["amount"]), adj["unit"], hours=hours)
+            due, provisional = step.due_at, provisional or step.provisional
+            unknown.update(step.unknown_years)
+        elif adj["type"] == "pause":
+            paused, resumed = datetime.fromisoformat(adj["from"]), datetime.fromisoformat(adj["to"])
+            if timer.unit in NATURAL_UNITS:
+                due = due + (resumed - paused)
+            else:
+                remaining = cal.business_minutes_between(max(paused, timer.started_at), due, hours=hours)
+                step = cal.add_business_minutes(resumed, remaining, hours=hours)
+                due, provisional = step.due_at, provisional or step.provisional
+                unknown.update(step.unknown_years)
+    if timer.code == "resolve" and upstream_due_at is not None and upstream_due_at < due:
+        return cal.Deadline(upstream_due_at, False, ())
+    return cal.Deadline(due, provisional, tuple(sorted(unknown)))
+
+
+def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
+    d = compute_due(timer, cfg, upstream_due_at=case.upstream_due_at)
+    timer.due_at = d.due_at
+    timer.provisional = d.provisional
+    timer.capped_by_upstream = timer.code == "resolve" and case.upstream_due_at == d.due_at
+    if d.unknown_years:
+        note_missing_years(d.unknown_years)
+
+
+def timer_start(case: Case, code: str, *, at: datetime, cfg: PolicyConfig) -> Timer | None:
+    """Start stage `code` for the case's current round, if the policy has such a timer."""
+    spec = cfg.timer(code, kind=case.kind, channel=case.channel)
+    if spec is None:
+        return None
+    timer_cancel(case, (code,), at=at)
+    timer = Timer(
+        case=case, code=code, round=case.round, amount=spec.amount, unit=spec.unit,
+        basis=spec.basis, started_at=at,
+    )
+    _apply_due(timer, cfg, case)
+    timer.save()
+    return timer
+
+
+def _open(case: Case, codes: tuple[str, ...] | None) -> list[Timer]:
+    qs = Timer.objects.filter(case=case, stopped_at__isnull=True)
+    if codes is not None:
+        qs = qs.filter(code__in=codes)
+    return list(qs)
+
+
+def timer_stop(case: Case, codes: tuple[str, ...], *, at: datetime) -> list[Timer]:
+    """The stage is done: met if on time, breached (by how much) if late."""
+    stopped = []
+    for t in _open(case, codes):
+        t.stopped_at = at
+        if at <= t.due_at and t.breached_at is None:
+            t.state = TimerState.MET
+        else:
+            t.state = TimerState.BREACHED
+            t.breached_at = t.breached_at or t.due_at
+            t.breach_seconds = int((at - t.due_at).total_seconds())
+        t.save(update_fields=["state", "stopped_at", "breached_at", "breach_seconds"])
+        stopped.append(t)
+    return stopped
+
+
+def timer_cancel(case: Case, codes: tuple[str, ...] | None, *, at: datetime) -> None:
+    """The stage was abandoned (case returned, closed early): no longer counted."""
+    for t in _open(case, codes):
+        t.state, t.stopped_at = TimerState.CANCELLED, at
+        t.save(update_fields=["state", "stopped_at"])
+
+
+def timers_pause(case: Case, *, at: datetime) -> None:
+    for t in _open(case, None):
+        if t.state in (TimerState.RUNNING, TimerState.BREACHED):
+            t.state, t.paused_at = TimerState.PAUSED, at
+            t.save(update_fields=["state", "paused_at"])
+
+
+def timers_resume(case: Case, *, at: datetime, cfg: PolicyConfig) -> None:
+    for t in _open(case, None):
+        if t.state == TimerState.PAUSED and t.paused_at is not None:
+            t.adjustments = [*t.adjustments, {"type": "pause", "from": t.paused_at.isoformat(), "to": at.isoformat()}]
+            t.paused_at = None
+            _apply_due(t, cfg, case)
+            t.state = TimerState.RUNNING if t.breached_at is None else TimerState.BREACHED
+            t.save(update_fields=["state", "paused_at", "adjustments", "due_at", "provisional", "capped_by_upstream"])
+
+
+def extension_ceiling(timer: Timer, cfg: PolicyConfig) -> datetime | None:
+    """The latest a timer may be extended to: the policy maximum counted from its start,
+    shifted by any pauses (a paused clock does not use up the maximum)."""
+    limit = cfg.extension_max
+    if limit is None:
+        return None
+    probe = Timer(
+        code=timer.code, started_at=timer.started_at, amount=limit[0], unit=limit[1],
+        adjustments=[a for a in timer.adjustments if a["type"] == "pause"],
+    )
+    return compute_due(probe, cfg).due_at
+
+
+def timer_extend(case: Case, code: str, *, amount: int, unit: str, cfg: PolicyConfig) -> Timer:
+    timers = _open(case, (code,))
+    if not timers:
+        raise LookupError(code)
+    t = timers[0]
+    t.adjustments = [*t.adjustments, {"type": "extension", "amount": amount, "unit": unit}]
+    _apply_due(t, cfg, case)
+    t.save(update_fields=["adjustments", "due_at", "provisional", "capped_by_upstream"])
+    return t
+
+
+def extension_fits(case: Case, code: str, *, amount: int, unit: str, cfg: PolicyConfig) -> tuple[bool, datetime | None]:
+    """Whether extending by amount/unit stays within the policy maximum; and that maximum."""
+    timers = _open(case, (code,))
+    if not timers:
+        return False, None
+    t = timers[0]
+    ceiling = extension_ceiling(t, cfg)
+    if ceiling is None:
+        return True, None
+    probe = Timer(
+        code=t.code, started_at=t.started_at, amount=t.amount, unit=t.unit,
+        adjustments=[*t.adjustments, {"type": "extension", "amount": amount, "unit": unit}],
+    )
+    return compute_due(probe, cfg).due_at <= ceiling, ceiling
+
+
+def timers_recompute_provisional() -> int:
+    """Recompute every open provisional timer (after a calendar year is imported)."""
+    from huiyin.policies.services import config_for
+
+    count = 0
+    qs = Timer.objects.filter(provisional=True, stopped_at__isnull=True).select_related("case")
+    for t in qs.iterator(chunk_size=500):
+        _apply_due(t, config_for(t.case.policy_id), t.case)
+        t.save(update_fields=["due_at", "provisional", "capped_by_upstream"])
+        count += 1
+    return count
+
+
+def remaining(timer: Timer, now: datetime) -> timedelta:
+    return timer.due_at - now
+
+
+
+def on_calendar_year_imported(sender: object, year: int, **kwargs: object) -> None:
+    """A year's official calendar arrived: every provisional deadline is computed again."""
+    timers_recompute_provisional()

@@ -1,0 +1,185 @@
+"""The data each case service accepts, validated once for the API and the pages alike.
+
+Unknown fields, wrong types, over-long strings and impossible values are refused
+with the offending field named (BadInput → 422).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import BadInput
+from .models import Channel, Flag, Kind, Satisfaction
+
+Text = Annotated[str, Field(max_length=5000)]
+Short = Annotated[str, Field(max_length=200)]
+UnitCode = Annotated[str, Field(min_length=1, max_length=64)]
+TimeUnitName = Literal["minutes", "hours", "business_hours", "working_days", "calendar_days"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ActionBase(Strict):
+    comment: Text = ""
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must include a timezone offset, e.g. 2026-11-24T09:30:00+08:00")
+    return value
+
+
+class ComplainantIn(Strict):
+    name: Annotated[str, Field(max_length=100)] = ""
+    phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-() ]*$")] = ""
+    email: Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
+    address: Annotated[str, Field(max_length=300)] = ""
+    account: Annotated[str, Field(max_length=100)] = ""
+    id_number: Annotated[str, Field(max_length=32)] = ""
+    customer_class: Literal["", "A", "B", "C", "D"] = ""
+    anonymous: bool = False
+
+
+class CaseIn(Strict):
+    kind: Kind
+    channel: Channel
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=20000)] = ""
+    demands: Text = ""
+    complainant: ComplainantIn = Field(default_factory=ComplainantIn)
+    amount: Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2)] | None = None
+    people_count: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    flags: Annotated[list[Flag], Field(max_length=10)] = Field(default_factory=list)
+    category: Annotated[str, Field(max_length=64)] | None = None
+    received_at: datetime | None = None
+    occurred_at: datetime | None = None
+    product: Short = ""
+    upstream_ref: Annotated[str, Field(max_length=64)] = ""
+    upstream_due_at: datetime | None = None
+
+    _check_tz = field_validator("received_at", "occurred_at", "upstream_due_at")(_aware)
+
+
+class DispatchIn(ActionBase):
+    unit: UnitCode
+    instructions: Text = ""
+
+
+class ReasonIn(ActionBase):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class MarkInvalidIn(ActionBase):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    explanation: Text = ""
+
+
+class ResolveOnSpotIn(ActionBase):
+    reply: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class ExtensionIn(ActionBase):
+    amount: Annotated[int, Field(ge=1, le=1000)]
+    unit: TimeUnitName
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class SubmitResultIn(ActionBase):
+    cause: Text = ""
+    course: Text = ""
+    responsible_person: Annotated[str, Field(max_length=100)] = ""
+    conclusion: Text = ""
+    countermeasures: Text = ""
+    reply: Annotated[str, Field(min_length=1, max_length=5000)]
+    liability: Literal["", "enterprise", "customer", "third_party"] = ""
+
+
+class ReviewIn(ActionBase):
+    accept: bool
+
+
+class CallbackIn(ActionBase):
+    satisfaction: Satisfaction
+    notes: Text = ""
+
+
+class UrgeIn(ActionBase):
+    note: Text = ""
+
+
+class MergeIn(ActionBase):
+    into: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class LinkIn(ActionBase):
+    to: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class CompensateIn(ActionBase):
+    amount: Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2)]
+    form: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class TransferOutIn(ActionBase):
+    authority: Annotated[str, Field(min_length=1, max_length=200)]
+    note: Text = ""
+
+
+class ContactIn(ActionBase):
+    notes: Text = ""
+
+
+class CloseIn(ActionBase):
+    recourse: Annotated[str, Field(max_length=500)] = ""
+
+
+ACTION_INPUTS: dict[str, type[ActionBase]] = {
+    "approve": ActionBase,
+    "reject": ActionBase,
+    "mark_invalid": MarkInvalidIn,
+    "resolve_on_spot": ResolveOnSpotIn,
+    "dispatch": DispatchIn,
+    "acknowledge": ActionBase,
+    "return": ReasonIn,
+    "request_extension": ExtensionIn,
+    "grant_extension": ActionBase,
+    "refuse_extension": ActionBase,
+    "suspend": ReasonIn,
+    "resume": ActionBase,
+    "record_contact": ContactIn,
+    "submit_result": SubmitResultIn,
+    "approve_plan": ActionBase,
+    "review": ReviewIn,
+    "callback": CallbackIn,
+    "close": CloseIn,
+    "redispatch": DispatchIn,
+    "escalate": DispatchIn,
+    "urge": UrgeIn,
+    "merge": MergeIn,
+    "link": LinkIn,
+    "reopen": ReasonIn,
+    "appeal": ReasonIn,
+    "compensate": CompensateIn,
+    "transfer_out": TransferOutIn,
+}
+
+
+def parse(model: type[Strict], data: Any) -> Any:
+    """Validate `data` against `model`, raising BadInput naming every bad field."""
+    if not isinstance(data, dict):
+        raise BadInput("The request body must be a JSON object.", fields={"body": "expected an object"})
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields: dict[str, str] = {}
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "body"
+            fields.setdefault(loc, "unknown field" if err["type"] == "extra_forbidden" else err["msg"])
+        raise BadInput("Some fields are invalid: " + ", ".join(sorted(fields)), fields=fields) from None

@@ -1,0 +1,376 @@
+"""The case (工单), its timeline, timers and the records around it (DESIGN §2).
+
+State, unit, round and deadlines are written only by `cases.workflow`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    COMPLAINT = "complaint", _("投诉")
+    CONSULTATION = "consultation", _("咨询")
+    SUGGESTION = "suggestion", _("建议")
+    REPORT = "report", _("举报")
+    PRAISE = "praise", _("表扬")
+    EMPLOYEE_COMPLAINT = "employee_complaint", _("员工投诉")
+
+
+NUMBER_PREFIX = {
+    Kind.COMPLAINT: "TS",
+    Kind.CONSULTATION: "ZX",
+    Kind.SUGGESTION: "JY",
+    Kind.REPORT: "JB",
+    Kind.PRAISE: "BY",
+    Kind.EMPLOYEE_COMPLAINT: "YG",
+}
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("电话热线")
+    WEB = "web", _("网站")
+    EMAIL = "email", _("电子邮件")
+    LETTER = "letter", _("信函")
+    FAX = "fax", _("传真")
+    WALK_IN = "walk_in", _("来访")
+    SMS = "sms", _("短信")
+    WECHAT = "wechat", _("微信/APP")
+    API = "api", _("接口")
+    UPSTREAM = "upstream", _("上级转办")
+    REGULATOR = "regulator", _("监管转办")
+
+
+class State(models.TextChoices):
+    REGISTERED = "registered", _("已登记")
+    PENDING_APPROVAL = "pending_approval", _("待批示")
+    DISPATCHED = "dispatched", _("已派单")
+    ACCEPTED = "accepted", _("处理中")
+    SUSPENDED = "suspended", _("挂起")
+    RETURNED = "returned", _("已退单")
+    PLAN_APPROVAL = "plan_approval", _("方案审批")
+    RESULT_SUBMITTED = "result_submitted", _("已反馈")
+    PENDING_CALLBACK = "pending_callback", _("待回访")
+    CLOSED = "closed", _("已办结")
+    INVALID = "invalid", _("不予受理")
+
+
+FINAL_STATES = (State.CLOSED, State.INVALID)
+
+
+class Severity(models.TextChoices):
+    GENERAL = "general", _("一般")
+    DIFFICULT = "difficult", _("疑难")
+    MAJOR = "major", _("重大")
+
+
+class Flag(models.TextChoices):
+    MEDIA = "media", _("媒体介入")
+    LAWSUIT = "lawsuit", _("扬言诉讼")
+    REGULATOR = "regulator", _("监管介入")
+    INJURY = "injury", _("人身伤害")
+    EXTREME = "extreme", _("扬言极端行为")
+
+
+class Validity(models.TextChoices):
+    UNCHECKED = "", _("未判定")
+    VALID = "valid", _("有效")
+    INVALID = "invalid", _("无效")
+
+
+class Liability(models.TextChoices):
+    UNCLEAR = "", _("未明确")
+    ENTERPRISE = "enterprise", _("企业责任")
+    CUSTOMER = "customer", _("客户责任")
+    THIRD_PARTY = "third_party", _("第三方责任")
+
+
+class Satisfaction(models.TextChoices):
+    VERY_SATISFIED = "very_satisfied", _("非常满意")
+    SATISFIED = "satisfied", _("满意")
+    NEUTRAL = "neutral", _("基本满意/一般")
+    UNSATISFIED = "unsatisfied", _("不满意")
+    UNREACHABLE = "unreachable", _("未联系上")
+
+
+class CustomerClass(models.TextChoices):
+    NONE = "", _("未分级")
+    A = "A", "A"
+    B = "B", "B"
+    C = "C", "C"
+    D = "D", "D"
+
+
+class Category(models.Model):
+    """A node of the configurable category tree (产品质量/服务态度/时效 …)."""
+
+    code = models.SlugField(_("代码"), max_length=64, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    active = models.BooleanField(_("启用"), default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("分类")
+        verbose_name_plural = _("分类")
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseSequence(models.Model):
+    """The last number handed out per prefix and day; incremented inside the case's
+    own transaction, so a rolled-back intake gives its number back (gap-free per day)."""
+
+    prefix = models.CharField(max_length=4)
+    day = models.DateField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "day"], name="case_sequence_prefix_day")]
+
+
+class Case(models.Model):
+    number = models.CharField(_("编号"), max_length=20, unique=True)
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    channel = models.CharField(_("渠道"), max_length=20, choices=Channel.choices)
+    state = models.CharField(_("状态"), max_length=20, choices=State.choices, default=State.REGISTERED)
+    round = models.PositiveSmallIntegerField(_("派单轮次"), default=1)
+    version = models.PositiveIntegerField(default=1)
+    policy = models.ForeignKey("policies.Policy", on_delete=models.PROTECT, related_name="+")
+
+    subject = models.CharField(_("主题"), max_length=200)
+    description = models.TextField(_("内容"), max_length=20000, blank=True)
+    demands = models.TextField(_("诉求"), max_length=5000, blank=True)
+    occurred_at = models.DateTimeField(_("发生时间"), null=True, blank=True)
+    product = models.CharField(_("产品/服务"), max_length=200, blank=True)
+    amount = models.DecimalField(_("涉及金额"), max_digits=14, decimal_places=2, null=True, blank=True)
+    people_count = models.PositiveIntegerField(_("涉及人数"), default=1)
+    flags = models.JSONField(_("风险标记"), default=list, blank=True)
+    tags = models.JSONField(_("标签"), default=list, blank=True)
+
+    complainant_name = models.CharField(_("投诉人"), max_length=100, blank=True)
+    complainant_phone = models.CharField(_("电话"), max_length=32, blank=True, db_index=True)
+    complainant_email = models.EmailField(_("邮箱"), blank=True)
+    complainant_address = models.CharField(_("地址"), max_length=300, blank=True)
+    complainant_account = models.CharField(_("账号/合同/订单号"), max_length=100, blank=True)
+    complainant_id_number = models.CharField(_("证件号"), max_length=32, blank=True)
+    customer_class = models.CharField(_("客户等级"), max_length=1, choices=CustomerClass.choices, blank=True)
+    anonymous = models.BooleanField(_("匿名"), default=False)
+
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    severity = models.CharField(_("严重程度"), max_length=20, choices=Severity.choices, default=Severity.GENERAL)
+    case_class = models.CharField(_("等级"), max_length=4, blank=True)
+    validity = models.CharField(_("有效性"), max_length=10, choices=Validity.choices, blank=True)
+    invalid_reason = models.CharField(_("无效原因"), max_length=500, blank=True)
+    liability = models.CharField(_("责任"), max_length=20, choices=Liability.choices, blank=True)
+
+    owner_unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+", verbose_name=_("受理单位"))
+    unit = models.ForeignKey(
+        "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("承办单位")
+    )
+    proposed_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    instructions = models.TextField(_("派单意见"), blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("受理人")
+    )
+    received_at = models.DateTimeField(_("受理时间"))
+    upstream_ref = models.CharField(_("上级工单号"), max_length=64, blank=True)
+    upstream_due_at = models.DateTimeField(_("上级时限"), null=True, blank=True)
+
+    cause = models.TextField(_("原因"), blank=True)
+    course = models.TextField(_("经过"), blank=True)
+    responsible_person = models.CharField(_("责任人"), max_length=100, blank=True)
+    conclusion = models.TextField(_("结论"), blank=True)
+    countermeasures = models.TextField(_("对策与防范措施"), blank=True)
+    reply = models.TextField(_("答复内容"), blank=True)
+
+    compensation_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    compensation_form = models.CharField(max_length=100, blank=True)
+    satisfaction = models.CharField(_("满意度"), max_length=20, choices=Satisfaction.choices, blank=True)
+    callback_attempts = models.PositiveSmallIntegerField(default=0)
+    urge_count = models.PositiveIntegerField(default=0)
+    escalated = models.BooleanField(default=False)
+    supervised = models.BooleanField(_("督办"), default=False)
+    appeal = models.BooleanField(default=False)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    close_reason = models.CharField(max_length=30, blank=True)
+    transfer_authority = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("工单")
+        verbose_name_plural = _("工单")
+        indexes = [
+            models.Index(fields=["state", "-id"], name="case_state_id"),
+            models.Index(fields=["unit", "-id"], name="case_unit_id"),
+            models.Index(fields=["owner_unit", "-id"], name="case_owner_id"),
+            models.Index(fields=["kind", "-id"], name="case_kind_id"),
+            models.Index(fields=["severity", "-id"], name="case_severity_id"),
+            models.Index(fields=["received_at"], name="case_received"),
+            models.Index(fields=["complainant_account"], name="case_account"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in FINAL_STATES
+
+
+class CaseLink(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_out")
+    to = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=20, default="related")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "to"], name="case_link_unique")]
+
+
+class Event(models.Model):
+    """One entry of a case's timeline. Append-only: never updated, never deleted
+    (enforced by a trigger on PostgreSQL and by `save`/`delete` here)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    changes = models.JSONField(default=dict)  # {field: [old, new]} — codes, never labels
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=20, blank=True)  # api | web | worker | portal
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("处理记录")
+        verbose_name_plural = _("处理记录")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["case", "id"], name="event_case_id")]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("timeline events are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("timeline events are append-only")
+
+
+class TimerState(models.TextChoices):
+    RUNNING = "running", _("计时中")
+    PAUSED = "paused", _("暂停")
+    MET = "met", _("按时完成")
+    BREACHED = "breached", _("超期")
+    CANCELLED = "cancelled", _("已取消")  # the stage was abandoned (returned, closed early)
+
+
+# A timer is open until its stage is done (stopped_at set); an open timer may already be
+# breached (the sweep marks it) and is still stopped, met-late, when the stage finishes.
+
+
+class Timer(models.Model):
+    """One stage deadline of one dispatch round (DESIGN §4).
+
+    `due_at` is always recomputable from `started_at`, `amount`/`unit` and the
+    `adjustments` (extensions, pauses) by `cases.deadlines.compute_due`.
+    A breached timer stays breached when the stage is finally done; `breach_seconds`
+    says by how much.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timers")
+    code = models.CharField(max_length=20)
+    round = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=TimerState.choices, default=TimerState.RUNNING)
+    amount = models.PositiveIntegerField()
+    unit = models.CharField(max_length=20)
+    basis = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    provisional = models.BooleanField(default=False)
+    capped_by_upstream = models.BooleanField(default=False)
+    adjustments = models.JSONField(default=list)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    breach_seconds = models.PositiveIntegerField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("时限")
+        verbose_name_plural = _("时限")
+        constraints = [
+            # At most one open timer per stage: a second one would double-count a deadline.
+            models.UniqueConstraint(
+                fields=["case", "code"], condition=Q(stopped_at__isnull=True), name="one_open_timer_per_code"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(state="running"), name="timer_running_due"),
+            models.Index(fields=["due_at", "case"], condition=Q(stopped_at__isnull=True), name="timer_open_due"),
+            models.Index(fields=["provisional"], condition=Q(provisional=True), name="timer_provisional"),
+        ]
+
+
+class ExtensionStatus(models.TextChoices):
+    REQUESTED = "requested", _("待审批")
+    GRANTED = "granted", _("已批准")
+    REFUSED = "refused", _("未批准")
+
+
+class Extension(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="extensions")
+    round = models.PositiveSmallIntegerField()
+    amount = models.PositiveIntegerField()
+    unit = models.CharField(max_length=20)
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=ExtensionStatus.choices, default=ExtensionStatus.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="requested"), name="one_pending_extension_per_case"
+            ),
+        ]
+
+
+class IdempotencyKey(models.Model):
+    """A create request's Idempotency-Key, so a retried POST returns the first case."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    body_hash = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"cases/{instance.case.received_at:%Y/%m}/{instance.case.number}/{instance.token}"
+
+
+class Attachment(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    token = models.CharField(max_length=32, unique=True)
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)

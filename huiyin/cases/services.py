@@ -1,0 +1,136 @@
+"""Intake: registering a new case (受理), with its number, first timer and first event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from huiyin.org.access import grants
+from huiyin.org.models import Role, Unit, User
+from huiyin.policies.services import active_policy, config_for
+
+from . import deadlines, inputs
+from .errors import BadInput, Conflict, Forbidden
+from .models import NUMBER_PREFIX, Case, CaseSequence, Category, Event, IdempotencyKey
+
+INTAKE_ROLES = (Role.AGENT, Role.DISPATCHER)
+
+
+def intake_unit(user: User) -> Unit | None:
+    """The unit a user registers cases for: where they are an agent (or dispatcher)."""
+    for role in INTAKE_ROLES:
+        for g in grants(user):
+            if g.role == role:
+                return Unit.objects.get(pk=g.unit_id)
+    return None
+
+
+def next_case_number(kind: str, now: datetime) -> str:
+    """PREFIX + YYYYMMDD + - + 6-digit daily sequence, inside the caller's transaction.
+
+    The sequence row is locked until the intake commits, so two intakes never share a
+    number and a rolled-back intake gives its number back (gap-free per day)."""
+    prefix = NUMBER_PREFIX[kind]
+    day = timezone.localdate(now)
+    CaseSequence.objects.bulk_create([CaseSequence(prefix=prefix, day=day, last=0)], ignore_conflicts=True)
+    seq = CaseSequence.objects.select_for_update().get(prefix=prefix, day=day)
+    seq.last += 1
+    seq.save(update_fields=["last"])
+    return f"{prefix}{day:%Y%m%d}-{seq.last:06d}"
+
+
+def _body_hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def case_register(
+    data: dict[str, Any],
+    *,
+    actor: User,
+    idempotency_key: str | None = None,
+    source: str = "api",
+    ip: str | None = None,
+) -> tuple[Case, bool]:
+    """Register a new case from `data` (the fields of `inputs.CaseIn`).
+
+    Returns (case, created). With an `idempotency_key`, a retry by the same user
+    returns the first case and created=False; the same key with a different body
+    is a Conflict."""
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
+        raise BadInput("Idempotency-Key must be 1–200 characters.", fields={"Idempotency-Key": "bad length"})
+    params: inputs.CaseIn = inputs.parse(inputs.CaseIn, data)
+    body_hash = _body_hash(data)
+    if idempotency_key:
+        existing = _replay(actor, idempotency_key, body_hash)
+        if existing is not None:
+            return existing, False
+    owner = intake_unit(actor)
+    if owner is None:
+        raise Forbidden("Only agents and dispatchers register cases.")
+    now = timezone.now()
+    received_at = params.received_at or now
+    if received_at > now + timedelta(minutes=5):
+        raise BadInput("received_at is in the future.", fields={"received_at": "in the future"})
+    category = None
+    if params.category:
+        category = Category.objects.filter(code=params.category, active=True).first()
+        if category is None:
+            raise BadInput(f"Unknown category {params.category!r}.", fields={"category": "unknown category code"})
+    try:
+        with transaction.atomic(durable=True):
+            policy = active_policy()
+            c = params.complainant
+            case = Case(
+                number=next_case_number(params.kind, now),
+                kind=params.kind, channel=params.channel, policy=policy,
+                subject=params.subject, description=params.description, demands=params.demands,
+                occurred_at=params.occurred_at, product=params.product, amount=params.amount,
+                people_count=params.people_count, flags=sorted({str(f) for f in params.flags}),
+                complainant_name=c.name, complainant_phone=_normalise_phone(c.phone),
+                complainant_email=c.email, complainant_address=c.address, complainant_account=c.account,
+                complainant_id_number=c.id_number, customer_class=c.customer_class, anonymous=c.anonymous,
+                category=category, owner_unit=owner, registered_by=actor, received_at=received_at,
+                upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at,
+            )
+            case.save()
+            if idempotency_key:
+                IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
+            deadlines.timer_start(case, "dispatch", at=received_at, cfg=config_for(policy.pk))
+            Event.objects.create(
+                case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
+                changes={
+                    "kind": [None, case.kind], "channel": [None, case.channel],
+                    "owner_unit": [None, owner.code], "policy": [None, f"{policy.name}@{policy.version}"],
+                },
+            )
+    except IntegrityError:
+        # Two requests with the same Idempotency-Key raced; the other one won.
+        if idempotency_key:
+            existing = _replay(actor, idempotency_key, body_hash)
+            if existing is not None:
+                return existing, False
+        raise
+    return case, True
+
+
+def _replay(actor: User, key: str, body_hash: str) -> Case | None:
+    row = IdempotencyKey.objects.filter(user=actor, key=key).select_related("case").first()
+    if row is None:
+        return None
+    if row.body_hash != body_hash:
+        raise Conflict("This Idempotency-Key was used for a different request.")
+    return row.case
+
+
+def _normalise_phone(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    return digits

@@ -1,0 +1,36 @@
+"""Driving a case to a given state through the real API, for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huiyin.conftest import new_case
+
+RESULT = {"cause": "原因", "course": "经过", "responsible_person": "某某", "conclusion": "结论",
+          "countermeasures": "措施", "reply": "答复客户"}
+
+# The path from a fresh complaint to each state: (user, action, body).
+PATHS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "registered": [],
+    "pending_approval": [("dispatcher", "dispatch", {"unit": "county_a"})],
+    "dispatched": [("dispatcher", "dispatch", {"unit": "county_a"}), ("leader", "approve", {})],
+    "returned": [("dispatcher", "dispatch", {"unit": "county_a"}), ("leader", "approve", {}),
+                 ("handler_a", "return", {"reason": "不属本单位业务"})],
+    "accepted": [("dispatcher", "dispatch", {"unit": "county_a"}), ("leader", "approve", {}),
+                 ("handler_a", "acknowledge", {})],
+}
+PATHS["suspended"] = [*PATHS["accepted"], ("handler_a", "suspend", {"reason": "送检取证"})]
+PATHS["result_submitted"] = [*PATHS["accepted"], ("handler_a", "submit_result", RESULT)]
+PATHS["pending_callback"] = [*PATHS["result_submitted"], ("dispatcher", "review", {"accept": True})]
+PATHS["closed"] = [*PATHS["pending_callback"], ("agent", "callback", {"satisfaction": "satisfied"})]
+PATHS["invalid"] = [("dispatcher", "mark_invalid", {"reason": "投诉对象不明确"})]
+
+
+def case_in(api: Any, state: str, **overrides: Any) -> str:
+    """A new complaint driven to `state`; returns its number."""
+    number = new_case(api, **overrides)["number"]
+    for user, action, body in PATHS[state]:
+        r = api(user).act(number, action, body)
+        assert r.status_code == 200, (action, r.content)
+    assert api("leader").get(f"/cases/{number}").json()["state"] == state
+    return number

@@ -1,0 +1,585 @@
+"""The case workflow: the state enum's transitions, who may take them, and what they do.
+
+This module is the only code that changes a case's state, unit, round or deadlines
+(DESIGN §3). Every action is one entry of `ACTIONS` (sources, roles, scope, guard)
+and one `_do_<action>` function; `perform` runs it inside one durable transaction
+with the case row locked and its version checked, appends exactly one timeline
+event, and bumps the version. Nothing here makes network calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from huiyin.org.access import roles_over, unit_for
+from huiyin.org.models import Role, Unit, User
+from huiyin.policies.config import PolicyConfig
+from huiyin.policies.services import config_for
+
+from . import deadlines, inputs
+from .errors import BadInput, Conflict, Forbidden, InvalidTransition
+from .models import (
+    FINAL_STATES,
+    Case,
+    CaseLink,
+    Event,
+    Extension,
+    ExtensionStatus,
+    Kind,
+    Satisfaction,
+    Severity,
+    State,
+    Validity,
+)
+
+S = State
+HANDLERS = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
+OPEN_STATES = frozenset(s for s in State if s not in FINAL_STATES)
+SATISFIED = (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL)
+
+
+@dataclass
+class Step:
+    """What one action does to a case, collected while it runs and written once."""
+
+    case: Case
+    actor: User | None
+    now: datetime
+    cfg: PolicyConfig
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+
+    def set(self, name: str, value: Any) -> None:
+        old = getattr(self.case, name)
+        if old == value:
+            return
+        setattr(self.case, name, value)
+        self.dirty.add(name)
+        self.changes[name] = [_plain(old), _plain(value)]
+
+    def set_unit(self, name: str, unit: Unit | None) -> None:
+        old_id = getattr(self.case, f"{name}_id")
+        if old_id == (unit.pk if unit else None):
+            return
+        old = Unit.objects.filter(pk=old_id).values_list("code", flat=True).first() if old_id else None
+        setattr(self.case, name, unit)
+        self.dirty.add(name)
+        self.changes[name] = [old, unit.code if unit else None]
+
+    def note(self, key: str, value: Any) -> None:
+        """Record something on the event that is not a case field (e.g. an extension)."""
+        self.changes[key] = [None, _plain(value)]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Unit):
+        return value.code
+    return value
+
+
+Guard = Callable[[Case, PolicyConfig], str | None]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    sources: frozenset[str]
+    roles: tuple[str, ...]
+    # Which unit the role must cover: "owner" (the registering centre's line),
+    # "unit" (the handling unit), or "either".
+    scope: str
+    guard: Guard | None = None
+
+
+def _no_guard(case: Case, cfg: PolicyConfig) -> str | None:
+    return None
+
+
+def _has_pending_extension(case: Case) -> bool:
+    return Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).exists()
+
+
+def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
+    if _has_pending_extension(case):
+        return "An extension request is already waiting for a decision."
+    if not case.timers.filter(code="resolve", stopped_at__isnull=True).exists():
+        return "The case has no running resolve deadline to extend."
+    return None
+
+
+def _guard_pending_extension(case: Case, cfg: PolicyConfig) -> str | None:
+    return None if _has_pending_extension(case) else "No extension request is waiting for a decision."
+
+
+def _guard_callback(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.satisfaction and case.satisfaction != Satisfaction.UNREACHABLE:
+        return "The callback is already recorded."
+    return None
+
+
+def _guard_close(case: Case, cfg: PolicyConfig) -> str | None:
+    if cfg.callback_required and case.satisfaction in ("", Satisfaction.UNREACHABLE):
+        return "The customer has not been called back yet."
+    return None
+
+
+def _guard_redispatch(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.round >= 2:
+        return "The case is already in round 2 or later; escalate it (三次派单) instead."
+    if case.state == S.PENDING_CALLBACK and case.satisfaction != Satisfaction.UNSATISFIED:
+        return "Only an unsatisfied callback (or a rejected result) leads to 二次派单."
+    return None
+
+
+def _guard_escalate(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.round >= cfg.max_round:
+        return f"The case is already in round {case.round}, the last the policy allows."
+    return None
+
+
+def _guard_contact(case: Case, cfg: PolicyConfig) -> str | None:
+    if not case.timers.filter(code="first_contact", stopped_at__isnull=True).exists():
+        return "First contact is already recorded."
+    return None
+
+
+def _guard_reopen(case: Case, cfg: PolicyConfig) -> str | None:
+    return "A merged case cannot be reopened; reopen the case it was merged into." if case.merged_into_id else None
+
+
+def _guard_appeal(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.kind != Kind.EMPLOYEE_COMPLAINT:
+        return "Only employee complaints can be appealed (复审)."
+    if case.appeal:
+        return "The case has already been appealed; the decision is final."
+    if case.close_reason not in ("callback", "signoff"):
+        return "Only a decided case can be appealed."
+    return None
+
+
+def _a(name: str, sources: tuple[str, ...], roles: tuple[str, ...], scope: str, guard: Guard | None = None) -> Action:
+    return Action(name, frozenset(sources), roles, scope, guard)
+
+
+ANY_OPEN = tuple(OPEN_STATES)
+CENTRE = (Role.DISPATCHER,)
+LEADER = (Role.LEADER,)
+
+ACTIONS: dict[str, Action] = {a.name: a for a in [
+    _a("approve", (S.PENDING_APPROVAL,), LEADER, "owner"),
+    _a("reject", (S.PENDING_APPROVAL, S.PLAN_APPROVAL), LEADER, "owner"),
+    _a("mark_invalid", (S.REGISTERED, S.RETURNED), CENTRE, "owner"),
+    _a("resolve_on_spot", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
+    _a("dispatch", (S.REGISTERED, S.RETURNED), CENTRE, "owner"),
+    _a("acknowledge", (S.DISPATCHED,), HANDLERS, "unit"),
+    _a("return", (S.DISPATCHED, S.ACCEPTED), HANDLERS, "unit"),
+    _a("request_extension", (S.ACCEPTED, S.SUSPENDED), HANDLERS, "unit", _guard_request_extension),
+    _a("grant_extension", (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL), LEADER, "owner",
+       _guard_pending_extension),
+    _a("refuse_extension", (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL), LEADER, "owner",
+       _guard_pending_extension),
+    _a("suspend", (S.ACCEPTED,), HANDLERS, "unit"),
+    _a("resume", (S.SUSPENDED,), (*HANDLERS, Role.DISPATCHER), "either"),
+    _a("record_contact", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "unit", _guard_contact),
+    _a("submit_result", (S.ACCEPTED,), HANDLERS, "unit"),
+    _a("approve_plan", (S.PLAN_APPROVAL,), LEADER, "owner"),
+    _a("review", (S.RESULT_SUBMITTED,), (Role.DISPATCHER, Role.AGENT), "owner"),
+    _a("callback", (S.PENDING_CALLBACK,), (Role.AGENT, Role.DISPATCHER), "owner", _guard_callback),
+    _a("close", (S.PENDING_CALLBACK,), (Role.DISPATCHER, Role.AGENT), "owner", _guard_close),
+    _a("redispatch", (S.PENDING_CALLBACK, S.RESULT_SUBMITTED), (Role.DISPATCHER, Role.SUPERVISOR), "owner",
+       _guard_redispatch),
+    _a("escalate", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED, S.RETURNED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK),
+       (Role.SUPERVISOR, Role.DISPATCHER, Role.LEADER), "owner", _guard_escalate),
+    _a("urge", ANY_OPEN, (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER), "owner"),
+    _a("merge", (S.REGISTERED, S.PENDING_APPROVAL, S.RETURNED, S.DISPATCHED, S.ACCEPTED), CENTRE, "owner"),
+    _a("link", tuple(State), (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR), "owner"),
+    _a("reopen", (S.CLOSED, S.INVALID), (Role.DISPATCHER, Role.SUPERVISOR), "owner", _guard_reopen),
+    _a("appeal", (S.CLOSED,), (Role.AGENT, Role.DISPATCHER), "owner", _guard_appeal),
+    _a("compensate", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED),
+       (*HANDLERS, Role.DISPATCHER), "either"),
+    _a("transfer_out", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
+]}
+
+
+def _roles_for(user: User, case: Case, scope: str) -> set[str]:
+    if scope == "owner":
+        return roles_over(user, case.owner_unit)
+    if scope == "unit":
+        return roles_over(user, case.unit)
+    return roles_over(user, case.owner_unit) | roles_over(user, case.unit)
+
+
+def may(user: User, case: Case, action: Action) -> bool:
+    return bool(_roles_for(user, case, action.scope) & set(action.roles))
+
+
+def allowed_actions(user: User, case: Case) -> list[str]:
+    """The actions `user` may perform on `case` right now (role, state and preconditions)."""
+    cfg = config_for(case.policy_id)
+    result = []
+    for action in ACTIONS.values():
+        if case.state in action.sources and may(user, case, action):
+            if action.guard is None or action.guard(case, cfg) is None:
+                result.append(action.name)
+    return result
+
+
+def perform(
+    case: Case,
+    action_name: str,
+    *,
+    actor: User,
+    data: dict[str, Any] | None = None,
+    source: str = "api",
+    ip: str | None = None,
+) -> Case:
+    """Perform `action_name` on `case` for `actor` and return the updated case.
+
+    Raises Forbidden (403) when the actor's roles do not allow the action,
+    BadInput (422) for wrong data, Conflict (409) when `expected_version` is stale,
+    InvalidTransition (409) when the state or a precondition does not allow it.
+    Repeating an action is never silently a no-op: the second call meets the new
+    state and gets InvalidTransition (except urge, link and compensate, which record
+    again).
+    """
+    action = ACTIONS.get(action_name)
+    if action is None:
+        raise BadInput(f"Unknown action {action_name!r}.", fields={"action": "unknown action"})
+    params = inputs.parse(inputs.ACTION_INPUTS[action_name], data or {})
+    with transaction.atomic(durable=True):
+        locked = Case.objects.select_for_update(of=("self",)).select_related("owner_unit", "unit").get(pk=case.pk)
+        # A role the action needs, held anywhere over the case → else 403; then the
+        # version and the state (409); then the role over the right unit (403).
+        if not _roles_for(actor, locked, "either") & set(action.roles):
+            raise Forbidden(f"You may not {action_name} this case.")
+        if params.expected_version is not None and params.expected_version != locked.version:
+            raise Conflict(
+                f"The case changed (version {locked.version}, you had {params.expected_version}); reload it.",
+            )
+        if locked.state not in action.sources:
+            raise InvalidTransition(f"Cannot {action_name} a case in state {locked.state}.")
+        if not may(actor, locked, action):
+            raise Forbidden(f"You may not {action_name} this case.")
+        cfg = config_for(locked.policy_id)
+        if action.guard is not None and (reason := action.guard(locked, cfg)) is not None:
+            raise InvalidTransition(reason)
+        step = Step(case=locked, actor=actor, now=timezone.now(), cfg=cfg)
+        from_state = locked.state
+        _DO[action_name](step, params)
+        step.set("version", locked.version + 1)
+        locked.save(update_fields=sorted(step.dirty | {"updated_at"}))
+        step.changes.pop("version", None)
+        Event.objects.create(
+            case=locked, action=action_name, actor=actor, at=step.now, from_state=from_state,
+            to_state=locked.state, changes=step.changes, comment=params.comment, source=source, ip=ip,
+        )
+    return locked
+
+
+# --- the actions -------------------------------------------------------------------------
+
+
+def _enter_dispatched(step: Step, unit: Unit, instructions: str) -> None:
+    """The case reaches a unit: the centre's dispatch stage ends, the unit's stages start."""
+    step.set("state", S.DISPATCHED)
+    step.set_unit("unit", unit)
+    step.set_unit("proposed_unit", None)
+    step.set("instructions", instructions)
+    deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
+    deadlines.timer_cancel(step.case, ("acknowledge", "first_contact", "resolve", "feedback", "callback"), at=step.now)
+    for code in ("acknowledge", "first_contact", "resolve"):
+        deadlines.timer_start(step.case, code, at=step.now, cfg=step.cfg)
+
+
+def _finish(step: Step, reason: str) -> None:
+    step.set("state", S.CLOSED)
+    step.set("close_reason", reason)
+    step.set("closed_at", step.now)
+    deadlines.timer_stop(step.case, ("dispatch", "callback"), at=step.now)
+    deadlines.timer_cancel(step.case, None, at=step.now)
+
+
+def _target_unit(step: Step, code: str) -> Unit:
+    assert step.actor is not None
+    unit = unit_for(step.actor, code)
+    if unit is None:
+        raise BadInput(f"Unknown unit {code!r}.", fields={"unit": "unknown unit code"})
+    return unit
+
+
+def _other_case(step: Step, number: str, field_name: str) -> Case:
+    from .access import case_for
+
+    assert step.actor is not None
+    other = case_for(step.actor, number)
+    if other is None:
+        raise BadInput(f"Unknown case {number!r}.", fields={field_name: "unknown case number"})
+    if other.pk == step.case.pk:
+        raise BadInput("A case cannot refer to itself.", fields={field_name: "same case"})
+    return other
+
+
+def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
+    unit = _target_unit(step, p.unit)
+    step.set("validity", Validity.VALID)
+    if step.cfg.approval_before_dispatch(step.case.kind):
+        step.set("state", S.PENDING_APPROVAL)
+        step.set_unit("proposed_unit", unit)
+        step.set("instructions", p.instructions)
+    else:
+        _enter_dispatched(step, unit, p.instructions)
+
+
+def _do_approve(step: Step, p: inputs.ActionBase) -> None:
+    unit = step.case.proposed_unit or step.case.unit
+    if unit is None:
+        raise InvalidTransition("There is no proposed unit to dispatch to.")
+    _enter_dispatched(step, unit, step.case.instructions)
+
+
+def _do_reject(step: Step, p: inputs.ActionBase) -> None:
+    if step.case.state == S.PLAN_APPROVAL:
+        step.set("state", S.ACCEPTED)
+        deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
+        deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
+    elif step.case.appeal:
+        # The GM upholds the original decision: the appeal is over and final.
+        _finish(step, "appeal_rejected")
+    else:
+        step.set("state", S.REGISTERED)
+        step.set_unit("proposed_unit", None)
+
+
+def _do_mark_invalid(step: Step, p: inputs.MarkInvalidIn) -> None:
+    step.set("state", S.INVALID)
+    step.set("validity", Validity.INVALID)
+    step.set("invalid_reason", p.reason)
+    step.set("reply", p.explanation or step.case.reply)
+    step.set("close_reason", "invalid")
+    step.set("closed_at", step.now)
+    deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
+    deadlines.timer_cancel(step.case, None, at=step.now)
+
+
+def _do_resolve_on_spot(step: Step, p: inputs.ResolveOnSpotIn) -> None:
+    step.set("reply", p.reply)
+    step.set("validity", Validity.VALID)
+    if step.cfg.workflow.get("callback_on_spot", False):
+        step.set("state", S.PENDING_CALLBACK)
+        deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
+        deadlines.timer_start(step.case, "callback", at=step.now, cfg=step.cfg)
+    else:
+        _finish(step, "resolved_on_spot")
+
+
+def _do_acknowledge(step: Step, p: inputs.ActionBase) -> None:
+    step.set("state", S.ACCEPTED)
+    deadlines.timer_stop(step.case, ("acknowledge",), at=step.now)
+
+
+def _do_return(step: Step, p: inputs.ReasonIn) -> None:
+    step.set("state", S.RETURNED)
+    step.note("return_reason", p.reason)
+    step.note("returned_by_unit", step.case.unit.code if step.case.unit else None)
+    deadlines.timer_cancel(step.case, ("acknowledge", "first_contact", "resolve"), at=step.now)
+    deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
+
+
+def _do_request_extension(step: Step, p: inputs.ExtensionIn) -> None:
+    fits, ceiling = deadlines.extension_fits(step.case, "resolve", amount=p.amount, unit=p.unit, cfg=step.cfg)
+    if not fits:
+        limit = step.cfg.extension_max
+        raise BadInput(
+            f"The extension would pass the policy maximum ({limit[0]} {limit[1]} from the start, "
+            f"i.e. {timezone.localtime(ceiling):%Y-%m-%d %H:%M})." if limit and ceiling else "Extension not allowed.",
+            fields={"amount": "beyond the policy maximum"},
+        )
+    ext = Extension.objects.create(
+        case=step.case, round=step.case.round, amount=p.amount, unit=p.unit, reason=p.reason,
+        requested_by=step.actor, requested_at=step.now,
+    )
+    step.note("extension", {"id": ext.pk, "amount": p.amount, "unit": p.unit, "reason": p.reason})
+
+
+def _decide_extension(step: Step, status: str) -> Extension:
+    ext = Extension.objects.select_for_update().get(case=step.case, status=ExtensionStatus.REQUESTED)
+    ext.status, ext.decided_by, ext.decided_at = status, step.actor, step.now
+    ext.save(update_fields=["status", "decided_by", "decided_at"])
+    return ext
+
+
+def _do_grant_extension(step: Step, p: inputs.ActionBase) -> None:
+    ext = _decide_extension(step, ExtensionStatus.GRANTED)
+    fits, _ = deadlines.extension_fits(step.case, "resolve", amount=ext.amount, unit=ext.unit, cfg=step.cfg)
+    if not fits:
+        raise InvalidTransition("The extension no longer fits within the policy maximum.")
+    timer = deadlines.timer_extend(step.case, "resolve", amount=ext.amount, unit=ext.unit, cfg=step.cfg)
+    step.note("extension", {"id": ext.pk, "status": "granted", "resolve_due_at": _plain(timer.due_at)})
+
+
+def _do_refuse_extension(step: Step, p: inputs.ActionBase) -> None:
+    ext = _decide_extension(step, ExtensionStatus.REFUSED)
+    step.note("extension", {"id": ext.pk, "status": "refused"})
+
+
+def _do_suspend(step: Step, p: inputs.ReasonIn) -> None:
+    step.set("state", S.SUSPENDED)
+    step.note("suspend_reason", p.reason)
+    deadlines.timers_pause(step.case, at=step.now)
+
+
+def _do_resume(step: Step, p: inputs.ActionBase) -> None:
+    step.set("state", S.ACCEPTED)
+    deadlines.timers_resume(step.case, at=step.now, cfg=step.cfg)
+
+
+def _do_record_contact(step: Step, p: inputs.ContactIn) -> None:
+    step.note("contact_notes", p.notes)
+    deadlines.timer_stop(step.case, ("first_contact",), at=step.now)
+
+
+def _do_submit_result(step: Step, p: inputs.SubmitResultIn) -> None:
+    for name in ("cause", "course", "responsible_person", "conclusion", "countermeasures", "reply"):
+        step.set(name, getattr(p, name))
+    if p.liability:
+        step.set("liability", p.liability)
+    deadlines.timer_stop(step.case, ("resolve", "first_contact", "acknowledge"), at=step.now)
+    if step.cfg.plan_approval(step.case.severity):
+        step.set("state", S.PLAN_APPROVAL)
+    else:
+        step.set("state", S.RESULT_SUBMITTED)
+        deadlines.timer_start(step.case, "feedback", at=step.now, cfg=step.cfg)
+
+
+def _do_approve_plan(step: Step, p: inputs.ActionBase) -> None:
+    step.set("state", S.RESULT_SUBMITTED)
+    deadlines.timer_start(step.case, "feedback", at=step.now, cfg=step.cfg)
+
+
+def _do_review(step: Step, p: inputs.ReviewIn) -> None:
+    deadlines.timer_stop(step.case, ("feedback",), at=step.now)
+    step.note("accept", p.accept)
+    if p.accept:
+        if step.cfg.callback_required:
+            step.set("state", S.PENDING_CALLBACK)
+            step.set("satisfaction", "")
+            step.set("callback_attempts", 0)
+            deadlines.timer_start(step.case, "callback", at=step.now, cfg=step.cfg)
+        else:
+            step.set("state", S.PENDING_CALLBACK)
+    else:
+        step.set("state", S.ACCEPTED)
+        deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
+
+
+def _do_callback(step: Step, p: inputs.CallbackIn) -> None:
+    step.note("notes", p.notes)
+    if p.satisfaction == Satisfaction.UNREACHABLE:
+        step.set("callback_attempts", step.case.callback_attempts + 1)
+        step.set("satisfaction", Satisfaction.UNREACHABLE)
+        if step.case.callback_attempts >= step.cfg.unreachable_attempts:
+            _finish(step, "unreachable")
+        return
+    step.set("satisfaction", p.satisfaction)
+    step.set("callback_attempts", step.case.callback_attempts + 1)
+    deadlines.timer_stop(step.case, ("callback",), at=step.now)
+    if p.satisfaction in SATISFIED and not step.cfg.close_requires_signoff:
+        _finish(step, "callback")
+    # Unsatisfied: the case waits in pending_callback for 二次派单 (redispatch) or a
+    # reasoned close; satisfied under a sign-off policy waits for `close`.
+
+
+def _do_close(step: Step, p: inputs.CloseIn) -> None:
+    if p.recourse:
+        step.note("recourse", p.recourse)
+    _finish(step, "signoff")
+
+
+def _next_round(step: Step, p: inputs.DispatchIn, round_no: int) -> None:
+    unit = _target_unit(step, p.unit)
+    step.set("round", round_no)
+    step.set("supervised", True)
+    step.set("satisfaction", "")
+    step.set("callback_attempts", 0)
+    deadlines.timer_cancel(step.case, ("feedback", "callback"), at=step.now)
+    _enter_dispatched(step, unit, p.instructions)
+
+
+def _do_redispatch(step: Step, p: inputs.DispatchIn) -> None:
+    _next_round(step, p, 2)
+
+
+def _do_escalate(step: Step, p: inputs.DispatchIn) -> None:
+    # 三次派单: whatever round the case was in, it goes to leadership as round 3
+    # (or the policy's last round, if that is lower).
+    step.set("escalated", True)
+    _next_round(step, p, min(3, step.cfg.max_round))
+
+
+def _do_urge(step: Step, p: inputs.UrgeIn) -> None:
+    step.set("urge_count", step.case.urge_count + 1)
+    step.note("note", p.note)
+
+
+def _do_merge(step: Step, p: inputs.MergeIn) -> None:
+    target = _other_case(step, p.into, "into")
+    if not target.is_open:
+        raise BadInput("Cannot merge into a closed case.", fields={"into": "case is closed"})
+    step.set("merged_into", target)
+    step.changes["merged_into"] = [None, target.number]
+    CaseLink.objects.get_or_create(case=step.case, to=target, defaults={"kind": "duplicate"})
+    _finish(step, "merged")
+
+
+def _do_link(step: Step, p: inputs.LinkIn) -> None:
+    target = _other_case(step, p.to, "to")
+    _, created = CaseLink.objects.get_or_create(case=step.case, to=target, defaults={"kind": "related"})
+    if not created:
+        raise InvalidTransition(f"The case is already linked to {target.number}.")
+    step.note("linked_to", target.number)
+
+
+def _do_reopen(step: Step, p: inputs.ReasonIn) -> None:
+    step.note("reason", p.reason)
+    step.set("state", S.REGISTERED)
+    step.set("closed_at", None)
+    step.set("close_reason", "")
+    step.set("satisfaction", "")
+    step.set("validity", "")
+    deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
+
+
+def _do_appeal(step: Step, p: inputs.ReasonIn) -> None:
+    step.note("reason", p.reason)
+    step.set("appeal", True)
+    step.set("state", S.PENDING_APPROVAL)
+    step.set_unit("proposed_unit", step.case.unit)
+    step.set("closed_at", None)
+    step.set("close_reason", "")
+
+
+def _do_compensate(step: Step, p: inputs.CompensateIn) -> None:
+    step.set("compensation_amount", p.amount)
+    step.set("compensation_form", p.form)
+
+
+def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
+    step.set("transfer_authority", p.authority)
+    step.note("note", p.note)
+    _finish(step, "transferred")
+
+
+_DO: dict[str, Callable[[Step, Any], None]] = {
+    name: globals()[f"_do_{name}"] for name in ACTIONS
+}

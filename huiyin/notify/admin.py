@@ -1,0 +1,133 @@
+"""Admin pages: templates, webhooks, the outbox (with a retry action), attempts, preferences,
+transport configuration and the organisation's notification settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Attempt,
+    InboxItem,
+    Message,
+    NotifySettings,
+    Preference,
+    Status,
+    Template,
+    TransportConfig,
+    Webhook,
+)
+from .services import message_retry
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    list_display = ["event", "transport", "subject", "gateway_template_id", "has_error", "updated_at"]
+    list_filter = ["transport", "event"]
+    readonly_fields = ["last_error", "last_error_at", "updated_at"]
+    search_fields = ["subject", "body"]
+
+    @admin.display(boolean=True, description=_("渲染出错"))
+    def has_error(self, obj: Template) -> bool:
+        return bool(obj.last_error)
+
+    def save_model(self, request: HttpRequest, obj: Template, form: Any, change: bool) -> None:
+        obj.last_error, obj.last_error_at = "", None  # an edit clears the old report
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["id", "url", "events", "active", "created_at"]
+    list_filter = ["active"]
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    extra = 0
+    can_delete = False
+    fields = ["at", "outcome", "permanent", "error", "duration_ms", "worker"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.action(description=_("立即重试所选的失败消息"))
+def retry_messages(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    done = sum(message_retry(pk) for pk in queryset.values_list("pk", flat=True))
+    modeladmin.message_user(request, _("已重新排队 %d 条消息(只有失败或投递失败的消息会重试)") % done,
+                            messages.SUCCESS if done else messages.WARNING)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "event", "case_number", "transport", "recipient", "address", "status",
+                    "attempts", "next_attempt_at", "sent_at", "short_error"]
+    list_filter = ["status", "transport", "event"]
+    search_fields = ["case_number", "address", "=delivery_id"]
+    actions = [retry_messages]
+    inlines = [AttemptInline]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Message._meta.fields]
+    list_select_related = ["recipient"]
+
+    @admin.display(description=_("最近错误"))
+    def short_error(self, obj: Message) -> str:
+        return obj.last_error[:80]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # messages are written by enqueue only
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    list_display = ["id", "message", "at", "transport", "outcome", "permanent", "duration_ms", "error"]
+    list_filter = ["outcome", "transport"]
+    readonly_fields = [f.name for f in Attempt._meta.fields]
+    list_select_related = ["message"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(InboxItem)
+class InboxItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "event", "case_number", "title", "created_at", "read_at"]
+    list_filter = ["event"]
+    search_fields = ["case_number", "title"]
+    readonly_fields = [f.name for f in InboxItem._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Preference)
+class PreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "transport", "enabled", "address"]
+    list_filter = ["transport", "enabled"]
+    autocomplete_fields: list[str] = []
+    raw_id_fields = ["user"]
+
+
+@admin.register(TransportConfig)
+class TransportConfigAdmin(admin.ModelAdmin):
+    list_display = ["transport", "enabled", "updated_at"]
+
+
+@admin.register(NotifySettings)
+class NotifySettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "quiet_hours_enabled", "quiet_start", "quiet_end"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not NotifySettings.objects.exists()
+
+
+__all__ = ["Status"]

@@ -1,0 +1,95 @@
+"""The Chinese default texts shipped with Huiyin, one per event and template transport.
+
+They are installed as editable `Template` rows after each migrate (never overwriting an
+administrator's edit) and are also what a broken template falls back to.
+
+Context keys the callers pass (all optional except `case_number`, which is always set):
+`subject` (the case's subject), `unit` (the handling unit's name), `deadline` (display text),
+`actor` (who acted), `note` (reason or comment), `url` (link to the case), `severity`.
+Always added: `event`, `event_label`, `recipient` (display name; empty for groups),
+`recipients` (names joined with "、").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Event, Template, TemplateTransport
+
+# event → (one short phrase for SMS, one sentence for longer texts)
+SENTENCES: dict[str, tuple[str, str]] = {
+    Event.CASE_CREATED: ("已登记", "有一张新工单已登记，请及时处理。"),
+    Event.CASE_DISPATCHED: ("已派发给您的单位，请及时签收办理", "工单已派发给您的单位，请及时签收并在时限内办理。"),
+    Event.CASE_ACKNOWLEDGED: ("已被承办单位签收", "工单已被承办单位签收。"),
+    Event.CASE_REMINDER: ("即将到期，请抓紧办理", "工单即将到达办理时限，请抓紧办理。"),
+    Event.CASE_BREACHED: ("已超期", "工单已超过办理时限，请尽快处理并说明原因。"),
+    Event.CASE_ESCALATED: ("已升级处理", "工单已升级处理，请关注。"),
+    Event.CASE_URGED: ("被催办，请尽快办理", "工单被催办，请尽快办理并反馈。"),
+    Event.CASE_RESULT_SUBMITTED: ("已反馈办理结果，请审核", "承办单位已反馈办理结果，请审核。"),
+    Event.CASE_CALLBACK_DUE: ("待回访", "工单待回访，请及时联系投诉人。"),
+    Event.CASE_EXTENSION_REQUESTED: ("申请延期，请审批", "承办单位申请延期，请审批。"),
+    Event.CASE_APPROVAL_NEEDED: ("需要您批示", "工单需要您批示，请及时处理。"),
+    Event.CASE_MAJOR_OPENED: ("为重大工单，请立即关注", "重大工单已登记，请立即关注并按规定上报。"),
+    Event.CASE_CLOSED: ("已办结", "工单已办结。"),
+}
+
+_DETAILS = (
+    "{% if subject %}\n主题：{{ subject }}{% endif %}"
+    "{% if unit %}\n承办单位：{{ unit }}{% endif %}"
+    "{% if deadline %}\n办理时限：{{ deadline }}{% endif %}"
+    "{% if actor %}\n操作人：{{ actor }}{% endif %}"
+    "{% if note %}\n说明：{{ note }}{% endif %}"
+)
+
+
+def default_template(event: str, transport: str) -> tuple[str, str]:
+    """(subject, body) of the shipped template for an event and template transport."""
+    short, sentence = SENTENCES[event]
+    if transport == TemplateTransport.INBOX:
+        return "{{ event_label }}：{{ case_number }}", sentence + _DETAILS
+    if transport == TemplateTransport.EMAIL:
+        body = (
+            "{% if recipient %}{{ recipient }}，您好：\n\n{% endif %}"
+            + sentence
+            + "\n\n工单编号：{{ case_number }}"
+            + _DETAILS
+            + "{% if url %}\n\n查看工单：{{ url }}{% endif %}"
+            + "\n\n—— 回音工单系统（本邮件由系统发送，请勿直接回复）"
+        )
+        return "【回音】{{ event_label }} {{ case_number }}", body
+    if transport == TemplateTransport.SMS:
+        return "", "工单{{ case_number }}" + short + "{% if deadline %}，时限{{ deadline }}{% endif %}。"
+    # robot
+    body = (
+        "【{{ event_label }}】工单 {{ case_number }}\n"
+        + sentence
+        + _DETAILS
+        + "{% if recipients %}\n请 {{ recipients }} 处理{% endif %}"
+        + "{% if url %}\n{{ url }}{% endif %}"
+    )
+    return "{{ event_label }} {{ case_number }}", body
+
+
+def plain_text(event: str, event_label: str, case_number: str) -> tuple[str, str]:
+    """The last resort when even the default template cannot render: no template engine."""
+    sentence = SENTENCES.get(event, ("", ""))[1]
+    return f"{event_label}：{case_number}", f"工单 {case_number}：{sentence}".strip()
+
+
+def install_default_templates(sender: Any = None, **kwargs: Any) -> int:
+    """Create the missing default `Template` rows; existing rows (edited or not) are kept."""
+    from django.db import connections
+
+    using = kwargs.get("using", "default")
+    if Template._meta.db_table not in connections[using].introspection.table_names():
+        return 0  # notify's tables are not migrated yet (e.g. `migrate org`)
+    existing = set(Template.objects.using(using).values_list("event", "transport"))
+    rows = []
+    for event in Event.values:
+        for transport in TemplateTransport.values:
+            if (event, transport) in existing:
+                continue
+            subject, body = default_template(event, transport)
+            rows.append(Template(event=event, transport=transport, subject=subject, body=body))
+    Template.objects.using(using).bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

@@ -1,0 +1,127 @@
+"""The organisation tree, users and their roles per unit (DESIGN §1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class UnitKind(models.TextChoices):
+    GROUP = "group", _("集团")
+    PROVINCE = "province", _("省/分公司")
+    CITY = "city", _("市局/市公司")
+    COUNTY = "county", _("县局/网点")
+    CENTRE = "centre", _("中心")
+    DEPARTMENT = "department", _("部门")
+
+
+class Unit(models.Model):
+    """A node of the organisation tree, of any depth.
+
+    `path` is a materialised path of ids ("/1/4/9/") so a subtree is one indexed
+    `path__startswith` query; it is maintained by `save()` and never edited by hand.
+    """
+
+    code = models.SlugField(_("代码"), max_length=64, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=20, choices=UnitKind.choices, default=UnitKind.COUNTY)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级单位"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        parent_path = self.parent.path if self.parent is not None else "/"
+        new_path = f"{parent_path}{self.pk}/"
+        if new_path != self.path:
+            moved = bool(self.path)
+            self.path, self.depth = new_path, new_path.count("/") - 2
+            Unit.objects.filter(pk=self.pk).update(path=self.path, depth=self.depth)
+            if moved:
+                for child in self.children.all():
+                    child.save()
+
+    def clean(self) -> None:
+        if self.pk and self.parent is not None and self.parent.path.startswith(self.path or "-"):
+            raise ValidationError({"parent": _("上级单位不能是本单位或其下级")})
+
+    def is_within(self, other: Unit) -> bool:
+        """True when this unit is `other` or below it."""
+        return self.path.startswith(other.path)
+
+    def ancestors(self) -> list[Unit]:
+        ids = [int(p) for p in self.path.strip("/").split("/") if p]
+        by_id = Unit.objects.in_bulk(ids)
+        return [by_id[i] for i in ids if i in by_id]
+
+
+class User(AbstractUser):
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    phone = models.CharField(_("手机"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", _("受理员")
+    DISPATCHER = "dispatcher", _("派单员")
+    HANDLER = "handler", _("处理人")
+    FIRST_RESPONSIBLE = "first_responsible", _("第一责任人")
+    LEADER = "leader", _("分管领导")
+    SUPERVISOR = "supervisor", _("督办")
+    AUDITOR = "auditor", _("审计")
+    ADMIN = "admin", _("管理员")
+
+
+class Membership(models.Model):
+    """One role of one user in one unit; the role reaches the unit's whole subtree."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("岗位")
+        verbose_name_plural = _("岗位")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.unit} · {self.get_role_display()}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("接口令牌")
+        verbose_name_plural = _("接口令牌")
