@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 MESSAGES = {404: ("not_found", "Not found."), 405: ("method_not_allowed", "Method not allowed.")}
@@ -15,6 +16,15 @@ class ApiErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.ATTACHMENT_MAX_BYTES + 1024 * 1024:
+                body = json.dumps({"error": {"code": "too_large", "message": "The request is too large.",
+                                             "fields": {"file": "too large"}}})
+                return HttpResponse(body, status=413, content_type="application/json")
         response = self.get_response(request)
         if (
             request.path.startswith("/api/")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from huiyin.cases.models import Case, Event, Kind, Timer
+from huiyin.cases.models import Attachment, Case, Event, Kind, Timer
 from huiyin.cases.workflow import allowed_actions
 from huiyin.org.access import roles_over
 from huiyin.org.models import Role, User
@@ -169,4 +169,16 @@ def event_json(e: Event) -> dict[str, Any]:
         "changes": e.changes,
         "comment": e.comment,
         "source": e.source,
+    }
+
+
+def attachment_json(a: Attachment) -> dict[str, Any]:
+    return {
+        "token": a.token,
+        "name": a.name,
+        "content_type": a.content_type,
+        "size": a.size,
+        "sha256": a.sha256,
+        "uploaded_by": a.uploaded_by.username,
+        "uploaded_at": iso(a.uploaded_at),
     }

@@ -14,7 +14,8 @@ from django.contrib.auth import authenticate
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Router, Schema
+from django.http import FileResponse
+from ninja import File, NinjaAPI, Query, Router, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
@@ -22,13 +23,14 @@ from pydantic import Field
 from huiyin.cases import inputs, services, workflow
 from huiyin.cases.access import case_for, cases_for
 from huiyin.cases.errors import BadInput, CaseError
-from huiyin.cases.models import Kind, Severity, State, Timer
+from huiyin.cases.attachments import attachment_add
+from huiyin.cases.models import Category, Kind, Severity, State, Timer
 from huiyin.org.access import unit_for
 from huiyin.org.models import User
 from huiyin.sla import calendar as cal
 
 from .auth import BearerAuth, token_issue
-from .serialize import case_json, case_summary, event_json, iso
+from .serialize import attachment_json, case_json, case_summary, event_json, iso
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +225,45 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     return JsonResponse(case_json(fresh, user))
 
 
+@cases_router.post("/{number}/attachments", summary="Attach a file (letter scan, photo, recording)")
+def attachment_create(request: HttpRequest, number: str, file: File[UploadedFile]) -> HttpResponse:
+    user = _user(request)
+    case = _case_or_404(user, number)
+    att = attachment_add(case, file, actor=user, source="api")
+    return JsonResponse(attachment_json(att), status=201)
+
+
+@cases_router.get("/{number}/attachments", summary="The case's attachments")
+def attachment_list(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case_or_404(_user(request), number)
+    return JsonResponse({"items": [attachment_json(a) for a in case.attachments.order_by("id")]})
+
+
+@cases_router.get("/{number}/attachments/{token}", summary="Download an attachment")
+def attachment_download(request: HttpRequest, number: str, token: str) -> HttpResponse:
+    case = _case_or_404(_user(request), number)
+    att = case.attachments.filter(token=token).first()
+    if att is None:
+        raise Http404
+    response = FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name, content_type=att.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 api.add_router("/cases", cases_router)
+
+
+@api.get("/categories", tags=["cases"], summary="The active category tree")
+def category_tree(request: HttpRequest) -> HttpResponse:
+    rows = list(Category.objects.filter(active=True).order_by("position", "code"))
+    children: dict[int | None, list[Category]] = {}
+    for c in rows:
+        children.setdefault(c.parent_id, []).append(c)
+
+    def node(c: Category) -> dict[str, Any]:
+        return {"code": c.code, "name": c.name, "children": [node(k) for k in children.get(c.pk, [])]}
+
+    return JsonResponse({"items": [node(c) for c in children.get(None, [])]})
 
 # --- calendar ---------------------------------------------------------------------------
 

@@ -183,3 +183,14 @@ def parse(model: type[Strict], data: Any) -> Any:
             loc = ".".join(str(p) for p in err["loc"]) or "body"
             fields.setdefault(loc, "unknown field" if err["type"] == "extra_forbidden" else err["msg"])
         raise BadInput("Some fields are invalid: " + ", ".join(sorted(fields)), fields=fields) from None
+
+
+class ClassifyIn(ActionBase):
+    category: Annotated[str, Field(max_length=64)] | None = None
+    severity: Literal["general", "difficult", "major"] | None = None
+    case_class: Annotated[str, Field(max_length=4)] | None = None
+    customer_class: Literal["", "A", "B", "C", "D"] | None = None
+    liability: Literal["", "enterprise", "customer", "third_party"] | None = None
+
+
+ACTION_INPUTS["classify"] = ClassifyIn

@@ -209,6 +209,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("compensate", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED),
        (*HANDLERS, Role.DISPATCHER), "either"),
     _a("transfer_out", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
+    # Set during handling (DESIGN §2): category, severity, class, liability.
+    _a("classify", ANY_OPEN, (Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR), "owner"),
 ]}
 
 
@@ -578,6 +580,26 @@ def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
     step.set("transfer_authority", p.authority)
     step.note("note", p.note)
     _finish(step, "transferred")
+
+
+def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:
+    from .models import Category
+
+    if p.category is not None:
+        category = Category.objects.filter(code=p.category, active=True).first() if p.category else None
+        if p.category and category is None:
+            raise BadInput(f"Unknown category {p.category!r}.", fields={"category": "unknown category code"})
+        old = step.case.category.code if step.case.category_id and step.case.category else None
+        if old != p.category:
+            step.case.category = category
+            step.dirty.add("category")
+            step.changes["category"] = [old, p.category or None]
+    for name in ("severity", "case_class", "customer_class", "liability"):
+        value = getattr(p, name)
+        if value is not None:
+            step.set(name, value)
+    if not step.changes:
+        raise InvalidTransition("Nothing to change.")
 
 
 _DO: dict[str, Callable[[Step, Any], None]] = {

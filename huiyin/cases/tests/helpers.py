@@ -30,6 +30,8 @@ def case_in(api: Any, state: str, **overrides: Any) -> str:
     """A new complaint driven to `state`; returns its number."""
     number = new_case(api, **overrides)["number"]
     for user, action, body in PATHS[state]:
+        if action == "approve" and api(user).get(f"/cases/{number}").json()["state"] != "pending_approval":
+            continue  # the policy dispatches this kind without 批示
         r = api(user).act(number, action, body)
         assert r.status_code == 200, (action, r.content)
     assert api("leader").get(f"/cases/{number}").json()["state"] == state
