@@ -60,7 +60,7 @@ def timer_json(t: Timer, now: datetime) -> dict[str, Any]:
 def current_timers(case: Case) -> list[Timer]:
     """The latest timer of each stage (older rounds stay in the database for reports)."""
     latest: dict[str, Timer] = {}
-    for t in case.timers.order_by("id"):
+    for t in case.timers.filter(co_unit__isnull=True).order_by("id"):
         latest[t.code] = t
     return sorted(latest.values(), key=lambda t: t.started_at)
 
@@ -99,6 +99,7 @@ def case_json(case: Case, user: User) -> dict[str, Any]:
         "version": case.version,
         "unit": case.unit.code if case.unit_id else None,
         "proposed_unit": case.proposed_unit.code if case.proposed_unit_id else None,
+        "proposed_co_units": case.proposed_co_units,
         "owner_unit": case.owner_unit.code,
         "severity": case.severity,
         "class": case.case_class,
@@ -154,6 +155,8 @@ def case_json(case: Case, user: User) -> dict[str, Any]:
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
         "deadlines": [timer_json(t, now) for t in current_timers(case)],
+        "co_units": co_units_json(case, now),
+        "return_disputed": case.return_disputed,
         "allowed_actions": allowed_actions(user, case),
     }
 
@@ -182,3 +185,24 @@ def attachment_json(a: Attachment) -> dict[str, Any]:
         "uploaded_by": a.uploaded_by.username,
         "uploaded_at": iso(a.uploaded_at),
     }
+
+
+def co_units_json(case: Case, now: datetime) -> list[dict[str, Any]]:
+    """The co-handling units (协办) of the current round with their own deadlines."""
+    rows = list(case.co_handlings.filter(round=case.round, active=True).select_related("unit").order_by("id"))
+    if not rows:
+        return []
+    timers: dict[tuple[int, str], Timer] = {}
+    for t in case.timers.filter(co_unit__isnull=False, round=case.round).order_by("id"):
+        timers[(t.co_unit_id, t.code)] = t  # type: ignore[index]
+    return [
+        {
+            "unit": co.unit.code,
+            "acknowledged_at": iso(co.acknowledged_at),
+            "submitted_at": iso(co.submitted_at),
+            "result": co.result,
+            "deadlines": [timer_json(timers[(co.unit_id, code)], now) for code in ("acknowledge", "resolve")
+                          if (co.unit_id, code) in timers],
+        }
+        for co in rows
+    ]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from huiyin.org.access import scope_filter
+from huiyin.org.access import scope_filter, visible_unit_ids
 from huiyin.org.models import User
 
-from .models import Case
+from .models import Case, CoHandling
 
 
 def cases_for(user: User) -> QuerySet[Case]:
-    """Every case the user may see (registered by or handled in their subtrees)."""
-    return Case.objects.filter(scope_filter(user))
+    """Every case the user may see: registered by, handled in, or co-handled (协办) in
+    their subtrees."""
+    ids = visible_unit_ids(user)
+    co = CoHandling.objects.filter(case=OuterRef("pk"), unit_id__in=ids, active=True)
+    return Case.objects.filter(scope_filter(user) | Q(Exists(co)))
 
 
 def case_for(user: User, number: str) -> Case | None:

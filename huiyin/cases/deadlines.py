@@ -14,6 +14,8 @@ from huiyin.policies.config import PolicyConfig
 from huiyin.sla import calendar as cal
 from huiyin.sla.services import note_missing_years
 
+from huiyin.org.models import Unit
+
 from .models import Case, Timer, TimerState
 
 NATURAL_UNITS = (cal.TimeUnit.MINUTES, cal.TimeUnit.HOURS, cal.TimeUnit.CALENDAR_DAYS)
@@ -51,32 +53,37 @@ def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
         note_missing_years(d.unknown_years)
 
 
-def timer_start(case: Case, code: str, *, at: datetime, cfg: PolicyConfig) -> Timer | None:
-    """Start stage `code` for the case's current round, if the policy has such a timer."""
+def timer_start(
+    case: Case, code: str, *, at: datetime, cfg: PolicyConfig, unit: Unit | None = None
+) -> Timer | None:
+    """Start stage `code` for the case's current round, if the policy has such a timer.
+    `unit` is given only for a co-handling unit's own stage."""
     spec = cfg.timer(code, kind=case.kind, channel=case.channel)
     if spec is None:
         return None
-    timer_cancel(case, (code,), at=at)
+    timer_cancel(case, (code,), at=at, unit=unit)
     timer = Timer(
         case=case, code=code, round=case.round, amount=spec.amount, unit=spec.unit,
-        basis=spec.basis, started_at=at,
+        basis=spec.basis, started_at=at, co_unit=unit,
     )
     _apply_due(timer, cfg, case)
     timer.save()
     return timer
 
 
-def _open(case: Case, codes: tuple[str, ...] | None) -> list[Timer]:
+def _open(case: Case, codes: tuple[str, ...] | None, unit: Unit | None = None, *, every_unit: bool = False) -> list[Timer]:
     qs = Timer.objects.filter(case=case, stopped_at__isnull=True)
+    if not every_unit:
+        qs = qs.filter(co_unit=unit) if unit is not None else qs.filter(co_unit__isnull=True)
     if codes is not None:
         qs = qs.filter(code__in=codes)
     return list(qs)
 
 
-def timer_stop(case: Case, codes: tuple[str, ...], *, at: datetime) -> list[Timer]:
+def timer_stop(case: Case, codes: tuple[str, ...], *, at: datetime, unit: Unit | None = None) -> list[Timer]:
     """The stage is done: met if on time, breached (by how much) if late."""
     stopped = []
-    for t in _open(case, codes):
+    for t in _open(case, codes, unit):
         t.stopped_at = at
         if at <= t.due_at and t.breached_at is None:
             t.state = TimerState.MET
@@ -89,22 +96,24 @@ def timer_stop(case: Case, codes: tuple[str, ...], *, at: datetime) -> list[Time
     return stopped
 
 
-def timer_cancel(case: Case, codes: tuple[str, ...] | None, *, at: datetime) -> None:
+def timer_cancel(
+    case: Case, codes: tuple[str, ...] | None, *, at: datetime, unit: Unit | None = None, every_unit: bool = False
+) -> None:
     """The stage was abandoned (case returned, closed early): no longer counted."""
-    for t in _open(case, codes):
+    for t in _open(case, codes, unit, every_unit=every_unit):
         t.state, t.stopped_at = TimerState.CANCELLED, at
         t.save(update_fields=["state", "stopped_at"])
 
 
 def timers_pause(case: Case, *, at: datetime) -> None:
-    for t in _open(case, None):
+    for t in _open(case, None, every_unit=True):
         if t.state in (TimerState.RUNNING, TimerState.BREACHED):
             t.state, t.paused_at = TimerState.PAUSED, at
             t.save(update_fields=["state", "paused_at"])
 
 
 def timers_resume(case: Case, *, at: datetime, cfg: PolicyConfig) -> None:
-    for t in _open(case, None):
+    for t in _open(case, None, every_unit=True):
         if t.state == TimerState.PAUSED and t.paused_at is not None:
             t.adjustments = [*t.adjustments, {"type": "pause", "from": t.paused_at.isoformat(), "to": at.isoformat()}]
             t.paused_at = None

@@ -70,6 +70,16 @@ class CaseIn(Strict):
 class DispatchIn(ActionBase):
     unit: UnitCode
     instructions: Text = ""
+    # A joint case (联合办理): co-handling units (协办) beside the lead unit (主办).
+    co_units: Annotated[list[UnitCode], Field(max_length=10)] = Field(default_factory=list)
+
+
+class CoResultIn(ActionBase):
+    result: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class DecideReturnIn(ActionBase):
+    uphold: bool
 
 
 class ReasonIn(ActionBase):
@@ -168,6 +178,10 @@ ACTION_INPUTS: dict[str, type[ActionBase]] = {
     "appeal": ReasonIn,
     "compensate": CompensateIn,
     "transfer_out": TransferOutIn,
+    "co_acknowledge": ActionBase,
+    "co_submit_result": CoResultIn,
+    "dispute_return": ReasonIn,
+    "decide_return": DecideReturnIn,
 }
 
 

@@ -174,7 +174,9 @@ class Case(models.Model):
         "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("承办单位")
     )
     proposed_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposed_co_units = models.JSONField(default=list, blank=True)  # unit codes awaiting 批示
     instructions = models.TextField(_("派单意见"), blank=True)
+    return_disputed = models.BooleanField(_("退单异议"), default=False)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("受理人")
     )
@@ -224,6 +226,23 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state not in FINAL_STATES
+
+
+class CoHandling(models.Model):
+    """A co-handling unit (协办) of a joint case in one round: its own acknowledgement,
+    deadline and contribution. The lead unit (Case.unit, 主办) closes the round."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="co_handlings")
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+")
+    round = models.PositiveSmallIntegerField()
+    active = models.BooleanField(default=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    result = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "unit", "round"], name="co_handling_unique")]
+        indexes = [models.Index(fields=["unit", "case"], condition=Q(active=True), name="co_handling_active")]
 
 
 class CaseLink(models.Model):
@@ -289,6 +308,8 @@ class Timer(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timers")
     code = models.CharField(max_length=20)
+    # Set only for a co-handling unit's own stage (协办); the case's main stages have none.
+    co_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     round = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=10, choices=TimerState.choices, default=TimerState.RUNNING)
     amount = models.PositiveIntegerField()
@@ -311,7 +332,12 @@ class Timer(models.Model):
         constraints = [
             # At most one open timer per stage: a second one would double-count a deadline.
             models.UniqueConstraint(
-                fields=["case", "code"], condition=Q(stopped_at__isnull=True), name="one_open_timer_per_code"
+                fields=["case", "code"], condition=Q(stopped_at__isnull=True, co_unit__isnull=True),
+                name="one_open_timer_per_code",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "code", "co_unit"], condition=Q(stopped_at__isnull=True, co_unit__isnull=False),
+                name="one_open_co_timer_per_code",
             ),
         ]
         indexes = [

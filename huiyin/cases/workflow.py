@@ -29,6 +29,7 @@ from .models import (
     FINAL_STATES,
     Case,
     CaseLink,
+    CoHandling,
     Event,
     Extension,
     ExtensionStatus,
@@ -113,7 +114,7 @@ def _has_pending_extension(case: Case) -> bool:
 def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
     if _has_pending_extension(case):
         return "An extension request is already waiting for a decision."
-    if not case.timers.filter(code="resolve", stopped_at__isnull=True).exists():
+    if not case.timers.filter(code="resolve", stopped_at__isnull=True, co_unit__isnull=True).exists():
         return "The case has no running resolve deadline to extend."
     return None
 
@@ -149,7 +150,7 @@ def _guard_escalate(case: Case, cfg: PolicyConfig) -> str | None:
 
 
 def _guard_contact(case: Case, cfg: PolicyConfig) -> str | None:
-    if not case.timers.filter(code="first_contact", stopped_at__isnull=True).exists():
+    if not case.timers.filter(code="first_contact", stopped_at__isnull=True, co_unit__isnull=True).exists():
         return "First contact is already recorded."
     return None
 
@@ -168,6 +169,20 @@ def _guard_appeal(case: Case, cfg: PolicyConfig) -> str | None:
     return None
 
 
+def _guard_dispatch(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.return_disputed:
+        return "The return is disputed; the supervisor decides first (派单异议审核)."
+    return None
+
+
+def _guard_dispute_return(case: Case, cfg: PolicyConfig) -> str | None:
+    return "The return is already disputed." if case.return_disputed else None
+
+
+def _guard_decide_return(case: Case, cfg: PolicyConfig) -> str | None:
+    return None if case.return_disputed else "Nobody disputed this return."
+
+
 def _a(name: str, sources: tuple[str, ...], roles: tuple[str, ...], scope: str, guard: Guard | None = None) -> Action:
     return Action(name, frozenset(sources), roles, scope, guard)
 
@@ -181,7 +196,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("reject", (S.PENDING_APPROVAL, S.PLAN_APPROVAL), LEADER, "owner"),
     _a("mark_invalid", (S.REGISTERED, S.RETURNED), CENTRE, "owner"),
     _a("resolve_on_spot", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
-    _a("dispatch", (S.REGISTERED, S.RETURNED), CENTRE, "owner"),
+    _a("dispatch", (S.REGISTERED, S.RETURNED), CENTRE, "owner", _guard_dispatch),
     _a("acknowledge", (S.DISPATCHED,), HANDLERS, "unit"),
     _a("return", (S.DISPATCHED, S.ACCEPTED), HANDLERS, "unit"),
     _a("request_extension", (S.ACCEPTED, S.SUSPENDED), HANDLERS, "unit", _guard_request_extension),
@@ -209,9 +224,26 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("compensate", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED),
        (*HANDLERS, Role.DISPATCHER), "either"),
     _a("transfer_out", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
+    # Joint cases: each co-handling unit acknowledges and contributes on its own.
+    _a("co_acknowledge", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co"),
+    _a("co_submit_result", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co"),
+    # 派单异议审核: the dispatcher disputes a return; the supervisor decides.
+    _a("dispute_return", (S.RETURNED,), CENTRE, "owner", _guard_dispute_return),
+    _a("decide_return", (S.RETURNED,), (Role.SUPERVISOR,), "owner", _guard_decide_return),
     # Set during handling (DESIGN §2): category, severity, class, liability.
     _a("classify", ANY_OPEN, (Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR), "owner"),
 ]}
+
+
+def _co_units(case: Case) -> list[Unit]:
+    """The active co-handling units of the case's current round (cached on the instance)."""
+    cached = getattr(case, "_co_units", None)
+    if cached is None:
+        cached = [
+            co.unit for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit")
+        ]
+        case._co_units = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _roles_for(user: User, case: Case, scope: str) -> set[str]:
@@ -219,7 +251,12 @@ def _roles_for(user: User, case: Case, scope: str) -> set[str]:
         return roles_over(user, case.owner_unit)
     if scope == "unit":
         return roles_over(user, case.unit)
-    return roles_over(user, case.owner_unit) | roles_over(user, case.unit)
+    co: set[str] = set()
+    for unit in _co_units(case):
+        co |= roles_over(user, unit)
+    if scope == "co":
+        return co
+    return roles_over(user, case.owner_unit) | roles_over(user, case.unit) | co
 
 
 def may(user: User, case: Case, action: Action) -> bool:
@@ -233,8 +270,19 @@ def allowed_actions(user: User, case: Case) -> list[str]:
     for action in ACTIONS.values():
         if case.state in action.sources and may(user, case, action):
             if action.guard is None or action.guard(case, cfg) is None:
-                result.append(action.name)
+                if action.scope != "co" or _co_step_open(user, case, action.name):
+                    result.append(action.name)
     return result
+
+
+def _co_step_open(user: User, case: Case, action_name: str) -> bool:
+    """Whether the user's co-handling unit still has this step to do."""
+    for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit"):
+        if roles_over(user, co.unit) & set(HANDLERS):
+            if action_name == "co_acknowledge":
+                return co.acknowledged_at is None
+            return co.acknowledged_at is not None and co.submitted_at is None
+    return False
 
 
 def perform(
@@ -292,16 +340,54 @@ def perform(
 # --- the actions -------------------------------------------------------------------------
 
 
-def _enter_dispatched(step: Step, unit: Unit, instructions: str) -> None:
-    """The case reaches a unit: the centre's dispatch stage ends, the unit's stages start."""
+def _enter_dispatched(step: Step, unit: Unit, instructions: str, co_units: list[Unit] | None = None) -> None:
+    """The case reaches a unit (and its co-handling units, for a joint case): the centre's
+    dispatch stage ends, each unit's stages start."""
     step.set("state", S.DISPATCHED)
     step.set_unit("unit", unit)
     step.set_unit("proposed_unit", None)
+    step.set("proposed_co_units", [])
     step.set("instructions", instructions)
     deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
     deadlines.timer_cancel(step.case, ("acknowledge", "first_contact", "resolve", "feedback", "callback"), at=step.now)
     for code in ("acknowledge", "first_contact", "resolve"):
         deadlines.timer_start(step.case, code, at=step.now, cfg=step.cfg)
+    _set_co_units(step, co_units or [])
+
+
+def _set_co_units(step: Step, co_units: list[Unit]) -> None:
+    case = step.case
+    old = list(CoHandling.objects.filter(case=case, active=True).values_list("unit__code", flat=True))
+    CoHandling.objects.filter(case=case, active=True).update(active=False)
+    if old:
+        deadlines.timer_cancel(case, None, at=step.now, every_unit=True)
+    for unit in co_units:
+        CoHandling.objects.update_or_create(case=case, unit=unit, round=case.round, defaults={"active": True})
+        for code in ("acknowledge", "resolve"):
+            deadlines.timer_start(case, code, at=step.now, cfg=step.cfg, unit=unit)
+    case._co_units = list(co_units)  # type: ignore[attr-defined]
+    new = [u.code for u in co_units]
+    if old != new:
+        step.changes["co_units"] = [old, new]
+
+
+def _co_targets(step: Step, codes: list[str], lead: Unit) -> list[Unit]:
+    units = []
+    for code in codes:
+        unit = _target_unit(step, code, field_name="co_units")
+        if unit.pk == lead.pk or unit in units:
+            raise BadInput("Co-handling units must differ from the lead unit and from each other.",
+                           fields={"co_units": "duplicate unit"})
+        units.append(unit)
+    return units
+
+
+def _my_co_handling(step: Step) -> CoHandling:
+    assert step.actor is not None
+    for co in CoHandling.objects.filter(case=step.case, round=step.case.round, active=True).select_related("unit"):
+        if roles_over(step.actor, co.unit) & set(HANDLERS):
+            return co
+    raise Forbidden("You are not a co-handling unit of this case.")
 
 
 def _finish(step: Step, reason: str) -> None:
@@ -312,11 +398,11 @@ def _finish(step: Step, reason: str) -> None:
     deadlines.timer_cancel(step.case, None, at=step.now)
 
 
-def _target_unit(step: Step, code: str) -> Unit:
+def _target_unit(step: Step, code: str, *, field_name: str = "unit") -> Unit:
     assert step.actor is not None
     unit = unit_for(step.actor, code)
     if unit is None:
-        raise BadInput(f"Unknown unit {code!r}.", fields={"unit": "unknown unit code"})
+        raise BadInput(f"Unknown unit {code!r}.", fields={field_name: "unknown unit code"})
     return unit
 
 
@@ -334,20 +420,24 @@ def _other_case(step: Step, number: str, field_name: str) -> Case:
 
 def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
     unit = _target_unit(step, p.unit)
+    co_units = _co_targets(step, p.co_units, unit)
     step.set("validity", Validity.VALID)
     if step.cfg.approval_before_dispatch(step.case.kind):
         step.set("state", S.PENDING_APPROVAL)
         step.set_unit("proposed_unit", unit)
+        step.set("proposed_co_units", [u.code for u in co_units])
         step.set("instructions", p.instructions)
     else:
-        _enter_dispatched(step, unit, p.instructions)
+        _enter_dispatched(step, unit, p.instructions, co_units)
 
 
 def _do_approve(step: Step, p: inputs.ActionBase) -> None:
     unit = step.case.proposed_unit or step.case.unit
     if unit is None:
         raise InvalidTransition("There is no proposed unit to dispatch to.")
-    _enter_dispatched(step, unit, step.case.instructions)
+    by_code = Unit.objects.filter(code__in=step.case.proposed_co_units, active=True).in_bulk(field_name="code")
+    co_units = [by_code[c] for c in step.case.proposed_co_units if c in by_code]
+    _enter_dispatched(step, unit, step.case.instructions, co_units)
 
 
 def _do_reject(step: Step, p: inputs.ActionBase) -> None:
@@ -457,6 +547,8 @@ def _do_submit_result(step: Step, p: inputs.SubmitResultIn) -> None:
     if p.liability:
         step.set("liability", p.liability)
     deadlines.timer_stop(step.case, ("resolve", "first_contact", "acknowledge"), at=step.now)
+    # The lead unit's result closes the round: co-handling units' clocks stop counting.
+    deadlines.timer_cancel(step.case, None, at=step.now, every_unit=True)
     if step.cfg.plan_approval(step.case.severity):
         step.set("state", S.PLAN_APPROVAL)
     else:
@@ -510,12 +602,13 @@ def _do_close(step: Step, p: inputs.CloseIn) -> None:
 
 def _next_round(step: Step, p: inputs.DispatchIn, round_no: int) -> None:
     unit = _target_unit(step, p.unit)
+    co_units = _co_targets(step, p.co_units, unit)
     step.set("round", round_no)
     step.set("supervised", True)
     step.set("satisfaction", "")
     step.set("callback_attempts", 0)
     deadlines.timer_cancel(step.case, ("feedback", "callback"), at=step.now)
-    _enter_dispatched(step, unit, p.instructions)
+    _enter_dispatched(step, unit, p.instructions, co_units)
 
 
 def _do_redispatch(step: Step, p: inputs.DispatchIn) -> None:
@@ -580,6 +673,43 @@ def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
     step.set("transfer_authority", p.authority)
     step.note("note", p.note)
     _finish(step, "transferred")
+
+
+def _do_co_acknowledge(step: Step, p: inputs.ActionBase) -> None:
+    co = _my_co_handling(step)
+    if co.acknowledged_at is not None:
+        raise InvalidTransition(f"{co.unit.code} has already acknowledged.")
+    co.acknowledged_at = step.now
+    co.save(update_fields=["acknowledged_at"])
+    deadlines.timer_stop(step.case, ("acknowledge",), at=step.now, unit=co.unit)
+    step.note("co_unit", co.unit.code)
+
+
+def _do_co_submit_result(step: Step, p: inputs.CoResultIn) -> None:
+    co = _my_co_handling(step)
+    if co.acknowledged_at is None:
+        raise InvalidTransition(f"{co.unit.code} must acknowledge first.")
+    if co.submitted_at is not None:
+        raise InvalidTransition(f"{co.unit.code} has already submitted its result.")
+    co.submitted_at, co.result = step.now, p.result
+    co.save(update_fields=["submitted_at", "result"])
+    deadlines.timer_stop(step.case, ("resolve",), at=step.now, unit=co.unit)
+    step.note("co_unit", co.unit.code)
+    step.note("co_result", p.result)
+
+
+def _do_dispute_return(step: Step, p: inputs.ReasonIn) -> None:
+    step.set("return_disputed", True)
+    step.note("reason", p.reason)
+
+
+def _do_decide_return(step: Step, p: inputs.DecideReturnIn) -> None:
+    step.set("return_disputed", False)
+    step.note("uphold", p.uphold)
+    if not p.uphold:
+        # The return was not justified: the same unit must handle the case.
+        assert step.case.unit is not None
+        _enter_dispatched(step, step.case.unit, step.case.instructions)
 
 
 def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:

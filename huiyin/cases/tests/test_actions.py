@@ -252,6 +252,8 @@ def _minimal_body(action: str) -> dict:  # type: ignore[type-arg]
         "submit_result": {"reply": "r"}, "review": {"accept": True}, "callback": {"satisfaction": "satisfied"},
         "merge": {"into": "TS20000101-000001"}, "link": {"to": "TS20000101-000001"},
         "compensate": {"amount": "1", "form": "f"}, "transfer_out": {"authority": "a"},
+        "co_submit_result": {"result": "r"}, "decide_return": {"uphold": True}, "dispute_return": {"reason": "r"},
+        "classify": {"severity": "major"},
     }.get(action, {})
 
 
