@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "huiyin.policies",
     "huiyin.cases",
     "huiyin.api",
+    "huiyin.notify",
     "huiyin.web",
 ]
 

@@ -144,8 +144,12 @@ def case_create(request: HttpRequest) -> HttpResponse:
         _json_body(request), actor=user, idempotency_key=request.headers.get("Idempotency-Key"),
         source="api", ip=_ip(request),
     )
+    urged = getattr(case, "urged_instead", False)
     case = case_for(user, case.number) or case
-    return JsonResponse(case_json(case, user), status=201 if created else 200)
+    body = case_json(case, user)
+    if urged:
+        body["urged"] = True  # an open case of this customer was urged (催办) instead
+    return JsonResponse(body, status=201 if created else 200)
 
 
 class CaseFilters(Schema):

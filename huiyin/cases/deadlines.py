@@ -47,6 +47,7 @@ def compute_due(timer: Timer, cfg: PolicyConfig, *, upstream_due_at: datetime | 
 def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
     d = compute_due(timer, cfg, upstream_due_at=case.upstream_due_at)
     timer.due_at = d.due_at
+    timer.remind_at = timer.started_at + (d.due_at - timer.started_at) * cfg.reminder_share
     timer.provisional = d.provisional
     timer.capped_by_upstream = timer.code == "resolve" and case.upstream_due_at == d.due_at
     if d.unknown_years:
@@ -119,7 +120,7 @@ def timers_resume(case: Case, *, at: datetime, cfg: PolicyConfig) -> None:
             t.paused_at = None
             _apply_due(t, cfg, case)
             t.state = TimerState.RUNNING if t.breached_at is None else TimerState.BREACHED
-            t.save(update_fields=["state", "paused_at", "adjustments", "due_at", "provisional", "capped_by_upstream"])
+            t.save(update_fields=["state", "paused_at", "adjustments", "due_at", "remind_at", "provisional", "capped_by_upstream"])
 
 
 def extension_ceiling(timer: Timer, cfg: PolicyConfig) -> datetime | None:
@@ -142,7 +143,7 @@ def timer_extend(case: Case, code: str, *, amount: int, unit: str, cfg: PolicyCo
     t = timers[0]
     t.adjustments = [*t.adjustments, {"type": "extension", "amount": amount, "unit": unit}]
     _apply_due(t, cfg, case)
-    t.save(update_fields=["adjustments", "due_at", "provisional", "capped_by_upstream"])
+    t.save(update_fields=["adjustments", "due_at", "remind_at", "provisional", "capped_by_upstream"])
     return t
 
 
@@ -169,10 +170,17 @@ def timers_recompute_provisional() -> int:
     count = 0
     qs = Timer.objects.filter(provisional=True, stopped_at__isnull=True).select_related("case")
     for t in qs.iterator(chunk_size=500):
-        _apply_due(t, config_for(t.case.policy_id), t.case)
-        t.save(update_fields=["due_at", "provisional", "capped_by_upstream"])
+        recompute(t, config_for(t.case.policy_id))
         count += 1
     return count
+
+
+def recompute(t: Timer, cfg: PolicyConfig | None = None) -> None:
+    """Compute an open timer's due time again (e.g. now that its year's calendar is known)."""
+    from huiyin.policies.services import config_for
+
+    _apply_due(t, cfg or config_for(t.case.policy_id), t.case)
+    t.save(update_fields=["due_at", "remind_at", "provisional", "capped_by_upstream"])
 
 
 def remaining(timer: Timer, now: datetime) -> timedelta:

@@ -63,6 +63,7 @@ class CaseIn(Strict):
     product: Short = ""
     upstream_ref: Annotated[str, Field(max_length=64)] = ""
     upstream_due_at: datetime | None = None
+    region: Annotated[str, Field(max_length=100)] = ""
 
     _check_tz = field_validator("received_at", "occurred_at", "upstream_due_at")(_aware)
 
@@ -178,6 +179,7 @@ ACTION_INPUTS: dict[str, type[ActionBase]] = {
     "appeal": ReasonIn,
     "compensate": CompensateIn,
     "transfer_out": TransferOutIn,
+    "approve_reply": ReviewIn,
     "co_acknowledge": ActionBase,
     "co_submit_result": CoResultIn,
     "dispute_return": ReasonIn,

@@ -152,6 +152,7 @@ class Case(models.Model):
     people_count = models.PositiveIntegerField(_("涉及人数"), default=1)
     flags = models.JSONField(_("风险标记"), default=list, blank=True)
     tags = models.JSONField(_("标签"), default=list, blank=True)
+    region = models.CharField(_("区域"), max_length=100, blank=True)
 
     complainant_name = models.CharField(_("投诉人"), max_length=100, blank=True)
     complainant_phone = models.CharField(_("电话"), max_length=32, blank=True, db_index=True)
@@ -200,6 +201,11 @@ class Case(models.Model):
     supervised = models.BooleanField(_("督办"), default=False)
     appeal = models.BooleanField(default=False)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("重复投诉")
+    )
+    requires_approval = models.BooleanField(_("需领导批示"), default=False)
+    reply_level = models.PositiveSmallIntegerField(default=0)  # levels of 答复审核 passed
     close_reason = models.CharField(max_length=30, blank=True)
     transfer_authority = models.CharField(max_length=200, blank=True)
 
@@ -218,6 +224,7 @@ class Case(models.Model):
             models.Index(fields=["severity", "-id"], name="case_severity_id"),
             models.Index(fields=["received_at"], name="case_received"),
             models.Index(fields=["complainant_account"], name="case_account"),
+            models.Index(fields=["complainant_id_number"], name="case_id_number"),
         ]
 
     def __str__(self) -> str:
@@ -243,6 +250,18 @@ class CoHandling(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "unit", "round"], name="co_handling_unique")]
         indexes = [models.Index(fields=["unit", "case"], condition=Q(active=True), name="co_handling_active")]
+
+
+class RuleHit(models.Model):
+    """A rule that fired on a case. Unique per case and rule: a rule's effects are applied
+    once, and a worker that finds the row already there knows another got there first."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="rule_hits")
+    rule = models.CharField(max_length=100)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "rule"], name="rule_hit_once")]
 
 
 class CaseLink(models.Model):
@@ -324,6 +343,7 @@ class Timer(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     breach_seconds = models.PositiveIntegerField(null=True, blank=True)
+    remind_at = models.DateTimeField(null=True, blank=True)  # started + reminder share of the time
     reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -344,6 +364,9 @@ class Timer(models.Model):
             models.Index(fields=["due_at"], condition=Q(state="running"), name="timer_running_due"),
             models.Index(fields=["due_at", "case"], condition=Q(stopped_at__isnull=True), name="timer_open_due"),
             models.Index(fields=["provisional"], condition=Q(provisional=True), name="timer_provisional"),
+            models.Index(
+                fields=["remind_at"], condition=Q(state="running", reminded_at__isnull=True), name="timer_remind_due"
+            ),
         ]
 
 

@@ -14,9 +14,9 @@ from huiyin.org.access import grants
 from huiyin.org.models import Role, Unit, User
 from huiyin.policies.services import active_policy, config_for
 
-from . import deadlines, inputs
+from . import deadlines, grading, inputs, notifications, workflow
 from .errors import BadInput, Conflict, Forbidden
-from .models import NUMBER_PREFIX, Case, CaseSequence, Category, Event, IdempotencyKey
+from .models import FINAL_STATES, NUMBER_PREFIX, Case, CaseSequence, Category, Event, IdempotencyKey
 
 INTAKE_ROLES = (Role.AGENT, Role.DISPATCHER)
 
@@ -72,6 +72,17 @@ def case_register(
     owner = intake_unit(actor)
     if owner is None:
         raise Forbidden("Only agents and dispatchers register cases.")
+    open_case = _open_case_to_urge(params)
+    if open_case is not None:
+        # 催办: the customer calls again about a case still open — no new case.
+        from .access import case_for
+
+        visible = case_for(actor, open_case.number)
+        if visible is not None:
+            urged = workflow.perform(visible, "urge", actor=actor, source=source, ip=ip,
+                                     data={"note": f"客户再次来电/来函: {params.subject}"[:5000]})
+            urged.urged_instead = True  # type: ignore[attr-defined]
+            return urged, False
     now = timezone.now()
     received_at = params.received_at or now
     if received_at > now + timedelta(minutes=5):
@@ -95,12 +106,13 @@ def case_register(
                 complainant_email=c.email, complainant_address=c.address, complainant_account=c.account,
                 complainant_id_number=c.id_number, customer_class=c.customer_class, anonymous=c.anonymous,
                 category=category, owner_unit=owner, registered_by=actor, received_at=received_at,
-                upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at,
+                upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at, region=params.region,
             )
             case.save()
             if idempotency_key:
                 IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
-            deadlines.timer_start(case, "dispatch", at=received_at, cfg=config_for(policy.pk))
+            cfg = config_for(policy.pk)
+            deadlines.timer_start(case, "dispatch", at=received_at, cfg=cfg)
             Event.objects.create(
                 case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
                 changes={
@@ -108,6 +120,11 @@ def case_register(
                     "owner_unit": [None, owner.code], "policy": [None, f"{policy.name}@{policy.version}"],
                 },
             )
+            _link_repeat(case, cfg.repeat_days, at=now)
+            notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
+            grading.rules_apply(case, trigger="intake", now=now)
+            if case.severity == "major":
+                notifications.notify_event(case, "case.major_opened", dedupe=f"case.major_opened:{case.number}")
     except IntegrityError:
         # Two requests with the same Idempotency-Key raced; the other one won.
         if idempotency_key:
@@ -116,6 +133,30 @@ def case_register(
                 return existing, False
         raise
     return case, True
+
+
+def _open_case_to_urge(params: inputs.CaseIn) -> Case | None:
+    policy = active_policy()
+    if config_for(policy.pk).open_contact != "urge":
+        return None
+    probe = Case(complainant_phone=_normalise_phone(params.complainant.phone),
+                 complainant_account=params.complainant.account, complainant_id_number=params.complainant.id_number)
+    q = grading.customer_q(probe)
+    if q is None:
+        return None
+    return Case.objects.filter(q, kind=params.kind).exclude(state__in=FINAL_STATES).order_by("-id").first()
+
+
+def _link_repeat(case: Case, days: int, *, at: datetime) -> None:
+    """重复投诉: the same customer had a case closed within `days` — link and tag it."""
+    previous = grading.latest_closed_of_customer(case, days)
+    if previous is None:
+        return
+    case.repeat_of = previous
+    case.tags = [*case.tags, "repeat"]
+    case.save(update_fields=["repeat_of", "tags"])
+    Event.objects.create(case=case, action="repeat", actor=None, at=at, source="rules",
+                         changes={"repeat_of": [None, previous.number]})
 
 
 def _replay(actor: User, key: str, body_hash: str) -> Case | None:

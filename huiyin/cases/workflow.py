@@ -23,8 +23,8 @@ from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import PolicyConfig
 from huiyin.policies.services import config_for
 
-from . import deadlines, inputs
-from .errors import BadInput, Conflict, Forbidden, InvalidTransition
+from . import deadlines, grading, inputs, notifications
+from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (
     FINAL_STATES,
     Case,
@@ -90,6 +90,8 @@ def _plain(value: Any) -> Any:
 
 
 Guard = Callable[[Case, PolicyConfig], str | None]
+# Returns the error to raise (Forbidden or InvalidTransition), or None when the actor may.
+ActorGuard = Callable[[User, Case, PolicyConfig], "CaseError | None"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class Action:
     # "unit" (the handling unit), or "either".
     scope: str
     guard: Guard | None = None
+    # A check that depends on who acts (e.g. which level of 答复审核, which co-unit);
+    # its message makes a 403 in perform, and hides the action in allowed_actions.
+    actor_guard: ActorGuard | None = None
 
 
 def _no_guard(case: Case, cfg: PolicyConfig) -> str | None:
@@ -183,8 +188,55 @@ def _guard_decide_return(case: Case, cfg: PolicyConfig) -> str | None:
     return None if case.return_disputed else "Nobody disputed this return."
 
 
-def _a(name: str, sources: tuple[str, ...], roles: tuple[str, ...], scope: str, guard: Guard | None = None) -> Action:
-    return Action(name, frozenset(sources), roles, scope, guard)
+def _a(
+    name: str, sources: tuple[str, ...], roles: tuple[str, ...], scope: str, guard: Guard | None = None,
+    actor_guard: ActorGuard | None = None,
+) -> Action:
+    return Action(name, frozenset(sources), roles, scope, guard, actor_guard)
+
+
+def _co_row_for(user: User, case: Case) -> CoHandling | None:
+    for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit"):
+        if roles_over(user, co.unit) & set(HANDLERS):
+            return co
+    return None
+
+
+def _actor_co_acknowledge(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    co = _co_row_for(user, case)
+    if co is None:
+        return Forbidden("You are not a co-handling unit of this case.")
+    return InvalidTransition(f"{co.unit.code} has already acknowledged.") if co.acknowledged_at else None
+
+
+def _actor_co_submit(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    co = _co_row_for(user, case)
+    if co is None:
+        return Forbidden("You are not a co-handling unit of this case.")
+    if co.acknowledged_at is None:
+        return InvalidTransition(f"{co.unit.code} must acknowledge first.")
+    return InvalidTransition(f"{co.unit.code} has already submitted its result.") if co.submitted_at else None
+
+
+def _guard_reply_pending(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.reply_level >= len(cfg.reply_approval_chain):
+        return "The reply needs no (more) approval."
+    return None
+
+
+def _guard_reply_done(case: Case, cfg: PolicyConfig) -> str | None:
+    chain = cfg.reply_approval_chain
+    if case.reply_level < len(chain):
+        return f"The reply waits for approval level {case.reply_level + 1} ({chain[case.reply_level]}) first."
+    return None
+
+
+def _actor_reply_level(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    chain = cfg.reply_approval_chain
+    role = chain[case.reply_level] if case.reply_level < len(chain) else None
+    if role is None or role not in roles_over(user, case.owner_unit):
+        return Forbidden(f"Approval level {case.reply_level + 1} belongs to the {role} role.")
+    return None
 
 
 ANY_OPEN = tuple(OPEN_STATES)
@@ -209,7 +261,10 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("record_contact", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "unit", _guard_contact),
     _a("submit_result", (S.ACCEPTED,), HANDLERS, "unit"),
     _a("approve_plan", (S.PLAN_APPROVAL,), LEADER, "owner"),
-    _a("review", (S.RESULT_SUBMITTED,), (Role.DISPATCHER, Role.AGENT), "owner"),
+    _a("review", (S.RESULT_SUBMITTED,), (Role.DISPATCHER, Role.AGENT), "owner", _guard_reply_done),
+    # 答复审核: the reply climbs the policy's approval chain before the centre reviews it.
+    _a("approve_reply", (S.RESULT_SUBMITTED,), (Role.LEADER, Role.SUPERVISOR, Role.DISPATCHER), "owner",
+       _guard_reply_pending, _actor_reply_level),
     _a("callback", (S.PENDING_CALLBACK,), (Role.AGENT, Role.DISPATCHER), "owner", _guard_callback),
     _a("close", (S.PENDING_CALLBACK,), (Role.DISPATCHER, Role.AGENT), "owner", _guard_close),
     _a("redispatch", (S.PENDING_CALLBACK, S.RESULT_SUBMITTED), (Role.DISPATCHER, Role.SUPERVISOR), "owner",
@@ -225,8 +280,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
        (*HANDLERS, Role.DISPATCHER), "either"),
     _a("transfer_out", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
     # Joint cases: each co-handling unit acknowledges and contributes on its own.
-    _a("co_acknowledge", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co"),
-    _a("co_submit_result", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co"),
+    _a("co_acknowledge", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co", None, _actor_co_acknowledge),
+    _a("co_submit_result", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co", None, _actor_co_submit),
     # 派单异议审核: the dispatcher disputes a return; the supervisor decides.
     _a("dispute_return", (S.RETURNED,), CENTRE, "owner", _guard_dispute_return),
     _a("decide_return", (S.RETURNED,), (Role.SUPERVISOR,), "owner", _guard_decide_return),
@@ -270,19 +325,9 @@ def allowed_actions(user: User, case: Case) -> list[str]:
     for action in ACTIONS.values():
         if case.state in action.sources and may(user, case, action):
             if action.guard is None or action.guard(case, cfg) is None:
-                if action.scope != "co" or _co_step_open(user, case, action.name):
+                if action.actor_guard is None or action.actor_guard(user, case, cfg) is None:
                     result.append(action.name)
     return result
-
-
-def _co_step_open(user: User, case: Case, action_name: str) -> bool:
-    """Whether the user's co-handling unit still has this step to do."""
-    for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit"):
-        if roles_over(user, co.unit) & set(HANDLERS):
-            if action_name == "co_acknowledge":
-                return co.acknowledged_at is None
-            return co.acknowledged_at is not None and co.submitted_at is None
-    return False
 
 
 def perform(
@@ -319,9 +364,11 @@ def perform(
             )
         if locked.state not in action.sources:
             raise InvalidTransition(f"Cannot {action_name} a case in state {locked.state}.")
+        cfg = config_for(locked.policy_id)
         if not may(actor, locked, action):
             raise Forbidden(f"You may not {action_name} this case.")
-        cfg = config_for(locked.policy_id)
+        if action.actor_guard is not None and (why := action.actor_guard(actor, locked, cfg)) is not None:
+            raise why
         if action.guard is not None and (reason := action.guard(locked, cfg)) is not None:
             raise InvalidTransition(reason)
         step = Step(case=locked, actor=actor, now=timezone.now(), cfg=cfg)
@@ -334,6 +381,12 @@ def perform(
             case=locked, action=action_name, actor=actor, at=step.now, from_state=from_state,
             to_state=locked.state, changes=step.changes, comment=params.comment, source=source, ip=ip,
         )
+        for event in notifications.events_for_action(action_name, from_state, locked):
+            notifications.notify_event(
+                locked, event, dedupe=f"{event}:{locked.number}:v{locked.version}",
+                actor=str(actor), note=params.comment,
+            )
+        grading.rules_apply(locked, trigger="change", now=step.now)
     return locked
 
 
@@ -384,10 +437,9 @@ def _co_targets(step: Step, codes: list[str], lead: Unit) -> list[Unit]:
 
 def _my_co_handling(step: Step) -> CoHandling:
     assert step.actor is not None
-    for co in CoHandling.objects.filter(case=step.case, round=step.case.round, active=True).select_related("unit"):
-        if roles_over(step.actor, co.unit) & set(HANDLERS):
-            return co
-    raise Forbidden("You are not a co-handling unit of this case.")
+    co = _co_row_for(step.actor, step.case)
+    assert co is not None  # checked by the action's actor_guard
+    return co
 
 
 def _finish(step: Step, reason: str) -> None:
@@ -422,7 +474,10 @@ def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
     unit = _target_unit(step, p.unit)
     co_units = _co_targets(step, p.co_units, unit)
     step.set("validity", Validity.VALID)
-    if step.cfg.approval_before_dispatch(step.case.kind):
+    case = step.case
+    if case.requires_approval or step.cfg.approval_before_dispatch(
+        case.kind, severity=case.severity, channel=case.channel
+    ):
         step.set("state", S.PENDING_APPROVAL)
         step.set_unit("proposed_unit", unit)
         step.set("proposed_co_units", [u.code for u in co_units])
@@ -549,6 +604,7 @@ def _do_submit_result(step: Step, p: inputs.SubmitResultIn) -> None:
     deadlines.timer_stop(step.case, ("resolve", "first_contact", "acknowledge"), at=step.now)
     # The lead unit's result closes the round: co-handling units' clocks stop counting.
     deadlines.timer_cancel(step.case, None, at=step.now, every_unit=True)
+    step.set("reply_level", 0)
     if step.cfg.plan_approval(step.case.severity):
         step.set("state", S.PLAN_APPROVAL)
     else:
@@ -565,13 +621,13 @@ def _do_review(step: Step, p: inputs.ReviewIn) -> None:
     deadlines.timer_stop(step.case, ("feedback",), at=step.now)
     step.note("accept", p.accept)
     if p.accept:
-        if step.cfg.callback_required:
+        if step.cfg.callback_needed(kind=step.case.kind, number=step.case.number):
             step.set("state", S.PENDING_CALLBACK)
             step.set("satisfaction", "")
             step.set("callback_attempts", 0)
             deadlines.timer_start(step.case, "callback", at=step.now, cfg=step.cfg)
         else:
-            step.set("state", S.PENDING_CALLBACK)
+            _finish(step, "no_callback")  # not in the callback sample (or kind) of the policy
     else:
         step.set("state", S.ACCEPTED)
         deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
@@ -677,8 +733,6 @@ def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
 
 def _do_co_acknowledge(step: Step, p: inputs.ActionBase) -> None:
     co = _my_co_handling(step)
-    if co.acknowledged_at is not None:
-        raise InvalidTransition(f"{co.unit.code} has already acknowledged.")
     co.acknowledged_at = step.now
     co.save(update_fields=["acknowledged_at"])
     deadlines.timer_stop(step.case, ("acknowledge",), at=step.now, unit=co.unit)
@@ -687,10 +741,6 @@ def _do_co_acknowledge(step: Step, p: inputs.ActionBase) -> None:
 
 def _do_co_submit_result(step: Step, p: inputs.CoResultIn) -> None:
     co = _my_co_handling(step)
-    if co.acknowledged_at is None:
-        raise InvalidTransition(f"{co.unit.code} must acknowledge first.")
-    if co.submitted_at is not None:
-        raise InvalidTransition(f"{co.unit.code} has already submitted its result.")
     co.submitted_at, co.result = step.now, p.result
     co.save(update_fields=["submitted_at", "result"])
     deadlines.timer_stop(step.case, ("resolve",), at=step.now, unit=co.unit)
@@ -710,6 +760,21 @@ def _do_decide_return(step: Step, p: inputs.DecideReturnIn) -> None:
         # The return was not justified: the same unit must handle the case.
         assert step.case.unit is not None
         _enter_dispatched(step, step.case.unit, step.case.instructions)
+
+
+def _do_approve_reply(step: Step, p: inputs.ReviewIn) -> None:
+    chain = step.cfg.reply_approval_chain
+    step.note("level", step.case.reply_level + 1)
+    step.note("accept", p.accept)
+    if p.accept:
+        step.set("reply_level", step.case.reply_level + 1)
+        step.note("chain", chain)
+    else:
+        # Sent back down the chain: the unit redrafts its reply.
+        step.set("reply_level", 0)
+        step.set("state", S.ACCEPTED)
+        deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
+        deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
 
 
 def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:

@@ -16,6 +16,8 @@ import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
+from .rules import Rule, parse_rules
+
 PRESETS_DIR = Path(__file__).parent / "presets"
 TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback")
 
@@ -45,8 +47,51 @@ class PolicyConfig:
     def workflow(self) -> dict[str, Any]:
         return self.raw.get("workflow", {})
 
-    def approval_before_dispatch(self, kind: str) -> bool:
-        return kind in self.workflow.get("approval_before_dispatch", [])
+    def approval_before_dispatch(self, kind: str, *, severity: str = "", channel: str = "") -> bool:
+        """Leader 批示 before dispatch: a list of kinds, or {kinds, severities, channels}
+        (any one matching is enough)."""
+        spec = self.workflow.get("approval_before_dispatch", [])
+        if isinstance(spec, list):
+            return kind in spec
+        return (
+            kind in spec.get("kinds", []) or severity in spec.get("severities", []) or channel in spec.get("channels", [])
+        )
+
+    def callback_needed(self, *, kind: str, number: str) -> bool:
+        """Whether this case is called back: `callback: {kinds: [...], sample: 0.3}` — every
+        case of the listed kinds (all kinds when omitted), or a stable sample of them."""
+        spec = self.raw.get("callback")
+        if spec is None:
+            return self.callback_required
+        kinds = spec.get("kinds")
+        if kinds is not None and kind not in kinds:
+            return False
+        share = float(spec.get("sample", 1.0))
+        if share >= 1.0:
+            return True
+        import hashlib
+
+        bucket = int(hashlib.sha256(number.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return bucket < share
+
+    @property
+    def reply_approval_chain(self) -> list[str]:
+        """答复审核: the roles that must approve the reply, in order, before the centre reviews it."""
+        return list(self.workflow.get("reply_approval", []))
+
+    @property
+    def open_contact(self) -> str:
+        """A new contact from a customer whose case of the same kind is open: `urge` the open
+        case instead of registering a new one, or register `new` (the default)."""
+        return str(self.raw.get("repeat", {}).get("open_contact", "new"))
+
+    @property
+    def repeat_days(self) -> int:
+        return int(self.raw.get("repeat", {}).get("within_days", 30))
+
+    @cached_property
+    def rules(self) -> list[Rule]:
+        return parse_rules(self.raw.get("rules"))
 
     def plan_approval(self, severity: str) -> bool:
         return severity in self.workflow.get("plan_approval_severities", [])

@@ -253,7 +253,7 @@ def _minimal_body(action: str) -> dict:  # type: ignore[type-arg]
         "merge": {"into": "TS20000101-000001"}, "link": {"to": "TS20000101-000001"},
         "compensate": {"amount": "1", "form": "f"}, "transfer_out": {"authority": "a"},
         "co_submit_result": {"result": "r"}, "decide_return": {"uphold": True}, "dispute_return": {"reason": "r"},
-        "classify": {"severity": "major"},
+        "classify": {"severity": "major"}, "approve_reply": {"accept": True},
     }.get(action, {})
 
 

@@ -13,7 +13,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from huiyin.cases.jobs import sweep_breaches
+from huiyin.cases.jobs import run_pass
 
 log = logging.getLogger("huiyin.worker")
 
@@ -41,5 +41,6 @@ class Command(BaseCommand):
         log.info("worker stopped")
 
     def run_pass(self) -> None:
-        while (n := sweep_breaches()) > 0:
-            log.info("marked %d breached timers", n)
+        done = run_pass()
+        if any(done.values()):
+            log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))

@@ -1,0 +1,284 @@
+"""The rules engine (DESIGN §5): conditions over a case's facts → effects.
+
+Pure: this module parses rules from a policy's data and evaluates them against plain
+facts, with counting and history questions answered by callbacks the caller supplies.
+Applying effects to a case (and writing them on its timeline) is `cases.grading`.
+
+A rule, as written in a preset file::
+
+    - name: 重大金额
+      on: [intake, change]          # when it is evaluated: intake, change, schedule (default: all)
+      when:                         # a condition (below)
+        field: amount
+        gte: 30000
+      then:                         # effects, applied once per case
+        - set_severity: major
+        - notify: {roles: [leader], event: case.major_opened}
+
+Conditions:
+- `{all: [...]}`, `{any: [...]}`, `{not: {...}}`
+- `{field: NAME, OP: VALUE}` with OP one of eq, ne, in, not_in, gte, gt, lte, lt,
+  contains_any (keywords, for `text`), under (category code or any descendant);
+  fields: kind, channel, state, severity, class, amount, people_count, category,
+  customer_class, satisfaction, round, urge_count, text, region, unit, owner_unit, tags
+- `{flag: media}` (a risk flag is set), `{tag: group}`
+- `{age: {gte: 30, unit: calendar_days | working_days | hours}}` — since received
+- `{timer: {code: first_contact, state: breached}}` — a stage deadline of the current round
+- `{count: {same: [category, region], window_hours: 24, gte: 3, kinds: [complaint]}}` —
+  cases (this one included) sharing those fields, received within the window around this one
+- `{repeat: {within_days: 30}}` — the same customer (phone, account or ID number) had a
+  case closed within that many days before this one was received
+
+Effects: `set_severity` (only ever raises: general < difficult < major), `set_class`,
+`add_tag`, `require_approval` (leader 批示 before dispatch), `notify: {roles, event}`,
+`escalate` (flag, tag and tell the supervisors and leaders), `mark_repeat` (link to the
+customer's latest closed case as `repeat_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+TRIGGERS = ("intake", "change", "schedule")
+FIELDS = {
+    "kind", "channel", "state", "severity", "class", "amount", "people_count", "category", "customer_class",
+    "satisfaction", "round", "urge_count", "text", "region", "unit", "owner_unit", "tags",
+}
+OPS = {"eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "contains_any", "under"}
+SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject"}
+SEVERITY_ORDER = {"general": 0, "difficult": 1, "major": 2}
+EFFECTS = {"set_severity", "set_class", "add_tag", "require_approval", "notify", "escalate", "mark_repeat"}
+AGE_UNITS = {"calendar_days", "working_days", "hours"}
+
+
+class RuleError(ValueError):
+    """A rule that cannot be understood; `path` says where (e.g. rules[3].when.any[1])."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: Mapping[str, Any]
+    then: tuple[Mapping[str, Any], ...]
+    on: frozenset[str] = frozenset(TRIGGERS)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """Condition kinds used ("age", "timer", "count", "repeat", "field"), for the scheduler."""
+        return frozenset(_kinds(self.when))
+
+
+def _kinds(cond: Mapping[str, Any]) -> set[str]:
+    if "all" in cond or "any" in cond:
+        out: set[str] = set()
+        for c in cond.get("all", cond.get("any", [])):
+            out |= _kinds(c)
+        return out
+    if "not" in cond:
+        return _kinds(cond["not"])
+    return {next(k for k in ("age", "timer", "count", "repeat", "flag", "tag", "field") if k in cond)}
+
+
+def parse_rules(raw: Any, *, path: str = "rules") -> list[Rule]:
+    """Check and parse a policy's `rules` list; RuleError names the first problem."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RuleError(path, "must be a list of rules")
+    rules, names = [], set()
+    for i, item in enumerate(raw):
+        p = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            raise RuleError(p, "a rule is a mapping with name, when, then")
+        unknown = set(item) - {"name", "when", "then", "on", "note", "basis"}
+        if unknown:
+            raise RuleError(p, f"unknown keys: {', '.join(sorted(unknown))}")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise RuleError(p, "name is required")
+        if name in names:
+            raise RuleError(p, f"duplicate rule name {name!r}")
+        names.add(name)
+        if "when" not in item:
+            raise RuleError(p, "when is required")
+        _check_condition(item["when"], f"{p}.when")
+        then = item.get("then")
+        if not isinstance(then, list) or not then:
+            raise RuleError(f"{p}.then", "must be a non-empty list of effects")
+        for j, eff in enumerate(then):
+            _check_effect(eff, f"{p}.then[{j}]")
+        on = item.get("on", list(TRIGGERS))
+        if isinstance(on, str):
+            on = [on]
+        if not isinstance(on, list) or not set(on) <= set(TRIGGERS):
+            raise RuleError(f"{p}.on", f"must be some of {', '.join(TRIGGERS)}")
+        rules.append(Rule(name=name, when=item["when"], then=tuple(then), on=frozenset(on)))
+    return rules
+
+
+def _check_condition(cond: Any, p: str) -> None:
+    if not isinstance(cond, dict) or not cond:
+        raise RuleError(p, "a condition is a non-empty mapping")
+    if "all" in cond or "any" in cond:
+        key = "all" if "all" in cond else "any"
+        if len(cond) != 1 or not isinstance(cond[key], list) or not cond[key]:
+            raise RuleError(p, f"{key} takes a non-empty list of conditions and nothing else")
+        for i, c in enumerate(cond[key]):
+            _check_condition(c, f"{p}.{key}[{i}]")
+    elif "not" in cond:
+        if len(cond) != 1:
+            raise RuleError(p, "not takes one condition and nothing else")
+        _check_condition(cond["not"], f"{p}.not")
+    elif "field" in cond:
+        if cond["field"] not in FIELDS:
+            raise RuleError(p, f"unknown field {cond['field']!r}; fields: {', '.join(sorted(FIELDS))}")
+        ops = set(cond) - {"field"}
+        if len(ops) != 1 or not ops <= OPS:
+            raise RuleError(p, f"a field condition takes exactly one operator of {', '.join(sorted(OPS))}")
+        op = ops.pop()
+        value = cond[op]
+        if op in ("in", "not_in", "contains_any") and not isinstance(value, list):
+            raise RuleError(p, f"{op} takes a list")
+        if op in ("gte", "gt", "lte", "lt"):
+            try:
+                Decimal(str(value))
+            except InvalidOperation:
+                raise RuleError(p, f"{op} takes a number") from None
+    elif "flag" in cond or "tag" in cond:
+        if len(cond) != 1 or not isinstance(next(iter(cond.values())), str):
+            raise RuleError(p, "flag/tag takes one name")
+    elif "age" in cond:
+        spec = cond["age"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("gte"), (int, float)) or spec.get(
+            "unit", "calendar_days"
+        ) not in AGE_UNITS:
+            raise RuleError(p, f"age takes {{gte: number, unit: {'|'.join(sorted(AGE_UNITS))}}}")
+    elif "timer" in cond:
+        spec = cond["timer"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("code"), str) or spec.get("state") not in (
+            "running", "paused", "met", "breached", "cancelled"
+        ):
+            raise RuleError(p, "timer takes {code: <timer code>, state: running|paused|met|breached|cancelled}")
+    elif "count" in cond:
+        spec = cond["count"]
+        if not isinstance(spec, dict):
+            raise RuleError(p, "count takes a mapping")
+        same = spec.get("same", [])
+        if not isinstance(same, list) or not set(same) <= SAME_KEYS:
+            raise RuleError(p, f"count.same takes some of {', '.join(sorted(SAME_KEYS))}")
+        if not isinstance(spec.get("window_hours"), (int, float)) or spec["window_hours"] <= 0:
+            raise RuleError(p, "count.window_hours must be a positive number")
+        if not isinstance(spec.get("gte"), int) or spec["gte"] < 1:
+            raise RuleError(p, "count.gte must be a positive whole number")
+    elif "repeat" in cond:
+        spec = cond["repeat"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("within_days"), int):
+            raise RuleError(p, "repeat takes {within_days: whole number}")
+    else:
+        raise RuleError(p, f"unknown condition {', '.join(sorted(cond))}")
+
+
+def _check_effect(eff: Any, p: str) -> None:
+    if not isinstance(eff, dict) or len(eff) != 1:
+        raise RuleError(p, "an effect is a mapping with one key")
+    key, value = next(iter(eff.items()))
+    if key not in EFFECTS:
+        raise RuleError(p, f"unknown effect {key!r}; effects: {', '.join(sorted(EFFECTS))}")
+    if key == "set_severity" and value not in SEVERITY_ORDER:
+        raise RuleError(p, "set_severity takes general, difficult or major")
+    if key in ("set_class", "add_tag") and (not isinstance(value, str) or not value or len(value) > 40):
+        raise RuleError(p, f"{key} takes a short name")
+    if key == "notify" and (not isinstance(value, dict) or not isinstance(value.get("roles"), list)):
+        raise RuleError(p, "notify takes {roles: [...], event: case.…}")
+
+
+@dataclass
+class Facts:
+    """What a rule may look at. Callbacks answer questions that need the database."""
+
+    values: dict[str, Any]
+    flags: set[str] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+    category_path: list[str] = field(default_factory=list)  # the category and its ancestors
+    age: Callable[[str], float] = lambda unit: 0.0
+    timer_states: dict[str, str] = field(default_factory=dict)
+    count: Callable[[tuple[str, ...], float, tuple[str, ...]], int] = lambda same, hours, kinds: 1
+    repeat: Callable[[int], bool] = lambda days: False
+
+
+def matches(cond: Mapping[str, Any], facts: Facts) -> bool:
+    if "all" in cond:
+        return all(matches(c, facts) for c in cond["all"])
+    if "any" in cond:
+        return any(matches(c, facts) for c in cond["any"])
+    if "not" in cond:
+        return not matches(cond["not"], facts)
+    if "field" in cond:
+        return _field(cond, facts)
+    if "flag" in cond:
+        return cond["flag"] in facts.flags
+    if "tag" in cond:
+        return cond["tag"] in facts.tags
+    if "age" in cond:
+        return facts.age(cond["age"].get("unit", "calendar_days")) >= cond["age"]["gte"]
+    if "timer" in cond:
+        return facts.timer_states.get(cond["timer"]["code"]) == cond["timer"]["state"]
+    if "count" in cond:
+        spec = cond["count"]
+        same = tuple(spec.get("same", []))
+        return facts.count(same, float(spec["window_hours"]), tuple(spec.get("kinds", []))) >= spec["gte"]
+    if "repeat" in cond:
+        return facts.repeat(int(cond["repeat"]["within_days"]))
+    return False
+
+
+def _num(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _field(cond: Mapping[str, Any], facts: Facts) -> bool:
+    name = cond["field"]
+    op = next(k for k in cond if k != "field")
+    expected = cond[op]
+    actual = facts.values.get(name)
+    if name == "tags":
+        actual = facts.tags
+    if op == "under":
+        return str(expected) in facts.category_path
+    if op == "contains_any":
+        text = str(actual or "")
+        return any(str(word) in text for word in expected)
+    if op in ("gte", "gt", "lte", "lt"):
+        a, b = _num(actual), _num(expected)
+        if a is None or b is None:
+            return False
+        return {"gte": a >= b, "gt": a > b, "lte": a <= b, "lt": a < b}[op]
+    if name == "tags":
+        return {"eq": expected in facts.tags, "ne": expected not in facts.tags,
+                "in": bool(facts.tags & set(expected)), "not_in": not facts.tags & set(expected)}[op]
+    if op == "eq":
+        return actual == expected
+    if op == "ne":
+        return actual != expected
+    if op == "in":
+        return actual in expected
+    if op == "not_in":
+        return actual not in expected
+    return False
+
+
+def raises_severity(current: str, new: str) -> bool:
+    return SEVERITY_ORDER.get(new, 0) > SEVERITY_ORDER.get(current, 0)
