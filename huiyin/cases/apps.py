@@ -12,3 +12,9 @@ class CasesConfig(AppConfig):
         from .deadlines import on_calendar_year_imported
 
         calendar_year_imported.connect(on_calendar_year_imported, dispatch_uid="cases-recompute-provisional")
+
+        from huiyin.policies.services import preset_loaded
+
+        from .categories import on_preset_loaded
+
+        preset_loaded.connect(on_preset_loaded, dispatch_uid="cases-preset-categories")

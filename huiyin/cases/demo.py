@@ -12,7 +12,7 @@ from django.db import transaction
 from huiyin.org.models import Membership, Role, Unit, UnitKind, User
 from huiyin.policies.services import policy_load_preset
 
-from .models import Category
+from huiyin.policies.models import Policy
 
 UNITS = [
     # code, name, kind, parent
@@ -36,19 +36,6 @@ USERS = [
     ("auditor", "审计员", [(Role.AUDITOR, "bureau")]),
     ("admin", "系统管理员", [(Role.ADMIN, "bureau")]),
 ]
-
-CATEGORIES = [
-    ("service", "服务态度", None),
-    ("supply", "货源分配", None),
-    ("logistics_delivery", "配送时效", None),
-    ("quality", "产品质量", None),
-    ("counterfeit", "假冒卷烟", None),
-    ("monopoly_enforcement", "专卖管理", None),
-    ("marketing_policy", "营销政策", None),
-    ("billing", "结算计费", None),
-    ("other", "其他", None),
-]
-
 
 class DemoRefused(Exception):
     pass
@@ -76,7 +63,7 @@ def demo_load(*, password: str | None = None) -> list[str]:
                 user.save()
             for role, unit_code in roles:
                 Membership.objects.get_or_create(user=user, unit=units[unit_code], role=role)
-        for pos, (code, name, parent) in enumerate(CATEGORIES):
-            Category.objects.get_or_create(code=code, defaults={"name": name, "position": pos})
-        policy_load_preset("tobacco")
+        # The tobacco preset brings the policy and the category tree.
+        if not Policy.objects.filter(active=True).exists():
+            policy_load_preset("tobacco")
     return [u[0] for u in USERS]

@@ -112,6 +112,9 @@ class Category(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     active = models.BooleanField(_("启用"), default=True)
     position = models.PositiveIntegerField(default=0)
+    # Product-quality presets: the A/B/C class of the category and its compensation standard.
+    case_class = models.CharField(_("等级"), max_length=4, blank=True)
+    compensation = models.CharField(_("赔偿标准"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("分类")

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
 from .rules import Rule, parse_rules
 
-PRESETS_DIR = Path(__file__).parent / "presets"
 TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback")
 
 
@@ -28,15 +24,6 @@ class TimerSpec:
     amount: int
     unit: str
     basis: str
-
-
-def load_preset_file(name: str) -> dict[str, Any]:
-    path = PRESETS_DIR / f"{name}.yaml"
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path.name}: a preset is a mapping")
-    return data
 
 
 class PolicyConfig:

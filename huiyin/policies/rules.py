@@ -7,7 +7,7 @@ Applying effects to a case (and writing them on its timeline) is `cases.grading`
 A rule, as written in a preset file::
 
     - name: 重大金额
-      on: [intake, change]          # when it is evaluated: intake, change, schedule (default: all)
+      triggers: [intake, change]    # when it is evaluated: intake, change, schedule (default: all)
       when:                         # a condition (below)
         field: amount
         gte: 30000
@@ -98,9 +98,10 @@ def parse_rules(raw: Any, *, path: str = "rules") -> list[Rule]:
         p = f"{path}[{i}]"
         if not isinstance(item, dict):
             raise RuleError(p, "a rule is a mapping with name, when, then")
-        unknown = set(item) - {"name", "when", "then", "on", "note", "basis"}
+        unknown = set(item) - {"name", "when", "then", "triggers", "note", "basis"}
         if unknown:
-            raise RuleError(p, f"unknown keys: {', '.join(sorted(unknown))}")
+            hint = " (YAML reads a bare `on` as true: the key is `triggers`)" if True in unknown else ""
+            raise RuleError(p, f"unknown keys: {', '.join(sorted(map(str, unknown)))}{hint}")
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             raise RuleError(p, "name is required")
@@ -115,11 +116,11 @@ def parse_rules(raw: Any, *, path: str = "rules") -> list[Rule]:
             raise RuleError(f"{p}.then", "must be a non-empty list of effects")
         for j, eff in enumerate(then):
             _check_effect(eff, f"{p}.then[{j}]")
-        on = item.get("on", list(TRIGGERS))
+        on = item.get("triggers", list(TRIGGERS))
         if isinstance(on, str):
             on = [on]
-        if not isinstance(on, list) or not set(on) <= set(TRIGGERS):
-            raise RuleError(f"{p}.on", f"must be some of {', '.join(TRIGGERS)}")
+        if not isinstance(on, list) or not on or not set(on) <= set(TRIGGERS):
+            raise RuleError(f"{p}.triggers", f"must be some of {', '.join(TRIGGERS)}")
         rules.append(Rule(name=name, when=item["when"], then=tuple(then), on=frozenset(on)))
     return rules
 

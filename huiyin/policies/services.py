@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .config import PolicyConfig, load_preset_file
+from django.dispatch import Signal
+
+from .config import PolicyConfig
 from .models import Policy
+from .presets import preset_check, preset_text
+
+# Sent inside the loading transaction with the preset's data: other apps store the parts
+# they own (cases: the category tree). A receiver that raises rolls the whole load back.
+preset_loaded = Signal()
 
 DEFAULT_PRESET = "tobacco"
 
 _config_cache: dict[int, PolicyConfig] = {}
 
 
-def policy_load_preset(name: str = DEFAULT_PRESET, *, activate: bool = True) -> Policy:
-    """Store preset `name` as a new policy version, unless the latest version is identical.
+def policy_load_preset(name: str = DEFAULT_PRESET, *, activate: bool = True, text: str | None = None) -> Policy:
+    """Store preset `name` (or the given YAML `text`) as a new policy version, unless the
+    latest version is identical, and make it the organisation's active policy.
 
-    Idempotent: loading the same file twice makes one version.
+    Idempotent: loading the same file twice makes one version. A file with an error raises
+    PresetError(line, reason) and nothing is stored.
     """
-    config = load_preset_file(name)
+    config = preset_check(text if text is not None else preset_text(name))
+    name = config["name"]
     with transaction.atomic():
         latest = Policy.objects.filter(name=name).order_by("-version").first()
         if latest is not None and latest.config == config:
@@ -33,6 +43,8 @@ def policy_load_preset(name: str = DEFAULT_PRESET, *, activate: bool = True) -> 
             Policy.objects.filter(active=True).update(active=False)
             policy.active = True
             policy.save(update_fields=["active"])
+        if activate:
+            preset_loaded.send(sender=Policy, policy=policy, data=config)
     return policy
 
 

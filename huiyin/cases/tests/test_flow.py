@@ -67,11 +67,14 @@ def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:  # type: ig
         timeline = api("agent").get(f"/cases/{number}/timeline").json()["events"]
     assert [e["action"] for e in timeline] == [
         "register", "dispatch", "approve", "acknowledge", "submit_result", "review", "callback",
-        "redispatch", "acknowledge", "submit_result", "review", "callback",
+        "rule", "redispatch", "acknowledge", "submit_result", "review", "callback",
     ]
+    # the tobacco preset's rule for an unsatisfied callback tags the case and tells 整顿办
+    assert timeline[7]["comment"] == "回访不满意"
+    assert timeline[7]["changes"]["tags"] == [[], ["unsatisfied"]]
     assert timeline[2]["actor"] == "leader"
     assert timeline[2]["changes"]["unit"] == [None, "county_a"]
-    assert timeline[7]["changes"]["round"] == [1, 2]
+    assert timeline[8]["changes"]["round"] == [1, 2]
     assert timeline[0]["at"] == "2026-02-13T09:00:00+08:00"
     # Every stage was done on time in both rounds.
     case_obj = Case.objects.get(number=number)
@@ -79,7 +82,7 @@ def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:  # type: ig
     assert states[("resolve", 1)] == "met"
     assert states[("resolve", 2)] == "met"
     assert states[("callback", 2)] == "met"
-    assert Event.objects.filter(case=case_obj).count() == 12
+    assert Event.objects.filter(case=case_obj).count() == 13
 
 
 def test_consultation_answered_on_the_spot_closes_in_one_step(api) -> None:  # type: ignore[no-untyped-def]
