@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Membership, Unit, User
+from .models import AuditEntry, Membership, Unit, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,3 +21,19 @@ class UnitAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "kind", "parent", "active")
     search_fields = ("name", "code")
     ordering = ("path",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "action", "target", "actor", "ip")
+    list_filter = ("action",)
+    search_fields = ("target", "actor__username")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -125,3 +125,24 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("接口令牌")
         verbose_name_plural = _("接口令牌")
+
+
+class AuditEntry(models.Model):
+    """Audit log (DESIGN §8): logins, permission and configuration changes, exports.
+    Append-only; never holds secrets or complainants' personal data."""
+
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("操作人"))
+    action = models.CharField(_("操作"), max_length=50)
+    target = models.CharField(_("对象"), max_length=200, blank=True)
+    details = models.JSONField(_("详情"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
