@@ -45,11 +45,15 @@ def bj(*args: int) -> datetime:
 @pytest.fixture(autouse=True)
 def _fresh_sla_calendar():  # type: ignore[no-untyped-def]
     """A calendar year imported in a rolled-back test must not stay in the process cache."""
+    from huiyin.cases.grading import clear_cache as clear_categories
+    from huiyin.policies.services import clear_cache as clear_policies
     from huiyin.sla.calendar import reset_cache
 
-    reset_cache()
+    for clear in (reset_cache, clear_policies, clear_categories):
+        clear()
     yield
-    reset_cache()
+    for clear in (reset_cache, clear_policies, clear_categories):
+        clear()
 
 
 class Personas:

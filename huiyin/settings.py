@@ -151,6 +151,17 @@ ATTACHMENT_TYPES = env(
 ).split(",")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# E-mail (notifications): SMTP when HUIYIN_SMTP_HOST is set, else files under var/mail.
+if env("HUIYIN_SMTP_HOST", ""):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": {
+        "host": env("HUIYIN_SMTP_HOST"), "port": envint("HUIYIN_SMTP_PORT", "465"),
+        "username": env("HUIYIN_SMTP_USER", ""), "password": env("HUIYIN_SMTP_PASSWORD", ""),
+        "use_ssl": envbool("HUIYIN_SMTP_SSL", "True"), "timeout": 10}}}
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                           "OPTIONS": {"file_path": str(VAR_DIR / "mail")}}}
+DEFAULT_FROM_EMAIL = env("HUIYIN_FROM_EMAIL", "huiyin@localhost")
+
 # API tokens expire after this many days.
 API_TOKEN_DAYS = envint("HUIYIN_API_TOKEN_DAYS", "30")
 DEMO_PASSWORD = env("HUIYIN_DEMO_PASSWORD", "huiyin-demo")

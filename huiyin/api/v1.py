@@ -269,6 +269,10 @@ def category_tree(request: HttpRequest) -> HttpResponse:
 
     return JsonResponse({"items": [node(c) for c in children.get(None, [])]})
 
+from huiyin.notify.api import router as notify_router  # noqa: E402
+
+api.add_router("/notifications", notify_router)
+
 # --- calendar ---------------------------------------------------------------------------
 
 calendar_router = Router(tags=["calendar"])

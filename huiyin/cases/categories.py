@@ -24,6 +24,9 @@ def categories_load(items: list[dict[str, Any]]) -> int:
 
     put(items, None)
     Category.objects.exclude(code__in=seen).update(active=False)
+    from .grading import clear_cache
+
+    clear_cache()
     return len(seen)
 
 

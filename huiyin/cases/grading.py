@@ -39,6 +39,10 @@ def _category_path(category_id: int | None) -> list[str]:
     return path
 
 
+def clear_cache() -> None:
+    _category_paths.clear()
+
+
 def customer_q(case: Case) -> Q | None:
     """The same customer: normalised phone, account or ID number (whichever is known)."""
     q = Q()

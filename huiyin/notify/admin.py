@@ -8,15 +8,17 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    TRANSPORT_OPTIONS,
     Attempt,
     InboxItem,
     Message,
     NotifySettings,
     Preference,
-    Status,
     Template,
     TransportConfig,
     Webhook,
@@ -113,13 +115,18 @@ class InboxItemAdmin(admin.ModelAdmin):
 class PreferenceAdmin(admin.ModelAdmin):
     list_display = ["user", "transport", "enabled", "address"]
     list_filter = ["transport", "enabled"]
-    autocomplete_fields: list[str] = []
     raw_id_fields = ["user"]
 
 
 @admin.register(TransportConfig)
 class TransportConfigAdmin(admin.ModelAdmin):
     list_display = ["transport", "enabled", "updated_at"]
+    readonly_fields = ["options_help"]
+
+    @admin.display(description=_("可用参数"))
+    def options_help(self, obj: TransportConfig) -> str:
+        known = TRANSPORT_OPTIONS.get(obj.transport, {}) if obj.transport else {}
+        return format_html_join(mark_safe("<br>"), "<code>{}</code>: {}", sorted(known.items())) or "-"
 
 
 @admin.register(NotifySettings)
@@ -129,5 +136,3 @@ class NotifySettingsAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not NotifySettings.objects.exists()
 
-
-__all__ = ["Status"]

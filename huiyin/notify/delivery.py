@@ -66,7 +66,7 @@ def _due(now: datetime) -> Q:
     return Q(status__in=WAITING, next_attempt_at__lte=now) | Q(status=Status.SENDING, claimed_until__lt=now)
 
 
-def claim(worker_id: str, limit: int, now: datetime) -> list[Message]:
+def claim(worker_id: str, limit: int, now: datetime, lease: float | None = None) -> list[Message]:
     """Claim up to `limit` due messages for `worker_id`; return the ones this call won."""
     waiting = list(
         Message.objects.filter(status__in=WAITING, next_attempt_at__lte=now)
@@ -81,7 +81,7 @@ def claim(worker_id: str, limit: int, now: datetime) -> list[Message]:
     ids = waiting + expired
     if not ids:
         return []
-    until = now + timedelta(seconds=lease_seconds())
+    until = now + timedelta(seconds=lease or lease_seconds())
     changed = Message.objects.filter(_due(now), pk__in=ids).update(
         status=Status.SENDING, claimed_by=worker_id, claimed_until=until, attempts=F("attempts") + 1,
     )
@@ -93,14 +93,15 @@ def claim(worker_id: str, limit: int, now: datetime) -> list[Message]:
     )
 
 
-def _renew(worker_id: str, ids: list[int]) -> None:
+def _renew(worker_id: str, ids: list[int], lease: float) -> None:
     Message.objects.filter(pk__in=ids, status=Status.SENDING, claimed_by=worker_id).update(
-        claimed_until=timezone.now() + timedelta(seconds=lease_seconds())
+        claimed_until=timezone.now() + timedelta(seconds=lease)
     )
 
 
-def _record(message: Message, worker_id: str, error: DeliveryError | None, duration_ms: int) -> None:
-    now = timezone.now()
+def _record(message: Message, worker_id: str, error: DeliveryError | None, duration_ms: int,
+            clock: datetime) -> None:
+    now = max(timezone.now(), clock)
     mine = Message.objects.filter(pk=message.pk, status=Status.SENDING, claimed_by=worker_id)
     with transaction.atomic():
         Attempt.objects.create(
@@ -117,18 +118,22 @@ def _record(message: Message, worker_id: str, error: DeliveryError | None, durat
                         next_attempt_at=now + backoff(message.attempts))
 
 
-def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = None) -> int:
+def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = None,
+                  lease: float | None = None) -> int:
     """Claim and deliver up to `limit` due messages; return how many this call attempted
-    (0 when nothing was due). `now` lets tests and jobs look at a later moment."""
+    (0 when nothing was due). `now` lets tests and jobs look at a later moment; `lease`
+    overrides NOTIFY_LEASE_SECONDS (how long a claim holds before others may take over)."""
     worker_id = worker_id[:100]
-    batch = claim(worker_id, limit, now or timezone.now())
+    lease = lease or lease_seconds()
+    clock = now or timezone.now()
+    batch = claim(worker_id, limit, clock, lease)
     if not batch:
         return 0
     started = time.monotonic()
-    renew_after = lease_seconds() / 3
+    renew_after = lease / 3
     for index, message in enumerate(batch):
         if time.monotonic() - started > renew_after:
-            _renew(worker_id, [m.pk for m in batch[index:]])
+            _renew(worker_id, [m.pk for m in batch[index:]], lease)
             started = time.monotonic()
         t0 = time.monotonic()
         error: DeliveryError | None = None
@@ -143,5 +148,5 @@ def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = No
         if error is not None:
             log.warning("message %s (%s) failed: %s%s", message.pk, message.transport, error,
                         " (permanent)" if error.permanent else "")
-        _record(message, worker_id, error, duration_ms)
+        _record(message, worker_id, error, duration_ms, clock)
     return len(batch)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, time as dtime, timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from django.conf import settings
@@ -125,11 +126,11 @@ class Message(models.Model):
         indexes = [
             # The worker's two questions: what is due, and whose lease has expired.
             models.Index(
-                fields=["next_attempt_at"], name="notify_message_due",
+                fields=["next_attempt_at", "id"], name="notify_message_due",
                 condition=Q(status__in=["pending", "failed"]),
             ),
             models.Index(
-                fields=["claimed_until"], name="notify_message_leased", condition=Q(status="sending"),
+                fields=["claimed_until", "id"], name="notify_message_leased", condition=Q(status="sending"),
             ),
         ]
 
@@ -290,7 +291,8 @@ DEFAULT_ENABLED = {Transport.EMAIL: True, Transport.SMS: True}
 
 # The options each transport reads (documented here, validated in `clean`).
 TRANSPORT_OPTIONS: dict[str, dict[str, str]] = {
-    Transport.EMAIL: {"from_email": "发件人, 默认 DEFAULT_FROM_EMAIL"},
+    Transport.EMAIL: {"from_email": "发件人, 默认 DEFAULT_FROM_EMAIL",
+                      "mailer": "settings.MAILERS 中的别名, 默认 default"},
     Transport.SMS: {
         "gateway": "file(默认) | aliyun | tencent",
         "path": "file: 文件路径, 默认 VAR_DIR/sms/outbox.log",
@@ -358,17 +360,21 @@ class TransportConfig(models.Model):
 
     @classmethod
     def lookup(cls, transport: str) -> tuple[bool, dict[str, Any]]:
-        """(enabled, options) for a transport, cached for a few seconds per process."""
+        """(enabled, options) for a transport, cached for a few seconds per process.
+
+        One query reads every transport's row, so enqueue asks the database once."""
         hit = cls._cache.get(transport)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1], hit[2]
-        row = cls.objects.filter(transport=transport).first()
-        if row is None:
-            enabled, options = DEFAULT_ENABLED.get(transport, False), {}  # type: ignore[call-overload]
-        else:
-            enabled, options = row.enabled, dict(row.options or {})
-        cls._cache[transport] = (time.monotonic() + cls.CACHE_SECONDS, enabled, options)
-        return enabled, options
+        if hit is None or hit[0] <= time.monotonic():
+            rows = {r.transport: r for r in cls.objects.all()}
+            expires = time.monotonic() + cls.CACHE_SECONDS
+            for t in Transport:
+                row = rows.get(t.value)
+                if row is None:
+                    cls._cache[t.value] = (expires, DEFAULT_ENABLED.get(t, False), {})
+                else:
+                    cls._cache[t.value] = (expires, row.enabled, dict(row.options or {}))
+            hit = cls._cache[transport]
+        return hit[1], dict(hit[2])
 
     @classmethod
     def clear_cache(cls) -> None:

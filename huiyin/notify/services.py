@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from .models import (
     PERSONAL_TRANSPORTS,
     QUIET_TRANSPORTS,
     ROBOT_TRANSPORTS,
+    Attempt,
     Event,
     InboxItem,
     Message,
@@ -88,13 +89,13 @@ class _Renderer:
         if row is not None:
             try:
                 return _Text(render(row.subject, context), render(row.body, context))
-            except Exception as exc:  # a broken template must never drop a notification
+            except Exception as exc:  # noqa: BLE001 — a broken template must never drop a notification
                 error = f"{type(exc).__name__}: {exc}"
                 self.errors.setdefault(row.pk, error)
         subject, body = default_template(self.event, ttransport)
         try:
             return _Text(render(subject, context), render(body, context), error)
-        except Exception as exc:  # the shipped text failed too (a context that breaks filters)
+        except Exception as exc:  # noqa: BLE001 — the shipped text failed too (a context that breaks filters)
             subject, body = plain_text(self.event, self.event_label, self.case_number)
             return _Text(subject, body, error or f"{type(exc).__name__}: {exc}")
 
@@ -214,7 +215,7 @@ def enqueue(
     return _insert_new(Message, messages)
 
 
-def _insert_new(model: type[InboxItem] | type[Message], rows: list[Any]) -> int:
+def _insert_new(model: type[InboxItem | Message], rows: list[Any]) -> int:
     """Insert the rows whose dedupe_key is new; return how many that was."""
     if not rows:
         return 0
@@ -246,6 +247,18 @@ def messages_retry_dead() -> int:
     return Message.objects.filter(status=Status.DEAD).update(
         status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_by="", claimed_until=None,
     )
+
+
+def messages_purge(*, older_than_days: int) -> int:
+    """Delete sent messages (and their attempts) created more than `older_than_days` ago.
+
+    Failed and dead messages are kept whatever their age: they are the administrators'
+    to look at. Returns how many messages were deleted."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    old = Message.objects.filter(status=Status.SENT, created_at__lt=cutoff)
+    Attempt.objects.filter(message__in=old).delete()
+    deleted, _ = old.delete()
+    return deleted
 
 
 # --- inbox ------------------------------------------------------------------------------

@@ -62,3 +62,8 @@ def config_for(policy_id: int) -> PolicyConfig:
         cfg = PolicyConfig(Policy.objects.get(pk=policy_id).config)
         _config_cache[policy_id] = cfg
     return cfg
+
+
+def clear_cache() -> None:
+    """Forget parsed policies (tests: ids are reused after a database flush)."""
+    _config_cache.clear()

@@ -26,7 +26,7 @@ RETRY_CODES = {-1, 130101, 410100}
 
 
 def sign(secret: str, timestamp_ms: str) -> str:
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

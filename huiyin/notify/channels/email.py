@@ -1,4 +1,6 @@
-"""E-mail through Django's e-mail backends (SMTP in production, files in development).
+"""E-mail through Django's mailers (settings.MAILERS: SMTP in production, files in
+development). The e-mail transport's option `mailer` names the MAILERS alias (default
+"default").
 
 The Message-ID is derived from the delivery id, so a retried e-mail carries the same
 Message-ID and mail systems that de-duplicate on it show it once.
@@ -9,7 +11,7 @@ from __future__ import annotations
 import smtplib
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 
 from huiyin.notify.models import Message, Transport, TransportConfig
 
@@ -28,10 +30,9 @@ def send(message: Message) -> None:
             "X-Huiyin-Delivery": str(message.delivery_id),
             "X-Huiyin-Event": message.event,
         },
-        connection=get_connection(fail_silently=False),
     )
     try:
-        email.send()
+        email.send(using=options.get("mailer") or None)
     except smtplib.SMTPRecipientsRefused as exc:
         # 550 "no such user" is final; 450/451 (mailbox busy, greylisting) is worth a retry
         final = all(code >= 500 for code, _msg in exc.recipients.values())

@@ -3,8 +3,8 @@
 With signature verification on, the body carries `timestamp` (seconds, as a string) and
 `sign` = base64(HMAC-SHA256(key=timestamp + "\\n" + secret, msg="")) — note that, unlike
 DingTalk, the string is the key and the message is empty. Success is code 0 (older
-deployments answer StatusCode 0); rate limiting (11232, 9499 "too many requests") is
-retried, other codes (19021 sign mismatch, 19024 keyword check …) are permanent.
+deployments answer StatusCode 0); rate limiting (11232) is retried, other codes (19021
+sign mismatch or stale timestamp, 19024 keyword check, 9499 bad request …) are permanent.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from . import DeliveryError
 from .http import check_status, post_json
 from .robots import cut_bytes, options_for
 
-RETRY_CODES = {11232, 9499}
+RETRY_CODES = {11232}
 
 
 def sign(secret: str, timestamp: str) -> str:
-    digest = hmac.new(f"{timestamp}\n{secret}".encode("utf-8"), b"", hashlib.sha256).digest()
+    digest = hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -6,9 +6,9 @@ HTTP status or a JSON error code means.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -47,12 +47,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a redirect is an answer (3xx), not something to follow with our body
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    host = urlsplit(url).hostname or ""
+@functools.cache
+def _build_opener(direct: bool) -> urllib.request.OpenerDirector:
+    # Built once: each opener loads the system CA certificates (~20 ms).
     handlers: list[Any] = [_NoRedirect()]
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if direct:
         handlers.append(urllib.request.ProxyHandler({}))  # never send loopback through a proxy
     return urllib.request.build_opener(*handlers)
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    return _build_opener((urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1"))
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None) -> Response:
@@ -69,10 +74,10 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float | N
     except urllib.error.HTTPError as exc:
         try:
             data = exc.read()
-        except Exception:
+        except OSError:
             data = b""
         return Response(exc.code, data, dict(exc.headers.items()) if exc.headers else {})
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise DeliveryError(f"timed out after {timeout_s or timeout():g} s") from None
     except urllib.error.URLError as exc:
         raise DeliveryError(f"connection failed: {exc.reason}") from None

@@ -186,11 +186,8 @@ def tencent_authorization(*, secret_id: str, secret_key: str, service: str, host
     date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
     lower = {k.lower(): v for k, v in headers.items()}
     lower["host"] = host
-    # Header names in lower case; the value of x-tc-action too (the docs' "describeinstances").
-    canonical_headers = "".join(
-        f"{name}:{lower[name].strip().lower() if name == 'x-tc-action' else lower[name].strip()}\n"
-        for name in signed
-    )
+    # Names and values in lower case, trimmed ("x-tc-action:sendsms").
+    canonical_headers = "".join(f"{name}:{lower[name].strip().lower()}\n" for name in signed)
     signed_headers = ";".join(signed)
     canonical_request = "\n".join(["POST", "/", "", canonical_headers, signed_headers, _sha256_hex(body)])
     scope = f"{date}/{service}/tc3_request"

@@ -1,4 +1,5 @@
-"""`huiyin worker`: the background loop — breach marking now, more jobs as they come.
+"""`huiyin worker`: the background loop — breaches, reminders, scheduled rules, provisional
+deadlines, and delivery of the notification outbox.
 
 Each pass runs every job until it has nothing left to do, then waits `--interval`
 seconds. Every job claims its rows with a conditional UPDATE, so several workers
@@ -14,6 +15,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from huiyin.cases.jobs import run_pass
+from huiyin.notify.delivery import deliver_batch, default_worker_id
 
 log = logging.getLogger("huiyin.worker")
 
@@ -26,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Run one pass and exit.")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        self.worker_id = default_worker_id()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -42,5 +45,11 @@ class Command(BaseCommand):
 
     def run_pass(self) -> None:
         done = run_pass()
+        delivered = 0
+        while (n := deliver_batch(self.worker_id, 100)) > 0:
+            delivered += n
+            if n < 100:
+                break
+        done["deliver_outbox"] = delivered
         if any(done.values()):
             log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
