@@ -25,6 +25,7 @@ from huiyin.cases.access import case_for, cases_for
 from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.models import Category, Kind, Severity, State, Timer
+from huiyin.notify.selectors import delivery_status
 from huiyin.org.access import unit_for
 from huiyin.org.models import User
 from huiyin.sla import calendar as cal
@@ -206,7 +207,8 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
 def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
     case = _case_or_404(_user(request), number)
     events = case.events.select_related("actor").order_by("id")
-    return JsonResponse({"number": case.number, "events": [event_json(e) for e in events]})
+    deliveries = delivery_status(case.number)
+    return JsonResponse({"number": case.number, "events": [event_json(e) for e in events], "deliveries": deliveries})
 
 
 @cases_router.post(
