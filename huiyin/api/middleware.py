@@ -21,7 +21,9 @@ class ApiErrorsMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            if length > settings.ATTACHMENT_MAX_BYTES + 1024 * 1024:
+            multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+            limit = settings.ATTACHMENT_MAX_BYTES + 1024 * 1024 if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if length > limit:
                 body = json.dumps({"error": {"code": "too_large", "message": "The request is too large.",
                                              "fields": {"file": "too large"}}})
                 return HttpResponse(body, status=413, content_type="application/json")
