@@ -273,7 +273,13 @@ def category_tree(request: HttpRequest) -> HttpResponse:
         children.setdefault(c.parent_id, []).append(c)
 
     def node(c: Category) -> dict[str, Any]:
-        return {"code": c.code, "name": c.name, "children": [node(k) for k in children.get(c.pk, [])]}
+        out: dict[str, Any] = {"code": c.code, "name": c.name}
+        if c.case_class:
+            out["class"] = c.case_class
+        if c.compensation:
+            out["compensation"] = c.compensation
+        out["children"] = [node(k) for k in children.get(c.pk, [])]
+        return out
 
     return JsonResponse({"items": [node(c) for c in children.get(None, [])]})
 

@@ -59,13 +59,14 @@ def timer_start(
 ) -> Timer | None:
     """Start stage `code` for the case's current round, if the policy has such a timer.
     `unit` is given only for a co-handling unit's own stage."""
-    spec = cfg.timer(code, kind=case.kind, channel=case.channel)
+    spec = cfg.timer(code, kind=case.kind, channel=case.channel, severity=case.severity)
     if spec is None:
         return None
     timer_cancel(case, (code,), at=at, unit=unit)
     timer = Timer(
         case=case, code=code, round=case.round, amount=spec.amount, unit=spec.unit,
-        basis=spec.basis, started_at=at, co_unit=unit,
+        basis=spec.basis, started_at=case.received_at if spec.from_receipt and case.round == 1 else at,
+        co_unit=unit,
     )
     _apply_due(timer, cfg, case)
     timer.save()

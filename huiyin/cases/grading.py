@@ -72,6 +72,7 @@ def latest_closed_of_customer(case: Case, days: int) -> Case | None:
 SAME_FIELDS = {
     "category": "category_id", "region": "region", "unit": "unit_id", "owner_unit": "owner_unit_id",
     "kind": "kind", "phone": "complainant_phone", "account": "complainant_account", "subject": "subject",
+    "product": "product",
 }
 
 
@@ -84,7 +85,7 @@ def facts_for(case: Case, now: datetime) -> Facts:
             return minutes / max(1, cal.DEFAULT_HOURS.minutes_per_day)
         return (now - case.received_at).total_seconds() / 86400
 
-    def count(same: tuple[str, ...], hours: float, kinds: tuple[str, ...]) -> int:
+    def count(same: tuple[str, ...], hours: float, kinds: tuple[str, ...], channels: tuple[str, ...] = ()) -> int:
         window = timedelta(hours=hours)
         filters: dict[str, Any] = {}
         for key in same:
@@ -96,6 +97,8 @@ def facts_for(case: Case, now: datetime) -> Facts:
                                  **filters)
         if kinds:
             qs = qs.filter(kind__in=kinds)
+        if channels:
+            qs = qs.filter(channel__in=channels)
         return qs.exclude(close_reason="merged").count()
 
     def repeat(days: int) -> bool:

@@ -105,7 +105,7 @@ def case_register(
                 complainant_name=c.name, complainant_phone=_normalise_phone(c.phone),
                 complainant_email=c.email, complainant_address=c.address, complainant_account=c.account,
                 complainant_id_number=c.id_number, customer_class=c.customer_class, anonymous=c.anonymous,
-                category=category, owner_unit=owner, registered_by=actor, received_at=received_at,
+                category=category, case_class=category.case_class if category else "", owner_unit=owner, registered_by=actor, received_at=received_at,
                 upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at, region=params.region,
             )
             case.save()

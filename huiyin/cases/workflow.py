@@ -789,6 +789,8 @@ def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:
             step.case.category = category
             step.dirty.add("category")
             step.changes["category"] = [old, p.category or None]
+            if category is not None and category.case_class and p.case_class is None:
+                step.set("case_class", category.case_class)
     for name in ("severity", "case_class", "customer_class", "liability"):
         value = getattr(p, name)
         if value is not None:

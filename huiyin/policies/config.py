@@ -24,6 +24,7 @@ class TimerSpec:
     amount: int
     unit: str
     basis: str
+    from_receipt: bool = False
 
 
 class PolicyConfig:
@@ -117,15 +118,20 @@ class PolicyConfig:
             return None
         return int(spec["amount"]), TimeUnit(spec["unit"]).value
 
-    def timer(self, code: str, *, kind: str, channel: str) -> TimerSpec | None:
-        """The timer `code` for a case of this kind and channel, or None if the policy has none.
-
-        A kind-specific limit wins over a channel-specific one, which wins over the default.
-        """
+    def timer(self, code: str, *, kind: str, channel: str, severity: str = "general") -> TimerSpec | None:
+        """The timer `code` for a case of this kind, severity and channel, or None if the policy
+        has none. The most specific wins: kind, then severity, then channel, then the default.
+        `from: receipt` counts the time from the case's receipt instead of the stage's start."""
         spec = self.raw.get("timers", {}).get(code)
         if not spec:
             return None
-        chosen = spec.get("kinds", {}).get(kind) or spec.get("channels", {}).get(channel) or spec.get("default")
+        chosen = (
+            (spec.get("kinds") or {}).get(kind)
+            or (spec.get("severities") or {}).get(severity)
+            or (spec.get("channels") or {}).get(channel)
+            or spec.get("default")
+        )
         if not chosen:
             return None
-        return TimerSpec(code, int(chosen["amount"]), TimeUnit(chosen["unit"]).value, spec.get("basis", ""))
+        return TimerSpec(code, int(chosen["amount"]), TimeUnit(chosen["unit"]).value, spec.get("basis", ""),
+                         from_receipt=spec.get("from") == "receipt")

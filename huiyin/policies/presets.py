@@ -50,7 +50,7 @@ def _compose_lines(text: str) -> dict[str, int]:
     node = yaml.compose(text, Loader=yaml.SafeLoader)
 
     def walk(n: yaml.Node, path: str) -> None:
-        lines[path] = n.start_mark.line + 1
+        lines.setdefault(path, n.start_mark.line + 1)  # a key's own line wins over its value's
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 key = str(k.value)
@@ -148,6 +148,11 @@ def _check(data: Any) -> None:
         for channel, sub in (spec.get("channels") or {}).items():
             _subset([channel], CHANNELS, f"{p}.channels")
             _amount(sub, f"{p}.channels.{channel}")
+        for severity, sub in (spec.get("severities") or {}).items():
+            _subset([severity], ("general", "difficult", "major"), f"{p}.severities")
+            _amount(sub, f"{p}.severities.{severity}")
+        if spec.get("from", "stage") not in ("stage", "receipt"):
+            raise _Bad(f"{p}.from", "from is stage (the default) or receipt")
     parse_rules(data.get("rules"))
     _categories(data.get("categories", []), "categories", set())
     routes = (data.get("notifications") or {}).get("routes", {})

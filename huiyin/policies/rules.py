@@ -24,7 +24,7 @@ Conditions:
 - `{flag: media}` (a risk flag is set), `{tag: group}`
 - `{age: {gte: 30, unit: calendar_days | working_days | hours}}` — since received
 - `{timer: {code: first_contact, state: breached}}` — a stage deadline of the current round
-- `{count: {same: [category, region], window_hours: 24, gte: 3, kinds: [complaint]}}` —
+- `{count: {same: [category, region], window_hours: 24, gte: 3, kinds: [complaint], channels: [regulator]}}` —
   cases (this one included) sharing those fields, received within the window around this one
 - `{repeat: {within_days: 30}}` — the same customer (phone, account or ID number) had a
   case closed within that many days before this one was received
@@ -48,7 +48,7 @@ FIELDS = {
     "satisfaction", "round", "urge_count", "text", "region", "unit", "owner_unit", "tags",
 }
 OPS = {"eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "contains_any", "under"}
-SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject"}
+SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject", "product"}
 SEVERITY_ORDER = {"general": 0, "difficult": 1, "major": 2}
 EFFECTS = {"set_severity", "set_class", "add_tag", "require_approval", "notify", "escalate", "mark_repeat"}
 AGE_UNITS = {"calendar_days", "working_days", "hours"}
@@ -211,7 +211,9 @@ class Facts:
     category_path: list[str] = field(default_factory=list)  # the category and its ancestors
     age: Callable[[str], float] = lambda unit: 0.0
     timer_states: dict[str, str] = field(default_factory=dict)
-    count: Callable[[tuple[str, ...], float, tuple[str, ...]], int] = lambda same, hours, kinds: 1
+    count: Callable[[tuple[str, ...], float, tuple[str, ...], tuple[str, ...]], int] = (
+        lambda same, hours, kinds, channels: 1
+    )
     repeat: Callable[[int], bool] = lambda days: False
 
 
@@ -235,7 +237,9 @@ def matches(cond: Mapping[str, Any], facts: Facts) -> bool:
     if "count" in cond:
         spec = cond["count"]
         same = tuple(spec.get("same", []))
-        return facts.count(same, float(spec["window_hours"]), tuple(spec.get("kinds", []))) >= spec["gte"]
+        return facts.count(
+            same, float(spec["window_hours"]), tuple(spec.get("kinds", [])), tuple(spec.get("channels", []))
+        ) >= spec["gte"]
     if "repeat" in cond:
         return facts.repeat(int(cond["repeat"]["within_days"]))
     return False
