@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from huiyin.policies.models import Policy
@@ -24,56 +25,59 @@ from .models import FINAL_STATES, Case, Event, RuleHit, Timer, TimerState
 log = logging.getLogger(__name__)
 
 
-def sweep_breaches(now: datetime | None = None, *, limit: int = 500) -> int:
+def _claim_timers(filters: Q, update: dict[str, Any], limit: int) -> list[tuple[Any, ...]]:
+    """Claim up to `limit` timers matching `filters` inside the caller's transaction: rows are
+    locked (PostgreSQL: FOR UPDATE SKIP LOCKED, so another worker takes the next ones; SQLite:
+    the IMMEDIATE transaction holds the write lock), then updated. Returns their
+    (id, case_id, code, due_at, round)."""
+    qs = Timer.objects.filter(filters).order_by("due_at")
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(skip_locked=True)
+    rows = list(qs.values_list("id", "case_id", "code", "due_at", "round")[:limit])
+    if rows:
+        changed = Timer.objects.filter(filters, pk__in=[r[0] for r in rows]).update(**update)
+        if changed != len(rows):  # cannot happen with the rows locked; never record half a claim
+            raise RuntimeError("timer claim lost rows; the pass is rolled back and retried")
+    return rows
+
+
+def sweep_breaches(now: datetime | None = None, *, limit: int = 2000) -> int:
     """Mark running timers past their due time as breached, each with a timeline event and
-    a `case.breached` notification."""
+    a `case.breached` notification, in batches."""
     now = now or timezone.now()
-    candidates = list(
-        Timer.objects.filter(state=TimerState.RUNNING, due_at__lt=now)
-        .order_by("due_at")
-        .values_list("id", "case_id", "code", "due_at", "round")[:limit]
-    )
-    marked = 0
-    for timer_id, case_id, code, due_at, round_no in candidates:
-        with transaction.atomic():
-            changed = Timer.objects.filter(pk=timer_id, state=TimerState.RUNNING, due_at__lt=now).update(
-                state=TimerState.BREACHED, breached_at=due_at
-            )
-            if changed != 1:
-                continue  # another worker got there first, or the stage finished
-            Event.objects.create(
-                case_id=case_id, action="breach", actor=None, at=now, source="worker",
-                changes={"timer": [None, code], "round": [None, round_no],
-                         "due_at": [None, timezone.localtime(due_at).isoformat()]},
-            )
-            case = Case.objects.select_related("owner_unit", "unit").get(pk=case_id)
-            notifications.notify_event(case, "case.breached", dedupe=f"case.breached:timer{timer_id}",
-                                       note=code, deadline=due_at)
-            marked += 1
-    return marked
+    with transaction.atomic():
+        rows = _claim_timers(Q(state=TimerState.RUNNING, due_at__lt=now),
+                             {"state": TimerState.BREACHED, "breached_at": F("due_at")}, limit)
+        if not rows:
+            return 0
+        Event.objects.bulk_create([
+            Event(case_id=case_id, action="breach", actor=None, at=now, source="worker",
+                  changes={"timer": [None, code], "round": [None, round_no],
+                           "due_at": [None, timezone.localtime(due_at).isoformat()]})
+            for _id, case_id, code, due_at, round_no in rows
+        ], batch_size=500)
+        cases = Case.objects.select_related("owner_unit", "unit").in_bulk({r[1] for r in rows})
+        notifications.notify_batch([
+            (cases[case_id], "case.breached", f"case.breached:timer{timer_id}", {"note": code, "deadline": due_at})
+            for timer_id, case_id, code, due_at, _round in rows
+        ])
+    return len(rows)
 
 
-def sweep_reminders(now: datetime | None = None, *, limit: int = 500) -> int:
+def sweep_reminders(now: datetime | None = None, *, limit: int = 2000) -> int:
     """Remind when a running timer has used the policy's reminder share of its time."""
     now = now or timezone.now()
-    candidates = list(
-        Timer.objects.filter(state=TimerState.RUNNING, reminded_at__isnull=True, remind_at__lte=now)
-        .order_by("remind_at")
-        .values_list("id", "case_id", "code", "due_at")[:limit]
-    )
-    sent = 0
-    for timer_id, case_id, code, due_at in candidates:
-        with transaction.atomic():
-            changed = Timer.objects.filter(pk=timer_id, state=TimerState.RUNNING, reminded_at__isnull=True).update(
-                reminded_at=now
-            )
-            if changed != 1:
-                continue
-            case = Case.objects.select_related("owner_unit", "unit").get(pk=case_id)
-            notifications.notify_event(case, "case.reminder", dedupe=f"case.reminder:timer{timer_id}",
-                                       note=code, deadline=due_at)
-            sent += 1
-    return sent
+    with transaction.atomic():
+        rows = _claim_timers(Q(state=TimerState.RUNNING, reminded_at__isnull=True, remind_at__lte=now),
+                             {"reminded_at": now}, limit)
+        if not rows:
+            return 0
+        cases = Case.objects.select_related("owner_unit", "unit").in_bulk({r[1] for r in rows})
+        notifications.notify_batch([
+            (cases[case_id], "case.reminder", f"case.reminder:timer{timer_id}", {"note": code, "deadline": due_at})
+            for timer_id, case_id, code, due_at, _round in rows
+        ])
+    return len(rows)
 
 
 def sweep_rules(now: datetime | None = None, *, limit: int = 500) -> int:

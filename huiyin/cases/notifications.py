@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from huiyin.notify.services import enqueue
+from huiyin.notify.services import Notice, enqueue, enqueue_many
 from huiyin.org.models import Membership, Unit
 from huiyin.policies.services import config_for
 
@@ -41,14 +41,15 @@ DEFAULT_ROUTES: dict[str, list[dict[str, Any]]] = {
 URGENT = {"case.breached", "case.escalated", "case.major_opened"}
 
 
-def _units(case: Case, over: str) -> list[Unit]:
+def _units(case: Case, over: str, co_units: list[Unit] | None = None) -> list[Unit]:
     if over == "owner":
         return [case.owner_unit]
     if over == "unit":
         units = [case.unit] if case.unit_id and case.unit else []
-        units += [co.unit for co in CoHandling.objects.filter(case=case, round=case.round, active=True)
-                  .select_related("unit")]
-        return units
+        if co_units is None:
+            co_units = [co.unit for co in CoHandling.objects.filter(case=case, round=case.round, active=True)
+                        .select_related("unit")]
+        return units + co_units
     return []
 
 
@@ -65,7 +66,7 @@ def users_with_roles_over(roles: Iterable[str], units: Iterable[Unit]) -> set[in
     )
 
 
-def recipients(case: Case, event: str) -> set[int]:
+def recipients(case: Case, event: str, co_units: list[Unit] | None = None) -> set[int]:
     routes = config_for(case.policy_id).raw.get("notifications", {}).get("routes", {})
     ids: set[int] = set()
     for route in routes.get(event, DEFAULT_ROUTES.get(event, [])):
@@ -73,8 +74,33 @@ def recipients(case: Case, event: str) -> set[int]:
         if over == "registrar":
             ids.add(case.registered_by_id)
         else:
-            ids |= users_with_roles_over(route.get("roles", []), _units(case, over))
+            ids |= users_with_roles_over(route.get("roles", []), _units(case, over, co_units))
     return ids
+
+
+def notify_batch(items: list[tuple[Case, str, str, dict[str, Any]]]) -> int:
+    """Many (case, event, dedupe, extra context) at once, for the scheduler: recipients are
+    worked out once per distinct (policy, event, units) and the rows written in bulk."""
+    if not items:
+        return 0
+    co: dict[int, list[Unit]] = {}
+    case_ids = [c.pk for c, _, _, _ in items]
+    for h in CoHandling.objects.filter(case_id__in=case_ids, active=True).select_related("unit", "case"):
+        if h.round == h.case.round:
+            co.setdefault(h.case_id, []).append(h.unit)
+    cache: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    notices = []
+    for case, event, dedupe, extra in items:
+        units = co.get(case.pk, [])
+        key = (case.policy_id, event, case.owner_unit_id, case.unit_id, tuple(u.pk for u in units),
+               case.registered_by_id)
+        if key not in cache:
+            cache[key] = tuple(sorted(recipients(case, event, units)))
+        ctx = dict(extra)
+        if ctx.get("deadline") is not None:
+            ctx["deadline"] = timezone.localtime(ctx["deadline"]).strftime("%Y-%m-%d %H:%M")
+        notices.append(Notice(event, case.number, context(case, **ctx), cache[key], dedupe, event in URGENT))
+    return enqueue_many(notices)
 
 
 def context(case: Case, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.template import Context, Engine, TemplateSyntaxError
+from functools import lru_cache
+
+from django.template import Context, Engine, Template, TemplateSyntaxError
 
 _engine = Engine(autoescape=False, string_if_invalid="", debug=False, libraries={})
 
@@ -23,11 +25,17 @@ def check_syntax(source: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    return _engine.from_string(source)
+
+
 def render(source: str, context: dict[str, Any]) -> str:
-    """Render `source` with `context`. Raises whatever the template raises."""
+    """Render `source` with `context`. Raises whatever the template raises.
+    Compiled templates are cached by their text (an edit is a new text)."""
     if not source:
         return ""
-    return _engine.from_string(source).render(Context(context, autoescape=False))
+    return _compiled(source).render(Context(context, autoescape=False))
 
 
 def one_line(text: str, limit: int) -> str:

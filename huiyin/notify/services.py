@@ -110,6 +110,18 @@ def _display(user: User) -> str:
     return user.display_name or user.get_full_name() or user.username
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One occurrence of an event for `enqueue_many`; the fields are `enqueue`'s arguments."""
+
+    event: str
+    case_number: str
+    context: dict[str, Any]
+    recipients: tuple[int, ...]
+    dedupe: str
+    urgent: bool = False
+
+
 def enqueue(
     event: str,
     *,
@@ -133,84 +145,106 @@ def enqueue(
     repeating a call with the same `dedupe` writes nothing new and returns 0 for the rows
     that already exist. Non-urgent SMS and robot messages wait for the end of quiet hours.
     """
-    if event not in Event.values:
-        raise NotifyError(f"Unknown event {event!r}; expected one of {', '.join(Event.values)}")
-    if not dedupe:
-        raise NotifyError("enqueue needs a dedupe key naming this occurrence of the event")
+    return enqueue_many([Notice(event, case_number, context, tuple(recipients), dedupe, urgent)])
+
+
+def enqueue_many(notices: Iterable[Notice]) -> int:
+    """`enqueue` for many occurrences at once (the scheduler's breaches and reminders): the
+    users, preferences, templates and webhooks are read once, the rows inserted in bulk."""
+    notices = list(notices)
+    for n in notices:
+        if n.event not in Event.values:
+            raise NotifyError(f"Unknown event {n.event!r}; expected one of {', '.join(Event.values)}")
+        if not n.dedupe:
+            raise NotifyError("enqueue needs a dedupe key naming this occurrence of the event")
+    if not notices:
+        return 0
     now = timezone.now()
-    event_label = str(Event(event).label)
-    users = list(User.objects.filter(pk__in=set(recipients), is_active=True).order_by("pk"))
-    prefs = {(p.user_id, p.transport): p for p in Preference.objects.filter(user__in=users)}
-    rows = {t.transport: t for t in Template.objects.filter(event=event)}
-    renderer = _Renderer(event, event_label, case_number, rows)
-    base = _plain({
-        **context,
-        "event": event,
-        "event_label": event_label,
-        "case_number": case_number,
-        "urgent": urgent,
-        "recipient": "",
-        "recipients": "、".join(_display(u) for u in users),
-    })
-
+    all_ids = {i for n in notices for i in n.recipients}
+    users_by_id = {u.pk: u for u in User.objects.filter(pk__in=all_ids, is_active=True)} if all_ids else {}
+    prefs = {(p.user_id, p.transport): p for p in Preference.objects.filter(user_id__in=list(users_by_id))} \
+        if users_by_id else {}
+    templates: dict[str, dict[str, Template]] = {}
+    for t in Template.objects.filter(event__in={n.event for n in notices}):
+        templates.setdefault(t.event, {})[t.transport] = t
+    hooks = [h for h in Webhook.objects.filter(active=True).order_by("pk")]
     quiet_release: list[datetime | None] = []
-
-    def due_at(transport: str) -> datetime:
-        if urgent or transport not in QUIET_TRANSPORTS:
-            return now
-        if not quiet_release:
-            quiet_release.append(NotifySettings.current().quiet_until(now))
-        return quiet_release[0] or now
-
-    def message(transport: str, key: str, text: _Text, **fields: Any) -> Message:
-        payload = {"context": base, **fields.pop("payload", {})}
-        return Message(
-            event=event, case_number=case_number, transport=transport, dedupe_key=key[:255],
-            subject=one_line(text.subject, 200), body=text.body, payload=payload, urgent=urgent,
-            next_attempt_at=due_at(transport), render_error=text.error, created_at=now, **fields,
-        )
-
     inbox: list[InboxItem] = []
     messages: list[Message] = []
-    for user in users:
-        ctx = {**base, "recipient": _display(user)}
-        text = renderer.text(TemplateTransport.INBOX, ctx)
-        inbox.append(InboxItem(
-            user=user, event=event, case_number=case_number, title=one_line(text.subject, 200),
-            body=text.body, dedupe_key=f"{dedupe}|inbox|{user.pk}"[:255], created_at=now,
-        ))
-        for transport in PERSONAL_TRANSPORTS:
-            enabled, _options = TransportConfig.lookup(transport)
-            pref = prefs.get((user.pk, transport))
-            if not enabled or (pref is not None and not pref.enabled):
+    renderers: list[_Renderer] = []
+
+    for n in notices:
+        event, case_number, urgent, dedupe = n.event, n.case_number, n.urgent, n.dedupe
+        event_label = str(Event(event).label)
+        users = [users_by_id[i] for i in sorted(set(n.recipients)) if i in users_by_id]
+        renderer = _Renderer(event, event_label, case_number, templates.get(event, {}))
+        renderers.append(renderer)
+        rows = renderer.rows
+        base = _plain({
+            **n.context,
+            "event": event,
+            "event_label": event_label,
+            "case_number": case_number,
+            "urgent": urgent,
+            "recipient": "",
+            "recipients": "、".join(_display(u) for u in users),
+        })
+
+        def due_at(transport: str, urgent: bool = urgent) -> datetime:
+            if urgent or transport not in QUIET_TRANSPORTS:
+                return now
+            if not quiet_release:
+                quiet_release.append(NotifySettings.current().quiet_until(now))
+            return quiet_release[0] or now
+
+        def message(transport: str, key: str, text: _Text, *, n: Notice = n, base: dict[str, Any] = base,
+                    due_at: Any = due_at, **fields: Any) -> Message:
+            payload = {"context": base, **fields.pop("payload", {})}
+            return Message(
+                event=n.event, case_number=n.case_number, transport=transport, dedupe_key=key[:255],
+                subject=one_line(text.subject, 200), body=text.body, payload=payload, urgent=n.urgent,
+                next_attempt_at=due_at(transport), render_error=text.error, created_at=now, **fields,
+            )
+
+        for user in users:
+            ctx = {**base, "recipient": _display(user)}
+            text = renderer.text(TemplateTransport.INBOX, ctx)
+            inbox.append(InboxItem(
+                user=user, event=event, case_number=case_number, title=one_line(text.subject, 200),
+                body=text.body, dedupe_key=f"{dedupe}|inbox|{user.pk}"[:255], created_at=now,
+            ))
+            for transport in PERSONAL_TRANSPORTS:
+                enabled, _options = TransportConfig.lookup(transport)
+                pref = prefs.get((user.pk, transport))
+                if not enabled or (pref is not None and not pref.enabled):
+                    continue
+                own = user.email if transport == Transport.EMAIL else user.phone
+                address = ((pref.address if pref is not None else "") or own or "").strip()
+                if not address:
+                    continue
+                text = renderer.text(transport, ctx)
+                extra: dict[str, Any] = {}
+                if transport == Transport.SMS and TemplateTransport.SMS in rows:
+                    extra = {"sms_template": rows[TemplateTransport.SMS].gateway_template_id}
+                messages.append(message(transport, f"{dedupe}|{transport}|{user.pk}", text,
+                                        recipient=user, address=address, payload=extra))
+
+        for transport in ROBOT_TRANSPORTS:
+            enabled, options = TransportConfig.lookup(transport)
+            wanted = options.get("events") or []
+            if not enabled or (wanted and event not in wanted):
                 continue
-            own = user.email if transport == Transport.EMAIL else user.phone
-            address = ((pref.address if pref is not None else "") or own or "").strip()
-            if not address:
-                continue
-            text = renderer.text(transport, ctx)
-            extra: dict[str, Any] = {}
-            if transport == Transport.SMS and TemplateTransport.SMS in rows:
-                extra = {"sms_template": rows[TemplateTransport.SMS].gateway_template_id}
-            messages.append(message(transport, f"{dedupe}|{transport}|{user.pk}", text,
-                                    recipient=user, address=address, payload=extra))
+            text = renderer.text(transport, base)
+            mentions = [u.phone for u in users if u.phone]
+            messages.append(message(transport, f"{dedupe}|{transport}", text, payload={"mentions": mentions}))
 
-    for transport in ROBOT_TRANSPORTS:
-        enabled, options = TransportConfig.lookup(transport)
-        wanted = options.get("events") or []
-        if not enabled or (wanted and event not in wanted):
-            continue
-        text = renderer.text(transport, base)
-        mentions = [u.phone for u in users if u.phone]
-        messages.append(message(transport, f"{dedupe}|{transport}", text,
-                                payload={"mentions": mentions}))
+        for hook in hooks:
+            if hook.wants(event):
+                messages.append(message(Transport.WEBHOOK, f"{dedupe}|webhook|{hook.pk}", _Text("", ""),
+                                        address=str(hook.pk)))
 
-    for hook in Webhook.objects.filter(active=True).order_by("pk"):
-        if hook.wants(event):
-            messages.append(message(Transport.WEBHOOK, f"{dedupe}|webhook|{hook.pk}", _Text("", ""),
-                                    address=str(hook.pk)))
-
-    renderer.report(now)
+    for renderer in renderers:
+        renderer.report(now)
     _insert_new(InboxItem, inbox)
     return _insert_new(Message, messages)
 
@@ -220,11 +254,13 @@ def _insert_new(model: type[InboxItem | Message], rows: list[Any]) -> int:
     if not rows:
         return 0
     keys = [r.dedupe_key for r in rows]
-    existing = set(model.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+    existing: set[str] = set()
+    for i in range(0, len(keys), 900):  # SQLite limits the parameters of one query
+        existing.update(model.objects.filter(dedupe_key__in=keys[i:i + 900]).values_list("dedupe_key", flat=True))
     new = [r for r in rows if r.dedupe_key not in existing]
     # ignore_conflicts: a concurrent enqueue of the same occurrence must not abort the
     # caller's transaction (ON CONFLICT DO NOTHING on both databases).
-    model.objects.bulk_create(new, ignore_conflicts=True)  # type: ignore[attr-defined]
+    model.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)  # type: ignore[attr-defined]
     return len(new)
 
 
