@@ -13,9 +13,8 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Exists, OuterRef, Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.http import FileResponse
 from ninja import File, NinjaAPI, Query, Router, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -23,8 +22,8 @@ from pydantic import Field
 
 from huiyin.cases import inputs, services, workflow
 from huiyin.cases.access import case_for, cases_for
-from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.attachments import attachment_add
+from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.models import Category, Kind, Severity, State, Timer
 from huiyin.notify.selectors import delivery_status
 from huiyin.org.access import unit_for

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from huiyin.org.models import Unit
 from huiyin.policies.config import PolicyConfig
 from huiyin.sla import calendar as cal
 from huiyin.sla.services import note_missing_years
-
-from huiyin.org.models import Unit
 
 from .models import Case, Timer, TimerState
 

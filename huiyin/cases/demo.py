@@ -10,9 +10,8 @@ from django.conf import settings
 from django.db import transaction
 
 from huiyin.org.models import Membership, Role, Unit, UnitKind, User
-from huiyin.policies.services import policy_load_preset
-
 from huiyin.policies.models import Policy
+from huiyin.policies.services import policy_load_preset
 
 UNITS = [
     # code, name, kind, parent

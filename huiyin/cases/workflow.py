@@ -35,7 +35,6 @@ from .models import (
     ExtensionStatus,
     Kind,
     Satisfaction,
-    Severity,
     State,
     Validity,
 )

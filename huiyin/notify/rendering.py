@@ -7,9 +7,8 @@ variables render as "". Any failure is reported by the caller and the default is
 
 from __future__ import annotations
 
-from typing import Any
-
 from functools import lru_cache
+from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 

@@ -225,7 +225,6 @@ def omni(org):  # type: ignore[no-untyped-def]
 def test_every_action_outside_its_states_is_a_conflict(api, omni) -> None:  # type: ignore[no-untyped-def]
     from huiyin.cases import workflow
     from huiyin.cases.errors import InvalidTransition
-    from huiyin.cases.tests.helpers import PATHS
 
     checked = 0
     for state in PATHS:

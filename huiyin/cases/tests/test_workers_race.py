@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from huiyin.cases.models import Event, RuleHit, Timer
-from huiyin.conftest import Api, COMPLAINT
+from huiyin.conftest import COMPLAINT, Api
 from huiyin.notify.models import InboxItem
 from huiyin.policies.services import policy_load_preset
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+
 @pytest.fixture(autouse=True)
 def _fresh_transport_cache(settings: Any) -> Iterator[None]:
     from huiyin.notify.models import TransportConfig

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from huiyin.api.auth import token_issue
@@ -12,7 +11,6 @@ from huiyin.notify.models import InboxItem
 from huiyin.notify.services import enqueue
 
 from .conftest import People
-
 
 
 def client_for(user: Any) -> tuple[Client, dict[str, str]]:

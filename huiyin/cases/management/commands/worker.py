@@ -15,7 +15,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from huiyin.cases.jobs import run_pass
-from huiyin.notify.delivery import deliver_batch, default_worker_id
+from huiyin.notify.delivery import default_worker_id, deliver_batch
 
 log = logging.getLogger("huiyin.worker")
 
