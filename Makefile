@@ -10,12 +10,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Find Python 3.13 (or 3.12): on PATH first, then pyenv's versions.
 PYTHON_BOOT := $(shell scripts/find-python 2>/dev/null)
 
-$(VENV)/.installed: pyproject.toml requirements/dev.lock
+$(VENV)/.installed: pyproject.toml requirements/dev.lock package.json package-lock.json scripts/assets
 	@if [ -z "$(PYTHON_BOOT)" ]; then scripts/find-python; exit 1; fi
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
 	  || $(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	scripts/assets
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -74,7 +74,8 @@ MIDDLEWARE = [
     "huiyin.api.middleware.ApiErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Chinese unless the user picks English (not the browser's Accept-Language).
+    "huiyin.web.middleware.DefaultLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -83,6 +84,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "huiyin.urls"
+LOGIN_URL = "web:login"
 WSGI_APPLICATION = "huiyin.wsgi.application"
 
 TEMPLATES = [

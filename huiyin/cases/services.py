@@ -102,7 +102,7 @@ def case_register(
                 subject=params.subject, description=params.description, demands=params.demands,
                 occurred_at=params.occurred_at, product=params.product, amount=params.amount,
                 people_count=params.people_count, flags=sorted({str(f) for f in params.flags}),
-                complainant_name=c.name, complainant_phone=_normalise_phone(c.phone),
+                complainant_name=c.name, complainant_phone=normalise_phone(c.phone),
                 complainant_email=c.email, complainant_address=c.address, complainant_account=c.account,
                 complainant_id_number=c.id_number, customer_class=c.customer_class, anonymous=c.anonymous,
                 category=category, case_class=category.case_class if category else "", owner_unit=owner, registered_by=actor, received_at=received_at,
@@ -139,7 +139,7 @@ def _open_case_to_urge(params: inputs.CaseIn) -> Case | None:
     policy = active_policy()
     if config_for(policy.pk).open_contact != "urge":
         return None
-    probe = Case(complainant_phone=_normalise_phone(params.complainant.phone),
+    probe = Case(complainant_phone=normalise_phone(params.complainant.phone),
                  complainant_account=params.complainant.account, complainant_id_number=params.complainant.id_number)
     q = grading.customer_q(probe)
     if q is None:
@@ -168,7 +168,8 @@ def _replay(actor: User, key: str, body_hash: str) -> Case | None:
     return row.case
 
 
-def _normalise_phone(phone: str) -> str:
+def normalise_phone(phone: str) -> str:
+    """Digits only, without the +86/0086 country prefix, as phones are stored and compared."""
     digits = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
     if digits.startswith("+86"):
         digits = digits[3:]

@@ -1,0 +1,235 @@
+"""What the pages call things: English msgids (zh_Hans in huiyin/locale) for the codes the back
+end stores — actions, timers, input fields. Model enums carry their own labels (TextChoices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from huiyin.cases.models import (
+    Channel,
+    ExtensionStatus,
+    Flag,
+    Kind,
+    Liability,
+    Satisfaction,
+    Severity,
+    State,
+    TimerState,
+    Validity,
+)
+from huiyin.org.models import Role
+
+ACTIONS = {
+    "register": _("Register"),
+    "attach": _("Attach file"),
+    "approve": _("Approve (批示)"),
+    "reject": _("Reject"),
+    "mark_invalid": _("Mark invalid"),
+    "resolve_on_spot": _("Answer on the spot"),
+    "dispatch": _("Dispatch"),
+    "acknowledge": _("Acknowledge"),
+    "return": _("Return to centre"),
+    "request_extension": _("Request extension"),
+    "grant_extension": _("Grant extension"),
+    "refuse_extension": _("Refuse extension"),
+    "suspend": _("Suspend"),
+    "resume": _("Resume"),
+    "record_contact": _("Record first contact"),
+    "submit_result": _("Submit result"),
+    "approve_plan": _("Approve plan"),
+    "review": _("Review result"),
+    "callback": _("Call back"),
+    "close": _("Close"),
+    "redispatch": _("Redispatch (round 2)"),
+    "escalate": _("Escalate (round 3)"),
+    "urge": _("Urge"),
+    "merge": _("Merge into"),
+    "link": _("Link"),
+    "reopen": _("Reopen"),
+    "appeal": _("Appeal"),
+    "compensate": _("Record compensation"),
+    "transfer_out": _("Transfer out"),
+    "classify": _("Classify"),
+    "co_acknowledge": _("Acknowledge (co-handling)"),
+    "co_submit_result": _("Submit contribution (co-handling)"),
+    "dispute_return": _("Dispute return"),
+    "decide_return": _("Decide disputed return"),
+    "breach": _("Deadline breached"),
+    "rule": _("Rule applied"),
+    "repeat": _("Repeat complaint"),
+    "remind": _("Reminder"),
+}
+
+# Which actions are shown first and in which colour on the case page.
+PRIMARY = {
+    "dispatch", "approve", "acknowledge", "submit_result", "approve_plan", "review", "callback",
+    "grant_extension", "redispatch", "resume", "co_acknowledge", "co_submit_result", "decide_return", "close",
+}
+DANGER = {"reject", "mark_invalid", "return", "refuse_extension", "escalate", "merge", "transfer_out"}
+ORDER = [
+    "approve", "reject", "dispatch", "resolve_on_spot", "mark_invalid", "transfer_out", "acknowledge",
+    "record_contact", "submit_result", "co_acknowledge", "co_submit_result", "approve_plan", "review",
+    "callback", "close", "redispatch", "escalate", "grant_extension", "refuse_extension", "request_extension",
+    "suspend", "resume", "return", "dispute_return", "decide_return", "compensate", "urge", "classify",
+    "merge", "link", "reopen", "appeal",
+]
+
+TIMERS = {
+    "dispatch": _("Dispatch"),
+    "acknowledge": _("Acknowledgement"),
+    "first_contact": _("First contact"),
+    "resolve": _("Resolution"),
+    "feedback": _("Review of result"),
+    "callback": _("Callback"),
+}
+
+TIME_UNITS = {
+    "minutes": _("minutes"),
+    "hours": _("hours"),
+    "business_hours": _("business hours"),
+    "working_days": _("working days"),
+    "calendar_days": _("calendar days"),
+}
+
+FIELDS = {
+    "comment": _("Comment"),
+    "unit": _("Unit"),
+    "co_units": _("Co-handling units"),
+    "instructions": _("Instructions"),
+    "reason": _("Reason"),
+    "explanation": _("Explanation to the customer"),
+    "reply": _("Reply to the customer"),
+    "amount": _("Amount"),
+    "cause": _("Cause"),
+    "course": _("Course of events"),
+    "responsible_person": _("Responsible person"),
+    "conclusion": _("Conclusion"),
+    "countermeasures": _("Countermeasures"),
+    "liability": _("Liability"),
+    "accept": _("Decision"),
+    "satisfaction": _("Satisfaction"),
+    "notes": _("Notes"),
+    "note": _("Note"),
+    "into": _("Merge into case number"),
+    "to": _("Link to case number"),
+    "form": _("Form (refund, gift, cash …)"),
+    "authority": _("Competent authority"),
+    "recourse": _("Recourse offered (regulator, mediation, court)"),
+    "result": _("Contribution"),
+    "uphold": _("Decision"),
+    "category": _("Category"),
+    "severity": _("Severity"),
+    "case_class": _("Class"),
+    "customer_class": _("Customer class"),
+    "state": _("State"),
+    "round": _("Round"),
+    "validity": _("Validity"),
+    "invalid_reason": _("Invalid reason"),
+    "proposed_unit": _("Proposed unit"),
+    "owner_unit": _("Registering unit"),
+    "kind": _("Kind"),
+    "channel": _("Channel"),
+    "policy": _("Policy"),
+    "supervised": _("Supervised"),
+    "escalated": _("Escalated"),
+    "urge_count": _("Urged"),
+    "callback_attempts": _("Callback attempts"),
+    "closed_at": _("Closed at"),
+    "close_reason": _("Close reason"),
+    "merged_into": _("Merged into"),
+    "linked_to": _("Linked to"),
+    "compensation_amount": _("Compensation"),
+    "compensation_form": _("Compensation form"),
+    "return_reason": _("Return reason"),
+    "returned_by_unit": _("Returned by"),
+    "suspend_reason": _("Suspend reason"),
+    "contact_notes": _("Contact notes"),
+    "extension": _("Extension"),
+    "attachment": _("Attachment"),
+    "transfer_authority": _("Authority"),
+    "return_disputed": _("Return disputed"),
+    "appeal": _("Appeal"),
+    "file": _("File"),
+    "status": _("Status"),
+    "resolve_due_at": _("New resolution deadline"),
+    "name": _("Name"),
+    "size": _("Size"),
+    "type": _("Type"),
+    "co_result": _("Contribution"),
+    "tags": _("Tags"),
+    "rule": _("Rule"),
+    "notify": _("Notified"),
+    "region": _("Region"),
+}
+
+# Per action, a field whose meaning differs from the generic label.
+ACTION_FIELD_LABELS = {
+    ("review", "accept"): _("Decision"),
+    ("request_extension", "amount"): _("Extra time"),
+    ("request_extension", "unit"): _("Time unit"),
+    ("compensate", "amount"): _("Amount (yuan)"),
+    ("dispatch", "unit"): _("Lead unit"),
+    ("redispatch", "unit"): _("Unit (round 2)"),
+    ("escalate", "unit"): _("Unit (round 3)"),
+}
+
+BOOL_CHOICES = {
+    "accept": [("true", _("Accept the result")), ("false", _("Send back to the unit"))],
+    "uphold": [("true", _("Uphold the return (re-dispatch)")), ("false", _("Overrule: the unit must handle it"))],
+}
+
+CLOSE_REASONS = {
+    "callback": _("closed after callback"),
+    "signoff": _("closed"),
+    "resolved_on_spot": _("answered on the spot"),
+    "unreachable": _("customer unreachable"),
+    "merged": _("merged"),
+    "transferred": _("transferred out"),
+    "invalid": _("invalid"),
+    "appeal_rejected": _("appeal rejected"),
+}
+
+# Enum value → label lookups for rendering stored codes.
+CHOICES: dict[str, dict[str, Any]] = {
+    "kind": dict(Kind.choices),
+    "channel": dict(Channel.choices),
+    "state": dict(State.choices),
+    "severity": dict(Severity.choices),
+    "satisfaction": dict(Satisfaction.choices),
+    "liability": dict(Liability.choices),
+    "validity": dict(Validity.choices),
+    "flag": dict(Flag.choices),
+    "timer_state": dict(TimerState.choices),
+    "extension_status": dict(ExtensionStatus.choices),
+    "role": dict(Role.choices),
+    "time_unit": TIME_UNITS,
+    "timer": TIMERS,
+    "action": ACTIONS,
+    "field": FIELDS,
+    "close_reason": CLOSE_REASONS,
+}
+
+STATE_COLOURS = {
+    "registered": "blue",
+    "pending_approval": "purple",
+    "dispatched": "cyan",
+    "accepted": "azure",
+    "suspended": "secondary",
+    "returned": "orange",
+    "plan_approval": "purple",
+    "result_submitted": "teal",
+    "pending_callback": "indigo",
+    "closed": "green",
+    "invalid": "dark",
+}
+
+SEVERITY_COLOURS = {"general": "secondary", "difficult": "orange", "major": "red"}
+
+
+def label(kind: str, code: Any) -> Any:
+    """The display label of a stored code, or the code itself when unknown."""
+    if code is None or code == "":
+        return ""
+    return CHOICES.get(kind, {}).get(code, code)

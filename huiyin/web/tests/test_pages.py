@@ -1,0 +1,431 @@
+"""The staff pages through Django's test client: who sees what, forms, errors, escaping, CSRF."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+from openpyxl import load_workbook
+
+from huiyin.cases.models import Case, Event, Extension
+from huiyin.cases.tests.helpers import case_in
+from huiyin.conftest import new_case
+from huiyin.web.models import SavedFilter
+
+from .conftest import csrf_of
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/", "/intake/", "/cases/", "/approvals/", "/board/", "/dashboard/"]
+
+
+def test_pages_need_login(org: Any) -> None:
+    for url in [*PAGES, "/cases/TS20260101-000001/", "/cases/export.xlsx"]:
+        r = Client().get(url)
+        assert r.status_code == 302 and r["Location"].startswith("/login/"), url
+
+
+def test_login_and_logout_work(org: Any) -> None:
+    c = Client(enforce_csrf_checks=True)
+    page = c.get("/login/")
+    assert "回音" in page.content.decode()
+    r = c.post("/login/", {"username": "agent", "password": "pw-for-tests",
+                           "csrfmiddlewaretoken": csrf_of(page.content.decode())})
+    assert r.status_code == 302 and r["Location"] == "/"
+    home = c.get("/")
+    assert home.status_code == 200
+    r = c.post("/logout/", {"csrfmiddlewaretoken": csrf_of(home.content.decode())})
+    assert r.status_code == 302
+    assert c.get("/").status_code == 302
+
+
+def test_every_page_renders_for_every_persona(web: Any, api: Any) -> None:
+    number = case_in(api, "accepted")
+    for user in ("agent", "dispatcher", "leader", "supervisor", "handler_a", "handler_b", "auditor"):
+        for url in PAGES:
+            assert web(user).get(url).status_code == 200, (user, url)
+        expected = 404 if user == "handler_b" else 200
+        assert web(user).get(f"/cases/{number}/").status_code == expected, user
+
+
+def test_it_is_chinese_by_default(web: Any) -> None:
+    html = web("agent").get("/").content.decode()
+    assert 'lang="zh-Hans"' in html
+    assert "我的待办" in html and "新建工单" in html
+
+
+def test_english_is_selectable(web: Any) -> None:
+    c = web("agent")
+    home = c.get("/")
+    r = c.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert r.status_code == 302
+    html = c.get("/intake/").content.decode()
+    assert 'lang="en"' in html and "New case" in html
+    # The models' Chinese labels have English translations too.
+    assert "Complaint" in html and "Phone hotline" in html
+    assert home.status_code == 200
+
+
+def test_a_case_outside_the_subtree_is_404_everywhere(web: Any, api: Any) -> None:
+    number = case_in(api, "accepted")  # handled by county_a
+    hb = web("handler_b")
+    assert hb.get(f"/cases/{number}/").status_code == 404
+    assert hb.post(f"/cases/{number}/act/acknowledge", {}).status_code == 404
+    assert hb.post(f"/cases/{number}/attach", {}).status_code == 404
+    link = f'href="/cases/{number}/"'
+    assert link not in hb.get("/cases/").content.decode()
+    assert link not in hb.get(f"/cases/?q={number}").content.decode()
+    assert link not in hb.get("/board/").content.decode()
+    assert link not in hb.get("/").content.decode()
+    wb = load_workbook(io.BytesIO(hb.get("/cases/export.xlsx").content))
+    assert all(number not in str(row[0]) for row in wb.active.iter_rows(values_only=True))
+    assert hb.get("/intake/lookup", {"complainant_phone": "13800138000"}).content.decode().count(number) == 0
+
+
+def test_user_text_is_escaped(web: Any, api: Any) -> None:
+    number = new_case(api, subject="<script>alert(1)</script>", description='"><img src=x onerror=alert(2)>')["number"]
+    for url in (f"/cases/{number}/", "/cases/", "/intake/lookup?complainant_phone=13800138000"):
+        html = web("dispatcher").get(url).content.decode()
+        assert "<script>alert(1)</script>" not in html, url
+        assert "<img src=x" not in html, url
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in web("dispatcher").get(f"/cases/{number}/").content.decode()
+
+
+def test_forms_refuse_a_post_without_csrf(org: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    c = Client(enforce_csrf_checks=True)
+    c.force_login(org.dispatcher)
+    r = c.post(f"/cases/{number}/act/dispatch", {"unit": "county_a"})
+    assert r.status_code == 403
+    assert Case.objects.get(number=number).state == "registered"
+    page = c.get(f"/cases/{number}/").content.decode()
+    r = c.post(f"/cases/{number}/act/dispatch", {"unit": "county_a", "csrfmiddlewaretoken": csrf_of(page)})
+    assert r.status_code == 302
+
+
+def test_every_form_on_the_page_has_a_csrf_token(web: Any, api: Any) -> None:
+    number = case_in(api, "pending_callback")
+    for user, url in (("agent", f"/cases/{number}/"), ("agent", "/intake/"), ("agent", "/cases/"),
+                      ("leader", "/approvals/"), ("supervisor", "/board/")):
+        html = web(user).get(url).content.decode()
+        posts = html.count('method="post"')
+        assert posts and html.count("csrfmiddlewaretoken") >= posts, (user, url)
+
+
+def test_the_case_page_offers_exactly_the_allowed_actions(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    html = web("dispatcher").get(f"/cases/{number}/").content.decode()
+    for action in ("dispatch", "mark_invalid", "resolve_on_spot", "transfer_out", "urge", "merge", "link", "classify"):
+        assert f'data-action-form="{action}"' in html, action
+    assert 'data-action-form="acknowledge"' not in html
+    assert 'data-action-form="approve"' not in html
+    auditor = web("auditor").get(f"/cases/{number}/").content.decode()
+    assert "data-action-form" not in auditor
+
+
+def test_dispatch_through_the_page_uses_the_workflow(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    case = Case.objects.get(number=number)
+    r = web("dispatcher").post(f"/cases/{number}/act/dispatch", {
+        "unit": "county_a", "instructions": "请两日内处理", "expected_version": case.version, "comment": "转县局",
+    })
+    assert r.status_code == 302 and r["Location"] == f"/cases/{number}/"
+    case.refresh_from_db()
+    assert case.state == "pending_approval" and case.proposed_unit.code == "county_a"
+    event = Event.objects.filter(case=case).last()
+    assert event.action == "dispatch" and event.source == "web" and event.comment == "转县局"
+
+
+def test_a_stale_form_shows_the_conflict_and_the_fresh_case(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    version = Case.objects.get(number=number).version
+    api("dispatcher").act(number, "classify", {"severity": "difficult"})  # someone else moves first
+    r = web("dispatcher").post(f"/cases/{number}/act/dispatch", {"unit": "county_a", "expected_version": version})
+    assert r.status_code == 409
+    html = r.content.decode()
+    assert 'data-alert="conflict"' in html
+    assert "其他人" in html  # the clear message, in Chinese
+    assert "疑难" in html  # the fresh case: the other user's change is shown
+    assert Case.objects.get(number=number).state == "registered"
+
+
+def test_an_action_no_longer_possible_is_a_409_with_the_case(web: Any, api: Any) -> None:
+    number = case_in(api, "accepted")
+    r = web("handler_a").post(f"/cases/{number}/act/acknowledge", {})
+    assert r.status_code == 409
+    assert 'data-alert="conflict"' in r.content.decode()
+
+
+def test_bad_input_keeps_what_was_typed_and_names_the_field(web: Any, api: Any) -> None:
+    number = case_in(api, "accepted")
+    r = web("handler_a").post(f"/cases/{number}/act/submit_result", {
+        "cause": "库存不足导致延误", "reply": "", "expected_version": Case.objects.get(number=number).version,
+    })
+    assert r.status_code == 422
+    html = r.content.decode()
+    assert "库存不足导致延误" in html
+    assert "is-invalid" in html
+
+
+def test_a_forbidden_action_is_403(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    r = web("agent").post(f"/cases/{number}/act/dispatch", {"unit": "county_a"})
+    assert r.status_code == 403
+    assert Case.objects.get(number=number).state == "registered"
+
+
+def test_unknown_action_is_404(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    assert web("dispatcher").post(f"/cases/{number}/act/explode", {}).status_code == 404
+
+
+def test_the_intake_registers_with_attachment(web: Any, org: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    r = web("agent").post("/intake/", {
+        "form_token": "t-1", "complainant_phone": "139 1234 5678", "complainant_name": "李四", "kind": "complaint",
+        "channel": "letter", "subject": "来信反映配送问题", "description": "信件扫描件见附件", "flags": ["media"],
+        "amount": "300.50", "received_at": "2026-01-05T09:30", "then": "next",
+        "files": [SimpleUploadedFile("letter.pdf", b"%PDF-1.4 scanned letter", content_type="application/pdf"),
+                  SimpleUploadedFile("evil.exe", b"MZ\x90\x00\x03", content_type="application/pdf")],
+    })
+    assert r.status_code == 302 and r["Location"] == "/intake/"
+    case = Case.objects.get(subject="来信反映配送问题")
+    assert case.complainant_phone == "13912345678" and case.channel == "letter" and case.flags == ["media"]
+    assert str(case.amount) == "300.50"
+    assert case.received_at.isoformat() == "2026-01-05T01:30:00+00:00"
+    assert [a.name for a in case.attachments.all()] == ["letter.pdf"]
+    follow = web("agent").get("/intake/").content.decode()
+    assert case.number in follow and "evil.exe" in follow  # registered; the bad file named in a message
+    # A double submit of the same form makes no second case.
+    web("agent").post("/intake/", {"form_token": "t-1", "complainant_phone": "139 1234 5678",
+                                   "complainant_name": "李四", "kind": "complaint", "channel": "letter",
+                                   "subject": "来信反映配送问题", "description": "信件扫描件见附件",
+                                   "flags": ["media"], "amount": "300.50", "received_at": "2026-01-05T09:30"})
+    assert Case.objects.filter(subject="来信反映配送问题").count() == 1
+
+
+def test_the_intake_refuses_bad_input_and_keeps_it(web: Any, org: Any) -> None:
+    r = web("agent").post("/intake/", {"complainant_phone": "13800138000", "complainant_name": "王五",
+                                       "kind": "complaint", "channel": "phone", "subject": ""})
+    assert r.status_code == 422
+    assert "王五" in r.content.decode() and "is-invalid" in r.content.decode()
+
+
+def test_a_consultation_answered_on_the_spot_closes(web: Any, org: Any) -> None:
+    web("agent").post("/intake/", {"complainant_phone": "13700000000", "kind": "consultation", "channel": "phone",
+                                   "subject": "咨询办证流程", "answer": "携带身份证到政务大厅办理"})
+    case = Case.objects.get(subject="咨询办证流程")
+    assert case.state == "closed" and case.reply == "携带身份证到政务大厅办理"
+    assert case.close_reason == "resolved_on_spot"
+
+
+def test_the_phone_lookup_shows_open_and_earlier_cases(web: Any, api: Any) -> None:
+    open_number = case_in(api, "accepted")
+    closed_number = case_in(api, "closed")
+    html = web("agent").get("/intake/lookup", {"complainant_phone": "138-0013-8000"}).content.decode()
+    assert f'data-open-case="{open_number}"' in html
+    assert closed_number in html and "重复" in html  # closed within 30 days: a repeat
+    assert "hx-post" in html  # the urge button
+    assert "data-history" not in web("agent").get("/intake/lookup", {"complainant_phone": "13"}).content.decode()
+
+
+def test_urge_from_the_intake_is_an_htmx_partial(web: Any, api: Any) -> None:
+    number = case_in(api, "accepted")
+    case = Case.objects.get(number=number)
+    r = web("agent").post(f"/cases/{number}/act/urge", {"note": "客户再次来电催促", "expected_version": case.version},
+                          headers={"HX-Request": "true"})
+    assert r.status_code == 200 and 'data-act-result="ok"' in r.content.decode()
+    case.refresh_from_db()
+    assert case.urge_count == 1
+    assert Event.objects.filter(case=case, action="urge").last().changes["note"] == [None, "客户再次来电催促"]
+
+
+def test_the_workbench_counts_what_waits(web: Any, api: Any) -> None:
+    case_in(api, "registered")
+    pending = case_in(api, "pending_approval")
+    dispatched = case_in(api, "dispatched")
+    html = web("leader").get("/").content.decode()
+    assert pending in html and dispatched not in html
+    html = web("handler_a").get("/").content.decode()
+    assert dispatched in html and pending not in html
+    assert web("handler_b").get("/").content.decode().count("TS2") == 0
+    html = web("agent").get("/?tab=registered_by_me").content.decode()
+    assert pending in html and dispatched in html
+
+
+def test_the_workbench_shows_overdue_and_at_risk(web: Any, api: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from huiyin.cases.models import Timer
+
+    late = case_in(api, "accepted")
+    risky = case_in(api, "accepted")
+    now = timezone.now()
+    # As cases.deadlines would have written them: remind_at is the reminder share (75 %) of the time.
+    Timer.objects.filter(case__number=late, code="resolve").update(
+        started_at=now - timedelta(days=3), due_at=now - timedelta(hours=1), remind_at=now - timedelta(hours=19))
+    Timer.objects.filter(case__number=risky, code="resolve").update(
+        started_at=now - timedelta(hours=9), due_at=now + timedelta(hours=1), remind_at=now - timedelta(hours=1, minutes=30))
+    Timer.objects.filter(case__number__in=[late, risky]).exclude(code="resolve").update(
+        due_at=now + timedelta(days=9), remind_at=now + timedelta(days=8))
+    overdue = web("handler_a").get("/?tab=overdue").content.decode()
+    assert late in overdue and risky not in overdue
+    at_risk = web("handler_a").get("/?tab=at_risk").content.decode()
+    assert risky in at_risk and late not in at_risk
+    board = web("supervisor").get("/board/").content.decode()
+    assert late in board and risky in board and 'data-total="overdue">1<' in board
+    # A timer from before remind_at existed: the policy's share is applied here (9 of 10 hours passed).
+    Timer.objects.filter(case__number=risky, code="resolve").update(remind_at=None)
+    assert risky in web("handler_a").get("/?tab=at_risk").content.decode()
+
+
+def test_lists_filter_sort_and_page_by_keyset(web: Any, api: Any) -> None:
+    numbers = [new_case(api, subject=f"批量工单{i}")["number"] for i in range(30)]
+    consult = new_case(api, kind="consultation", subject="咨询一件事")["number"]
+    c = web("dispatcher")
+    first = c.get("/cases/", {"q": "批量工单"})
+    html = first.content.decode()
+    assert numbers[-1] in html and numbers[0] not in html
+    assert first.context["next_url"]
+    second = c.get("/cases/" + first.context["next_url"]).content.decode()
+    assert numbers[0] in second and numbers[-1] not in second
+    oldest = c.get("/cases/", {"q": "批量工单", "sort": "id"}).content.decode()
+    assert numbers[0] in oldest
+    kinds = c.get("/cases/", {"kind": "consultation"}).content.decode()
+    assert consult in kinds and numbers[0] not in kinds
+    assert numbers[0] in c.get("/cases/", {"q": numbers[0]}).content.decode()
+
+
+def test_the_list_does_not_count_everything(web: Any, api: Any, django_assert_max_num_queries: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        new_case(api)
+    c = web("dispatcher")
+    with CaptureQueriesContext(connection) as ctx:
+        c.get("/cases/", {"state": "registered", "overdue": "no", "from": "2026-01-01"})
+    sql = " ".join(q["sql"].upper() for q in ctx.captured_queries)
+    assert "OFFSET" not in sql and "COUNT(" not in sql
+    assert len(ctx.captured_queries) <= 15
+
+
+def test_saved_filters_belong_to_their_user(web: Any, org: Any) -> None:
+    r = web("dispatcher").post("/cases/filters/save", {"name": "超期投诉", "query": "kind=complaint&overdue=yes"})
+    assert r.status_code == 302
+    saved = SavedFilter.objects.get(name="超期投诉")
+    assert saved.user == org.dispatcher
+    assert "超期投诉" in web("dispatcher").get("/cases/").content.decode()
+    assert "超期投诉" not in web("agent").get("/cases/").content.decode()
+    assert web("agent").post(f"/cases/filters/{saved.pk}/delete").status_code == 404
+    assert web("dispatcher").post(f"/cases/filters/{saved.pk}/delete").status_code == 302
+    assert not SavedFilter.objects.exists()
+
+
+def test_the_export_masks_phones_and_id_numbers(web: Any, api: Any) -> None:
+    new_case(api, complainant={"name": "张三", "phone": "13800138000", "id_number": "110101199001011234"})
+    r = web("dispatcher").get("/cases/export.xlsx", {"kind": "complaint"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxmlformats")
+    rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "编号"
+    body = " ".join(str(v) for row in rows[1:] for v in row)
+    assert "138****8000" in body and "13800138000" not in body
+    assert "110***********1234" in body and "110101199001011234" not in body
+
+
+def test_the_approvals_inbox_decides_in_one_click(web: Any, api: Any) -> None:
+    number = case_in(api, "pending_approval")
+    html = web("leader").get("/approvals/").content.decode()
+    assert number in html
+    r = web("leader").post(f"/cases/{number}/act/approve", {"comment": "同意派县局A", "next": "/approvals/",
+                                                            "expected_version": Case.objects.get(number=number).version})
+    assert r.status_code == 302 and r["Location"] == "/approvals/"
+    assert Case.objects.get(number=number).state == "dispatched"
+    assert number not in web("leader").get("/approvals/").content.decode()
+
+
+def test_the_approvals_inbox_lists_extension_requests(web: Any, api: Any) -> None:
+    number = case_in(api, "accepted")
+    assert api("handler_a").act(number, "request_extension",
+                                {"amount": 2, "unit": "working_days", "reason": "送检需要时间"}).status_code == 200
+    html = web("leader").get("/approvals/").content.decode()
+    assert number in html and "送检需要时间" in html
+    r = web("leader").post(f"/cases/{number}/act/grant_extension", {"comment": "同意"}, headers={"HX-Request": "true"})
+    assert r.status_code == 200 and 'data-act-result="ok"' in r.content.decode()
+    assert Extension.objects.get(case__number=number).status == "granted"
+
+
+def test_the_dashboard_is_limited_to_the_users_units(web: Any, api: Any) -> None:
+    case_in(api, "accepted")
+    leader = web("leader").get("/dashboard/")
+    assert leader.context["open_total"] == 1
+    assert web("handler_b").get("/dashboard/").context["open_total"] == 0
+    # A unit outside the user's subtrees is ignored, not shown.
+    assert web("handler_b").get("/dashboard/", {"unit": "county_a"}).context["open_total"] == 0
+    assert web("leader").get("/dashboard/", {"unit": "county_b"}).context["open_total"] == 0
+
+
+def test_attachments_are_checked_and_downloadable(web: Any, api: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    number = new_case(api)["number"]
+    c = web("agent")
+    c.post(f"/cases/{number}/attach", {"files": [SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\nxxxx")]})
+    r = c.post(f"/cases/{number}/attach", {"files": [SimpleUploadedFile("x.html", b"\x00\x01<html>")]}, follow=True)
+    assert "不接受" in r.content.decode() or "not accepted" in r.content.decode()
+    att = Case.objects.get(number=number).attachments.get()
+    download = c.get(f"/cases/{number}/files/{att.token}")
+    assert download.status_code == 200 and download["X-Content-Type-Options"] == "nosniff"
+    assert web("handler_b").get(f"/cases/{number}/files/{att.token}").status_code == 404
+
+
+def test_an_english_browser_still_gets_chinese_until_english_is_chosen(web: Any, settings: Any) -> None:
+    settings.MIDDLEWARE = [
+        "huiyin.web.middleware.DefaultLanguageMiddleware" if m == "django.middleware.locale.LocaleMiddleware" else m
+        for m in settings.MIDDLEWARE
+    ]
+    c = web("agent")
+    assert "我的待办" in c.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).content.decode()
+    c.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "My work" in c.get("/", headers={"Accept-Language": "zh-CN"}).content.decode()
+
+
+def test_every_action_has_a_form_read_off_its_input_model(org: Any, api: Any) -> None:
+    from django.http import QueryDict
+
+    from huiyin.cases.inputs import ACTION_INPUTS
+    from huiyin.web import forms, queries
+
+    case = Case.objects.get(number=new_case(api)["number"])
+    units = queries.org_units(org.dispatcher)
+    for action, model in ACTION_INPUTS.items():
+        form = forms.action_form(action, units=units, case=case)
+        names = {w.name for w in form.widgets}
+        assert names == set(model.model_fields) - {"expected_version"}, action
+        assert forms.action_data(action, QueryDict("")) == {}, action
+    dispatch = forms.action_data("dispatch", QueryDict("unit=county_a&co_units=county_b&co_units=&instructions=x"))
+    assert dispatch == {"unit": "county_a", "co_units": ["county_b"], "instructions": "x"}
+
+
+def test_a_joint_dispatch_from_the_page(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    web("dispatcher").post(f"/cases/{number}/act/dispatch", {"unit": "county_a", "co_units": ["county_b"]})
+    web("leader").post(f"/cases/{number}/act/approve", {})
+    html = web("handler_b").get(f"/cases/{number}/").content.decode()
+    assert 'data-action-form="co_acknowledge"' in html
+
+
+def test_the_bench_runs(web: Any, api: Any) -> None:
+    from huiyin.web.bench import run
+
+    case_in(api, "accepted")
+    result = run(lambda username: web(username), samples=2, warmup=1, log=lambda _: None)
+    assert result["cases"] == 1
+    errors = {k: v["error"] for k, v in result["pages"].items() if "error" in v}
+    assert not errors
+    assert result["pages"]["case_page_dispatcher"]["p95_ms"] > 0

@@ -1,0 +1,127 @@
+"""The case list: filters, sorting, keyset pagination, saved filters and the Excel export."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from huiyin.cases.models import Channel, Kind, Severity, State
+from huiyin.org.access import unit_for
+
+from .. import export, forms, queries
+from ..models import SavedFilter
+from .common import is_htmx, staff_required, user_of
+
+PAGE_SIZE = 25
+FILTER_KEYS = ("state", "kind", "unit", "severity", "category", "channel", "overdue", "from", "to", "q", "sort")
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_filters(request: HttpRequest, params: QueryDict) -> queries.ListFilters:
+    user = user_of(request)
+    states = [s for s in params.getlist("state") if s in State.values]
+    unit = unit_for(user, params.get("unit", "")) if params.get("unit") else None
+    return queries.ListFilters(
+        state=states,
+        kind=params.get("kind", "") if params.get("kind") in Kind.values else "",
+        unit=unit,
+        severity=params.get("severity", "") if params.get("severity") in Severity.values else "",
+        category=params.get("category", "")[:64],
+        channel=params.get("channel", "") if params.get("channel") in Channel.values else "",
+        overdue=params.get("overdue", "") if params.get("overdue") in ("yes", "no") else "",
+        date_from=_date(params.get("from", "")),
+        date_to=_date(params.get("to", "")),
+        q=params.get("q", "").strip()[:100],
+        sort=params.get("sort", "-id") if params.get("sort") in queries.SORTS else "-id",
+    )
+
+
+def filter_query(params: QueryDict) -> str:
+    """The list's query string without the cursor: what a saved filter and the export keep."""
+    pairs = [(k, v) for k in FILTER_KEYS for v in params.getlist(k) if v]
+    return urlencode(pairs)
+
+
+@require_GET
+@staff_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    f = parse_filters(request, request.GET)
+    qs = queries.apply_filters(user, f)
+    rows, next_cursor = queries.page(qs, sort=f.sort, cursor=request.GET.get("cursor", ""), limit=PAGE_SIZE)
+    queries.attach_next_deadline(rows, queries.timezone.now())
+    query = filter_query(request.GET)
+    context: dict[str, Any] = {
+        "f": f,
+        "rows": rows,
+        "query": query,
+        "next_url": f"?{query}&cursor={next_cursor}" if next_cursor else "",
+        "first_url": f"?{query}" if request.GET.get("cursor") else "",
+        "export_url": reverse("web:case_export") + (f"?{query}" if query else ""),
+        "states": State.choices, "kinds": Kind.choices, "severities": Severity.choices,
+        "channels": Channel.choices, "categories": forms.category_choices(),
+        "units": forms.unit_choices(queries.org_units(user)),
+        "saved": list(SavedFilter.objects.filter(user=user)),
+        "sorts": [("-id", _("Newest first")), ("id", _("Oldest first"))],
+    }
+    if is_htmx(request) and request.headers.get("HX-Target") == "case-results":
+        return render(request, "web/cases.html#results", context)
+    return render(request, "web/cases.html", context)
+
+
+@require_GET
+@staff_required
+def case_export(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    f = parse_filters(request, request.GET)
+    content, count, truncated = export.cases_xlsx(user, f)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    stamp = queries.timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.xlsx"'
+    response["X-Export-Rows"] = str(count)
+    if truncated:
+        response["X-Export-Truncated"] = "1"
+    return response
+
+
+@require_POST
+@staff_required
+def filter_save(request: HttpRequest) -> HttpResponse:
+    name = request.POST.get("name", "").strip()[:60]
+    query = request.POST.get("query", "")[:1000]
+    if not name:
+        messages.warning(request, _("Give the filter a name."))
+    else:
+        try:
+            SavedFilter.objects.update_or_create(user=user_of(request), name=name, defaults={"query": query})
+        except IntegrityError:
+            messages.error(request, _("The filter could not be saved."))
+        else:
+            messages.success(request, _("Filter “%(name)s” saved.") % {"name": name})
+    return redirect(reverse("web:cases") + (f"?{query}" if query else ""))
+
+
+@require_POST
+@staff_required
+def filter_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    saved = get_object_or_404(SavedFilter, pk=pk, user=user_of(request))
+    saved.delete()
+    messages.success(request, _("Filter “%(name)s” deleted.") % {"name": saved.name})
+    return redirect("web:cases")
