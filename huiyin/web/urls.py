@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from .views import cases, intake, lists, pages
+from .views import cases, inbox, intake, lists, pages
 
 app_name = "web"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("approvals/", pages.approvals, name="approvals"),
     path("board/", pages.board, name="board"),
     path("dashboard/", pages.dashboard, name="dashboard"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/<int:pk>/read", inbox.inbox_read, name="inbox_read"),
 ]

@@ -142,3 +142,15 @@ def field_label(name: str) -> Any:
 @register.filter
 def action_label(name: str) -> Any:
     return labels.ACTIONS.get(name, name)
+
+
+@register.simple_tag(takes_context=True)
+def unread_count(context: dict[str, Any]) -> int:
+    """Unread in-app notifications of the signed-in user (the navbar badge)."""
+    from huiyin.notify.selectors import unread_count as count
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    return count(user)

@@ -429,3 +429,29 @@ def test_the_bench_runs(web: Any, api: Any) -> None:
     errors = {k: v["error"] for k, v in result["pages"].items() if "error" in v}
     assert not errors
     assert result["pages"]["case_page_dispatcher"]["p95_ms"] > 0
+
+
+@pytest.mark.django_db
+def test_the_inbox_page_lists_my_notifications_and_marks_them_read(api) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    from huiyin.cases.tests.helpers import case_in
+    from huiyin.notify.models import InboxItem
+
+    n = case_in(api, "dispatched")
+    c = Client()
+    c.force_login(api("handler_a").user)
+    page = c.get("/inbox/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert n in body
+    assert "通知" in body
+    item = InboxItem.objects.get(user__username="handler_a", case_number=n, event="case.dispatched")
+    r = c.post(f"/inbox/{item.pk}/read", {"open": "1"})
+    assert r.status_code == 302 and r["Location"].endswith(f"/cases/{n}/")
+    item.refresh_from_db()
+    assert item.read_at is not None
+    other = Client()
+    other.force_login(api("handler_b").user)
+    assert other.post(f"/inbox/{item.pk}/read").status_code == 404
+    assert n not in other.get("/inbox/").content.decode()

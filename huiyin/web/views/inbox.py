@@ -1,0 +1,48 @@
+"""The in-app inbox (站内通知): the user's notifications, newest first, and marking them read.
+Reads and writes go through notify's own services; another user's item is a 404."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from huiyin.notify.models import InboxItem
+from huiyin.notify.services import inbox_item_for, inbox_mark_read
+
+from .common import staff_required, user_of
+
+PAGE = 50
+
+
+@require_GET
+@staff_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    qs = InboxItem.objects.filter(user=user).order_by("-id")
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        qs = qs.filter(id__lt=int(before))
+    items = list(qs[: PAGE + 1])
+    more = len(items) > PAGE
+    items = items[:PAGE]
+    return render(request, "web/inbox.html", {
+        "section": "inbox", "items": items, "next_before": items[-1].pk if more else None,
+    })
+
+
+@require_POST
+@staff_required
+def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
+    user = user_of(request)
+    if pk == 0:  # "mark all read"
+        for item in InboxItem.objects.filter(user=user, read_at=None):
+            inbox_mark_read(item)
+        return redirect("web:inbox")
+    item = inbox_item_for(user, pk)
+    if item is None:
+        raise Http404
+    inbox_mark_read(item)
+    if item.case_number and request.POST.get("open"):
+        return redirect("web:case", item.case_number)
+    return redirect("web:inbox")
