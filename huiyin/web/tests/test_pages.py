@@ -310,7 +310,8 @@ def test_the_list_does_not_count_everything(web: Any, api: Any, django_assert_ma
     c = web("dispatcher")
     with CaptureQueriesContext(connection) as ctx:
         c.get("/cases/", {"state": "registered", "overdue": "no", "from": "2026-01-01"})
-    sql = " ".join(q["sql"].upper() for q in ctx.captured_queries)
+    # the case list neither counts nor offsets; the navbar's unread badge counts one user's inbox
+    sql = " ".join(q["sql"].upper() for q in ctx.captured_queries if "CASES_CASE" in q["sql"].upper())
     assert "OFFSET" not in sql and "COUNT(" not in sql
     assert len(ctx.captured_queries) <= 15
 
