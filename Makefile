@@ -25,7 +25,7 @@ venv: $(VENV)/.installed
 run: venv
 	PORT=$(PORT) scripts/run
 
-## make test: the whole suite (SQLite; PostgreSQL too when HUIYIN_TEST_POSTGRES_URL is set)
+## make test: the whole suite on SQLite, then on PostgreSQL (HUIYIN_TEST_POSTGRES_URL, or a throw-away server)
 test: venv
 	scripts/test
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs page's Swagger UI from static files, not from a CDN
     "huiyin.org",
     "huiyin.sla",
     "huiyin.policies",

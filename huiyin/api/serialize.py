@@ -8,7 +8,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from huiyin.cases.models import Attachment, Case, Event, Kind, Timer
+from django.db.models import Q
+
+from huiyin.cases.models import Attachment, Case, CaseLink, Event, Kind, Timer
 from huiyin.cases.workflow import allowed_actions
 from huiyin.org.access import roles_over
 from huiyin.org.models import Role, User
@@ -87,9 +89,12 @@ def case_summary(case: Case) -> dict[str, Any]:
 def case_json(case: Case, user: User) -> dict[str, Any]:
     now = timezone.now()
     identity = may_see_identity(user, case)
-    links = list(case.links_out.values_list("to__number", flat=True)) + list(
-        case.links_in.values_list("case__number", flat=True)
-    )
+    links = [
+        theirs for mine, theirs in (
+            (a, b) if a == case.number else (b, a)
+            for a, b in CaseLink.objects.filter(Q(case=case) | Q(to=case)).values_list("case__number", "to__number")
+        )
+    ]
     return {
         "number": case.number,
         "kind": case.kind,

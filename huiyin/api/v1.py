@@ -151,7 +151,10 @@ def case_create(request: HttpRequest) -> HttpResponse:
         source="api", ip=_ip(request),
     )
     urged = getattr(case, "urged_instead", False)
-    case = case_for(user, case.number) or case
+    if urged or not created:
+        case = case_for(user, case.number) or case
+    else:
+        case.registered_by = user  # the new case is the caller's own: no second fetch
     body = case_json(case, user)
     if urged:
         body["urged"] = True  # an open case of this customer was urged (催办) instead

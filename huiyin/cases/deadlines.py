@@ -54,14 +54,16 @@ def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
 
 
 def timer_start(
-    case: Case, code: str, *, at: datetime, cfg: PolicyConfig, unit: Unit | None = None
+    case: Case, code: str, *, at: datetime, cfg: PolicyConfig, unit: Unit | None = None, new_case: bool = False
 ) -> Timer | None:
     """Start stage `code` for the case's current round, if the policy has such a timer.
     `unit` is given only for a co-handling unit's own stage."""
     spec = cfg.timer(code, kind=case.kind, channel=case.channel, severity=case.severity)
     if spec is None:
         return None
-    timer_cancel(case, (code,), at=at, unit=unit)
+    at = at.replace(microsecond=0)  # deadlines are shown and compared to the second
+    if not new_case:  # a case just registered has no timer to replace
+        timer_cancel(case, (code,), at=at, unit=unit)
     timer = Timer(
         case=case, code=code, round=case.round, amount=spec.amount, unit=spec.unit,
         basis=spec.basis, started_at=case.received_at if spec.from_receipt and case.round == 1 else at,

@@ -104,11 +104,18 @@ def facts_for(case: Case, now: datetime) -> Facts:
     def repeat(days: int) -> bool:
         return latest_closed_of_customer(case, days) is not None
 
-    timer_states: dict[str, str] = {}
-    for code, state in Timer.objects.filter(case=case, round=case.round, co_unit__isnull=True).order_by(
-        "id"
-    ).values_list("code", "state"):
-        timer_states[code] = state
+    cached: list[dict[str, str]] = []
+
+    def timer_states() -> dict[str, str]:
+        if not cached:
+            states: dict[str, str] = {}
+            for code, state in Timer.objects.filter(case=case, round=case.round, co_unit__isnull=True).order_by(
+                "id"
+            ).values_list("code", "state"):
+                states[code] = state
+            cached.append(states)
+        return cached[0]
+
     return Facts(
         values={
             "kind": case.kind, "channel": case.channel, "state": case.state, "severity": case.severity,
@@ -136,7 +143,9 @@ def rules_apply(case: Case, *, trigger: str, now: datetime | None = None, only: 
     rules = [r for r in (only if only is not None else cfg.rules) if trigger in r.on]
     if not rules:
         return []
-    fired_before = set(RuleHit.objects.filter(case=case).values_list("rule", flat=True))
+    # a case just registered has no rule hits yet
+    fired_before = set() if trigger == "intake" else set(
+        RuleHit.objects.filter(case=case).values_list("rule", flat=True))
     fired: list[str] = []
     facts: Facts | None = None
     for rule in rules:

@@ -197,7 +197,8 @@ def parse(model: type[Strict], data: Any) -> Any:
         fields: dict[str, str] = {}
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "body"
-            fields.setdefault(loc, "unknown field" if err["type"] == "extra_forbidden" else err["msg"])
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            fields.setdefault(loc, msg)
         raise BadInput("Some fields are invalid: " + ", ".join(sorted(fields)), fields=fields) from None
 
 

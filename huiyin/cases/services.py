@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from huiyin.org.access import grants
 from huiyin.org.models import Role, Unit, User
+from huiyin.policies.models import Policy
 from huiyin.policies.services import active_policy, config_for
 
 from . import deadlines, grading, inputs, notifications, workflow
@@ -23,10 +24,15 @@ INTAKE_ROLES = (Role.AGENT, Role.DISPATCHER)
 
 def intake_unit(user: User) -> Unit | None:
     """The unit a user registers cases for: where they are an agent (or dispatcher)."""
+    cached = getattr(user, "_huiyin_intake_unit", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     for role in INTAKE_ROLES:
         for g in grants(user):
             if g.role == role:
-                return Unit.objects.get(pk=g.unit_id)
+                unit = Unit.objects.get(pk=g.unit_id)
+                user._huiyin_intake_unit = unit  # type: ignore[attr-defined]
+                return unit
     return None
 
 
@@ -72,7 +78,8 @@ def case_register(
     owner = intake_unit(actor)
     if owner is None:
         raise Forbidden("Only agents and dispatchers register cases.")
-    open_case = _open_case_to_urge(params)
+    policy = active_policy()
+    open_case = _open_case_to_urge(params, policy)
     if open_case is not None:
         # 催办: the customer calls again about a case still open — no new case.
         from .access import case_for
@@ -94,7 +101,6 @@ def case_register(
             raise BadInput(f"Unknown category {params.category!r}.", fields={"category": "unknown category code"})
     try:
         with transaction.atomic(durable=True):
-            policy = active_policy()
             c = params.complainant
             case = Case(
                 number=next_case_number(params.kind, now),
@@ -112,7 +118,7 @@ def case_register(
             if idempotency_key:
                 IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
             cfg = config_for(policy.pk)
-            deadlines.timer_start(case, "dispatch", at=received_at, cfg=cfg)
+            deadlines.timer_start(case, "dispatch", at=received_at, cfg=cfg, new_case=True)
             Event.objects.create(
                 case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
                 changes={
@@ -135,8 +141,7 @@ def case_register(
     return case, True
 
 
-def _open_case_to_urge(params: inputs.CaseIn) -> Case | None:
-    policy = active_policy()
+def _open_case_to_urge(params: inputs.CaseIn, policy: Policy) -> Case | None:
     if config_for(policy.pk).open_contact != "urge":
         return None
     probe = Case(complainant_phone=normalise_phone(params.complainant.phone),

@@ -381,9 +381,11 @@ def perform(
             to_state=locked.state, changes=step.changes, comment=params.comment, source=source, ip=ip,
         )
         for event in notifications.events_for_action(action_name, from_state, locked):
+            # the unit is told the dispatcher's instructions; others the actor's comment
+            note = locked.instructions if event == "case.dispatched" and locked.instructions else params.comment
             notifications.notify_event(
                 locked, event, dedupe=f"{event}:{locked.number}:v{locked.version}",
-                actor=str(actor), note=params.comment,
+                actor=str(actor), note=note,
             )
         grading.rules_apply(locked, trigger="change", now=step.now)
     return locked

@@ -210,7 +210,7 @@ class Facts:
     tags: set[str] = field(default_factory=set)
     category_path: list[str] = field(default_factory=list)  # the category and its ancestors
     age: Callable[[str], float] = lambda unit: 0.0
-    timer_states: dict[str, str] = field(default_factory=dict)
+    timer_states: Callable[[], dict[str, str]] = dict  # called only when a rule asks
     count: Callable[[tuple[str, ...], float, tuple[str, ...], tuple[str, ...]], int] = (
         lambda same, hours, kinds, channels: 1
     )
@@ -233,7 +233,7 @@ def matches(cond: Mapping[str, Any], facts: Facts) -> bool:
     if "age" in cond:
         return facts.age(cond["age"].get("unit", "calendar_days")) >= cond["age"]["gte"]
     if "timer" in cond:
-        return facts.timer_states.get(cond["timer"]["code"]) == cond["timer"]["state"]
+        return facts.timer_states().get(cond["timer"]["code"]) == cond["timer"]["state"]
     if "count" in cond:
         spec = cond["count"]
         same = tuple(spec.get("same", []))

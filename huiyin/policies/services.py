@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import transaction
 from django.dispatch import Signal
 
@@ -44,13 +46,25 @@ def policy_load_preset(name: str = DEFAULT_PRESET, *, activate: bool = True, tex
             policy.save(update_fields=["active"])
         if activate:
             preset_loaded.send(sender=Policy, policy=policy, data=config)
+            _active.clear()
+            transaction.on_commit(_active.clear)
     return policy
 
 
+_active: list[tuple[float, Policy]] = []
+ACTIVE_CACHE_SECONDS = 5.0
+
+
 def active_policy() -> Policy:
+    """The organisation's active policy. Cached for a few seconds per process: a preset loaded
+    in this process applies at once, one loaded elsewhere within ACTIVE_CACHE_SECONDS."""
+    now = time.monotonic()
+    if _active and _active[0][0] > now:
+        return _active[0][1]
     policy = Policy.objects.filter(active=True).first()
     if policy is None:
         policy = policy_load_preset(DEFAULT_PRESET)
+    _active[:] = [(now + ACTIVE_CACHE_SECONDS, policy)]
     return policy
 
 
@@ -66,3 +80,4 @@ def config_for(policy_id: int) -> PolicyConfig:
 def clear_cache() -> None:
     """Forget parsed policies (tests: ids are reused after a database flush)."""
     _config_cache.clear()
+    _active.clear()

@@ -11,8 +11,15 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="Only when the database has no units yet.")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
-        if opts["if_empty"] and Unit.objects.exists():
-            self.stdout.write("Organisation already present; demo not loaded.")
+        from django.db import DatabaseError
+
+        try:
+            present = Unit.objects.exists()
+        except DatabaseError:
+            raise CommandError("The database has no tables yet: run `huiyin migrate` first.") from None
+        if opts["if_empty"] and present:
+            self.stdout.write("Organisation already present; demo not loaded (demo users, if any, keep "
+                              "the password they were created with).")
             return
         try:
             users = demo_load()

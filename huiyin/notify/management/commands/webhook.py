@@ -42,6 +42,8 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"webhook {hook.pk} added: {hook.url} ({', '.join(hook.events) or 'all events'})")
         elif action == "list":
+            if not Webhook.objects.exists():
+                self.stdout.write("No webhooks. Add one with: huiyin webhook add URL --secret S [--events E1,E2]")
             for hook in Webhook.objects.order_by("pk"):
                 state = "active" if hook.active else "inactive"
                 self.stdout.write(f"{hook.pk}\t{state}\t{hook.url}\t{','.join(hook.events) or '*'}")
