@@ -496,7 +496,7 @@ def _dashboard(user: User, *, unit: Unit | None, days: int = 30) -> dict[str, An
     # Timeliness per timer (finished stages of the cases received in the period).
     timeliness: dict[str, dict[str, int]] = {}
     for r in (
-        Timer.objects.filter(case__in=recent.values("pk"), co_unit__isnull=True,
+        Timer.objects.filter(case__in=recent.values("pk"), co_unit__isnull=True, stopped_at__isnull=False,
                              state__in=[TimerState.MET, TimerState.BREACHED])
         .values("code", "state").annotate(n=Count("id")).order_by()
     ):
