@@ -94,3 +94,17 @@ def test_token_is_issued_for_the_right_password_only(org) -> None:  # type: igno
     assert c.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     r = c.post("/api/v1/auth/token", {"username": "agent", "password": "wrong"}, content_type="application/json")
     assert r.status_code == 401
+
+
+def test_q_finds_a_case_by_number_phone_or_subject_words(api) -> None:  # type: ignore[no-untyped-def]
+    a = new_case(api, subject="卷烟配送延误", complainant={"phone": "13800138000"})["number"]
+    b = new_case(api, subject="服务态度差", complainant={"phone": "13900139000"})["number"]
+
+    def found(q: str) -> list[str]:
+        return [c["number"] for c in api("agent").get("/cases", q=q).json()["items"]]
+
+    assert found(a) == [a]
+    assert found(a.lower()) == [a]
+    assert found("+86 139-0013-9000") == [b]
+    assert found("态度") == [b]
+    assert found("没有这样的主题") == []
