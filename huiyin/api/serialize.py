@@ -138,6 +138,7 @@ def case_json(case: Case, user: User) -> dict[str, Any]:
         "upstream_due_at": iso(case.upstream_due_at),
         "instructions": case.instructions,
         "validity": case.validity,
+        "invalid_code": case.invalid_code or None,
         "invalid_reason": case.invalid_reason,
         "liability": case.liability,
         "investigation": {

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import BadInput
-from .models import Channel, Flag, Kind, Satisfaction
+from .models import Channel, Flag, InvalidReason, Kind, Satisfaction
 
 Text = Annotated[str, Field(max_length=5000)]
 Short = Annotated[str, Field(max_length=200)]
@@ -89,6 +89,8 @@ class ReasonIn(ActionBase):
 
 class MarkInvalidIn(ActionBase):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+    # The seed's criterion (无效投诉); `reason` says what exactly, `explanation` what the customer is told.
+    reason_code: InvalidReason = InvalidReason.OTHER
     explanation: Text = ""
 
 

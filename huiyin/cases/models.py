@@ -81,6 +81,16 @@ class Validity(models.TextChoices):
     INVALID = "invalid", _("无效")
 
 
+class InvalidReason(models.TextChoices):
+    """无效投诉 criteria of the seeds (DESIGN §5)."""
+
+    TARGET_UNCLEAR = "target_unclear", _("投诉对象、内容不明确,无法查实")
+    CONTRADICTED_BY_FACTS = "contradicted_by_facts", _("经查证与事实严重不符")
+    BEYOND_COMMITMENTS = "beyond_commitments", _("超出公司的服务承诺")
+    UNLAWFUL = "unlawful", _("不符合法律法规规定")
+    OTHER = "other", _("其他")
+
+
 class Liability(models.TextChoices):
     UNCLEAR = "", _("未明确")
     ENTERPRISE = "enterprise", _("企业责任")
@@ -170,6 +180,7 @@ class Case(models.Model):
     severity = models.CharField(_("严重程度"), max_length=20, choices=Severity.choices, default=Severity.GENERAL)
     case_class = models.CharField(_("等级"), max_length=4, blank=True)
     validity = models.CharField(_("有效性"), max_length=10, choices=Validity.choices, blank=True)
+    invalid_code = models.CharField(_("无效类别"), max_length=30, choices=InvalidReason.choices, blank=True)
     invalid_reason = models.CharField(_("无效原因"), max_length=500, blank=True)
     liability = models.CharField(_("责任"), max_length=20, choices=Liability.choices, blank=True)
 

@@ -512,6 +512,7 @@ def _do_reject(step: Step, p: inputs.ActionBase) -> None:
 def _do_mark_invalid(step: Step, p: inputs.MarkInvalidIn) -> None:
     step.set("state", S.INVALID)
     step.set("validity", Validity.INVALID)
+    step.set("invalid_code", str(p.reason_code))
     step.set("invalid_reason", p.reason)
     step.set("reply", p.explanation or step.case.reply)
     step.set("close_reason", "invalid")

@@ -22,9 +22,13 @@ def test_reject_sends_the_proposal_back_to_registered(api) -> None:  # type: ign
 
 def test_mark_invalid_records_the_reason_and_explanation(api) -> None:  # type: ignore[no-untyped-def]
     n = new_case(api)["number"]
-    r = api("dispatcher").act(n, "mark_invalid", {"reason": "超出公司承诺范围", "explanation": "已向客户解释"})
+    r = api("dispatcher").act(n, "mark_invalid", {"reason": "超出公司承诺范围", "reason_code": "beyond_commitments",
+                                                  "explanation": "已向客户解释"})
     body = r.json()
     assert body["state"] == "invalid"
+    assert body["invalid_code"] == "beyond_commitments"
+    assert api("dispatcher").act(new_case(api)["number"], "mark_invalid",
+                                 {"reason": "x", "reason_code": "bored"}).status_code == 422
     assert body["validity"] == "invalid"
     assert body["invalid_reason"] == "超出公司承诺范围"
     assert body["reply"] == "已向客户解释"

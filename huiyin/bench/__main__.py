@@ -1,0 +1,5 @@
+import sys
+
+from huiyin.bench.runner import main
+
+sys.exit(main())

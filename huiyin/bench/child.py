@@ -1,0 +1,177 @@
+"""Child-process entry points of the bench: `python -m huiyin.bench.child TASK OUT.json [ARGS-JSON]`.
+
+Each runs with Django set up from the environment the driver gives it
+(HUIYIN_DATABASE_URL, HUIYIN_VAR_DIR), writes its result as JSON to OUT.json and logs
+progress on stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huiyin.settings")
+    import django
+
+    django.setup()
+
+
+def _log(msg: str) -> None:
+    print(f"    {msg}", file=sys.stderr, flush=True)
+
+
+def bare_table(args: dict[str, Any]) -> dict[str, Any]:
+    from .bare import ensure_table
+
+    ensure_table()
+    return {"ok": True}
+
+
+def counts(args: dict[str, Any]) -> dict[str, Any]:
+    from django.db import connection
+
+    out = {}
+    with connection.cursor() as cur:
+        for table in ("cases_case", "bench_bare", "cases_event"):
+            cur.execute(f"SELECT count(*) FROM {table}")
+            out[table] = cur.fetchone()[0]
+    return out
+
+
+def intake_profile(args: dict[str, Any]) -> dict[str, Any]:
+    """Server time of one intake and one bare request in-process (no gunicorn, no network),
+    with the SQL statements of one intake — what the intake pays for beyond the INSERT."""
+    from django.conf import settings
+    from django.test import Client
+
+    from huiyin.api.auth import token_issue
+    from huiyin.org.models import User
+
+    from .listq import pct, timed_request
+
+    settings.ROOT_URLCONF = "huiyin.bench.urls"
+    template = args["body"]
+    seq = iter(range(10**8))
+
+    def body_() -> str:  # a new customer each time, as in the load runs
+        return template.replace("@PHONE@", f"199{next(seq):08d}")
+    token = token_issue(User.objects.get(username="agent"), name="bench")
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    out: dict[str, Any] = {}
+    for name, path in (("bare", "/bench/bare"), ("intake", "/api/v1/cases")):
+        for _ in range(5):
+            client.post(path, body_(), content_type="application/json")
+        times = []
+        for _ in range(args.get("n", 100)):
+            body = body_()
+            t0 = time.perf_counter()
+            resp = client.post(path, body, content_type="application/json")
+            times.append((time.perf_counter() - t0) * 1000)
+            if resp.status_code != 201:
+                raise RuntimeError(f"POST {path} answered {resp.status_code}: {resp.content[:300]!r}")
+        _, timed, captured = timed_request(client, "post", path, data=body_(), content_type="application/json")
+        out[name] = {
+            "n": len(times), "p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2),
+            "sql_per_request": len(timed),
+            "sql_ms": round(sum(q["ms"] for q in timed), 2),
+            "sql": [{"sql": q["sql"][:300], "ms": q["ms"]} for q in timed],
+            "statements": [s[:200] for s in captured],  # incl. BEGIN/COMMIT as Django logs them
+        }
+        out[name]["profile"] = _profile(client, path, body_) if args.get("profile") and name == "intake" else None
+    return out
+
+
+def _profile(client: Any, path: str, body: Any, n: int = 200) -> list[str]:
+    """The top of a cProfile of n intake requests (cumulative time), for the diagnosis."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        client.post(path, body(), content_type="application/json")
+    prof.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("cumulative").print_stats(40)
+    buf.write("\n--- huiyin's own functions, by cumulative time\n")
+    stats.print_stats(r"/huiyin/(?!bench/)", 30)
+    return buf.getvalue().splitlines()
+
+
+def load(args: dict[str, Any]) -> dict[str, Any]:
+    from .dataset import load as do_load
+
+    return do_load(int(args["n"]))
+
+
+def listq(args: dict[str, Any]) -> dict[str, Any]:
+    from .listq import run
+
+    return run(int(args["n"]), samples=int(args["samples"]), budget_s=float(args["budget_s"]), log=_log)
+
+
+def deadline(args: dict[str, Any]) -> dict[str, Any]:
+    from huiyin.sla import bench
+
+    return dict(bench.run(**({"seconds": args["seconds"]} if "seconds" in args else {})))
+
+
+def notify(args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        mod = importlib.import_module("huiyin.notify.bench")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("huiyin.notify.bench", "huiyin.notify"):
+            return {"skipped": "huiyin.notify.bench does not exist (yet)"}
+        raise
+    if not hasattr(mod, "run"):
+        return {"skipped": "huiyin.notify.bench has no run()"}
+    result = mod.run()
+    return {"results": result if isinstance(result, dict) else {"value": result}}
+
+
+def scheduler(args: dict[str, Any]) -> dict[str, Any]:
+    from .scheduler import pass_run
+
+    return pass_run(int(args.get("due", 10_000)), log=_log)
+
+
+def rules(args: dict[str, Any]) -> dict[str, Any]:
+    from .scheduler import rules_run
+
+    return rules_run(str(args.get("preset", "insurance")), int(args.get("n", 300)), log=_log)
+
+
+def web(args: dict[str, Any]) -> dict[str, Any]:
+    from huiyin.web.bench import run
+
+    return run(samples=int(args.get("samples", 40)), log=_log)
+
+
+TASKS = {"scheduler": scheduler, "rules": rules, "web": web, "bare-table": bare_table, "counts": counts, "intake-profile": intake_profile, "load": load,
+         "list": listq, "deadline": deadline, "notify": notify}
+
+
+def main() -> int:
+    task, out_path = sys.argv[1], sys.argv[2]
+    args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    try:
+        _setup()
+        result = TASKS[task](args)
+    except Exception as exc:  # noqa: BLE001 — reported to the driver as data
+        result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
+    with open(out_path, "w") as fh:
+        json.dump(result, fh, ensure_ascii=False, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
