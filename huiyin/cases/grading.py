@@ -104,6 +104,18 @@ def facts_for(case: Case, now: datetime) -> Facts:
     def repeat(days: int) -> bool:
         return latest_closed_of_customer(case, days) is not None
 
+    def share(of: str, hours: float) -> float | None:
+        unit = case.unit if of == "unit" else case.owner_unit
+        if unit is None or not unit.customers:
+            return None
+        window = timedelta(hours=hours)
+        qs = Case.objects.filter(**{f"{of}_id": unit.pk}, received_at__gte=case.received_at - window,
+                                 received_at__lte=case.received_at + window)
+        people = set(qs.exclude(complainant_phone="").values_list("complainant_phone", flat=True))
+        people |= {f"acct:{a}" for a in qs.filter(complainant_phone="").exclude(complainant_account="")
+                   .values_list("complainant_account", flat=True)}
+        return len(people) / unit.customers
+
     cached: list[dict[str, str]] = []
 
     def timer_states() -> dict[str, str]:
@@ -128,7 +140,7 @@ def facts_for(case: Case, now: datetime) -> Facts:
             "owner_unit": case.owner_unit.code if case.owner_unit_id else None,
         },
         flags=set(case.flags), tags=set(case.tags), category_path=_category_path(case.category_id),
-        age=age, timer_states=timer_states, count=count, repeat=repeat,
+        age=age, timer_states=timer_states, count=count, repeat=repeat, share=share,
     )
 
 

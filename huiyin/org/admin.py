@@ -18,7 +18,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "kind", "parent", "active")
+    list_display = ("name", "code", "kind", "parent", "customers", "active")
     search_fields = ("name", "code")
     ordering = ("path",)
 

@@ -36,6 +36,9 @@ class Unit(models.Model):
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     active = models.BooleanField(_("启用"), default=True)
+    # How many customers the unit serves (a project's households, an outlet's retailers), for
+    # rules on a share of them (e.g. "50% of a site's customers complain").
+    customers = models.PositiveIntegerField(_("客户数"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("单位")

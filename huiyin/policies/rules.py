@@ -28,6 +28,9 @@ Conditions:
   cases (this one included) sharing those fields, received within the window around this one
 - `{repeat: {within_days: 30}}` — the same customer (phone, account or ID number) had a
   case closed within that many days before this one was received
+- `{share: {of: unit, window_hours: 720, gte: 0.5}}` — distinct customers (by phone or account)
+  with cases at the handling unit (`unit`) or the registering one (`owner_unit`) within the window,
+  as a share of that unit's customer count (false when the unit's count is not set)
 
 Effects: `set_severity` (only ever raises: general < difficult < major), `set_class`,
 `add_tag`, `require_approval` (leader 批示 before dispatch), `notify: {roles, event}`,
@@ -84,7 +87,7 @@ def _kinds(cond: Mapping[str, Any]) -> set[str]:
         return out
     if "not" in cond:
         return _kinds(cond["not"])
-    return {next(k for k in ("age", "timer", "count", "repeat", "flag", "tag", "field") if k in cond)}
+    return {next(k for k in ("age", "timer", "count", "repeat", "share", "flag", "tag", "field") if k in cond)}
 
 
 def parse_rules(raw: Any, *, path: str = "rules") -> list[Rule]:
@@ -183,6 +186,12 @@ def _check_condition(cond: Any, p: str) -> None:
         spec = cond["repeat"]
         if not isinstance(spec, dict) or not isinstance(spec.get("within_days"), int):
             raise RuleError(p, "repeat takes {within_days: whole number}")
+    elif "share" in cond:
+        spec = cond["share"]
+        if (not isinstance(spec, dict) or spec.get("of", "unit") not in ("unit", "owner_unit")
+                or not isinstance(spec.get("window_hours"), (int, float)) or spec["window_hours"] <= 0
+                or not isinstance(spec.get("gte"), (int, float)) or not 0 < spec["gte"] <= 1):
+            raise RuleError(p, "share takes {of: unit|owner_unit, window_hours: hours, gte: a share from 0 to 1}")
     else:
         raise RuleError(p, f"unknown condition {', '.join(sorted(cond))}")
 
@@ -215,6 +224,7 @@ class Facts:
         lambda same, hours, kinds, channels: 1
     )
     repeat: Callable[[int], bool] = lambda days: False
+    share: Callable[[str, float], float | None] = lambda of, hours: None
 
 
 def matches(cond: Mapping[str, Any], facts: Facts) -> bool:
@@ -242,6 +252,10 @@ def matches(cond: Mapping[str, Any], facts: Facts) -> bool:
         ) >= spec["gte"]
     if "repeat" in cond:
         return facts.repeat(int(cond["repeat"]["within_days"]))
+    if "share" in cond:
+        spec = cond["share"]
+        value = facts.share(spec.get("of", "unit"), float(spec["window_hours"]))
+        return value is not None and value >= float(spec["gte"])
     return False
 
 

@@ -158,3 +158,30 @@ def test_workflow_events_reach_the_right_people(api) -> None:  # type: ignore[no
     api("dispatcher").act(n, "review", {"accept": True})
     assert InboxItem.objects.filter(user__username="agent", event="case.callback_due").exists()
     assert not InboxItem.objects.filter(user__username="handler_b").exists()
+
+
+SHARE = """
+name: share
+workflow: {approval_before_dispatch: []}
+rules:
+  - name: 大面积纠纷
+    when: {share: {of: unit, window_hours: 720, gte: 0.5}}
+    then: [{set_severity: major}, {add_tag: group}]
+"""
+
+
+def test_half_of_a_sites_customers_complaining_is_major(api) -> None:  # type: ignore[no-untyped-def]
+    from huiyin.org.models import Unit
+
+    policy_load_preset("share", text=SHARE)
+    Unit.objects.filter(code="county_a").update(customers=4)
+    first = new_case(api, complainant={"phone": "13700000001"})["number"]
+    api("dispatcher").act(first, "dispatch", {"unit": "county_a"})
+    assert Case.objects.get(number=first).severity == "general"  # 1 of 4 customers
+    second = new_case(api, complainant={"phone": "13700000002"})["number"]
+    body = api("dispatcher").act(second, "dispatch", {"unit": "county_a"}).json()  # 2 of 4: half
+    assert body["severity"] == "major"
+    assert "group" in body["tags"]
+    # a unit whose customer count is not set never matches
+    third = new_case(api, complainant={"phone": "13700000003"})["number"]
+    assert api("dispatcher").act(third, "dispatch", {"unit": "county_b"}).json()["severity"] == "general"
