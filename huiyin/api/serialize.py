@@ -6,9 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
-
 from django.db.models import Q
+from django.utils import timezone
 
 from huiyin.cases.models import Attachment, Case, CaseLink, Event, Kind, Timer
 from huiyin.cases.workflow import allowed_actions

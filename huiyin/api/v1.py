@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import File, NinjaAPI, Query, Router, Schema, UploadedFile
@@ -22,11 +21,11 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
 
 from huiyin.cases import inputs, services, workflow
-from huiyin.cases.services import normalise_phone
 from huiyin.cases.access import case_for, cases_for
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.models import Category, Kind, Severity, State, Timer
+from huiyin.cases.selectors import text_query
 from huiyin.notify.selectors import delivery_status
 from huiyin.org.access import unit_for
 from huiyin.org.models import User
@@ -131,21 +130,6 @@ def auth_token(request: HttpRequest, payload: TokenIn) -> HttpResponse:
 cases_router = Router(tags=["cases"])
 
 
-CASE_NUMBER = re.compile(r"^[A-Z]{2}\d{8}-\d{6}$")
-PHONE_LIKE = re.compile(r"^[0-9+\-() ]{5,20}$")
-
-
-def text_search(text: str) -> Q:
-    """`q` by its shape, so each form is one indexed lookup: a case number exactly, a phone
-    number (normalised as stored), else words in the subject (a trigram index on PostgreSQL)."""
-    q = text.strip()
-    if CASE_NUMBER.match(q.upper()):
-        return Q(number=q.upper())
-    if PHONE_LIKE.match(q) and sum(ch.isdigit() for ch in q) >= 5:
-        return Q(complainant_phone=normalise_phone(q)) | Q(complainant_account=q)
-    return Q(subject__icontains=q)
-
-
 def _case_or_404(user: User, number: str):  # type: ignore[no-untyped-def]
     case = case_for(user, number)
     if case is None:
@@ -208,7 +192,7 @@ def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse
         late = Timer.objects.filter(case=OuterRef("pk"), stopped_at__isnull=True, due_at__lt=timezone.now())
         qs = qs.filter(Exists(late)) if filters.overdue else qs.exclude(Exists(late))
     if filters.q:
-        qs = qs.filter(text_search(filters.q))
+        qs = qs.filter(text_query(filters.q))
     if filters.cursor:
         qs = qs.filter(id__lt=filters.cursor)
     rows = list(qs.select_related("owner_unit", "unit").order_by("-id")[: filters.limit + 1])

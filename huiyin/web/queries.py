@@ -7,7 +7,6 @@ action that moves a case on from its state), never restated.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from huiyin.cases.models import (
     Timer,
     TimerState,
 )
+from huiyin.cases.selectors import text_query
 from huiyin.org.access import grants
 from huiyin.org.models import Role, Unit, User
 from huiyin.policies.models import Policy
@@ -306,21 +306,9 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
     return qs
 
 
-CASE_NUMBER = re.compile(r"^[A-Za-z]{2}\d{8}-\d{6}$")
-PHONE_LIKE = re.compile(r"^[\d+\-() ]{7,}$")
-
-
 def text_q(text: str) -> Q:
-    """The search box: a case number or a phone number is looked up exactly (indexed); anything
-    else searches the subjects."""
-    from huiyin.cases.services import normalise_phone  # the intake's own normalisation
-
-    text = text.strip()
-    if CASE_NUMBER.match(text):
-        return Q(number=text.upper())
-    if PHONE_LIKE.match(text):
-        return Q(complainant_phone=normalise_phone(text)) | Q(complainant_account=text)
-    return Q(subject__icontains=text)
+    """The search box (see cases.selectors.text_query)."""
+    return text_query(text)
 
 
 def page(qs: QuerySet[Case], *, sort: str, cursor: str, limit: int) -> tuple[list[Case], str | None]:
