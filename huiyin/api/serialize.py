@@ -148,7 +148,8 @@ def case_json(case: Case, user: User) -> dict[str, Any]:
             "countermeasures": case.countermeasures,
         },
         "reply": case.reply,
-        "compensation": {"amount": money(case.compensation_amount), "form": case.compensation_form}
+        "compensation": {"amount": money(case.compensation_amount), "form": case.compensation_form,
+                         "status": case.compensation_status or None}
         if case.compensation_amount is not None
         else None,
         "satisfaction": case.satisfaction or None,

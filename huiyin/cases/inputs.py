@@ -182,6 +182,8 @@ ACTION_INPUTS: dict[str, type[ActionBase]] = {
     "compensate": CompensateIn,
     "transfer_out": TransferOutIn,
     "approve_reply": ReviewIn,
+    "approve_compensation": ActionBase,
+    "refuse_compensation": ActionBase,
     "co_acknowledge": ActionBase,
     "co_submit_result": CoResultIn,
     "dispute_return": ReasonIn,

@@ -208,6 +208,8 @@ class Case(models.Model):
 
     compensation_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     compensation_form = models.CharField(max_length=100, blank=True)
+    # "" (none), requested (above the policy's limit: waits for the leader), approved, refused
+    compensation_status = models.CharField(_("赔偿审批"), max_length=10, blank=True)
     satisfaction = models.CharField(_("满意度"), max_length=20, choices=Satisfaction.choices, blank=True)
     callback_attempts = models.PositiveSmallIntegerField(default=0)
     urge_count = models.PositiveIntegerField(default=0)

@@ -147,6 +147,8 @@ def events_for_action(action: str, from_state: str, case: Case) -> list[str]:
         out.append("case.callback_due")
     if action == "request_extension":
         out.append("case.extension_requested")
+    if action == "compensate" and case.compensation_status == "requested":
+        out.append("case.approval_needed")
     if action == "urge":
         out.append("case.urged")
     if to == "closed" and from_state != "closed":

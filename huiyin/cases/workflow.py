@@ -173,6 +173,14 @@ def _guard_appeal(case: Case, cfg: PolicyConfig) -> str | None:
     return None
 
 
+def _guard_compensation_requested(case: Case, cfg: PolicyConfig) -> str | None:
+    return None if case.compensation_status == "requested" else "No compensation waits for approval."
+
+
+def _guard_compensate(case: Case, cfg: PolicyConfig) -> str | None:
+    return "A compensation already waits for approval." if case.compensation_status == "requested" else None
+
+
 def _guard_dispatch(case: Case, cfg: PolicyConfig) -> str | None:
     if case.return_disputed:
         return "The return is disputed; the supervisor decides first (派单异议审核)."
@@ -276,7 +284,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("reopen", (S.CLOSED, S.INVALID), (Role.DISPATCHER, Role.SUPERVISOR), "owner", _guard_reopen),
     _a("appeal", (S.CLOSED,), (Role.AGENT, Role.DISPATCHER), "owner", _guard_appeal),
     _a("compensate", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED),
-       (*HANDLERS, Role.DISPATCHER), "either"),
+       (*HANDLERS, Role.DISPATCHER), "either", _guard_compensate),
     _a("transfer_out", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
     # Joint cases: each co-handling unit acknowledges and contributes on its own.
     _a("co_acknowledge", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co", None, _actor_co_acknowledge),
@@ -284,6 +292,11 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     # 派单异议审核: the dispatcher disputes a return; the supervisor decides.
     _a("dispute_return", (S.RETURNED,), CENTRE, "owner", _guard_dispute_return),
     _a("decide_return", (S.RETURNED,), (Role.SUPERVISOR,), "owner", _guard_decide_return),
+    # Compensation above the policy's limit waits for the leader (DESIGN §1).
+    _a("approve_compensation", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED), LEADER, "owner",
+       _guard_compensation_requested),
+    _a("refuse_compensation", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED), LEADER, "owner",
+       _guard_compensation_requested),
     # Set during handling (DESIGN §2): category, severity, class, liability.
     _a("classify", ANY_OPEN, (Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR), "owner"),
 ]}
@@ -725,6 +738,16 @@ def _do_appeal(step: Step, p: inputs.ReasonIn) -> None:
 def _do_compensate(step: Step, p: inputs.CompensateIn) -> None:
     step.set("compensation_amount", p.amount)
     step.set("compensation_form", p.form)
+    limit = step.cfg.compensation_approval_above
+    step.set("compensation_status", "requested" if limit is not None and p.amount > limit else "approved")
+
+
+def _do_approve_compensation(step: Step, p: inputs.ActionBase) -> None:
+    step.set("compensation_status", "approved")
+
+
+def _do_refuse_compensation(step: Step, p: inputs.ActionBase) -> None:
+    step.set("compensation_status", "refused")
 
 
 def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:

@@ -8,6 +8,7 @@ class, so a newcomer finds every configurable rule of the workflow here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -72,6 +73,12 @@ class PolicyConfig:
         """A new contact from a customer whose case of the same kind is open: `urge` the open
         case instead of registering a new one, or register `new` (the default)."""
         return str(self.raw.get("repeat", {}).get("open_contact", "new"))
+
+    @property
+    def compensation_approval_above(self) -> Decimal | None:
+        """Compensation above this amount waits for the leader's approval (DESIGN §1)."""
+        value = (self.raw.get("compensation") or {}).get("approval_above")
+        return Decimal(str(value)) if value is not None else None
 
     @property
     def repeat_days(self) -> int:

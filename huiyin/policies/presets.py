@@ -29,7 +29,7 @@ EVENTS = ("case.created", "case.dispatched", "case.acknowledged", "case.reminder
           "case.approval_needed", "case.major_opened", "case.closed")
 TOP_KEYS = {"name", "title", "seed", "business_hours", "workflow", "extension_max", "reminder_share", "timers",
             "rules", "categories", "repeat", "callback", "notifications", "severities", "invalid_reasons",
-            "penalties", "reports", "forms", "note"}
+            "penalties", "reports", "forms", "note", "compensation"}
 
 
 @dataclass
@@ -172,6 +172,9 @@ def _check(data: Any) -> None:
         _subset(cb.get("kinds", KINDS), KINDS, "callback.kinds")
         if not isinstance(cb.get("sample", 1.0), (int, float)) or not 0 < cb.get("sample", 1.0) <= 1:
             raise _Bad("callback.sample", "must be a share between 0 and 1")
+    comp = data.get("compensation")
+    if comp is not None and (not isinstance(comp, dict) or not isinstance(comp.get("approval_above", 0), (int, float))):
+        raise _Bad("compensation", "compensation takes {approval_above: amount}")
     rep = data.get("repeat", {})
     if rep and (rep.get("open_contact", "new") not in ("new", "urge") or not isinstance(rep.get("within_days", 30), int)):
         raise _Bad("repeat", "repeat takes {within_days: days, open_contact: new|urge}")

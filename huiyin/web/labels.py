@@ -56,6 +56,9 @@ ACTIONS = {
     "co_submit_result": _("Submit contribution (co-handling)"),
     "dispute_return": _("Dispute return"),
     "decide_return": _("Decide disputed return"),
+    "approve_reply": _("Approve reply (答复审核)"),
+    "approve_compensation": _("Approve compensation"),
+    "refuse_compensation": _("Refuse compensation"),
     "breach": _("Deadline breached"),
     "rule": _("Rule applied"),
     "repeat": _("Repeat complaint"),
@@ -65,14 +68,14 @@ ACTIONS = {
 # Which actions are shown first and in which colour on the case page.
 PRIMARY = {
     "dispatch", "approve", "acknowledge", "submit_result", "approve_plan", "review", "callback",
-    "grant_extension", "redispatch", "resume", "co_acknowledge", "co_submit_result", "decide_return", "close",
+    "grant_extension", "approve_compensation", "approve_reply", "redispatch", "resume", "co_acknowledge", "co_submit_result", "decide_return", "close",
 }
-DANGER = {"reject", "mark_invalid", "return", "refuse_extension", "escalate", "merge", "transfer_out"}
+DANGER = {"reject", "mark_invalid", "return", "refuse_extension", "refuse_compensation", "escalate", "merge", "transfer_out"}
 ORDER = [
     "approve", "reject", "dispatch", "resolve_on_spot", "mark_invalid", "transfer_out", "acknowledge",
     "record_contact", "submit_result", "co_acknowledge", "co_submit_result", "approve_plan", "review",
-    "callback", "close", "redispatch", "escalate", "grant_extension", "refuse_extension", "request_extension",
-    "suspend", "resume", "return", "dispute_return", "decide_return", "compensate", "urge", "classify",
+    "approve_reply", "callback", "close", "redispatch", "escalate", "grant_extension", "refuse_extension", "request_extension",
+    "suspend", "resume", "return", "dispute_return", "decide_return", "compensate", "approve_compensation", "refuse_compensation", "urge", "classify",
     "merge", "link", "reopen", "appeal",
 ]
 

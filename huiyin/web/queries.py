@@ -333,7 +333,7 @@ def page(qs: QuerySet[Case], *, sort: str, cursor: str, limit: int) -> tuple[lis
 
 
 def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
-    """What waits for the leader's decision: 批示, plan approval, extension requests."""
+    """What waits for the leader's decision: 批示, plan approval, extension requests, compensation."""
     scope = Scope(user)
     visible = cases_for(user).select_related("owner_unit", "unit", "proposed_unit", "category")
     out: dict[str, list[Case]] = {}
@@ -342,6 +342,7 @@ def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
         ("plan", "approve_plan", Q(state=S.PLAN_APPROVAL)),
         ("extension", "grant_extension", Q(pk__in=Extension.objects.filter(
             status=ExtensionStatus.REQUESTED).values("case_id"))),
+        ("compensation", "approve_compensation", Q(compensation_status="requested")),
     ):
         action = workflow.ACTIONS[action_name]
         ids = scope.ids(action.roles)

@@ -201,7 +201,7 @@ def test_employee_complaint_appeal_goes_to_the_gm(api) -> None:  # type: ignore[
 def test_compensation_is_recorded(api) -> None:  # type: ignore[no-untyped-def]
     n = case_in(api, "accepted")
     r = api("handler_a").act(n, "compensate", {"amount": "200.00", "form": "退款"})
-    assert r.json()["compensation"] == {"amount": "200.00", "form": "退款"}
+    assert r.json()["compensation"] == {"amount": "200.00", "form": "退款", "status": "approved"}
 
 
 def test_transfer_out_tells_the_competent_authority_and_closes(api) -> None:  # type: ignore[no-untyped-def]
@@ -265,3 +265,25 @@ def test_timers_are_stored_per_round(api) -> None:  # type: ignore[no-untyped-de
     api("dispatcher").act(n, "redispatch", {"unit": "county_b"})
     rounds = sorted(Timer.objects.filter(case__number=n, code="resolve").values_list("round", "state"))
     assert rounds == [(1, "met"), (2, "running")]
+
+
+def test_compensation_above_the_policys_limit_waits_for_the_leader(api) -> None:  # type: ignore[no-untyped-def]
+    from huiyin.notify.models import InboxItem
+    from huiyin.policies.models import Policy
+    from huiyin.policies.services import clear_cache
+
+    policy = Policy.objects.get(active=True)
+    Policy.objects.filter(pk=policy.pk).update(config={**policy.config, "compensation": {"approval_above": 1000}})
+    clear_cache()
+    n = case_in(api, "accepted")
+    small = api("handler_a").act(n, "compensate", {"amount": "200.00", "form": "礼品"}).json()
+    assert small["compensation"]["status"] == "approved"
+    big = api("handler_a").act(n, "compensate", {"amount": "5000.00", "form": "退款"}).json()
+    assert big["compensation"] == {"amount": "5000.00", "form": "退款", "status": "requested"}
+    assert api("handler_a").act(n, "compensate", {"amount": "1", "form": "x"}).status_code == 409
+    assert InboxItem.objects.filter(user__username="leader", case_number=n, event="case.approval_needed").exists()
+    assert "approve_compensation" in api("leader").get(f"/cases/{n}").json()["allowed_actions"]
+    assert api("handler_a").act(n, "approve_compensation").status_code == 403
+    r = api("leader").act(n, "approve_compensation", {"comment": "同意退款"})
+    assert r.json()["compensation"]["status"] == "approved"
+    assert api("leader").act(n, "refuse_compensation").status_code == 409

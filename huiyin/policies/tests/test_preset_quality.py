@@ -51,7 +51,10 @@ def test_a_red_tofu_is_an_a_class_complaint_handled_under_approval(api) -> None:
         assert body["state"] == "plan_approval"
         assert api("leader").act(number, "approve_plan").json()["state"] == "result_submitted"
         body = api("dispatcher").act(number, "compensate", {"amount": "60", "form": "1:10 赠送礼品豆制品"}).json()
-        assert body["compensation"] == {"amount": "60.00", "form": "1:10 赠送礼品豆制品"}
+        # 9.2.1: 需由公司同意后方可执行 — the compensation waits for the leader.
+        assert body["compensation"] == {"amount": "60.00", "form": "1:10 赠送礼品豆制品", "status": "requested"}
+        body = api("leader").act(number, "approve_compensation", {"comment": "同意"}).json()
+        assert body["compensation"]["status"] == "approved"
         assert api("dispatcher").act(number, "review", {"accept": True}).json()["state"] == "pending_callback"
         # 7.3: 质检部 measures the customer's satisfaction.
         body = api("agent").act(number, "callback", {"satisfaction": "satisfied"}).json()

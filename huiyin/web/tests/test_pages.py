@@ -456,3 +456,21 @@ def test_the_inbox_page_lists_my_notifications_and_marks_them_read(api) -> None:
     other.force_login(api("handler_b").user)
     assert other.post(f"/inbox/{item.pk}/read").status_code == 404
     assert n not in other.get("/inbox/").content.decode()
+
+
+def test_the_approvals_inbox_lists_compensation_above_the_limit(web: Any, api: Any) -> None:
+    from huiyin.policies.models import Policy
+    from huiyin.policies.services import clear_cache
+
+    policy = Policy.objects.get(active=True)
+    Policy.objects.filter(pk=policy.pk).update(config={**policy.config, "compensation": {"approval_above": 1000}})
+    clear_cache()
+    number = case_in(api, "accepted")
+    api("handler_a").act(number, "compensate", {"amount": "3000.00", "form": "退货退款"})
+    html = web("leader").get("/approvals/").content.decode()
+    section = html[html.index('id="approvals-compensation"'):]
+    assert number in section and "退货退款" in section and "超限赔偿审批" in html
+    r = web("leader").post(f"/cases/{number}/act/approve_compensation", {"comment": "同意"},
+                           headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    assert Case.objects.get(number=number).compensation_status == "approved"
