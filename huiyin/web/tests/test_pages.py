@@ -468,6 +468,9 @@ def test_the_approvals_inbox_lists_compensation_above_the_limit(web: Any, api: A
     number = case_in(api, "accepted")
     api("handler_a").act(number, "compensate", {"amount": "3000.00", "form": "退货退款"})
     html = web("leader").get("/approvals/").content.decode()
+    assert html.count('id="approvals-compensation"') == 1
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert "<div" not in title
     section = html[html.index('id="approvals-compensation"'):]
     assert number in section and "退货退款" in section and "超限赔偿审批" in html
     r = web("leader").post(f"/cases/{number}/act/approve_compensation", {"comment": "同意"},
