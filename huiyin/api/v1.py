@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import File, NinjaAPI, Query, Router, Schema, UploadedFile
@@ -20,19 +19,18 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
 
-from huiyin.cases import inputs, services, workflow
-from huiyin.cases.access import case_for, cases_for
+from huiyin.cases import inputs, selectors, services, workflow
+from huiyin.cases.access import case_for
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import BadInput, CaseError
-from huiyin.cases.models import Category, Kind, Severity, State, Timer
-from huiyin.cases.selectors import text_query
+from huiyin.cases.models import Category, Kind, Severity, State
 from huiyin.notify.selectors import delivery_status
 from huiyin.org.access import unit_for
 from huiyin.org.models import User
 from huiyin.sla import calendar as cal
 
 from .auth import BearerAuth, token_issue
-from .serialize import attachment_json, case_json, case_summary, event_json, iso
+from .serialize import attachment_json, event_json
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +154,7 @@ def case_create(request: HttpRequest) -> HttpResponse:
         case = case_for(user, case.number) or case
     else:
         case.registered_by = user  # the new case is the caller's own: no second fetch
-    body = case_json(case, user)
+    body = selectors.case_facts(user, case)
     if urged:
         body["urged"] = True  # an open case of this customer was urged (催办) instead
     return JsonResponse(body, status=201 if created else 200)
@@ -175,40 +173,35 @@ class CaseFilters(Schema):
 
 @cases_router.get("", summary="List cases visible to the caller (newest first, keyset-paginated)")
 def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse:
+    """The same filters as the case list page (`cases.selectors.ListFilters`): `unit` keeps the
+    cases handled in that unit's subtree; `overdue` looks at counting (not paused) deadlines."""
     user = _user(request)
-    qs = cases_for(user)
-    if filters.state:
-        qs = qs.filter(state=filters.state)
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    if filters.severity:
-        qs = qs.filter(severity=filters.severity)
+    unit = None
     if filters.unit:
         unit = unit_for(user, filters.unit)
         if unit is None:
             raise BadInput(f"Unknown unit {filters.unit!r}.", fields={"unit": "unknown unit code"})
-        qs = qs.filter(unit=unit)
-    if filters.overdue is not None:
-        late = Timer.objects.filter(case=OuterRef("pk"), stopped_at__isnull=True, due_at__lt=timezone.now())
-        qs = qs.filter(Exists(late)) if filters.overdue else qs.exclude(Exists(late))
-    if filters.q:
-        qs = qs.filter(text_query(filters.q))
-    if filters.cursor:
-        qs = qs.filter(id__lt=filters.cursor)
-    rows = list(qs.select_related("owner_unit", "unit").order_by("-id")[: filters.limit + 1])
-    has_next = len(rows) > filters.limit
-    rows = rows[: filters.limit]
+    f = selectors.ListFilters(
+        state=[filters.state] if filters.state else [],
+        kind=filters.kind or "",
+        severity=filters.severity or "",
+        unit=unit,
+        overdue="" if filters.overdue is None else "yes" if filters.overdue else "no",
+        q=filters.q or "",
+    )
+    rows, next_cursor = selectors.page(selectors.apply_filters(user, f), sort="-id", cursor=filters.cursor,
+                                       limit=filters.limit)
     return JsonResponse({
-        "items": [case_summary(c) for c in rows],
-        "next_cursor": rows[-1].pk if has_next else None,
-        "has_next": has_next,
+        "items": [selectors.case_row(user, c) for c in rows],
+        "next_cursor": int(next_cursor) if next_cursor else None,
+        "has_next": next_cursor is not None,
     })
 
 
 @cases_router.get("/{number}", summary="One case, with its deadlines and the actions the caller may take")
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     user = _user(request)
-    return JsonResponse(case_json(_case_or_404(user, number), user))
+    return JsonResponse(selectors.case_facts(user, _case_or_404(user, number)))
 
 
 @cases_router.get("/{number}/timeline", summary="The case's timeline, oldest first")
@@ -236,7 +229,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     fresh = case_for(user, updated.number)
     if fresh is None:  # the action moved the case out of the caller's sight (e.g. returned elsewhere)
         return JsonResponse({"number": updated.number, "state": updated.state, "version": updated.version})
-    return JsonResponse(case_json(fresh, user))
+    return JsonResponse(selectors.case_facts(user, fresh))
 
 
 @cases_router.post("/{number}/attachments", summary="Attach a file (letter scan, photo, recording)")
@@ -285,7 +278,7 @@ def category_tree(request: HttpRequest) -> HttpResponse:
 
     return JsonResponse({"items": [node(c) for c in children.get(None, [])]})
 
-from huiyin.notify.api import router as notify_router  # noqa: E402
+from huiyin.notify.api import router as notify_router
 
 api.add_router("/notifications", notify_router)
 
@@ -306,7 +299,7 @@ def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResp
     if start.tzinfo is None:
         start = timezone.make_aware(start)
     d = cal.deadline_add(start, q.amount, q.unit)
-    return JsonResponse({"due_at": iso(d.due_at), "provisional": d.provisional,
+    return JsonResponse({"due_at": selectors.iso(d.due_at), "provisional": d.provisional,
                          "unknown_years": list(d.unknown_years)})
 
 

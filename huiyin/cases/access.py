@@ -1,13 +1,26 @@
-"""Permission-checked fetching of cases: the only way views and the API get one."""
+"""The permission rules of cases: which cases a user sees, who may see a complainant's
+identity, who may attach files. Views, the API, exports and notifications ask here; nothing
+else decides.
+
+Visibility: a case is visible to the roles over the unit that registered it (the centre's line),
+over the unit handling it, and over the units co-handling it (协办). Anything else answers None
+(→ 404), exactly as a case that does not exist.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from huiyin.org.access import scope_filter, visible_unit_ids
-from huiyin.org.models import User
+from huiyin.org.access import roles_over, scope_filter, visible_unit_ids
+from huiyin.org.models import Role, User
 
-from .models import Case, CoHandling
+from .models import Case, CoHandling, Kind
+
+# The centre's roles, who take the calls and follow the case for the complainant (首问负责制):
+# they see a whistle-blower's identity (DESIGN §8).
+IDENTITY_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR})
 
 
 def cases_for(user: User) -> QuerySet[Case]:
@@ -26,3 +39,58 @@ def case_for(user: User, number: str) -> Case | None:
     return cases_for(user).select_related("owner_unit", "unit", "proposed_unit", "category").filter(
         number=number
     ).first()
+
+
+def _roles_on(user: User, case: Case) -> set[str]:
+    return roles_over(user, case.owner_unit) | roles_over(user, case.unit)
+
+
+def may_see_identity(user: User, case: Case) -> bool:
+    """Whether the user sees who complained (name, phone, e-mail, address, account).
+
+    A whistle-blower's identity (举报) is shown only to the centre's roles over the registering
+    unit (DESIGN §8): the handling unit works on the matter, not on who reported it. For other
+    kinds, every role on the case except the auditor's."""
+    if case.kind == Kind.REPORT:
+        return bool(roles_over(user, case.owner_unit) & IDENTITY_ROLES)
+    return bool(_roles_on(user, case) - {Role.AUDITOR})
+
+
+def mask(value: str) -> str:
+    """A phone or ID number masked: the first 3 and the last 4 characters kept."""
+    if len(value) >= 7:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    return "*" * len(value)
+
+
+def complainant_view(user: User, case: Case, *, listing: bool = False) -> dict[str, Any]:
+    """What `user` may see of the complainant, for a case page (`listing=False`) or a row of a
+    list or an export (`listing=True`). The one identity rule of Huiyin:
+
+    - a report's (举报) reporter is never shown in a list or an export, and on the case page only
+      to the roles of `may_see_identity`;
+    - other kinds: roles with identity access see everything on the case page, and in lists the
+      name with the phone and ID numbers masked (DESIGN §8); roles without it see the phone and ID
+      numbers masked and nothing else.
+    """
+    identity = may_see_identity(user, case)
+    report = case.kind == Kind.REPORT
+    hidden = report and (listing or not identity)
+    full = identity and not listing and not hidden
+    shown_name = full or (identity and listing and not report)
+    return {
+        "name": case.complainant_name if shown_name else "",
+        "phone": "" if hidden else case.complainant_phone if full else mask(case.complainant_phone),
+        "email": case.complainant_email if full else "",
+        "address": case.complainant_address if full else "",
+        "account": case.complainant_account if full else "",
+        "id_number": "" if hidden else case.complainant_id_number if full else mask(case.complainant_id_number),
+        "customer_class": case.customer_class,
+        "anonymous": case.anonymous,
+        "confidential": not full,
+    }
+
+
+def may_attach(user: User, case: Case) -> bool:
+    """Everyone working on the case may add files; the auditor only reads."""
+    return bool(_roles_on(user, case) - {Role.AUDITOR})

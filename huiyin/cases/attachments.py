@@ -12,14 +12,13 @@ import secrets
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.utils import timezone
 
-from huiyin.org.access import roles_over
-from huiyin.org.models import Role, User
+from huiyin.org.models import User
 
+from . import workflow
+from .access import may_attach
 from .errors import BadInput, Forbidden
-from .models import Attachment, Case, Event
+from .models import Attachment, Case
 
 # (magic prefix, content type); Office/zip formats and plain text are checked separately.
 SIGNATURES: list[tuple[bytes, str]] = [
@@ -54,8 +53,7 @@ def sniff(head: bytes) -> str | None:
 def attachment_add(case: Case, upload: UploadedFile, *, actor: User, source: str = "api") -> Attachment:
     """Store `upload` on `case`, with a timeline event. Raises BadInput for a file that is too
     large or of a type that is not allowed; nothing is stored then."""
-    roles = roles_over(actor, case.owner_unit) | roles_over(actor, case.unit)
-    if not roles - {Role.AUDITOR}:
+    if not may_attach(actor, case):
         raise Forbidden("Auditors cannot add attachments.")
     size = upload.size or 0
     if size == 0:
@@ -75,15 +73,12 @@ def attachment_add(case: Case, upload: UploadedFile, *, actor: User, source: str
         digest.update(chunk)
     upload.seek(0)
     name = (upload.name or "file").replace("/", "_").replace("\\", "_")[:200]
-    with transaction.atomic():
+    with workflow.change(case, "attach", actor=actor, source=source) as step:
         att = Attachment(
-            case=case, token=secrets.token_hex(16), name=name, content_type=ctype, size=size,
+            case=step.case, token=secrets.token_hex(16), name=name, content_type=ctype, size=size,
             sha256=digest.hexdigest(), uploaded_by=actor,
         )
         att.file.save(att.token, upload, save=False)
         att.save()
-        Event.objects.create(
-            case=case, action="attach", actor=actor, at=timezone.now(), source=source,
-            changes={"attachment": [None, {"token": att.token, "name": name, "size": size, "type": ctype}]},
-        )
+        step.note("attachment", {"token": att.token, "name": name, "size": size, "type": ctype})
     return att

@@ -1,6 +1,8 @@
-"""Stage timers of a case: started, stopped, paused and extended by the workflow.
+"""Stage timers of a case: the only code that writes a `Timer`.
 
-Only `cases.workflow` calls these functions (inside its transaction). A timer's
+Called only from `cases.workflow` (inside its transaction, with the case row locked) and from
+the worker's jobs in `cases.jobs` (breaches, reminders, provisional recomputation) — never from
+views, the API or other apps. A timer's
 due time is always `compute_due(timer)`: the policy's amount from `started_at`,
 then every adjustment (granted extension, pause) replayed in order, then the
 upstream's own deadline if that is earlier.
@@ -8,7 +10,7 @@ upstream's own deadline if that is earlier.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from huiyin.org.models import Unit
 from huiyin.policies.config import PolicyConfig
@@ -183,11 +185,6 @@ def recompute(t: Timer, cfg: PolicyConfig | None = None) -> None:
 
     _apply_due(t, cfg or config_for(t.case.policy_id), t.case)
     t.save(update_fields=["due_at", "remind_at", "provisional", "capped_by_upstream"])
-
-
-def remaining(timer: Timer, now: datetime) -> timedelta:
-    return timer.due_at - now
-
 
 
 def on_calendar_year_imported(sender: object, year: int, **kwargs: object) -> None:

@@ -1,26 +1,28 @@
-"""Applying the active policy's rules to a case (DESIGN §5), once per rule per case.
+"""What the policy's rules (DESIGN §5) see of a case, and what their effects do to it.
 
 `policies.rules` decides whether a rule matches; this module builds the case's facts,
-answers the counting and history questions from the database, applies the effects and
-writes each fired rule on the timeline (action "rule", the rule's name as comment).
-Called on intake, after every action, and by the scheduler; always inside a transaction
-with the case row locked, and guarded by the unique RuleHit row, so a rule never fires
-twice on one case even with several workers.
+answers the counting and history questions from the database (the same customer, counts in a
+window, a share of a unit's customers), and applies a fired rule's effects through the
+workflow's `Step`. `cases.workflow.rules_apply` runs the rules: on intake, after every action
+and from the scheduler, each fired rule one `rule` event.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
-from django.utils import timezone
 
-from huiyin.policies.rules import Facts, Rule, matches, raises_severity
-from huiyin.policies.services import config_for
+from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
-from .models import FINAL_STATES, Case, Category, Event, RuleHit, State, Timer
+from .models import Case, Category, CloseReason, State, Timer
+
+if TYPE_CHECKING:
+    from .workflow import Step
 
 _category_paths: dict[int, list[str]] = {}
 
@@ -63,7 +65,7 @@ def latest_closed_of_customer(case: Case, days: int) -> Case | None:
     return (
         Case.objects.filter(q, state=State.CLOSED, closed_at__gte=since, closed_at__lte=case.received_at)
         .exclude(pk=case.pk)
-        .exclude(close_reason="merged")
+        .exclude(close_reason=CloseReason.MERGED)
         .order_by("-closed_at")
         .first()
     )
@@ -99,7 +101,7 @@ def facts_for(case: Case, now: datetime) -> Facts:
             qs = qs.filter(kind__in=kinds)
         if channels:
             qs = qs.filter(channel__in=channels)
-        return qs.exclude(close_reason="merged").count()
+        return qs.exclude(close_reason=CloseReason.MERGED).count()
 
     def repeat(days: int) -> bool:
         return latest_closed_of_customer(case, days) is not None
@@ -144,82 +146,45 @@ def facts_for(case: Case, now: datetime) -> Facts:
     )
 
 
-def rules_apply(case: Case, *, trigger: str, now: datetime | None = None, only: list[Rule] | None = None) -> list[str]:
-    """Evaluate the case's policy rules for `trigger` and apply those that match and have
-    not fired on this case before. The caller holds the case row locked in a transaction.
-    Returns the names of the rules that fired."""
-    if case.state in FINAL_STATES and trigger != "change":
-        return []
-    now = now or timezone.now()
-    cfg = config_for(case.policy_id)
-    rules = [r for r in (only if only is not None else cfg.rules) if trigger in r.on]
-    if not rules:
-        return []
-    # a case just registered has no rule hits yet
-    fired_before = set() if trigger == "intake" else set(
-        RuleHit.objects.filter(case=case).values_list("rule", flat=True))
-    fired: list[str] = []
-    facts: Facts | None = None
-    for rule in rules:
-        if rule.name in fired_before:
-            continue
-        if facts is None:
-            facts = facts_for(case, now)
-        if not matches(rule.when, facts):
-            continue
-        changes = _apply_effects(case, rule, now)
-        RuleHit.objects.create(case=case, rule=rule.name, at=now)
-        Event.objects.create(case=case, action="rule", actor=None, at=now, source="rules", comment=rule.name,
-                             changes={"rule": [None, rule.name], **changes})
-        fired.append(rule.name)
-        facts = None  # effects may change what later rules see
-    return fired
+def mark_repeat(step: Step, previous: Case) -> None:
+    """重复投诉: link the case to the customer's recent case and tag it."""
+    step.set_case("repeat_of", previous)
+    if "repeat" not in step.case.tags:
+        step.set("tags", [*step.case.tags, "repeat"])
 
 
-def _apply_effects(case: Case, rule: Rule, now: datetime) -> dict[str, list[Any]]:
+def apply_effects(step: Step, rule: Rule) -> list[Callable[[], object]]:
+    """Apply a fired rule's effects to the case through the workflow's `step`; returns the
+    notifications to send (the workflow sends them once the case is numbered)."""
     from . import notifications
 
-    changes: dict[str, list[Any]] = {}
-    dirty: set[str] = set()
-
-    def put(name: str, value: Any) -> None:
-        old = getattr(case, name)
-        if old != value:
-            setattr(case, name, value)
-            dirty.add(name)
-            changes[name] = [old, value]
-
+    case = step.case
+    notices: list[Callable[[], object]] = []
     for effect in rule.then:
         key, value = next(iter(effect.items()))
         if key == "set_severity" and raises_severity(case.severity, value):
-            put("severity", value)
+            step.set("severity", value)
         elif key == "set_class":
-            put("case_class", value)
+            step.set("case_class", value)
         elif key == "add_tag" and value not in case.tags:
-            put("tags", [*case.tags, value])
+            step.set("tags", [*case.tags, value])
         elif key == "require_approval" and value:
-            put("requires_approval", True)
+            step.set("requires_approval", True)
         elif key == "escalate" and value:
-            put("escalated", True)
+            step.set("escalated", True)
             if "escalated" not in case.tags:
-                put("tags", [*case.tags, "escalated"])
-            notifications.notify_roles(case, ("supervisor", "leader"), "case.escalated", reason=rule.name)
-            changes["notify"] = [None, ["supervisor", "leader"]]
+                step.set("tags", [*case.tags, "escalated"])
+            notices.append(partial(notifications.notify_roles, case, ("supervisor", "leader"), "case.escalated",
+                                   reason=rule.name))
+            step.note("notify", ["supervisor", "leader"])
         elif key == "notify":
             roles = tuple(value.get("roles", []))
-            notifications.notify_roles(case, roles, value.get("event", "case.reminder"), reason=rule.name)
-            changes["notify"] = [None, list(roles)]
+            notices.append(partial(notifications.notify_roles, case, roles, value.get("event", "case.reminder"),
+                                   reason=rule.name))
+            step.note("notify", list(roles))
         elif key == "mark_repeat" and value and case.repeat_of_id is None:
             days = int(value) if isinstance(value, int) and not isinstance(value, bool) else 30
             previous = latest_closed_of_customer(case, days)
             if previous is not None:
-                case.repeat_of = previous
-                dirty.add("repeat_of")
-                changes["repeat_of"] = [None, previous.number]
-                if "repeat" not in case.tags:
-                    put("tags", [*case.tags, "repeat"])
-    if dirty:
-        case.version += 1
-        dirty.add("version")
-        case.save(update_fields=sorted(dirty | {"updated_at"}))
-    return changes
+                mark_repeat(step, previous)
+    return notices

@@ -19,7 +19,7 @@ from huiyin.policies.models import Policy
 from huiyin.policies.services import config_for
 from huiyin.sla import calendar as cal
 
-from . import deadlines, grading, notifications
+from . import deadlines, notifications, workflow
 from .models import FINAL_STATES, Case, Event, RuleHit, Timer, TimerState
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def sweep_rules(now: datetime | None = None, *, limit: int = 500) -> int:
                 with transaction.atomic():
                     case = Case.objects.select_for_update(of=("self",)).select_related(
                         "owner_unit", "unit").get(pk=case_id)
-                    fired += len(grading.rules_apply(case, trigger="schedule", now=now, only=[rule]))
+                    fired += len(workflow.rules_apply(case, trigger="schedule", now=now, only=[rule]))
     return fired
 
 

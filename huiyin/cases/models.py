@@ -106,6 +106,28 @@ class Satisfaction(models.TextChoices):
     UNREACHABLE = "unreachable", _("未联系上")
 
 
+class CompensationStatus(models.TextChoices):
+    NONE = "", _("无")
+    REQUESTED = "requested", _("待审批")  # above the policy's limit: waits for the leader
+    APPROVED = "approved", _("已批准")
+    REFUSED = "refused", _("未批准")
+
+
+class CloseReason(models.TextChoices):
+    """Why a case ended (closed or invalid)."""
+
+    OPEN = "", ""
+    CALLBACK = "callback", _("closed after callback")
+    SIGNOFF = "signoff", _("closed")
+    NO_CALLBACK = "no_callback", _("closed without callback")
+    RESOLVED_ON_SPOT = "resolved_on_spot", _("answered on the spot")
+    UNREACHABLE = "unreachable", _("customer unreachable")
+    MERGED = "merged", _("merged")
+    TRANSFERRED = "transferred", _("transferred out")
+    INVALID = "invalid", _("invalid")
+    APPEAL_REJECTED = "appeal_rejected", _("appeal rejected")
+
+
 class CustomerClass(models.TextChoices):
     NONE = "", _("未分级")
     A = "A", "A"
@@ -208,8 +230,9 @@ class Case(models.Model):
 
     compensation_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     compensation_form = models.CharField(max_length=100, blank=True)
-    # "" (none), requested (above the policy's limit: waits for the leader), approved, refused
-    compensation_status = models.CharField(_("赔偿审批"), max_length=10, blank=True)
+    compensation_status = models.CharField(
+        _("赔偿审批"), max_length=10, choices=CompensationStatus.choices, blank=True
+    )
     satisfaction = models.CharField(_("满意度"), max_length=20, choices=Satisfaction.choices, blank=True)
     callback_attempts = models.PositiveSmallIntegerField(default=0)
     urge_count = models.PositiveIntegerField(default=0)
@@ -222,7 +245,7 @@ class Case(models.Model):
     )
     requires_approval = models.BooleanField(_("需领导批示"), default=False)
     reply_level = models.PositiveSmallIntegerField(default=0)  # levels of 答复审核 passed
-    close_reason = models.CharField(max_length=30, blank=True)
+    close_reason = models.CharField(max_length=30, choices=CloseReason.choices, blank=True)
     transfer_authority = models.CharField(max_length=200, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

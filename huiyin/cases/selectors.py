@@ -1,12 +1,55 @@
-"""Read-side helpers over cases shared by the API and the pages."""
+"""Reads of cases, shared by the API, the pages, the exports and the jobs: one meaning per filter.
+
+Every query starts from `cases.access.cases_for(user)` (the caller's scope); nothing here writes.
+What waits for whom is read off the workflow's own table (`workflow.ACTIONS`: the roles of the
+action that moves a case on from its state), never restated. Lists page by keyset (never OFFSET)
+and counts are capped (never a COUNT(*) over everything).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from .services import normalise_phone
+from huiyin.org.access import (
+    grants,
+    subtree_ids,
+    unit_ids_with_roles,
+    visible_unit_ids,
+)
+from huiyin.org.models import Role, Unit, User
+
+from . import workflow
+from .access import cases_for, complainant_view
+from .models import (
+    FINAL_STATES,
+    Case,
+    CaseLink,
+    CoHandling,
+    CompensationStatus,
+    Extension,
+    ExtensionStatus,
+    Satisfaction,
+    State,
+    Timer,
+    TimerState,
+)
+from .phones import normalise_phone
+
+OPEN_STATES = [s.value for s in State if s not in FINAL_STATES]
+COUNT_CAP = 100  # counts on the workbench stop here ("99+"): never a COUNT(*) over everything
+QUEUE_CAP = 200  # per-state counts of a unit queue stop here ("199+")
+
+S = State
+
+
+# --- the search box ----------------------------------------------------------------------------
 
 CASE_NUMBER = re.compile(r"^[A-Za-z]{2}\d{8}-\d{6}$")
 PHONE_LIKE = re.compile(r"^[0-9+\-() ]{5,20}$")
@@ -22,3 +65,545 @@ def text_query(text: str) -> Q:
     if PHONE_LIKE.match(q) and sum(ch.isdigit() for ch in q) >= 5:
         return Q(complainant_phone=normalise_phone(q)) | Q(complainant_account=q)
     return Q(subject__icontains=q)
+
+
+# --- deadlines ---------------------------------------------------------------------------------
+
+
+def open_timers() -> QuerySet[Timer]:
+    """Timers still counting (paused ones are not: a suspended case's clock stops)."""
+    return Timer.objects.filter(stopped_at__isnull=True).exclude(state=TimerState.PAUSED)
+
+
+def overdue_timers(now: datetime) -> QuerySet[Timer]:
+    return open_timers().filter(due_at__lt=now)
+
+
+def due_today_timers(now: datetime) -> QuerySet[Timer]:
+    end = timezone.make_aware(datetime.combine(timezone.localdate(now) + timedelta(days=1), time.min))
+    return open_timers().filter(due_at__gte=now, due_at__lt=end)
+
+
+def at_risk_timers(now: datetime) -> QuerySet[Timer]:
+    """Not yet due but past the policy's reminder share of their time (e.g. 75 %): the timer's
+    own `remind_at`, set by cases.deadlines from the policy's reminder_share."""
+    return open_timers().filter(due_at__gte=now, remind_at__lte=now)
+
+
+def timer_case_ids(timers: QuerySet[Timer]) -> QuerySet[Timer]:
+    return timers.values("case_id")
+
+
+def current_timers(case: Case) -> list[Timer]:
+    """The latest timer of each stage (older rounds stay in the database for reports)."""
+    latest: dict[str, Timer] = {}
+    for t in case.timers.filter(co_unit__isnull=True).order_by("id"):
+        latest[t.code] = t
+    return sorted(latest.values(), key=lambda t: t.started_at)
+
+
+def attach_next_deadline(rows: list[Case], now: datetime) -> None:
+    """Set `next_due`, `next_timer` and `overdue` on each case: its earliest counting deadline."""
+    by_case: dict[int, Timer] = {}
+    if rows:
+        for t in open_timers().filter(case_id__in=[c.pk for c in rows], co_unit__isnull=True).order_by("due_at"):
+            by_case.setdefault(t.case_id, t)
+    for c in rows:
+        t = by_case.get(c.pk)
+        c.next_timer = t  # type: ignore[attr-defined]
+        c.next_due = t.due_at if t else None  # type: ignore[attr-defined]
+        c.overdue = bool(t and t.due_at < now)  # type: ignore[attr-defined]
+
+
+# --- one case, as a reader sees it ---------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """Times as ISO 8601 in Beijing time (+08:00)."""
+    return timezone.localtime(value).isoformat() if value is not None else None
+
+
+def money(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def timer_facts(t: Timer, now: datetime) -> dict[str, Any]:
+    """One deadline: when it is due, whether it is met or breached and by how much."""
+    return {
+        "timer": t.code,
+        "round": t.round,
+        "due_at": iso(t.due_at),
+        "state": t.state,
+        "provisional": t.provisional,
+        "started_at": iso(t.started_at),
+        "stopped_at": iso(t.stopped_at),
+        "remaining_seconds": int((t.due_at - now).total_seconds()) if t.stopped_at is None else None,
+        "breach_seconds": t.breach_seconds
+        if t.stopped_at is not None
+        else (max(0, int((now - t.due_at).total_seconds())) if t.breached_at else None),
+        "basis": t.basis,
+        "amount": t.amount,
+        "unit": t.unit,
+    }
+
+
+def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
+    """The co-handling units (协办) of the current round with their own deadlines."""
+    rows = list(case.co_handlings.filter(round=case.round, active=True).select_related("unit").order_by("id"))
+    if not rows:
+        return []
+    timers: dict[tuple[int, str], Timer] = {}
+    for t in case.timers.filter(co_unit__isnull=False, round=case.round).order_by("id"):
+        assert t.co_unit_id is not None
+        timers[(t.co_unit_id, t.code)] = t
+    return [
+        {
+            "unit": co.unit.code,
+            "acknowledged_at": iso(co.acknowledged_at),
+            "submitted_at": iso(co.submitted_at),
+            "result": co.result,
+            "deadlines": [timer_facts(timers[(co.unit_id, code)], now) for code in ("acknowledge", "resolve")
+                          if (co.unit_id, code) in timers],
+        }
+        for co in rows
+    ]
+
+
+def linked_numbers(case: Case) -> list[str]:
+    """The numbers of the cases linked to `case`, in either direction."""
+    pairs = CaseLink.objects.filter(Q(case=case) | Q(to=case)).values_list("case__number", "to__number")
+    return sorted({b if a == case.number else a for a, b in pairs})
+
+
+COMPLAINANT_KEYS = ("name", "phone", "email", "address", "account", "customer_class", "anonymous", "confidential")
+
+
+def case_facts(user: User, case: Case) -> dict[str, Any]:
+    """Everything `user` may see of one case, as plain data (the API's case and the case page's
+    facts): the complainant through the identity rule, the deadlines, the allowed actions."""
+    now = timezone.now()
+    person = complainant_view(user, case)
+    return {
+        "number": case.number,
+        "kind": case.kind,
+        "channel": case.channel,
+        "state": case.state,
+        "round": case.round,
+        "version": case.version,
+        "unit": case.unit.code if case.unit_id and case.unit else None,
+        "proposed_unit": case.proposed_unit.code if case.proposed_unit_id and case.proposed_unit else None,
+        "proposed_co_units": case.proposed_co_units,
+        "owner_unit": case.owner_unit.code,
+        "severity": case.severity,
+        "class": case.case_class,
+        "tags": case.tags,
+        "repeat_of": case.repeat_of.number if case.repeat_of_id and case.repeat_of else None,
+        "region": case.region,
+        "requires_approval": case.requires_approval,
+        "reply_level": case.reply_level,
+        "subject": case.subject,
+        "description": case.description,
+        "demands": case.demands,
+        "product": case.product,
+        "occurred_at": iso(case.occurred_at),
+        "amount": money(case.amount),
+        "people_count": case.people_count,
+        "flags": case.flags,
+        "category": case.category.code if case.category_id and case.category else None,
+        "complainant": {key: person[key] for key in COMPLAINANT_KEYS},
+        "received_at": iso(case.received_at),
+        "registered_by": case.registered_by.username,
+        "upstream_ref": case.upstream_ref,
+        "upstream_due_at": iso(case.upstream_due_at),
+        "instructions": case.instructions,
+        "validity": case.validity,
+        "invalid_code": case.invalid_code or None,
+        "invalid_reason": case.invalid_reason,
+        "liability": case.liability,
+        "investigation": {
+            "cause": case.cause,
+            "course": case.course,
+            "responsible_person": case.responsible_person,
+            "conclusion": case.conclusion,
+            "countermeasures": case.countermeasures,
+        },
+        "reply": case.reply,
+        "compensation": {"amount": money(case.compensation_amount), "form": case.compensation_form,
+                         "status": case.compensation_status or None}
+        if case.compensation_amount is not None
+        else None,
+        "satisfaction": case.satisfaction or None,
+        "callback_attempts": case.callback_attempts,
+        "urge_count": case.urge_count,
+        "supervised": case.supervised,
+        "escalated": case.escalated,
+        "merged_into": case.merged_into.number if case.merged_into_id and case.merged_into else None,
+        "links": linked_numbers(case),
+        "close_reason": case.close_reason or None,
+        "closed_at": iso(case.closed_at),
+        "created_at": iso(case.created_at),
+        "updated_at": iso(case.updated_at),
+        "deadlines": [timer_facts(t, now) for t in current_timers(case)],
+        "co_units": co_units_facts(case, now),
+        "return_disputed": case.return_disputed,
+        "allowed_actions": workflow.allowed_actions(user, case),
+    }
+
+
+def case_row(user: User, case: Case) -> dict[str, Any]:
+    """One case as a row of a list (the API's list items)."""
+    person = complainant_view(user, case, listing=True)
+    return {
+        "number": case.number,
+        "kind": case.kind,
+        "channel": case.channel,
+        "state": case.state,
+        "round": case.round,
+        "severity": case.severity,
+        "class": case.case_class,
+        "subject": case.subject,
+        "unit": case.unit.code if case.unit_id and case.unit else None,
+        "owner_unit": case.owner_unit.code,
+        "complainant": {"name": person["name"], "phone": person["phone"]},
+        "received_at": iso(case.received_at),
+        "version": case.version,
+    }
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+# Keyset-friendly orders only: the id follows registration, and every filter index ends in id,
+# so any filter with either order reads a few index entries. (Ordering by received_at would need
+# composite indexes per filter column at 1,000,000 cases; not offered.)
+SORTS = {
+    "-id": ("-id",),
+    "id": ("id",),
+}
+
+
+@dataclass
+class ListFilters:
+    """A case list's filters, the same for the API, the pages and the export.
+
+    `unit` keeps the cases handled in that unit's subtree (a city includes its counties);
+    `overdue` is "yes" when a counting deadline (not a paused one) is past, "no" when none is."""
+
+    state: list[str] = field(default_factory=list)
+    kind: str = ""
+    unit: Unit | None = None
+    severity: str = ""
+    category: str = ""
+    channel: str = ""
+    overdue: str = ""  # "", "yes", "no"
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    sort: str = "-id"
+
+
+def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) -> QuerySet[Case]:
+    now = now or timezone.now()
+    qs = cases_for(user)
+    if f.state:
+        qs = qs.filter(state__in=f.state)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.severity:
+        qs = qs.filter(severity=f.severity)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.category:
+        qs = qs.filter(category__code=f.category)
+    if f.unit is not None:
+        qs = qs.filter(unit_id__in=subtree_ids({f.unit.path}))
+    if f.overdue == "yes":
+        qs = qs.filter(pk__in=timer_case_ids(overdue_timers(now)))
+    elif f.overdue == "no":
+        qs = qs.exclude(pk__in=timer_case_ids(overdue_timers(now)))
+    if f.date_from:
+        qs = qs.filter(received_at__gte=timezone.make_aware(datetime.combine(f.date_from, time.min)))
+    if f.date_to:
+        qs = qs.filter(received_at__lt=timezone.make_aware(datetime.combine(f.date_to + timedelta(days=1), time.min)))
+    if f.q:
+        qs = qs.filter(text_query(f.q))
+    return qs
+
+
+def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
+    """One page by keyset (never OFFSET): `cursor` is the last row's id of the previous page;
+    returns the rows and the cursor of the next page (None on the last)."""
+    order = SORTS.get(sort, SORTS["-id"])
+    try:
+        last_id = int(cursor) if cursor else 0
+    except ValueError:
+        last_id = 0
+    if last_id > 0:
+        qs = qs.filter(id__lt=last_id) if sort == "-id" else qs.filter(id__gt=last_id)
+    rows = list(qs.select_related("owner_unit", "unit", "category").order_by(*order)[: limit + 1])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    if not has_next or not rows:
+        return rows, None
+    return rows, str(rows[-1].pk)
+
+
+def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:
+    """The caller's cases that the user may see, newest first, by exact (normalised) phone."""
+    return list(
+        cases_for(user).filter(complainant_phone=normalise_phone(phone)).select_related("unit", "owner_unit")
+        .order_by("-id")[:limit]
+    )
+
+
+# --- what waits for whom ---------------------------------------------------------------------
+
+# (state, the action that moves it on, whose unit the role must cover, extra condition)
+WAITING: list[tuple[str, str, str, Q]] = [
+    (S.REGISTERED, "dispatch", "owner", Q()),
+    (S.RETURNED, "dispatch", "owner", Q(return_disputed=False)),
+    (S.RETURNED, "decide_return", "owner", Q(return_disputed=True)),
+    (S.PENDING_APPROVAL, "approve", "owner", Q()),
+    (S.DISPATCHED, "acknowledge", "unit", Q()),
+    (S.ACCEPTED, "submit_result", "unit", Q()),
+    (S.SUSPENDED, "resume", "unit", Q()),
+    (S.PLAN_APPROVAL, "approve_plan", "owner", Q()),
+    (S.RESULT_SUBMITTED, "review", "owner", Q()),
+    (S.PENDING_CALLBACK, "callback", "owner", ~Q(satisfaction=Satisfaction.UNSATISFIED)),
+    (S.PENDING_CALLBACK, "redispatch", "owner", Q(satisfaction=Satisfaction.UNSATISFIED, round=1)),
+]
+HANDLER_ROLES = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
+
+
+def waiting_terms(user: User) -> list[Q]:
+    """Cases whose next step is the user's: the state's moving action is one the user's roles
+    may take over the right unit (the registering centre's line or the handling unit).
+    One term per (state, action), each answerable from an index on its own."""
+    terms: list[Q] = []
+    for state, action_name, side, extra in WAITING:
+        action = workflow.ACTIONS[action_name]
+        ids = unit_ids_with_roles(user, action.roles)
+        if not ids:
+            continue
+        where = Q(owner_unit_id__in=ids) if side == "owner" else Q(unit_id__in=ids)
+        terms.append(Q(state=state) & extra & where)
+    # A pending extension request waits for whoever may grant it.
+    grant = workflow.ACTIONS["grant_extension"]
+    if ids := unit_ids_with_roles(user, grant.roles):
+        pending = Extension.objects.filter(status=ExtensionStatus.REQUESTED).values("case_id")
+        terms.append(Q(pk__in=pending, owner_unit_id__in=ids, state__in=list(grant.sources)))
+    # A joint case's co-handling unit (协办) has its own acknowledgement and contribution.
+    if ids := unit_ids_with_roles(user, HANDLER_ROLES):
+        co = CoHandling.objects.filter(unit_id__in=ids, active=True, submitted_at__isnull=True).values("case_id")
+        terms.append(Q(pk__in=co, state__in=[S.DISPATCHED, S.ACCEPTED, S.SUSPENDED]))
+    return terms
+
+
+def waiting_ids(user: User, *, cap: int = COUNT_CAP) -> list[int]:
+    """Ids of the cases waiting for the user, oldest first: the union of one small indexed query
+    per term (an OR of them all would make the database scan the whole table)."""
+    visible = cases_for(user)
+    ids: set[int] = set()
+    for term in waiting_terms(user):
+        ids.update(visible.filter(term).order_by("id").values_list("id", flat=True)[:cap])
+    return sorted(ids)
+
+
+def capped_count(qs: QuerySet[Any], cap: int = COUNT_CAP) -> int:
+    return qs[:cap].count()
+
+
+WORKBENCH_TABS = ("waiting", "due_today", "at_risk", "overdue", "registered_by_me")
+
+
+def workbench(user: User, *, tab: str, limit: int = 50) -> dict[str, Any]:
+    """我的待办: what waits for the user, what is due today, at risk or overdue among it, and what
+    the user registered that is still open; with capped counts and the unit queues."""
+    now = timezone.now()
+    visible = cases_for(user)
+    waiting = waiting_ids(user)
+    mine = visible.filter(Q(pk__in=waiting) | Q(registered_by=user, state__in=OPEN_STATES))
+    sets: dict[str, QuerySet[Case]] = {
+        "registered_by_me": visible.filter(registered_by=user, state__in=OPEN_STATES),
+        "due_today": mine.filter(pk__in=timer_case_ids(due_today_timers(now))),
+        "at_risk": mine.filter(pk__in=timer_case_ids(at_risk_timers(now))),
+        "overdue": mine.filter(pk__in=timer_case_ids(overdue_timers(now))),
+    }
+    counts = {"waiting": len(waiting), **{key: capped_count(qs) for key, qs in sets.items()}}
+    tab = tab if tab in counts else "waiting"
+    if tab == "waiting":
+        ordered = visible.filter(pk__in=waiting[:limit]).order_by("id")
+    elif tab == "registered_by_me":
+        ordered = sets[tab].order_by("id")
+    else:
+        ordered = sets[tab].order_by("-id")
+    rows = list(ordered.select_related("owner_unit", "unit", "category")[:limit])
+    attach_next_deadline(rows, now)
+    if tab not in ("waiting", "registered_by_me"):
+        rows.sort(key=lambda c: (c.next_due is None, c.next_due or now))
+    return {"tab": tab, "counts": counts, "rows": rows, "queues": unit_queues(user), "now": now}
+
+
+def unit_queues(user: User) -> list[dict[str, Any]]:
+    """Open cases per state of each unit the user dispatches for or handles in."""
+    result = []
+    seen: set[tuple[int, str]] = set()
+    for g in grants(user):
+        if g.role == Role.DISPATCHER:
+            side = "owner"
+        elif g.role in HANDLER_ROLES:
+            side = "unit"
+        else:
+            continue
+        if (g.unit_id, side) in seen:
+            continue
+        seen.add((g.unit_id, side))
+        ids = subtree_ids({g.path})
+        where = Q(owner_unit_id__in=ids) if side == "owner" else Q(unit_id__in=ids)
+        # One capped count per state (each from the state index), not a GROUP BY over every open case.
+        counts = {st: capped_count(cases_for(user).filter(where, state=st), QUEUE_CAP) for st in OPEN_STATES}
+        unit = Unit.objects.filter(pk=g.unit_id).first()
+        result.append({
+            "unit": unit, "side": side, "cap": QUEUE_CAP,
+            "states": [(s, counts.get(s, 0)) for s in OPEN_STATES],
+            "total": sum(counts.values()),
+        })
+    return result
+
+
+# --- leaders and supervisors ----------------------------------------------------------------
+
+
+def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
+    """What waits for the leader's decision: 批示, plan approval, extension requests, compensation."""
+    visible = cases_for(user).select_related("owner_unit", "unit", "proposed_unit", "category")
+    out: dict[str, list[Case]] = {}
+    for key, action_name, cond in (
+        ("dispatch", "approve", Q(state=S.PENDING_APPROVAL)),
+        ("plan", "approve_plan", Q(state=S.PLAN_APPROVAL)),
+        ("extension", "grant_extension", Q(pk__in=Extension.objects.filter(
+            status=ExtensionStatus.REQUESTED).values("case_id"))),
+        ("compensation", "approve_compensation", Q(compensation_status=CompensationStatus.REQUESTED)),
+    ):
+        ids = unit_ids_with_roles(user, workflow.ACTIONS[action_name].roles)
+        out[key] = list(visible.filter(cond, owner_unit_id__in=ids).order_by("id")[:limit]) if ids else []
+    ext_cases = [c.pk for c in out["extension"]]
+    pending = {e.case_id: e for e in Extension.objects.filter(case_id__in=ext_cases, status=ExtensionStatus.REQUESTED)
+               .select_related("requested_by")}
+    for c in out["extension"]:
+        c.pending_extension = pending.get(c.pk)  # type: ignore[attr-defined]
+    return out
+
+
+def in_unit(unit: Unit | None) -> Q:
+    """Cases handled in the unit's subtree, or registered there and not yet dispatched."""
+    if unit is None:
+        return Q()
+    ids = subtree_ids({unit.path})
+    return Q(unit_id__in=ids) | Q(unit__isnull=True, owner_unit_id__in=ids)
+
+
+def board(user: User, *, unit: Unit | None, limit: int = 200) -> dict[str, Any]:
+    """Overdue and at-risk open cases, counted per handling unit, for 督办."""
+    now = timezone.now()
+    qs = cases_for(user).filter(in_unit(unit), state__in=OPEN_STATES)
+    overdue = qs.filter(pk__in=timer_case_ids(overdue_timers(now)))
+    at_risk = qs.filter(pk__in=timer_case_ids(at_risk_timers(now))).exclude(pk__in=timer_case_ids(overdue_timers(now)))
+    per_unit: dict[int | None, dict[str, Any]] = {}
+    for key, subset in (("overdue", overdue), ("at_risk", at_risk)):
+        for row in subset.values("unit_id", "owner_unit_id").annotate(n=Count("id")).order_by():
+            uid = row["unit_id"] or row["owner_unit_id"]
+            entry = per_unit.setdefault(uid, {"overdue": 0, "at_risk": 0})
+            entry[key] += row["n"]
+    units = Unit.objects.in_bulk([u for u in per_unit if u is not None])
+    table = sorted(
+        ({"unit": units.get(uid), **v} for uid, v in per_unit.items() if uid is not None),
+        key=lambda r: (-r["overdue"], -r["at_risk"], r["unit"].path if r["unit"] else ""),
+    )
+    rows = []
+    for key, subset in (("overdue", overdue), ("at_risk", at_risk)):
+        for c in subset.select_related("owner_unit", "unit", "category").order_by("id")[:limit]:
+            c.board_kind = key  # type: ignore[attr-defined]
+            rows.append(c)
+    attach_next_deadline(rows, now)
+    rows.sort(key=lambda c: (c.next_due is None, c.next_due or now))
+    for c in rows:
+        c.can = workflow.possible(user, c, ("urge", "escalate"))  # type: ignore[attr-defined]
+    return {"table": table, "rows": rows, "now": now,
+            "totals": {"overdue": sum(r["overdue"] for r in table), "at_risk": sum(r["at_risk"] for r in table)}}
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+DASHBOARD_SECONDS = 60  # the dashboard's figures are recomputed at most once a minute per view
+
+
+def dashboard(user: User, *, unit: Unit | None, days: int = 30) -> dict[str, Any]:
+    """The dashboard's figures for what the user sees (cached briefly: aggregates over every open
+    case and a month of intake are the heaviest reads of the pages)."""
+    from django.core.cache import cache
+
+    key = "web:dashboard:{}:{}:{}".format(
+        ",".join(str(i) for i in sorted(visible_unit_ids(user))), unit.pk if unit else "-", days
+    )
+    data: dict[str, Any] | None = cache.get(key)
+    if data is None:
+        data = _dashboard(user, unit=unit, days=days)
+        cache.set(key, data, DASHBOARD_SECONDS)
+    return data
+
+
+def _dashboard(user: User, *, unit: Unit | None, days: int = 30) -> dict[str, Any]:
+    from django.db.models.functions import TruncDate
+
+    now = timezone.now()
+    base = cases_for(user).filter(in_unit(unit))
+    # Open cases by state and unit.
+    open_rows = list(
+        base.filter(state__in=OPEN_STATES).values("unit_id", "owner_unit_id", "state").annotate(n=Count("id"))
+        .order_by()
+    )
+    unit_ids = {r["unit_id"] or r["owner_unit_id"] for r in open_rows}
+    names = {u.pk: u for u in Unit.objects.filter(pk__in=unit_ids)}
+    by_unit: dict[int, dict[str, int]] = {}
+    for r in open_rows:
+        uid = r["unit_id"] or r["owner_unit_id"]
+        by_unit.setdefault(uid, {})[r["state"]] = by_unit.get(uid, {}).get(r["state"], 0) + r["n"]
+    ordered_units = sorted(by_unit, key=lambda uid: names[uid].path if uid in names else "")
+    # Intake per day.
+    first_day = timezone.localdate(now) - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first_day, time.min))
+    recent = base.filter(received_at__gte=start)
+    per_day = {
+        r["day"]: r["n"]
+        for r in recent.annotate(day=TruncDate("received_at")).values("day").annotate(n=Count("id")).order_by()
+    }
+    day_list = [first_day + timedelta(days=i) for i in range(days)]
+    # Timeliness per timer (finished stages of the cases received in the period).
+    timeliness: dict[str, dict[str, int]] = {}
+    for r in (
+        Timer.objects.filter(case__in=recent.values("pk"), co_unit__isnull=True, stopped_at__isnull=False,
+                             state__in=[TimerState.MET, TimerState.BREACHED])
+        .values("code", "state").annotate(n=Count("id")).order_by()
+    ):
+        timeliness.setdefault(r["code"], {"met": 0, "breached": 0})[r["state"]] = r["n"]
+    satisfaction = {
+        r["satisfaction"]: r["n"]
+        for r in recent.exclude(satisfaction="").values("satisfaction").annotate(n=Count("id")).order_by()
+    }
+    open_total = sum(sum(v.values()) for v in by_unit.values())
+    return {
+        "open_total": open_total,
+        "intake_total": sum(per_day.values()),
+        "open_by_state_unit": {
+            "units": [names[uid].name if uid in names else "?" for uid in ordered_units],
+            "series": [
+                {"state": s, "data": [by_unit[uid].get(s, 0) for uid in ordered_units]}
+                for s in OPEN_STATES if any(by_unit[uid].get(s, 0) for uid in ordered_units)
+            ],
+        },
+        "intake": {"days": [d.strftime("%m-%d") for d in day_list], "counts": [per_day.get(d, 0) for d in day_list]},
+        "timeliness": timeliness,
+        "satisfaction": satisfaction,
+        "days": days,
+        "computed_at": now,
+    }

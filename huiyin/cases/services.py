@@ -1,4 +1,5 @@
-"""Intake: registering a new case (受理), with its number, first timer and first event."""
+"""Intake: registering a new case (受理) — validation, idempotency, the urge of an open case,
+the case number. The new case enters the workflow through `workflow.register`."""
 
 from __future__ import annotations
 
@@ -10,30 +11,16 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from huiyin.org.access import grants
-from huiyin.org.models import Role, Unit, User
+from huiyin.org.access import intake_unit
+from huiyin.org.models import User
 from huiyin.policies.models import Policy
 from huiyin.policies.services import active_policy, config_for
 
-from . import deadlines, grading, inputs, notifications, workflow
+from . import grading, inputs, workflow
+from .access import case_for
 from .errors import BadInput, Conflict, Forbidden
-from .models import FINAL_STATES, NUMBER_PREFIX, Case, CaseSequence, Category, Event, IdempotencyKey
-
-INTAKE_ROLES = (Role.AGENT, Role.DISPATCHER)
-
-
-def intake_unit(user: User) -> Unit | None:
-    """The unit a user registers cases for: where they are an agent (or dispatcher)."""
-    cached = getattr(user, "_huiyin_intake_unit", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    for role in INTAKE_ROLES:
-        for g in grants(user):
-            if g.role == role:
-                unit = Unit.objects.get(pk=g.unit_id)
-                user._huiyin_intake_unit = unit  # type: ignore[attr-defined]
-                return unit
-    return None
+from .models import FINAL_STATES, NUMBER_PREFIX, Case, CaseSequence, Category, IdempotencyKey
+from .phones import normalise_phone
 
 
 def next_case_number(kind: str, now: datetime) -> str:
@@ -66,7 +53,9 @@ def case_register(
 
     Returns (case, created). With an `idempotency_key`, a retry by the same user
     returns the first case and created=False; the same key with a different body
-    is a Conflict."""
+    is a Conflict. A customer calling again about a case of the same kind that is still
+    open urges (催办) it instead, when the policy says so: (that case, False), with
+    `urged_instead` set on it."""
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
         raise BadInput("Idempotency-Key must be 1–200 characters.", fields={"Idempotency-Key": "bad length"})
     params: inputs.CaseIn = inputs.parse(inputs.CaseIn, data)
@@ -82,8 +71,6 @@ def case_register(
     open_case = _open_case_to_urge(params, policy)
     if open_case is not None:
         # 催办: the customer calls again about a case still open — no new case.
-        from .access import case_for
-
         visible = case_for(actor, open_case.number)
         if visible is not None:
             urged = workflow.perform(visible, "urge", actor=actor, source=source, ip=ip,
@@ -99,38 +86,25 @@ def case_register(
         category = Category.objects.filter(code=params.category, active=True).first()
         if category is None:
             raise BadInput(f"Unknown category {params.category!r}.", fields={"category": "unknown category code"})
+    c = params.complainant
+    case = Case(
+        kind=params.kind, channel=params.channel, policy=policy,
+        subject=params.subject, description=params.description, demands=params.demands,
+        occurred_at=params.occurred_at, product=params.product, amount=params.amount,
+        people_count=params.people_count, flags=sorted({str(f) for f in params.flags}),
+        complainant_name=c.name, complainant_phone=normalise_phone(c.phone),
+        complainant_email=c.email, complainant_address=c.address, complainant_account=c.account,
+        complainant_id_number=c.id_number, customer_class=c.customer_class, anonymous=c.anonymous,
+        category=category, case_class=category.case_class if category else "", owner_unit=owner,
+        registered_by=actor, received_at=received_at,
+        upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at, region=params.region,
+    )
     try:
         with transaction.atomic(durable=True):
-            c = params.complainant
-            case = Case(
-                number=next_case_number(params.kind, now),
-                kind=params.kind, channel=params.channel, policy=policy,
-                subject=params.subject, description=params.description, demands=params.demands,
-                occurred_at=params.occurred_at, product=params.product, amount=params.amount,
-                people_count=params.people_count, flags=sorted({str(f) for f in params.flags}),
-                complainant_name=c.name, complainant_phone=normalise_phone(c.phone),
-                complainant_email=c.email, complainant_address=c.address, complainant_account=c.account,
-                complainant_id_number=c.id_number, customer_class=c.customer_class, anonymous=c.anonymous,
-                category=category, case_class=category.case_class if category else "", owner_unit=owner, registered_by=actor, received_at=received_at,
-                upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at, region=params.region,
-            )
-            case.save()
+            workflow.register(case, actor=actor, source=source, ip=ip, now=now,
+                              number=lambda: next_case_number(params.kind, now))
             if idempotency_key:
                 IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
-            cfg = config_for(policy.pk)
-            deadlines.timer_start(case, "dispatch", at=received_at, cfg=cfg, new_case=True)
-            Event.objects.create(
-                case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
-                changes={
-                    "kind": [None, case.kind], "channel": [None, case.channel],
-                    "owner_unit": [None, owner.code], "policy": [None, f"{policy.name}@{policy.version}"],
-                },
-            )
-            _link_repeat(case, cfg.repeat_days, at=now)
-            notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
-            grading.rules_apply(case, trigger="intake", now=now)
-            if case.severity == "major":
-                notifications.notify_event(case, "case.major_opened", dedupe=f"case.major_opened:{case.number}")
     except IntegrityError:
         # Two requests with the same Idempotency-Key raced; the other one won.
         if idempotency_key:
@@ -152,18 +126,6 @@ def _open_case_to_urge(params: inputs.CaseIn, policy: Policy) -> Case | None:
     return Case.objects.filter(q, kind=params.kind).exclude(state__in=FINAL_STATES).order_by("-id").first()
 
 
-def _link_repeat(case: Case, days: int, *, at: datetime) -> None:
-    """重复投诉: the same customer had a case closed within `days` — link and tag it."""
-    previous = grading.latest_closed_of_customer(case, days)
-    if previous is None:
-        return
-    case.repeat_of = previous
-    case.tags = [*case.tags, "repeat"]
-    case.save(update_fields=["repeat_of", "tags"])
-    Event.objects.create(case=case, action="repeat", actor=None, at=at, source="rules",
-                         changes={"repeat_of": [None, previous.number]})
-
-
 def _replay(actor: User, key: str, body_hash: str) -> Case | None:
     row = IdempotencyKey.objects.filter(user=actor, key=key).select_related("case").first()
     if row is None:
@@ -171,13 +133,3 @@ def _replay(actor: User, key: str, body_hash: str) -> Case | None:
     if row.body_hash != body_hash:
         raise Conflict("This Idempotency-Key was used for a different request.")
     return row.case
-
-
-def normalise_phone(phone: str) -> str:
-    """Digits only, without the +86/0086 country prefix, as phones are stored and compared."""
-    digits = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    return digits

@@ -1,19 +1,36 @@
-"""The case workflow: the state enum's transitions, who may take them, and what they do.
+"""The case workflow: every change of a case, and the only code that makes one.
 
-This module is the only code that changes a case's state, unit, round or deadlines
-(DESIGN §3). Every action is one entry of `ACTIONS` (sources, roles, scope, guard)
-and one `_do_<action>` function; `perform` runs it inside one durable transaction
-with the case row locked and its version checked, appends exactly one timeline
-event, and bumps the version. Nothing here makes network calls.
+This module is the only code that changes a case's state, unit, round, fields or deadlines
+(DESIGN §3). Three ways in, all writing through one `Step` (which records `{field: [old, new]}`)
+and one `_write` (which bumps the version, saves the changed columns and appends exactly one
+timeline event):
+
+- `perform(case, action, actor=…)` — a transition: each action is one `@action(...)`-decorated
+  `_do_<name>` function below, its sources, roles, side and guards in the decorator beside it;
+  `perform` runs it in one durable transaction with the row locked and the version checked.
+- `register(case, actor=…)` — intake (受理): the new case, its first timer and event, its repeat
+  link and intake rules; the caller (`services.case_register`) holds the transaction.
+- `change(case, action, actor=…)` — a change that is not a transition: rule effects, repeat
+  links, attachments, derived fields. It runs in the caller's lock (`locked=True`) or takes one.
+- `record_events(...)` — the jobs' timeline entries of many cases at once that change no field
+  (breaches of deadlines).
+
+Timers are started, stopped and extended only in `cases.deadlines`, called from here and from
+the jobs. Notifications are written to the outbox in the same transaction. Nothing here makes
+network calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+import enum
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +38,7 @@ from django.utils import timezone
 from huiyin.org.access import roles_over, unit_for
 from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import PolicyConfig
+from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
 from . import deadlines, grading, inputs, notifications
@@ -29,12 +47,16 @@ from .models import (
     FINAL_STATES,
     Case,
     CaseLink,
+    CloseReason,
     CoHandling,
+    CompensationStatus,
     Event,
     Extension,
     ExtensionStatus,
     Kind,
+    RuleHit,
     Satisfaction,
+    Severity,
     State,
     Validity,
 )
@@ -45,9 +67,12 @@ OPEN_STATES = frozenset(s for s in State if s not in FINAL_STATES)
 SATISFIED = (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL)
 
 
+# --- one change, collected while it runs and written once --------------------------------------
+
+
 @dataclass
 class Step:
-    """What one action does to a case, collected while it runs and written once."""
+    """What one action or change does to a case, collected while it runs and written once."""
 
     case: Case
     actor: User | None
@@ -73,6 +98,16 @@ class Step:
         self.dirty.add(name)
         self.changes[name] = [old, unit.code if unit else None]
 
+    def set_case(self, name: str, other: Case | None) -> None:
+        """A reference to another case (merged_into, repeat_of), recorded by its number."""
+        old_id = getattr(self.case, f"{name}_id")
+        if old_id == (other.pk if other else None):
+            return
+        old = Case.objects.filter(pk=old_id).values_list("number", flat=True).first() if old_id else None
+        setattr(self.case, name, other)
+        self.dirty.add(name)
+        self.changes[name] = [old, other.number if other else None]
+
     def note(self, key: str, value: Any) -> None:
         """Record something on the event that is not a case field (e.g. an extension)."""
         self.changes[key] = [None, _plain(value)]
@@ -88,9 +123,181 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _write(step: Step, action: str, *, from_state: str, to_state: str, comment: str, source: str,
+           ip: str | None, bump: bool) -> Event:
+    """Save the step's changed columns and append its one timeline event. The version goes up
+    when a field of the case changed (or, for a transition, always): a reader holding the old
+    version then gets a conflict instead of overwriting what it did not see."""
+    case = step.case
+    if bump or step.dirty:
+        step.set("version", case.version + 1)
+        step.changes.pop("version", None)
+    if step.dirty:
+        case.save(update_fields=sorted(step.dirty | {"updated_at"}))
+    return Event.objects.create(
+        case=case, action=action, actor=step.actor, at=step.now, from_state=from_state, to_state=to_state,
+        changes=step.changes, comment=comment, source=source, ip=ip,
+    )
+
+
+def _lock(case: Case) -> Case:
+    return Case.objects.select_for_update(of=("self",)).select_related("owner_unit", "unit").get(pk=case.pk)
+
+
+@contextmanager
+def change(
+    case: Case,
+    action: str,
+    *,
+    actor: User | None,
+    source: str,
+    comment: str = "",
+    ip: str | None = None,
+    at: datetime | None = None,
+    locked: bool = False,
+) -> Iterator[Step]:
+    """A change of a case that is not a transition of its state — a rule's effects, a repeat
+    link, an attachment, a derived field — as one timeline event `action`:
+
+        with workflow.change(case, "attach", actor=user, source="web") as step:
+            step.note("attachment", {...})
+
+    With `locked=True` the caller already holds the case row locked in its transaction (the
+    workflow itself, running rules after an action); otherwise the row is locked here, in a
+    transaction of its own (or a savepoint of the caller's), and `step.case` is the fresh row.
+    The version goes up only when a field changed. Raising inside the block changes nothing."""
+    with nullcontext() if locked else transaction.atomic():
+        locked_case = case if locked else _lock(case)
+        step = Step(case=locked_case, actor=actor, now=at or timezone.now(), cfg=config_for(locked_case.policy_id))
+        yield step
+        _write(step, action, from_state="", to_state="", comment=comment, source=source, ip=ip, bump=False)
+
+
+def record_events(rows: Iterable[tuple[int, str, dict[str, list[Any]]]], *, at: datetime, source: str) -> int:
+    """Timeline entries `(case_id, action, changes)` of many cases at once that change no field of
+    them — a deadline breached, found by the worker. Written in bulk inside the caller's
+    transaction; no version bump (nothing a reader could overwrite changed)."""
+    events = [Event(case_id=case_id, action=action, actor=None, at=at, source=source, changes=changes)
+              for case_id, action, changes in rows]
+    Event.objects.bulk_create(events, batch_size=500)
+    return len(events)
+
+
+# --- notifications written after the change ------------------------------------------------------
+
+# During intake the case number is handed out last (its lock serialises intakes), so the
+# notifications that name the case wait for it: `_later` queues them here while one is open.
+_held: contextvars.ContextVar[list[Callable[[], object]] | None] = contextvars.ContextVar("held", default=None)
+
+
+def _later(send: Callable[[], object]) -> None:
+    held = _held.get()
+    if held is None:
+        send()
+    else:
+        held.append(send)
+
+
+@contextmanager
+def _holding_notices() -> Iterator[list[Callable[[], object]]]:
+    held: list[Callable[[], object]] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
+# --- rules (DESIGN §5) ----------------------------------------------------------------------------
+
+
+def rules_apply(case: Case, *, trigger: str, now: datetime | None = None, only: list[Rule] | None = None) -> list[str]:
+    """Evaluate the case's policy rules for `trigger` and apply those that match and have not
+    fired on this case before, each as one `rule` event. The caller holds the case row locked in
+    a transaction; the unique RuleHit row makes a rule fire at most once per case even with
+    several workers. Returns the names of the rules that fired."""
+    if case.state in FINAL_STATES and trigger != "change":
+        return []
+    now = now or timezone.now()
+    cfg = config_for(case.policy_id)
+    rules = [r for r in (only if only is not None else cfg.rules) if trigger in r.on]
+    if not rules:
+        return []
+    # a case just registered has no rule hits yet
+    fired_before = set() if trigger == "intake" else set(
+        RuleHit.objects.filter(case=case).values_list("rule", flat=True))
+    fired: list[str] = []
+    facts = None
+    for rule in rules:
+        if rule.name in fired_before:
+            continue
+        if facts is None:
+            facts = grading.facts_for(case, now)
+        if not matches(rule.when, facts):
+            continue
+        with change(case, "rule", actor=None, source="rules", comment=rule.name, at=now, locked=True) as step:
+            step.note("rule", rule.name)
+            for notice in grading.apply_effects(step, rule):
+                _later(notice)
+            RuleHit.objects.create(case=case, rule=rule.name, at=now)
+        fired.append(rule.name)
+        facts = None  # effects may change what later rules see
+    return fired
+
+
+# --- intake ---------------------------------------------------------------------------------------
+
+
+def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
+             now: datetime) -> None:
+    """受理: a new case (unsaved) enters the workflow: saved with its first timer (dispatch) and its
+    `register` event, linked to the customer's recent case (重复投诉), graded by the intake rules,
+    and announced. Runs inside the intake's transaction. The case number comes from `number()`,
+    called last: its lock serialises intakes of a day and kind until the transaction commits."""
+    cfg = config_for(case.policy_id)
+    with _holding_notices() as held:
+        case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
+        case.save()
+        deadlines.timer_start(case, "dispatch", at=case.received_at, cfg=cfg, new_case=True)
+        Event.objects.create(
+            case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
+            changes={
+                "kind": [None, case.kind], "channel": [None, case.channel],
+                "owner_unit": [None, case.owner_unit.code], "policy": [None, f"{case.policy.name}@{case.policy.version}"],
+            },
+        )
+        previous = grading.latest_closed_of_customer(case, cfg.repeat_days)
+        if previous is not None:
+            with change(case, "repeat", actor=None, source="rules", at=now, locked=True) as step:
+                grading.mark_repeat(step, previous)
+        rules_apply(case, trigger="intake", now=now)
+        case.number = number()
+        Case.objects.filter(pk=case.pk).update(number=case.number)
+    notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
+    for send in held:
+        send()
+    if case.severity == Severity.MAJOR:
+        notifications.notify_event(case, "case.major_opened", dedupe=f"case.major_opened:{case.number}")
+
+
+# --- the actions' table --------------------------------------------------------------------------
+
+
+class Side(enum.StrEnum):
+    """Which of the case's units the acting role must cover."""
+
+    OWNER = "owner"  # the registering centre's line (受理单位 and its ancestors)
+    UNIT = "unit"  # the handling unit (承办单位)
+    CO = "co"  # a co-handling unit (协办) of the current round
+    EITHER = "either"  # any of them
+
+
 Guard = Callable[[Case, PolicyConfig], str | None]
-# Returns the error to raise (Forbidden or InvalidTransition), or None when the actor may.
-ActorGuard = Callable[[User, Case, PolicyConfig], "CaseError | None"]
+"""A precondition on the case: the reason it fails (→ InvalidTransition, 409), or None."""
+ActorGuard = Callable[[User, Case, PolicyConfig], CaseError | None]
+"""A check that depends on who acts (which level of 答复审核, which co-unit): the error to raise
+(its message makes a 403 or 409 in perform, and hides the action in allowed_actions), or None."""
+Run = Callable[["Step", Any], None]
 
 
 @dataclass(frozen=True)
@@ -98,213 +305,49 @@ class Action:
     name: str
     sources: frozenset[str]
     roles: tuple[str, ...]
-    # Which unit the role must cover: "owner" (the registering centre's line),
-    # "unit" (the handling unit), or "either".
-    scope: str
+    side: Side
+    run: Run
     guard: Guard | None = None
-    # A check that depends on who acts (e.g. which level of 答复审核, which co-unit);
-    # its message makes a 403 in perform, and hides the action in allowed_actions.
     actor_guard: ActorGuard | None = None
 
-
-def _no_guard(case: Case, cfg: PolicyConfig) -> str | None:
-    return None
-
-
-def _has_pending_extension(case: Case) -> bool:
-    return Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).exists()
+    @property
+    def input(self) -> type[inputs.ActionBase]:
+        """The action's request body (cases.inputs)."""
+        return inputs.ACTION_INPUTS[self.name]
 
 
-def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
-    if _has_pending_extension(case):
-        return "An extension request is already waiting for a decision."
-    if not case.timers.filter(code="resolve", stopped_at__isnull=True, co_unit__isnull=True).exists():
-        return "The case has no running resolve deadline to extend."
-    return None
+ACTIONS: dict[str, Action] = {}
+"""Every workflow action by name, in the order of the workflow (filled by `@action` below)."""
+
+_F = TypeVar("_F", bound=Run)
 
 
-def _guard_pending_extension(case: Case, cfg: PolicyConfig) -> str | None:
-    return None if _has_pending_extension(case) else "No extension request is waiting for a decision."
-
-
-def _guard_callback(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.satisfaction and case.satisfaction != Satisfaction.UNREACHABLE:
-        return "The callback is already recorded."
-    return None
-
-
-def _guard_close(case: Case, cfg: PolicyConfig) -> str | None:
-    if cfg.callback_required and case.satisfaction in ("", Satisfaction.UNREACHABLE):
-        return "The customer has not been called back yet."
-    return None
-
-
-def _guard_redispatch(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.round >= 2:
-        return "The case is already in round 2 or later; escalate it (三次派单) instead."
-    if case.state == S.PENDING_CALLBACK and case.satisfaction != Satisfaction.UNSATISFIED:
-        return "Only an unsatisfied callback (or a rejected result) leads to 二次派单."
-    return None
-
-
-def _guard_escalate(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.round >= cfg.max_round:
-        return f"The case is already in round {case.round}, the last the policy allows."
-    return None
-
-
-def _guard_contact(case: Case, cfg: PolicyConfig) -> str | None:
-    if not case.timers.filter(code="first_contact", stopped_at__isnull=True, co_unit__isnull=True).exists():
-        return "First contact is already recorded."
-    return None
-
-
-def _guard_reopen(case: Case, cfg: PolicyConfig) -> str | None:
-    return "A merged case cannot be reopened; reopen the case it was merged into." if case.merged_into_id else None
-
-
-def _guard_appeal(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.kind != Kind.EMPLOYEE_COMPLAINT:
-        return "Only employee complaints can be appealed (复审)."
-    if case.appeal:
-        return "The case has already been appealed; the decision is final."
-    if case.close_reason not in ("callback", "signoff"):
-        return "Only a decided case can be appealed."
-    return None
-
-
-def _guard_compensation_requested(case: Case, cfg: PolicyConfig) -> str | None:
-    return None if case.compensation_status == "requested" else "No compensation waits for approval."
-
-
-def _guard_compensate(case: Case, cfg: PolicyConfig) -> str | None:
-    return "A compensation already waits for approval." if case.compensation_status == "requested" else None
-
-
-def _guard_dispatch(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.return_disputed:
-        return "The return is disputed; the supervisor decides first (派单异议审核)."
-    return None
-
-
-def _guard_dispute_return(case: Case, cfg: PolicyConfig) -> str | None:
-    return "The return is already disputed." if case.return_disputed else None
-
-
-def _guard_decide_return(case: Case, cfg: PolicyConfig) -> str | None:
-    return None if case.return_disputed else "Nobody disputed this return."
-
-
-def _a(
-    name: str, sources: tuple[str, ...], roles: tuple[str, ...], scope: str, guard: Guard | None = None,
+def action(
+    name: str,
+    *,
+    sources: Iterable[str],
+    roles: Iterable[str],
+    side: Side,
+    guard: Guard | None = None,
     actor_guard: ActorGuard | None = None,
-) -> Action:
-    return Action(name, frozenset(sources), roles, scope, guard, actor_guard)
+) -> Callable[[_F], _F]:
+    """Declare the decorated `_do_<name>(step, params)` as workflow action `name`: allowed from
+    `sources`, to `roles` over the `side` of the case, when `guard` (and `actor_guard`) pass."""
 
+    def declare(run: _F) -> _F:
+        if name in ACTIONS:
+            raise RuntimeError(f"action {name} declared twice")
+        if name not in inputs.ACTION_INPUTS:
+            raise RuntimeError(f"action {name} has no input model in cases.inputs.ACTION_INPUTS")
+        ACTIONS[name] = Action(name, frozenset(sources), tuple(roles), side, run, guard, actor_guard)
+        return run
 
-def _co_row_for(user: User, case: Case) -> CoHandling | None:
-    for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit"):
-        if roles_over(user, co.unit) & set(HANDLERS):
-            return co
-    return None
-
-
-def _actor_co_acknowledge(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
-    co = _co_row_for(user, case)
-    if co is None:
-        return Forbidden("You are not a co-handling unit of this case.")
-    return InvalidTransition(f"{co.unit.code} has already acknowledged.") if co.acknowledged_at else None
-
-
-def _actor_co_submit(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
-    co = _co_row_for(user, case)
-    if co is None:
-        return Forbidden("You are not a co-handling unit of this case.")
-    if co.acknowledged_at is None:
-        return InvalidTransition(f"{co.unit.code} must acknowledge first.")
-    return InvalidTransition(f"{co.unit.code} has already submitted its result.") if co.submitted_at else None
-
-
-def _guard_reply_pending(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.reply_level >= len(cfg.reply_approval_chain):
-        return "The reply needs no (more) approval."
-    return None
-
-
-def _guard_reply_done(case: Case, cfg: PolicyConfig) -> str | None:
-    chain = cfg.reply_approval_chain
-    if case.reply_level < len(chain):
-        return f"The reply waits for approval level {case.reply_level + 1} ({chain[case.reply_level]}) first."
-    return None
-
-
-def _actor_reply_level(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
-    chain = cfg.reply_approval_chain
-    role = chain[case.reply_level] if case.reply_level < len(chain) else None
-    if role is None or role not in roles_over(user, case.owner_unit):
-        return Forbidden(f"Approval level {case.reply_level + 1} belongs to the {role} role.")
-    return None
-
-
-ANY_OPEN = tuple(OPEN_STATES)
-CENTRE = (Role.DISPATCHER,)
-LEADER = (Role.LEADER,)
-
-ACTIONS: dict[str, Action] = {a.name: a for a in [
-    _a("approve", (S.PENDING_APPROVAL,), LEADER, "owner"),
-    _a("reject", (S.PENDING_APPROVAL, S.PLAN_APPROVAL), LEADER, "owner"),
-    _a("mark_invalid", (S.REGISTERED, S.RETURNED), CENTRE, "owner"),
-    _a("resolve_on_spot", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
-    _a("dispatch", (S.REGISTERED, S.RETURNED), CENTRE, "owner", _guard_dispatch),
-    _a("acknowledge", (S.DISPATCHED,), HANDLERS, "unit"),
-    _a("return", (S.DISPATCHED, S.ACCEPTED), HANDLERS, "unit"),
-    _a("request_extension", (S.ACCEPTED, S.SUSPENDED), HANDLERS, "unit", _guard_request_extension),
-    _a("grant_extension", (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL), LEADER, "owner",
-       _guard_pending_extension),
-    _a("refuse_extension", (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL), LEADER, "owner",
-       _guard_pending_extension),
-    _a("suspend", (S.ACCEPTED,), HANDLERS, "unit"),
-    _a("resume", (S.SUSPENDED,), (*HANDLERS, Role.DISPATCHER), "either"),
-    _a("record_contact", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "unit", _guard_contact),
-    _a("submit_result", (S.ACCEPTED,), HANDLERS, "unit"),
-    _a("approve_plan", (S.PLAN_APPROVAL,), LEADER, "owner"),
-    _a("review", (S.RESULT_SUBMITTED,), (Role.DISPATCHER, Role.AGENT), "owner", _guard_reply_done),
-    # 答复审核: the reply climbs the policy's approval chain before the centre reviews it.
-    _a("approve_reply", (S.RESULT_SUBMITTED,), (Role.LEADER, Role.SUPERVISOR, Role.DISPATCHER), "owner",
-       _guard_reply_pending, _actor_reply_level),
-    _a("callback", (S.PENDING_CALLBACK,), (Role.AGENT, Role.DISPATCHER), "owner", _guard_callback),
-    _a("close", (S.PENDING_CALLBACK,), (Role.DISPATCHER, Role.AGENT), "owner", _guard_close),
-    _a("redispatch", (S.PENDING_CALLBACK, S.RESULT_SUBMITTED), (Role.DISPATCHER, Role.SUPERVISOR), "owner",
-       _guard_redispatch),
-    _a("escalate", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED, S.RETURNED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK),
-       (Role.SUPERVISOR, Role.DISPATCHER, Role.LEADER), "owner", _guard_escalate),
-    _a("urge", ANY_OPEN, (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER), "owner"),
-    _a("merge", (S.REGISTERED, S.PENDING_APPROVAL, S.RETURNED, S.DISPATCHED, S.ACCEPTED), CENTRE, "owner"),
-    _a("link", tuple(State), (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR), "owner"),
-    _a("reopen", (S.CLOSED, S.INVALID), (Role.DISPATCHER, Role.SUPERVISOR), "owner", _guard_reopen),
-    _a("appeal", (S.CLOSED,), (Role.AGENT, Role.DISPATCHER), "owner", _guard_appeal),
-    _a("compensate", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED),
-       (*HANDLERS, Role.DISPATCHER), "either", _guard_compensate),
-    _a("transfer_out", (S.REGISTERED,), (Role.AGENT, Role.DISPATCHER), "owner"),
-    # Joint cases: each co-handling unit acknowledges and contributes on its own.
-    _a("co_acknowledge", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co", None, _actor_co_acknowledge),
-    _a("co_submit_result", (S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), HANDLERS, "co", None, _actor_co_submit),
-    # 派单异议审核: the dispatcher disputes a return; the supervisor decides.
-    _a("dispute_return", (S.RETURNED,), CENTRE, "owner", _guard_dispute_return),
-    _a("decide_return", (S.RETURNED,), (Role.SUPERVISOR,), "owner", _guard_decide_return),
-    # Compensation above the policy's limit waits for the leader (DESIGN §1).
-    _a("approve_compensation", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED), LEADER, "owner",
-       _guard_compensation_requested),
-    _a("refuse_compensation", (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED), LEADER, "owner",
-       _guard_compensation_requested),
-    # Set during handling (DESIGN §2): category, severity, class, liability.
-    _a("classify", ANY_OPEN, (Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR), "owner"),
-]}
+    return declare
 
 
 def _co_units(case: Case) -> list[Unit]:
     """The active co-handling units of the case's current round (cached on the instance)."""
-    cached = getattr(case, "_co_units", None)
+    cached: list[Unit] | None = getattr(case, "_co_units", None)
     if cached is None:
         cached = [
             co.unit for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit")
@@ -313,21 +356,22 @@ def _co_units(case: Case) -> list[Unit]:
     return cached
 
 
-def _roles_for(user: User, case: Case, scope: str) -> set[str]:
-    if scope == "owner":
+def _roles_for(user: User, case: Case, side: Side) -> set[str]:
+    if side == Side.OWNER:
         return roles_over(user, case.owner_unit)
-    if scope == "unit":
+    if side == Side.UNIT:
         return roles_over(user, case.unit)
     co: set[str] = set()
     for unit in _co_units(case):
         co |= roles_over(user, unit)
-    if scope == "co":
+    if side == Side.CO:
         return co
     return roles_over(user, case.owner_unit) | roles_over(user, case.unit) | co
 
 
 def may(user: User, case: Case, action: Action) -> bool:
-    return bool(_roles_for(user, case, action.scope) & set(action.roles))
+    """Whether the user holds one of the action's roles over the right unit of the case."""
+    return bool(_roles_for(user, case, action.side) & set(action.roles))
 
 
 def allowed_actions(user: User, case: Case) -> list[str]:
@@ -340,6 +384,20 @@ def allowed_actions(user: User, case: Case) -> list[str]:
                 if action.actor_guard is None or action.actor_guard(user, case, cfg) is None:
                     result.append(action.name)
     return result
+
+
+def possible(user: User, case: Case, names: Iterable[str]) -> set[str]:
+    """Which of `names` the user may take on the case now, by the table and the case guards (a
+    cheaper `allowed_actions` for the rows of a board)."""
+    cfg = config_for(case.policy_id)
+    out = set()
+    for name in names:
+        action = ACTIONS.get(name)
+        if action is None or case.state not in action.sources or not may(user, case, action):
+            continue
+        if action.guard is None or action.guard(case, cfg) is None:
+            out.add(name)
+    return out
 
 
 def perform(
@@ -363,12 +421,12 @@ def perform(
     action = ACTIONS.get(action_name)
     if action is None:
         raise BadInput(f"Unknown action {action_name!r}.", fields={"action": "unknown action"})
-    params = inputs.parse(inputs.ACTION_INPUTS[action_name], data or {})
+    params = inputs.parse(action.input, data or {})
     with transaction.atomic(durable=True):
-        locked = Case.objects.select_for_update(of=("self",)).select_related("owner_unit", "unit").get(pk=case.pk)
+        locked = _lock(case)
         # A role the action needs, held anywhere over the case → else 403; then the
         # version and the state (409); then the role over the right unit (403).
-        if not _roles_for(actor, locked, "either") & set(action.roles):
+        if not _roles_for(actor, locked, Side.EITHER) & set(action.roles):
             raise Forbidden(f"You may not {action_name} this case.")
         if params.expected_version is not None and params.expected_version != locked.version:
             raise Conflict(
@@ -385,14 +443,9 @@ def perform(
             raise InvalidTransition(reason)
         step = Step(case=locked, actor=actor, now=timezone.now(), cfg=cfg)
         from_state = locked.state
-        _DO[action_name](step, params)
-        step.set("version", locked.version + 1)
-        locked.save(update_fields=sorted(step.dirty | {"updated_at"}))
-        step.changes.pop("version", None)
-        Event.objects.create(
-            case=locked, action=action_name, actor=actor, at=step.now, from_state=from_state,
-            to_state=locked.state, changes=step.changes, comment=params.comment, source=source, ip=ip,
-        )
+        action.run(step, params)
+        _write(step, action_name, from_state=from_state, to_state=locked.state, comment=params.comment,
+               source=source, ip=ip, bump=True)
         for event in notifications.events_for_action(action_name, from_state, locked):
             # the unit is told the dispatcher's instructions; others the actor's comment
             note = locked.instructions if event == "case.dispatched" and locked.instructions else params.comment
@@ -400,11 +453,15 @@ def perform(
                 locked, event, dedupe=f"{event}:{locked.number}:v{locked.version}",
                 actor=str(actor), note=note,
             )
-        grading.rules_apply(locked, trigger="change", now=step.now)
+        rules_apply(locked, trigger="change", now=step.now)
     return locked
 
 
-# --- the actions -------------------------------------------------------------------------
+# --- shared moves ----------------------------------------------------------------------------------
+
+ANY_OPEN = tuple(OPEN_STATES)
+CENTRE = (Role.DISPATCHER,)
+LEADER = (Role.LEADER,)
 
 
 def _enter_dispatched(step: Step, unit: Unit, instructions: str, co_units: list[Unit] | None = None) -> None:
@@ -439,7 +496,7 @@ def _set_co_units(step: Step, co_units: list[Unit]) -> None:
 
 
 def _co_targets(step: Step, codes: list[str], lead: Unit) -> list[Unit]:
-    units = []
+    units: list[Unit] = []
     for code in codes:
         unit = _target_unit(step, code, field_name="co_units")
         if unit.pk == lead.pk or unit in units:
@@ -449,14 +506,7 @@ def _co_targets(step: Step, codes: list[str], lead: Unit) -> list[Unit]:
     return units
 
 
-def _my_co_handling(step: Step) -> CoHandling:
-    assert step.actor is not None
-    co = _co_row_for(step.actor, step.case)
-    assert co is not None  # checked by the action's actor_guard
-    return co
-
-
-def _finish(step: Step, reason: str) -> None:
+def _finish(step: Step, reason: CloseReason) -> None:
     step.set("state", S.CLOSED)
     step.set("close_reason", reason)
     step.set("closed_at", step.now)
@@ -484,6 +534,66 @@ def _other_case(step: Step, number: str, field_name: str) -> Case:
     return other
 
 
+# --- the actions, in the order of the workflow ---------------------------------------------------
+
+
+@action("approve", sources=(S.PENDING_APPROVAL,), roles=LEADER, side=Side.OWNER)
+def _do_approve(step: Step, p: inputs.ActionBase) -> None:
+    """批示: the leader lets the proposed dispatch go ahead."""
+    unit = step.case.proposed_unit or step.case.unit
+    if unit is None:
+        raise InvalidTransition("There is no proposed unit to dispatch to.")
+    by_code = Unit.objects.filter(code__in=step.case.proposed_co_units, active=True).in_bulk(field_name="code")
+    co_units = [by_code[c] for c in step.case.proposed_co_units if c in by_code]
+    _enter_dispatched(step, unit, step.case.instructions, co_units)
+
+
+@action("reject", sources=(S.PENDING_APPROVAL, S.PLAN_APPROVAL), roles=LEADER, side=Side.OWNER)
+def _do_reject(step: Step, p: inputs.ActionBase) -> None:
+    if step.case.state == S.PLAN_APPROVAL:
+        step.set("state", S.ACCEPTED)
+        deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
+        deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
+    elif step.case.appeal:
+        # The GM upholds the original decision: the appeal is over and final.
+        _finish(step, CloseReason.APPEAL_REJECTED)
+    else:
+        step.set("state", S.REGISTERED)
+        step.set_unit("proposed_unit", None)
+
+
+@action("mark_invalid", sources=(S.REGISTERED, S.RETURNED), roles=CENTRE, side=Side.OWNER)
+def _do_mark_invalid(step: Step, p: inputs.MarkInvalidIn) -> None:
+    step.set("state", S.INVALID)
+    step.set("validity", Validity.INVALID)
+    step.set("invalid_code", str(p.reason_code))
+    step.set("invalid_reason", p.reason)
+    step.set("reply", p.explanation or step.case.reply)
+    step.set("close_reason", CloseReason.INVALID)
+    step.set("closed_at", step.now)
+    deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
+    deadlines.timer_cancel(step.case, None, at=step.now)
+
+
+@action("resolve_on_spot", sources=(S.REGISTERED,), roles=(Role.AGENT, Role.DISPATCHER), side=Side.OWNER)
+def _do_resolve_on_spot(step: Step, p: inputs.ResolveOnSpotIn) -> None:
+    step.set("reply", p.reply)
+    step.set("validity", Validity.VALID)
+    if step.cfg.workflow.get("callback_on_spot", False):
+        step.set("state", S.PENDING_CALLBACK)
+        deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
+        deadlines.timer_start(step.case, "callback", at=step.now, cfg=step.cfg)
+    else:
+        _finish(step, CloseReason.RESOLVED_ON_SPOT)
+
+
+def _guard_dispatch(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.return_disputed:
+        return "The return is disputed; the supervisor decides first (派单异议审核)."
+    return None
+
+
+@action("dispatch", sources=(S.REGISTERED, S.RETURNED), roles=CENTRE, side=Side.OWNER, guard=_guard_dispatch)
 def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
     unit = _target_unit(step, p.unit)
     co_units = _co_targets(step, p.co_units, unit)
@@ -500,56 +610,13 @@ def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
         _enter_dispatched(step, unit, p.instructions, co_units)
 
 
-def _do_approve(step: Step, p: inputs.ActionBase) -> None:
-    unit = step.case.proposed_unit or step.case.unit
-    if unit is None:
-        raise InvalidTransition("There is no proposed unit to dispatch to.")
-    by_code = Unit.objects.filter(code__in=step.case.proposed_co_units, active=True).in_bulk(field_name="code")
-    co_units = [by_code[c] for c in step.case.proposed_co_units if c in by_code]
-    _enter_dispatched(step, unit, step.case.instructions, co_units)
-
-
-def _do_reject(step: Step, p: inputs.ActionBase) -> None:
-    if step.case.state == S.PLAN_APPROVAL:
-        step.set("state", S.ACCEPTED)
-        deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
-        deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
-    elif step.case.appeal:
-        # The GM upholds the original decision: the appeal is over and final.
-        _finish(step, "appeal_rejected")
-    else:
-        step.set("state", S.REGISTERED)
-        step.set_unit("proposed_unit", None)
-
-
-def _do_mark_invalid(step: Step, p: inputs.MarkInvalidIn) -> None:
-    step.set("state", S.INVALID)
-    step.set("validity", Validity.INVALID)
-    step.set("invalid_code", str(p.reason_code))
-    step.set("invalid_reason", p.reason)
-    step.set("reply", p.explanation or step.case.reply)
-    step.set("close_reason", "invalid")
-    step.set("closed_at", step.now)
-    deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
-    deadlines.timer_cancel(step.case, None, at=step.now)
-
-
-def _do_resolve_on_spot(step: Step, p: inputs.ResolveOnSpotIn) -> None:
-    step.set("reply", p.reply)
-    step.set("validity", Validity.VALID)
-    if step.cfg.workflow.get("callback_on_spot", False):
-        step.set("state", S.PENDING_CALLBACK)
-        deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
-        deadlines.timer_start(step.case, "callback", at=step.now, cfg=step.cfg)
-    else:
-        _finish(step, "resolved_on_spot")
-
-
+@action("acknowledge", sources=(S.DISPATCHED,), roles=HANDLERS, side=Side.UNIT)
 def _do_acknowledge(step: Step, p: inputs.ActionBase) -> None:
     step.set("state", S.ACCEPTED)
     deadlines.timer_stop(step.case, ("acknowledge",), at=step.now)
 
 
+@action("return", sources=(S.DISPATCHED, S.ACCEPTED), roles=HANDLERS, side=Side.UNIT)
 def _do_return(step: Step, p: inputs.ReasonIn) -> None:
     step.set("state", S.RETURNED)
     step.note("return_reason", p.reason)
@@ -558,6 +625,20 @@ def _do_return(step: Step, p: inputs.ReasonIn) -> None:
     deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
 
 
+def _has_pending_extension(case: Case) -> bool:
+    return Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).exists()
+
+
+def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
+    if _has_pending_extension(case):
+        return "An extension request is already waiting for a decision."
+    if not case.timers.filter(code="resolve", stopped_at__isnull=True, co_unit__isnull=True).exists():
+        return "The case has no running resolve deadline to extend."
+    return None
+
+
+@action("request_extension", sources=(S.ACCEPTED, S.SUSPENDED), roles=HANDLERS, side=Side.UNIT,
+        guard=_guard_request_extension)
 def _do_request_extension(step: Step, p: inputs.ExtensionIn) -> None:
     fits, ceiling = deadlines.extension_fits(step.case, "resolve", amount=p.amount, unit=p.unit, cfg=step.cfg)
     if not fits:
@@ -574,6 +655,10 @@ def _do_request_extension(step: Step, p: inputs.ExtensionIn) -> None:
     step.note("extension", {"id": ext.pk, "amount": p.amount, "unit": p.unit, "reason": p.reason})
 
 
+def _guard_pending_extension(case: Case, cfg: PolicyConfig) -> str | None:
+    return None if _has_pending_extension(case) else "No extension request is waiting for a decision."
+
+
 def _decide_extension(step: Step, status: str) -> Extension:
     ext = Extension.objects.select_for_update().get(case=step.case, status=ExtensionStatus.REQUESTED)
     ext.status, ext.decided_by, ext.decided_at = status, step.actor, step.now
@@ -581,6 +666,11 @@ def _decide_extension(step: Step, status: str) -> Extension:
     return ext
 
 
+EXTENSION_DECIDED_IN = (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL)
+
+
+@action("grant_extension", sources=EXTENSION_DECIDED_IN, roles=LEADER, side=Side.OWNER,
+        guard=_guard_pending_extension)
 def _do_grant_extension(step: Step, p: inputs.ActionBase) -> None:
     ext = _decide_extension(step, ExtensionStatus.GRANTED)
     fits, _ = deadlines.extension_fits(step.case, "resolve", amount=ext.amount, unit=ext.unit, cfg=step.cfg)
@@ -590,27 +680,40 @@ def _do_grant_extension(step: Step, p: inputs.ActionBase) -> None:
     step.note("extension", {"id": ext.pk, "status": "granted", "resolve_due_at": _plain(timer.due_at)})
 
 
+@action("refuse_extension", sources=EXTENSION_DECIDED_IN, roles=LEADER, side=Side.OWNER,
+        guard=_guard_pending_extension)
 def _do_refuse_extension(step: Step, p: inputs.ActionBase) -> None:
     ext = _decide_extension(step, ExtensionStatus.REFUSED)
     step.note("extension", {"id": ext.pk, "status": "refused"})
 
 
+@action("suspend", sources=(S.ACCEPTED,), roles=HANDLERS, side=Side.UNIT)
 def _do_suspend(step: Step, p: inputs.ReasonIn) -> None:
     step.set("state", S.SUSPENDED)
     step.note("suspend_reason", p.reason)
     deadlines.timers_pause(step.case, at=step.now)
 
 
+@action("resume", sources=(S.SUSPENDED,), roles=(*HANDLERS, Role.DISPATCHER), side=Side.EITHER)
 def _do_resume(step: Step, p: inputs.ActionBase) -> None:
     step.set("state", S.ACCEPTED)
     deadlines.timers_resume(step.case, at=step.now, cfg=step.cfg)
 
 
+def _guard_contact(case: Case, cfg: PolicyConfig) -> str | None:
+    if not case.timers.filter(code="first_contact", stopped_at__isnull=True, co_unit__isnull=True).exists():
+        return "First contact is already recorded."
+    return None
+
+
+@action("record_contact", sources=(S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), roles=HANDLERS, side=Side.UNIT,
+        guard=_guard_contact)
 def _do_record_contact(step: Step, p: inputs.ContactIn) -> None:
     step.note("contact_notes", p.notes)
     deadlines.timer_stop(step.case, ("first_contact",), at=step.now)
 
 
+@action("submit_result", sources=(S.ACCEPTED,), roles=HANDLERS, side=Side.UNIT)
 def _do_submit_result(step: Step, p: inputs.SubmitResultIn) -> None:
     for name in ("cause", "course", "responsible_person", "conclusion", "countermeasures", "reply"):
         step.set(name, getattr(p, name))
@@ -627,11 +730,21 @@ def _do_submit_result(step: Step, p: inputs.SubmitResultIn) -> None:
         deadlines.timer_start(step.case, "feedback", at=step.now, cfg=step.cfg)
 
 
+@action("approve_plan", sources=(S.PLAN_APPROVAL,), roles=LEADER, side=Side.OWNER)
 def _do_approve_plan(step: Step, p: inputs.ActionBase) -> None:
     step.set("state", S.RESULT_SUBMITTED)
     deadlines.timer_start(step.case, "feedback", at=step.now, cfg=step.cfg)
 
 
+def _guard_reply_done(case: Case, cfg: PolicyConfig) -> str | None:
+    chain = cfg.reply_approval_chain
+    if case.reply_level < len(chain):
+        return f"The reply waits for approval level {case.reply_level + 1} ({chain[case.reply_level]}) first."
+    return None
+
+
+@action("review", sources=(S.RESULT_SUBMITTED,), roles=(Role.DISPATCHER, Role.AGENT), side=Side.OWNER,
+        guard=_guard_reply_done)
 def _do_review(step: Step, p: inputs.ReviewIn) -> None:
     deadlines.timer_stop(step.case, ("feedback",), at=step.now)
     step.note("accept", p.accept)
@@ -642,151 +755,29 @@ def _do_review(step: Step, p: inputs.ReviewIn) -> None:
             step.set("callback_attempts", 0)
             deadlines.timer_start(step.case, "callback", at=step.now, cfg=step.cfg)
         else:
-            _finish(step, "no_callback")  # not in the callback sample (or kind) of the policy
+            _finish(step, CloseReason.NO_CALLBACK)  # not in the callback sample (or kind) of the policy
     else:
         step.set("state", S.ACCEPTED)
         deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
 
 
-def _do_callback(step: Step, p: inputs.CallbackIn) -> None:
-    step.note("notes", p.notes)
-    if p.satisfaction == Satisfaction.UNREACHABLE:
-        step.set("callback_attempts", step.case.callback_attempts + 1)
-        step.set("satisfaction", Satisfaction.UNREACHABLE)
-        if step.case.callback_attempts >= step.cfg.unreachable_attempts:
-            _finish(step, "unreachable")
-        return
-    step.set("satisfaction", p.satisfaction)
-    step.set("callback_attempts", step.case.callback_attempts + 1)
-    deadlines.timer_stop(step.case, ("callback",), at=step.now)
-    if p.satisfaction in SATISFIED and not step.cfg.close_requires_signoff:
-        _finish(step, "callback")
-    # Unsatisfied: the case waits in pending_callback for 二次派单 (redispatch) or a
-    # reasoned close; satisfied under a sign-off policy waits for `close`.
+def _guard_reply_pending(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.reply_level >= len(cfg.reply_approval_chain):
+        return "The reply needs no (more) approval."
+    return None
 
 
-def _do_close(step: Step, p: inputs.CloseIn) -> None:
-    if p.recourse:
-        step.note("recourse", p.recourse)
-    _finish(step, "signoff")
+def _actor_reply_level(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    chain = cfg.reply_approval_chain
+    role = chain[case.reply_level] if case.reply_level < len(chain) else None
+    if role is None or role not in roles_over(user, case.owner_unit):
+        return Forbidden(f"Approval level {case.reply_level + 1} belongs to the {role} role.")
+    return None
 
 
-def _next_round(step: Step, p: inputs.DispatchIn, round_no: int) -> None:
-    unit = _target_unit(step, p.unit)
-    co_units = _co_targets(step, p.co_units, unit)
-    step.set("round", round_no)
-    step.set("supervised", True)
-    step.set("satisfaction", "")
-    step.set("callback_attempts", 0)
-    deadlines.timer_cancel(step.case, ("feedback", "callback"), at=step.now)
-    _enter_dispatched(step, unit, p.instructions, co_units)
-
-
-def _do_redispatch(step: Step, p: inputs.DispatchIn) -> None:
-    _next_round(step, p, 2)
-
-
-def _do_escalate(step: Step, p: inputs.DispatchIn) -> None:
-    # 三次派单: whatever round the case was in, it goes to leadership as round 3
-    # (or the policy's last round, if that is lower).
-    step.set("escalated", True)
-    _next_round(step, p, min(3, step.cfg.max_round))
-
-
-def _do_urge(step: Step, p: inputs.UrgeIn) -> None:
-    step.set("urge_count", step.case.urge_count + 1)
-    step.note("note", p.note)
-
-
-def _do_merge(step: Step, p: inputs.MergeIn) -> None:
-    target = _other_case(step, p.into, "into")
-    if not target.is_open:
-        raise BadInput("Cannot merge into a closed case.", fields={"into": "case is closed"})
-    step.set("merged_into", target)
-    step.changes["merged_into"] = [None, target.number]
-    CaseLink.objects.get_or_create(case=step.case, to=target, defaults={"kind": "duplicate"})
-    _finish(step, "merged")
-
-
-def _do_link(step: Step, p: inputs.LinkIn) -> None:
-    target = _other_case(step, p.to, "to")
-    _, created = CaseLink.objects.get_or_create(case=step.case, to=target, defaults={"kind": "related"})
-    if not created:
-        raise InvalidTransition(f"The case is already linked to {target.number}.")
-    step.note("linked_to", target.number)
-
-
-def _do_reopen(step: Step, p: inputs.ReasonIn) -> None:
-    step.note("reason", p.reason)
-    step.set("state", S.REGISTERED)
-    step.set("closed_at", None)
-    step.set("close_reason", "")
-    step.set("satisfaction", "")
-    step.set("validity", "")
-    deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
-
-
-def _do_appeal(step: Step, p: inputs.ReasonIn) -> None:
-    step.note("reason", p.reason)
-    step.set("appeal", True)
-    step.set("state", S.PENDING_APPROVAL)
-    step.set_unit("proposed_unit", step.case.unit)
-    step.set("closed_at", None)
-    step.set("close_reason", "")
-
-
-def _do_compensate(step: Step, p: inputs.CompensateIn) -> None:
-    step.set("compensation_amount", p.amount)
-    step.set("compensation_form", p.form)
-    limit = step.cfg.compensation_approval_above
-    step.set("compensation_status", "requested" if limit is not None and p.amount > limit else "approved")
-
-
-def _do_approve_compensation(step: Step, p: inputs.ActionBase) -> None:
-    step.set("compensation_status", "approved")
-
-
-def _do_refuse_compensation(step: Step, p: inputs.ActionBase) -> None:
-    step.set("compensation_status", "refused")
-
-
-def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
-    step.set("transfer_authority", p.authority)
-    step.note("note", p.note)
-    _finish(step, "transferred")
-
-
-def _do_co_acknowledge(step: Step, p: inputs.ActionBase) -> None:
-    co = _my_co_handling(step)
-    co.acknowledged_at = step.now
-    co.save(update_fields=["acknowledged_at"])
-    deadlines.timer_stop(step.case, ("acknowledge",), at=step.now, unit=co.unit)
-    step.note("co_unit", co.unit.code)
-
-
-def _do_co_submit_result(step: Step, p: inputs.CoResultIn) -> None:
-    co = _my_co_handling(step)
-    co.submitted_at, co.result = step.now, p.result
-    co.save(update_fields=["submitted_at", "result"])
-    deadlines.timer_stop(step.case, ("resolve",), at=step.now, unit=co.unit)
-    step.note("co_unit", co.unit.code)
-    step.note("co_result", p.result)
-
-
-def _do_dispute_return(step: Step, p: inputs.ReasonIn) -> None:
-    step.set("return_disputed", True)
-    step.note("reason", p.reason)
-
-
-def _do_decide_return(step: Step, p: inputs.DecideReturnIn) -> None:
-    step.set("return_disputed", False)
-    step.note("uphold", p.uphold)
-    if not p.uphold:
-        # The return was not justified: the same unit must handle the case.
-        assert step.case.unit is not None
-        _enter_dispatched(step, step.case.unit, step.case.instructions)
-
-
+# 答复审核: the reply climbs the policy's approval chain before the centre reviews it.
+@action("approve_reply", sources=(S.RESULT_SUBMITTED,), roles=(Role.LEADER, Role.SUPERVISOR, Role.DISPATCHER),
+        side=Side.OWNER, guard=_guard_reply_pending, actor_guard=_actor_reply_level)
 def _do_approve_reply(step: Step, p: inputs.ReviewIn) -> None:
     chain = step.cfg.reply_approval_chain
     step.note("level", step.case.reply_level + 1)
@@ -802,6 +793,280 @@ def _do_approve_reply(step: Step, p: inputs.ReviewIn) -> None:
         deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
 
 
+def _guard_callback(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.satisfaction and case.satisfaction != Satisfaction.UNREACHABLE:
+        return "The callback is already recorded."
+    return None
+
+
+@action("callback", sources=(S.PENDING_CALLBACK,), roles=(Role.AGENT, Role.DISPATCHER), side=Side.OWNER,
+        guard=_guard_callback)
+def _do_callback(step: Step, p: inputs.CallbackIn) -> None:
+    step.note("notes", p.notes)
+    if p.satisfaction == Satisfaction.UNREACHABLE:
+        step.set("callback_attempts", step.case.callback_attempts + 1)
+        step.set("satisfaction", Satisfaction.UNREACHABLE)
+        if step.case.callback_attempts >= step.cfg.unreachable_attempts:
+            _finish(step, CloseReason.UNREACHABLE)
+        return
+    step.set("satisfaction", p.satisfaction)
+    step.set("callback_attempts", step.case.callback_attempts + 1)
+    deadlines.timer_stop(step.case, ("callback",), at=step.now)
+    if p.satisfaction in SATISFIED and not step.cfg.close_requires_signoff:
+        _finish(step, CloseReason.CALLBACK)
+    # Unsatisfied: the case waits in pending_callback for 二次派单 (redispatch) or a
+    # reasoned close; satisfied under a sign-off policy waits for `close`.
+
+
+def _guard_close(case: Case, cfg: PolicyConfig) -> str | None:
+    if cfg.callback_required and case.satisfaction in ("", Satisfaction.UNREACHABLE):
+        return "The customer has not been called back yet."
+    return None
+
+
+@action("close", sources=(S.PENDING_CALLBACK,), roles=(Role.DISPATCHER, Role.AGENT), side=Side.OWNER,
+        guard=_guard_close)
+def _do_close(step: Step, p: inputs.CloseIn) -> None:
+    if p.recourse:
+        step.note("recourse", p.recourse)
+    _finish(step, CloseReason.SIGNOFF)
+
+
+def _next_round(step: Step, p: inputs.DispatchIn, round_no: int) -> None:
+    unit = _target_unit(step, p.unit)
+    co_units = _co_targets(step, p.co_units, unit)
+    step.set("round", round_no)
+    step.set("supervised", True)
+    step.set("satisfaction", "")
+    step.set("callback_attempts", 0)
+    deadlines.timer_cancel(step.case, ("feedback", "callback"), at=step.now)
+    _enter_dispatched(step, unit, p.instructions, co_units)
+
+
+def _guard_redispatch(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.round >= 2:
+        return "The case is already in round 2 or later; escalate it (三次派单) instead."
+    if case.state == S.PENDING_CALLBACK and case.satisfaction != Satisfaction.UNSATISFIED:
+        return "Only an unsatisfied callback (or a rejected result) leads to 二次派单."
+    return None
+
+
+@action("redispatch", sources=(S.PENDING_CALLBACK, S.RESULT_SUBMITTED), roles=(Role.DISPATCHER, Role.SUPERVISOR),
+        side=Side.OWNER, guard=_guard_redispatch)
+def _do_redispatch(step: Step, p: inputs.DispatchIn) -> None:
+    _next_round(step, p, 2)
+
+
+def _guard_escalate(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.round >= cfg.max_round:
+        return f"The case is already in round {case.round}, the last the policy allows."
+    return None
+
+
+@action("escalate",
+        sources=(S.DISPATCHED, S.ACCEPTED, S.SUSPENDED, S.RETURNED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK),
+        roles=(Role.SUPERVISOR, Role.DISPATCHER, Role.LEADER), side=Side.OWNER, guard=_guard_escalate)
+def _do_escalate(step: Step, p: inputs.DispatchIn) -> None:
+    # 三次派单: whatever round the case was in, it goes to leadership as round 3
+    # (or the policy's last round, if that is lower).
+    step.set("escalated", True)
+    _next_round(step, p, min(3, step.cfg.max_round))
+
+
+@action("urge", sources=ANY_OPEN, roles=(Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER),
+        side=Side.OWNER)
+def _do_urge(step: Step, p: inputs.UrgeIn) -> None:
+    step.set("urge_count", step.case.urge_count + 1)
+    step.note("note", p.note)
+
+
+@action("merge", sources=(S.REGISTERED, S.PENDING_APPROVAL, S.RETURNED, S.DISPATCHED, S.ACCEPTED), roles=CENTRE,
+        side=Side.OWNER)
+def _do_merge(step: Step, p: inputs.MergeIn) -> None:
+    target = _other_case(step, p.into, "into")
+    if not target.is_open:
+        raise BadInput("Cannot merge into a closed case.", fields={"into": "case is closed"})
+    step.set_case("merged_into", target)
+    CaseLink.objects.get_or_create(case=step.case, to=target, defaults={"kind": "duplicate"})
+    _finish(step, CloseReason.MERGED)
+
+
+@action("link", sources=tuple(State), roles=(Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR), side=Side.OWNER)
+def _do_link(step: Step, p: inputs.LinkIn) -> None:
+    target = _other_case(step, p.to, "to")
+    _, created = CaseLink.objects.get_or_create(case=step.case, to=target, defaults={"kind": "related"})
+    if not created:
+        raise InvalidTransition(f"The case is already linked to {target.number}.")
+    step.note("linked_to", target.number)
+
+
+def _guard_reopen(case: Case, cfg: PolicyConfig) -> str | None:
+    return "A merged case cannot be reopened; reopen the case it was merged into." if case.merged_into_id else None
+
+
+@action("reopen", sources=(S.CLOSED, S.INVALID), roles=(Role.DISPATCHER, Role.SUPERVISOR), side=Side.OWNER,
+        guard=_guard_reopen)
+def _do_reopen(step: Step, p: inputs.ReasonIn) -> None:
+    step.note("reason", p.reason)
+    step.set("state", S.REGISTERED)
+    step.set("closed_at", None)
+    step.set("close_reason", CloseReason.OPEN)
+    step.set("satisfaction", "")
+    step.set("validity", Validity.UNCHECKED)
+    deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
+
+
+def _guard_appeal(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.kind != Kind.EMPLOYEE_COMPLAINT:
+        return "Only employee complaints can be appealed (复审)."
+    if case.appeal:
+        return "The case has already been appealed; the decision is final."
+    if case.close_reason not in (CloseReason.CALLBACK, CloseReason.SIGNOFF):
+        return "Only a decided case can be appealed."
+    return None
+
+
+@action("appeal", sources=(S.CLOSED,), roles=(Role.AGENT, Role.DISPATCHER), side=Side.OWNER, guard=_guard_appeal)
+def _do_appeal(step: Step, p: inputs.ReasonIn) -> None:
+    step.note("reason", p.reason)
+    step.set("appeal", True)
+    step.set("state", S.PENDING_APPROVAL)
+    step.set_unit("proposed_unit", step.case.unit)
+    step.set("closed_at", None)
+    step.set("close_reason", CloseReason.OPEN)
+
+
+COMPENSATION_IN = (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED)
+
+
+def _guard_compensate(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.compensation_status == CompensationStatus.REQUESTED:
+        return "A compensation already waits for approval."
+    return None
+
+
+@action("compensate", sources=COMPENSATION_IN, roles=(*HANDLERS, Role.DISPATCHER), side=Side.EITHER,
+        guard=_guard_compensate)
+def _do_compensate(step: Step, p: inputs.CompensateIn) -> None:
+    step.set("compensation_amount", p.amount)
+    step.set("compensation_form", p.form)
+    limit = step.cfg.compensation_approval_above
+    above = limit is not None and p.amount > limit
+    step.set("compensation_status", CompensationStatus.REQUESTED if above else CompensationStatus.APPROVED)
+
+
+@action("transfer_out", sources=(S.REGISTERED,), roles=(Role.AGENT, Role.DISPATCHER), side=Side.OWNER)
+def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
+    step.set("transfer_authority", p.authority)
+    step.note("note", p.note)
+    _finish(step, CloseReason.TRANSFERRED)
+
+
+# Joint cases: each co-handling unit acknowledges and contributes on its own.
+
+
+def _co_row_for(user: User, case: Case) -> CoHandling | None:
+    for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit"):
+        if roles_over(user, co.unit) & set(HANDLERS):
+            return co
+    return None
+
+
+def _my_co_handling(step: Step) -> CoHandling:
+    assert step.actor is not None
+    co = _co_row_for(step.actor, step.case)
+    assert co is not None  # checked by the action's actor_guard
+    return co
+
+
+def _actor_co_acknowledge(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    co = _co_row_for(user, case)
+    if co is None:
+        return Forbidden("You are not a co-handling unit of this case.")
+    return InvalidTransition(f"{co.unit.code} has already acknowledged.") if co.acknowledged_at else None
+
+
+@action("co_acknowledge", sources=(S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), roles=HANDLERS, side=Side.CO,
+        actor_guard=_actor_co_acknowledge)
+def _do_co_acknowledge(step: Step, p: inputs.ActionBase) -> None:
+    co = _my_co_handling(step)
+    co.acknowledged_at = step.now
+    co.save(update_fields=["acknowledged_at"])
+    deadlines.timer_stop(step.case, ("acknowledge",), at=step.now, unit=co.unit)
+    step.note("co_unit", co.unit.code)
+
+
+def _actor_co_submit(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    co = _co_row_for(user, case)
+    if co is None:
+        return Forbidden("You are not a co-handling unit of this case.")
+    if co.acknowledged_at is None:
+        return InvalidTransition(f"{co.unit.code} must acknowledge first.")
+    return InvalidTransition(f"{co.unit.code} has already submitted its result.") if co.submitted_at else None
+
+
+@action("co_submit_result", sources=(S.DISPATCHED, S.ACCEPTED, S.SUSPENDED), roles=HANDLERS, side=Side.CO,
+        actor_guard=_actor_co_submit)
+def _do_co_submit_result(step: Step, p: inputs.CoResultIn) -> None:
+    co = _my_co_handling(step)
+    co.submitted_at, co.result = step.now, p.result
+    co.save(update_fields=["submitted_at", "result"])
+    deadlines.timer_stop(step.case, ("resolve",), at=step.now, unit=co.unit)
+    step.note("co_unit", co.unit.code)
+    step.note("co_result", p.result)
+
+
+# 派单异议审核: the dispatcher disputes a return; the supervisor decides.
+
+
+def _guard_dispute_return(case: Case, cfg: PolicyConfig) -> str | None:
+    return "The return is already disputed." if case.return_disputed else None
+
+
+@action("dispute_return", sources=(S.RETURNED,), roles=CENTRE, side=Side.OWNER, guard=_guard_dispute_return)
+def _do_dispute_return(step: Step, p: inputs.ReasonIn) -> None:
+    step.set("return_disputed", True)
+    step.note("reason", p.reason)
+
+
+def _guard_decide_return(case: Case, cfg: PolicyConfig) -> str | None:
+    return None if case.return_disputed else "Nobody disputed this return."
+
+
+@action("decide_return", sources=(S.RETURNED,), roles=(Role.SUPERVISOR,), side=Side.OWNER,
+        guard=_guard_decide_return)
+def _do_decide_return(step: Step, p: inputs.DecideReturnIn) -> None:
+    step.set("return_disputed", False)
+    step.note("uphold", p.uphold)
+    if not p.uphold:
+        # The return was not justified: the same unit must handle the case.
+        assert step.case.unit is not None
+        _enter_dispatched(step, step.case.unit, step.case.instructions)
+
+
+# Compensation above the policy's limit waits for the leader (DESIGN §1).
+
+
+def _guard_compensation_requested(case: Case, cfg: PolicyConfig) -> str | None:
+    if case.compensation_status == CompensationStatus.REQUESTED:
+        return None
+    return "No compensation waits for approval."
+
+
+@action("approve_compensation", sources=COMPENSATION_IN, roles=LEADER, side=Side.OWNER,
+        guard=_guard_compensation_requested)
+def _do_approve_compensation(step: Step, p: inputs.ActionBase) -> None:
+    step.set("compensation_status", CompensationStatus.APPROVED)
+
+
+@action("refuse_compensation", sources=COMPENSATION_IN, roles=LEADER, side=Side.OWNER,
+        guard=_guard_compensation_requested)
+def _do_refuse_compensation(step: Step, p: inputs.ActionBase) -> None:
+    step.set("compensation_status", CompensationStatus.REFUSED)
+
+
+# Set during handling (DESIGN §2): category, severity, class, liability.
+@action("classify", sources=ANY_OPEN, roles=(Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR), side=Side.OWNER)
 def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:
     from .models import Category
 
@@ -822,8 +1087,3 @@ def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:
             step.set(name, value)
     if not step.changes:
         raise InvalidTransition("Nothing to change.")
-
-
-_DO: dict[str, Callable[[Step, Any], None]] = {
-    name: globals()[f"_do_{name}"] for name in ACTIONS
-}

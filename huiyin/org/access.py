@@ -1,17 +1,22 @@
-"""The only permission checks of Huiyin: who may see and act on what.
+"""The permission rules over units and roles: who reaches which units, and as what.
 
-A role held in a unit reaches that unit's whole subtree. Every read and write of a
-case goes through `case_for` (cases/access) or `scope_filter`, which answer 404 for
-anything outside the caller's subtrees, exactly as for a case that does not exist.
+A role held in a unit reaches that unit's whole subtree. These functions are the only place
+that answers "which units does this user reach (with these roles)"; `cases.access` builds the
+case-level rules (visibility, identity, attachments) on top of them. Everything here is cached
+on the user object for the length of a request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q
 
 from .models import Membership, Role, Unit, User
+
+# Who registers cases (受理): the unit where a user is an agent (or, failing that, a dispatcher).
+INTAKE_ROLES = (Role.AGENT, Role.DISPATCHER)
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class Grant:
 
 def grants(user: User) -> tuple[Grant, ...]:
     """The user's roles with the paths of their units, cached on the user object."""
-    cached = getattr(user, "_huiyin_grants", None)
+    cached: tuple[Grant, ...] | None = getattr(user, "_huiyin_grants", None)
     if cached is None:
         rows = Membership.objects.filter(user=user, unit__active=True).values_list(
             "role", "unit_id", "unit__path"
@@ -33,33 +38,45 @@ def grants(user: User) -> tuple[Grant, ...]:
     return cached
 
 
-def has_role(user: User, role: str, unit: Unit | None) -> bool:
-    """True when `user` holds `role` in `unit` or in one of its ancestors."""
-    if unit is None or not user.is_active:
-        return False
-    return any(g.role == role and unit.path.startswith(g.path) for g in grants(user))
+def roles_of(user: User) -> set[str]:
+    """Every role the user holds, anywhere."""
+    return {g.role for g in grants(user)}
 
 
 def roles_over(user: User, unit: Unit | None) -> set[str]:
+    """The roles the user holds in `unit` or in one of its ancestors."""
     if unit is None:
         return set()
     return {g.role for g in grants(user) if unit.path.startswith(g.path)}
 
 
+def subtree_ids(paths: Iterable[str]) -> list[int]:
+    """Ids of every unit below (and including) the units with these paths."""
+    q = Q()
+    for p in set(paths):
+        q |= Q(path__startswith=p)
+    if not q.children:
+        return []
+    return list(Unit.objects.filter(q).values_list("id", flat=True))
+
+
 def visible_unit_ids(user: User) -> list[int]:
     """Ids of every unit in the subtrees where the user holds any role."""
-    cached = getattr(user, "_huiyin_visible", None)
+    cached: list[int] | None = getattr(user, "_huiyin_visible", None)
     if cached is None:
-        paths = {g.path for g in grants(user)}
-        if not paths:
-            cached = []
-        else:
-            q = Q()
-            for p in paths:
-                q |= Q(path__startswith=p)
-            cached = list(Unit.objects.filter(q).values_list("id", flat=True))
+        cached = subtree_ids(g.path for g in grants(user))
         user._huiyin_visible = cached  # type: ignore[attr-defined]
     return cached
+
+
+def unit_ids_with_roles(user: User, roles: Iterable[str]) -> list[int]:
+    """Ids of the units the user reaches through one of `roles` (the subtrees of those grants),
+    cached per set of roles on the user object."""
+    key = frozenset(roles)
+    cache: dict[frozenset[str], list[int]] = user.__dict__.setdefault("_huiyin_role_units", {})
+    if key not in cache:
+        cache[key] = subtree_ids(g.path for g in grants(user) if g.role in key)
+    return cache[key]
 
 
 def scope_filter(user: User, *, owner_field: str = "owner_unit_id", unit_field: str = "unit_id") -> Q:
@@ -70,17 +87,69 @@ def scope_filter(user: User, *, owner_field: str = "owner_unit_id", unit_field: 
     return Q(**{f"{owner_field}__in": ids}) | Q(**{f"{unit_field}__in": ids})
 
 
-def can_administer(user: User) -> bool:
-    return user.is_superuser or any(g.role == Role.ADMIN for g in grants(user))
+def visible_units(user: User) -> list[Unit]:
+    """The units in the user's own subtrees, in tree order (what a filter may narrow to)."""
+    return list(Unit.objects.filter(id__in=visible_unit_ids(user)).order_by("path"))
+
+
+def _organisation_roots(user: User) -> set[str]:
+    return {g.path.split("/")[1] for g in grants(user) if g.path.count("/") >= 2}
+
+
+def org_units(user: User) -> list[Unit]:
+    """The active units of the user's organisation (the trees of the user's grants), in tree
+    order: what a dispatcher may send a case to."""
+    roots = _organisation_roots(user)
+    if not roots:
+        return []
+    q = Q()
+    for r in roots:
+        q |= Q(path__startswith=f"/{r}/")
+    return list(Unit.objects.filter(q, active=True).order_by("path"))
 
 
 def unit_for(user: User, code: str) -> Unit | None:
     """A unit the user may address (dispatch to, filter by): any active unit in the
     organisation of the user's grants. Dispatchers send cases across the tree, so
     this is the organisation root's subtree, not the user's own."""
-    roots = {g.path.split("/")[1] for g in grants(user) if g.path.count("/") >= 2}
+    if not isinstance(code, str) or not code or len(code) > 64:
+        return None
     try:
         unit = Unit.objects.get(code=code, active=True)
     except Unit.DoesNotExist:
         return None
-    return unit if unit.path.split("/")[1] in roots else None
+    return unit if unit.path.split("/")[1] in _organisation_roots(user) else None
+
+
+def visible_unit(user: User, code: str) -> Unit | None:
+    """A unit inside the user's own subtrees (a filter that narrows what the user sees)."""
+    if not isinstance(code, str) or not code or len(code) > 64:
+        return None
+    return Unit.objects.filter(code=code, id__in=visible_unit_ids(user)).first()
+
+
+def intake_unit(user: User) -> Unit | None:
+    """The unit a user registers cases for: where they are an agent (or else a dispatcher)."""
+    cached: Unit | None = getattr(user, "_huiyin_intake_unit", None)
+    if cached is not None:
+        return cached
+    for role in INTAKE_ROLES:
+        for g in grants(user):
+            if g.role == role:
+                unit = Unit.objects.get(pk=g.unit_id)
+                user._huiyin_intake_unit = unit  # type: ignore[attr-defined]
+                return unit
+    return None
+
+
+def users_with_roles_over(roles: Iterable[str], units: Iterable[Unit]) -> set[int]:
+    """Ids of the active users holding one of `roles` in one of the units or an ancestor of it."""
+    ancestor_ids: set[int] = set()
+    for unit in units:
+        ancestor_ids.update(int(p) for p in unit.path.strip("/").split("/") if p)
+    if not ancestor_ids:
+        return set()
+    return set(
+        Membership.objects.filter(unit_id__in=ancestor_ids, role__in=list(roles), user__is_active=True)
+        .values_list("user_id", flat=True)
+    )

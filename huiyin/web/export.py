@@ -11,32 +11,27 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from huiyin.api.serialize import mask_phone
-from huiyin.cases.models import Kind
+from huiyin.cases import selectors
+from huiyin.cases.access import complainant_view
 from huiyin.org.models import User
 
-from . import labels, queries
+from . import labels
 
 log = logging.getLogger(__name__)
 
 EXPORT_MAX = 10_000  # rows per file; narrow the filter for more
 
 
-def mask_id(value: str) -> str:
-    """An ID number masked like a phone: the first 3 and last 4 characters kept."""
-    return mask_phone(value)
-
-
-def cases_xlsx(user: User, f: queries.ListFilters) -> tuple[bytes, int, bool]:
+def cases_xlsx(user: User, f: selectors.ListFilters) -> tuple[bytes, int, bool]:
     """The list under filter `f` as an .xlsx file; returns (content, rows, truncated)."""
     now = timezone.now()
-    qs = queries.apply_filters(user, f, now=now)
-    order = queries.SORTS.get(f.sort, queries.SORTS["-id"])
+    qs = selectors.apply_filters(user, f, now=now)
+    order = selectors.SORTS.get(f.sort, selectors.SORTS["-id"])
     rows = list(qs.select_related("owner_unit", "unit", "category").order_by(*order)[: EXPORT_MAX + 1])
     truncated = len(rows) > EXPORT_MAX
     rows = rows[:EXPORT_MAX]
     overdue_ids = set(
-        queries.overdue_timers(now).filter(case_id__in=[c.pk for c in rows]).values_list("case_id", flat=True)
+        selectors.overdue_timers(now).filter(case_id__in=[c.pk for c in rows]).values_list("case_id", flat=True)
     ) if rows else set()
     wb = Workbook()
     ws = wb.active
@@ -51,7 +46,7 @@ def cases_xlsx(user: User, f: queries.ListFilters) -> tuple[bytes, int, bool]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
     for c in rows:
-        confidential = c.kind == Kind.REPORT  # a whistle-blower's identity never leaves in a file
+        person = complainant_view(user, c, listing=True)  # the one identity rule (cases.access)
         ws.append([
             c.number,
             str(labels.label("kind", c.kind)),
@@ -61,9 +56,9 @@ def cases_xlsx(user: User, f: queries.ListFilters) -> tuple[bytes, int, bool]:
             str(labels.label("severity", c.severity)),
             c.category.name if c.category_id and c.category else "",
             c.subject,
-            "" if confidential else c.complainant_name,
-            "" if confidential else mask_phone(c.complainant_phone),
-            "" if confidential else mask_id(c.complainant_id_number),
+            person["name"],
+            person["phone"],
+            person["id_number"],
             c.owner_unit.name,
             c.unit.name if c.unit_id and c.unit else "",
             timezone.localtime(c.received_at).strftime("%Y-%m-%d %H:%M"),

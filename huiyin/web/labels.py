@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from huiyin.cases.models import (
     Channel,
+    CloseReason,
     ExtensionStatus,
     Flag,
     Kind,
@@ -183,16 +184,7 @@ BOOL_CHOICES = {
     "uphold": [("true", _("Uphold the return (re-dispatch)")), ("false", _("Overrule: the unit must handle it"))],
 }
 
-CLOSE_REASONS = {
-    "callback": _("closed after callback"),
-    "signoff": _("closed"),
-    "resolved_on_spot": _("answered on the spot"),
-    "unreachable": _("customer unreachable"),
-    "merged": _("merged"),
-    "transferred": _("transferred out"),
-    "invalid": _("invalid"),
-    "appeal_rejected": _("appeal rejected"),
-}
+CLOSE_REASONS = {value: label for value, label in CloseReason.choices if value}
 
 # Enum value → label lookups for rendering stored codes.
 CHOICES: dict[str, dict[str, Any]] = {

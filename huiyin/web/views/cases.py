@@ -13,14 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from huiyin.api.serialize import case_json, current_timers, timer_json
-from huiyin.cases import workflow
+from huiyin.cases import selectors, workflow
 from huiyin.cases.access import case_for
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from huiyin.cases.models import Case, CaseLink, Extension
+from huiyin.org.access import org_units
 
-from .. import forms, labels, queries
+from .. import forms, labels
 from .common import case_or_404, client_ip, is_htmx, safe_next, staff_required, user_of
 
 
@@ -30,8 +30,8 @@ def _order(name: str) -> int:
 
 def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm | None = None) -> dict[str, Any]:
     user = user_of(request)
-    facts = case_json(case, user)
-    units = queries.org_units(user)
+    facts = selectors.case_facts(user, case)
+    units = org_units(user)
     action_forms = []
     for name in sorted(facts["allowed_actions"], key=_order):
         if name not in workflow.ACTIONS:
@@ -49,7 +49,7 @@ def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm |
     return {
         "case": case,
         "facts": facts,
-        "deadlines": [timer_json(t, now) | {"obj": t} for t in current_timers(case)],
+        "deadlines": [selectors.timer_facts(t, now) | {"obj": t} for t in selectors.current_timers(case)],
         "events": events,
         "attachments": list(case.attachments.select_related("uploaded_by").order_by("id")),
         "extensions": list(Extension.objects.filter(case=case).select_related("requested_by", "decided_by")
@@ -119,7 +119,7 @@ def _failed(request: HttpRequest, case: Case, action: str, exc: CaseError) -> Ht
             "conflict": isinstance(exc, (Conflict, InvalidTransition)),
         }, status=exc.status)
     # The user's input stays in the form (against the fresh version), beside the service's complaints.
-    failed = forms.refill(forms.action_form(action, units=queries.org_units(user), case=fresh),
+    failed = forms.refill(forms.action_form(action, units=org_units(user), case=fresh),
                           request.POST, exc.fields)
     if isinstance(exc, BadInput):
         failed.error = message

@@ -14,11 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from huiyin.cases import services, workflow
-from huiyin.cases.access import cases_for
+from huiyin.cases import selectors, services, workflow
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import CaseError
 from huiyin.cases.models import Channel, Flag, Kind
+from huiyin.cases.phones import normalise_phone
+from huiyin.org.access import intake_unit
 
 from .. import forms
 from .cases import error_text, upload_reason
@@ -39,7 +40,7 @@ def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str
         "categories": forms.category_choices(),
         "customer_classes": ["", "A", "B", "C", "D"],
         "form_token": values.get("form_token") or uuid.uuid4().hex,
-        "may_register": services.intake_unit(user) is not None,
+        "may_register": intake_unit(user) is not None,
         "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     }
 
@@ -94,16 +95,11 @@ def intake(request: HttpRequest) -> HttpResponse:
 @staff_required
 def intake_lookup(request: HttpRequest) -> HttpResponse:
     """The caller's open and earlier cases (htmx partial), by exact phone number."""
-    from huiyin.cases.services import normalise_phone  # the intake's own normalisation
-
     user = user_of(request)
     phone = normalise_phone(request.GET.get("complainant_phone", ""))
     context: dict[str, Any] = {"phone": phone, "open": [], "earlier": [], "searched": len(phone) >= 7}
     if context["searched"]:
-        rows = list(
-            cases_for(user).filter(complainant_phone=phone).select_related("unit", "owner_unit")
-            .order_by("-id")[:LOOKUP_LIMIT]
-        )
+        rows = selectors.customer_cases(user, phone, limit=LOOKUP_LIMIT)
         since = timezone.now() - timedelta(days=REPEAT_DAYS)
         for c in rows:
             if c.is_open:

@@ -11,13 +11,15 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from huiyin.cases import selectors
 from huiyin.cases.models import Channel, Kind, Severity, State
-from huiyin.org.access import unit_for
+from huiyin.org.access import org_units, unit_for
 
-from .. import export, forms, queries
+from .. import export, forms
 from ..models import SavedFilter
 from .common import is_htmx, staff_required, user_of
 
@@ -32,11 +34,11 @@ def _date(value: str) -> date | None:
         return None
 
 
-def parse_filters(request: HttpRequest, params: QueryDict) -> queries.ListFilters:
+def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilters:
     user = user_of(request)
     states = [s for s in params.getlist("state") if s in State.values]
     unit = unit_for(user, params.get("unit", "")) if params.get("unit") else None
-    return queries.ListFilters(
+    return selectors.ListFilters(
         state=states,
         kind=params.get("kind", "") if params.get("kind") in Kind.values else "",
         unit=unit,
@@ -47,7 +49,7 @@ def parse_filters(request: HttpRequest, params: QueryDict) -> queries.ListFilter
         date_from=_date(params.get("from", "")),
         date_to=_date(params.get("to", "")),
         q=params.get("q", "").strip()[:100],
-        sort=params.get("sort", "-id") if params.get("sort") in queries.SORTS else "-id",
+        sort=params.get("sort", "-id") if params.get("sort") in selectors.SORTS else "-id",
     )
 
 
@@ -62,9 +64,9 @@ def filter_query(params: QueryDict) -> str:
 def case_list(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     f = parse_filters(request, request.GET)
-    qs = queries.apply_filters(user, f)
-    rows, next_cursor = queries.page(qs, sort=f.sort, cursor=request.GET.get("cursor", ""), limit=PAGE_SIZE)
-    queries.attach_next_deadline(rows, queries.timezone.now())
+    qs = selectors.apply_filters(user, f)
+    rows, next_cursor = selectors.page(qs, sort=f.sort, cursor=request.GET.get("cursor", ""), limit=PAGE_SIZE)
+    selectors.attach_next_deadline(rows, timezone.now())
     query = filter_query(request.GET)
     context: dict[str, Any] = {
         "f": f,
@@ -75,7 +77,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "export_url": reverse("web:case_export") + (f"?{query}" if query else ""),
         "states": State.choices, "kinds": Kind.choices, "severities": Severity.choices,
         "channels": Channel.choices, "categories": forms.category_choices(),
-        "units": forms.unit_choices(queries.org_units(user)),
+        "units": forms.unit_choices(org_units(user)),
         "saved": list(SavedFilter.objects.filter(user=user)),
         "sorts": [("-id", _("Newest first")), ("id", _("Oldest first"))],
     }
@@ -93,7 +95,7 @@ def case_export(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    stamp = queries.timezone.localtime().strftime("%Y%m%d-%H%M")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.xlsx"'
     response["X-Export-Rows"] = str(count)
     if truncated:

@@ -9,9 +9,10 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from huiyin.org.models import Unit, User
+from huiyin.cases import selectors
+from huiyin.org.access import org_units, visible_unit, visible_units
 
-from .. import forms, labels, queries
+from .. import forms, labels
 from .common import is_htmx, staff_required, user_of
 
 
@@ -19,9 +20,9 @@ from .common import is_htmx, staff_required, user_of
 @staff_required
 def workbench(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    data = queries.workbench(user, tab=request.GET.get("tab", "waiting"))
+    data = selectors.workbench(user, tab=request.GET.get("tab", "waiting"))
     tabs = [(key, labels_tab(key)) for key in ("waiting", "due_today", "at_risk", "overdue", "registered_by_me")]
-    context = {**data, "tabs": tabs, "cap": queries.COUNT_CAP}
+    context = {**data, "tabs": tabs, "cap": selectors.COUNT_CAP}
     if is_htmx(request) and request.headers.get("HX-Target") == "workbench-rows":
         return render(request, "web/workbench.html#rows", context)
     return render(request, "web/workbench.html", context)
@@ -37,33 +38,23 @@ def labels_tab(key: str) -> Any:
     }[key]
 
 
-def _visible_unit(user: User, code: str) -> Unit | None:
-    """A unit filter is accepted only inside the user's own subtrees."""
-    if not code:
-        return None
-    for u in queries.visible_units(user):
-        if u.code == code:
-            return u
-    return None
-
-
 @require_GET
 @staff_required
 def approvals(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    return render(request, "web/approvals.html", {"sections": queries.approvals(user)})
+    return render(request, "web/approvals.html", {"sections": selectors.approvals(user)})
 
 
 @require_GET
 @staff_required
 def board(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    unit = _visible_unit(user, request.GET.get("unit", ""))
-    data = queries.board(user, unit=unit)
+    unit = visible_unit(user, request.GET.get("unit", ""))
+    data = selectors.board(user, unit=unit)
     return render(request, "web/board.html", {
         **data, "unit": unit,
-        "unit_choices": forms.unit_choices(queries.visible_units(user)),
-        "dispatch_units": forms.unit_choices(queries.org_units(user)),
+        "unit_choices": forms.unit_choices(visible_units(user)),
+        "dispatch_units": forms.unit_choices(org_units(user)),
     })
 
 
@@ -71,13 +62,13 @@ def board(request: HttpRequest) -> HttpResponse:
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    unit = _visible_unit(user, request.GET.get("unit", ""))
+    unit = visible_unit(user, request.GET.get("unit", ""))
     try:
         days = int(request.GET.get("days", "30"))
     except ValueError:
         days = 30
     days = days if days in (7, 30, 90) else 30
-    data = queries.dashboard(user, unit=unit, days=days)
+    data = selectors.dashboard(user, unit=unit, days=days)
     chart = {
         "open": {
             "units": data["open_by_state_unit"]["units"],
@@ -96,5 +87,5 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     }
     return render(request, "web/dashboard.html", {
         **data, "chart": chart, "unit": unit,
-        "unit_choices": forms.unit_choices(queries.visible_units(user)),
+        "unit_choices": forms.unit_choices(visible_units(user)),
     })
