@@ -66,6 +66,7 @@ def latest_closed_of_customer(case: Case, days: int) -> Case | None:
         Case.objects.filter(q, state=State.CLOSED, closed_at__gte=since, closed_at__lte=case.received_at)
         .exclude(pk=case.pk)
         .exclude(close_reason=CloseReason.MERGED)
+        .only("id", "number", "closed_at")
         .order_by("-closed_at")
         .first()
     )

@@ -94,10 +94,20 @@ def timer_case_ids(timers: QuerySet[Timer]) -> QuerySet[Timer]:
     return timers.values("case_id")
 
 
+def _known(case: Case, key: str) -> Any:
+    """What the workflow already knows about a case it just registered (`Case._known`), so the
+    answer to an intake does not read back the rows it has just written."""
+    known: dict[str, Any] | None = getattr(case, "_known", None)
+    return known.get(key) if known is not None else None
+
+
 def current_timers(case: Case) -> list[Timer]:
     """The latest timer of each stage (older rounds stay in the database for reports)."""
     latest: dict[str, Timer] = {}
-    for t in case.timers.filter(co_unit__isnull=True).order_by("id"):
+    timers = _known(case, "timers")
+    if timers is None:
+        timers = case.timers.filter(co_unit__isnull=True).order_by("id")
+    for t in timers:
         latest[t.code] = t
     return sorted(latest.values(), key=lambda t: t.started_at)
 
@@ -149,6 +159,8 @@ def timer_facts(t: Timer, now: datetime) -> dict[str, Any]:
 
 def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
     """The co-handling units (协办) of the current round with their own deadlines."""
+    if _known(case, "co_units") == []:
+        return []
     rows = list(case.co_handlings.filter(round=case.round, active=True).select_related("unit").order_by("id"))
     if not rows:
         return []
@@ -171,6 +183,8 @@ def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
 
 def linked_numbers(case: Case) -> list[str]:
     """The numbers of the cases linked to `case`, in either direction."""
+    if _known(case, "links") == []:
+        return []
     pairs = CaseLink.objects.filter(Q(case=case) | Q(to=case)).values_list("case__number", "to__number")
     return sorted({b if a == case.number else a for a, b in pairs})
 

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from huiyin.org.access import intake_unit
@@ -26,15 +26,19 @@ from .phones import normalise_phone
 def next_case_number(kind: str, now: datetime) -> str:
     """PREFIX + YYYYMMDD + - + 6-digit daily sequence, inside the caller's transaction.
 
-    The sequence row is locked until the intake commits, so two intakes never share a
-    number and a rolled-back intake gives its number back (gap-free per day)."""
+    One upsert increments the day's row and locks it until the intake commits, so two intakes
+    never share a number and a rolled-back intake gives its number back (gap-free per day)."""
     prefix = NUMBER_PREFIX[kind]
     day = timezone.localdate(now)
-    CaseSequence.objects.bulk_create([CaseSequence(prefix=prefix, day=day, last=0)], ignore_conflicts=True)
-    seq = CaseSequence.objects.select_for_update().get(prefix=prefix, day=day)
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return f"{prefix}{day:%Y%m%d}-{seq.last:06d}"
+    table = connection.ops.quote_name(CaseSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608 (names are ours)
+            f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [prefix, connection.ops.adapt_datefield_value(day)],
+        )
+        (last,) = cursor.fetchone()
+    return f"{prefix}{day:%Y%m%d}-{last:06d}"
 
 
 def _body_hash(data: Any) -> str:

@@ -258,7 +258,7 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
     with _holding_notices() as held:
         case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
         case.save()
-        deadlines.timer_start(case, "dispatch", at=case.received_at, cfg=cfg, new_case=True)
+        timer = deadlines.timer_start(case, "dispatch", at=case.received_at, cfg=cfg, new_case=True)
         Event.objects.create(
             case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
             changes={
@@ -273,6 +273,8 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         rules_apply(case, trigger="intake", now=now)
         case.number = number()
         Case.objects.filter(pk=case.pk).update(number=case.number)
+    # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
+    case._known = {"timers": [timer] if timer else [], "links": [], "co_units": []}  # type: ignore[attr-defined]
     notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
     for send in held:
         send()

@@ -22,18 +22,23 @@ INTAKE_ROLES = (Role.AGENT, Role.DISPATCHER)
 @dataclass(frozen=True)
 class Grant:
     role: str
-    unit_id: int
-    path: str
+    unit: Unit
+
+    @property
+    def unit_id(self) -> int:
+        return self.unit.pk
+
+    @property
+    def path(self) -> str:
+        return self.unit.path
 
 
 def grants(user: User) -> tuple[Grant, ...]:
-    """The user's roles with the paths of their units, cached on the user object."""
+    """The user's roles with their units, cached on the user object (one query per request)."""
     cached: tuple[Grant, ...] | None = getattr(user, "_huiyin_grants", None)
     if cached is None:
-        rows = Membership.objects.filter(user=user, unit__active=True).values_list(
-            "role", "unit_id", "unit__path"
-        )
-        cached = tuple(Grant(r, u, p) for r, u, p in rows)
+        rows = Membership.objects.filter(user=user, unit__active=True).select_related("unit").order_by("id")
+        cached = tuple(Grant(m.role, m.unit) for m in rows)
         user._huiyin_grants = cached  # type: ignore[attr-defined]
     return cached
 
@@ -136,9 +141,8 @@ def intake_unit(user: User) -> Unit | None:
     for role in INTAKE_ROLES:
         for g in grants(user):
             if g.role == role:
-                unit = Unit.objects.get(pk=g.unit_id)
-                user._huiyin_intake_unit = unit  # type: ignore[attr-defined]
-                return unit
+                user._huiyin_intake_unit = g.unit  # type: ignore[attr-defined]
+                return g.unit
     return None
 
 
