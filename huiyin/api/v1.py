@@ -104,7 +104,7 @@ def _ip(request: HttpRequest) -> str | None:
 
 
 def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
+    return request.auth
 
 
 # --- auth -------------------------------------------------------------------------------

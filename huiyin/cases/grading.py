@@ -138,7 +138,7 @@ def facts_for(case: Case, now: datetime) -> Facts:
             "category": _category_path(case.category_id)[0] if case.category_id else None,
             "customer_class": case.customer_class, "satisfaction": case.satisfaction, "round": case.round,
             "urge_count": case.urge_count, "region": case.region,
-            "text": "\n".join((case.subject, case.description, case.demands)),
+            "text": f"{case.subject}\n{case.description}\n{case.demands}",
             "unit": case.unit.code if case.unit_id and case.unit else None,
             "owner_unit": case.owner_unit.code if case.owner_unit_id else None,
         },

@@ -168,6 +168,9 @@ class CaseSequence(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["prefix", "day"], name="case_sequence_prefix_day")]
 
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.day:%Y%m%d}: {self.last}"
+
 
 class Case(models.Model):
     number = models.CharField(_("编号"), max_length=20, unique=True)
@@ -292,6 +295,9 @@ class CoHandling(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "unit", "round"], name="co_handling_unique")]
         indexes = [models.Index(fields=["unit", "case"], condition=Q(active=True), name="co_handling_active")]
 
+    def __str__(self) -> str:
+        return f"{self.case_id} 协办 {self.unit_id} (round {self.round})"
+
 
 class RuleHit(models.Model):
     """A rule that fired on a case. Unique per case and rule: a rule's effects are applied
@@ -304,6 +310,9 @@ class RuleHit(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "rule"], name="rule_hit_once")]
 
+    def __str__(self) -> str:
+        return f"{self.rule} @ case {self.case_id}"
+
 
 class CaseLink(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_out")
@@ -313,6 +322,9 @@ class CaseLink(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "to"], name="case_link_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.to_id} ({self.kind})"
 
 
 class Event(models.Model):
@@ -336,10 +348,13 @@ class Event(models.Model):
         ordering = ["id"]
         indexes = [models.Index(fields=["case", "id"], name="event_case_id")]
 
+    def __str__(self) -> str:
+        return f"{self.action} @ case {self.case_id}"
+
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise RuntimeError("timeline events are append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RuntimeError("timeline events are append-only")
@@ -410,6 +425,9 @@ class Timer(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.code} of case {self.case_id}, round {self.round}: {self.state}"
+
 
 class ExtensionStatus(models.TextChoices):
     REQUESTED = "requested", _("待审批")
@@ -436,6 +454,9 @@ class Extension(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"extension of case {self.case_id}: {self.amount} {self.unit} ({self.status})"
+
 
 class IdempotencyKey(models.Model):
     """A create request's Idempotency-Key, so a retried POST returns the first case."""
@@ -448,6 +469,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → case {self.case_id}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -464,3 +488,6 @@ class Attachment(models.Model):
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

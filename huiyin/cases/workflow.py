@@ -381,10 +381,13 @@ def allowed_actions(user: User, case: Case) -> list[str]:
     cfg = config_for(case.policy_id)
     result = []
     for action in ACTIONS.values():
-        if case.state in action.sources and may(user, case, action):
-            if action.guard is None or action.guard(case, cfg) is None:
-                if action.actor_guard is None or action.actor_guard(user, case, cfg) is None:
-                    result.append(action.name)
+        if (
+            case.state in action.sources
+            and may(user, case, action)
+            and (action.guard is None or action.guard(case, cfg) is None)
+            and (action.actor_guard is None or action.actor_guard(user, case, cfg) is None)
+        ):
+            result.append(action.name)
     return result
 
 

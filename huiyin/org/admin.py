@@ -13,7 +13,7 @@ class MembershipInline(admin.TabularInline):
 class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline]
     list_display = ("username", "display_name", "email", "is_active")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Huiyin", {"fields": ("display_name", "phone")}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Huiyin", {"fields": ("display_name", "phone")}))
 
 
 @admin.register(Unit)

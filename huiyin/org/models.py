@@ -129,6 +129,9 @@ class ApiToken(models.Model):
         verbose_name = _("接口令牌")
         verbose_name_plural = _("接口令牌")
 
+    def __str__(self) -> str:
+        return f"{self.name or 'token'} of user {self.user_id}"
+
 
 class AuditEntry(models.Model):
     """Audit log (DESIGN §8): logins, permission and configuration changes, exports.

@@ -36,7 +36,7 @@ class PolicyForm(forms.ModelForm):
             preset_check(text)
         except PresetError as exc:
             raise forms.ValidationError(f"第 {exc.line} 行: {exc.reason}") from None
-        return text  # type: ignore[no-any-return]
+        return text
 
 
 def _rule_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:

@@ -88,7 +88,7 @@ def preset_check(text: str) -> dict[str, Any]:
         raise PresetError(_line_of(lines, bad.path), bad.reason) from None
     except RuleError as exc:
         raise PresetError(_line_of(lines, exc.path), exc.message) from None
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 class _Bad(Exception):
@@ -101,7 +101,7 @@ def _check(data: Any) -> None:
         raise _Bad("", "a preset is a mapping")
     unknown = set(map(str, data)) - TOP_KEYS
     if unknown:
-        key = sorted(unknown)[0]
+        key = min(unknown)
         raise _Bad(key, f"unknown key {key!r}")
     if not isinstance(data.get("name"), str) or not data["name"]:
         raise _Bad("name", "name is required")

@@ -26,7 +26,7 @@ import logging
 import time as _time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -78,7 +78,8 @@ def _parse_time(value: Any) -> time:
     if len(parts) not in (2, 3) or not all(p.isdigit() and 1 <= len(p) <= 2 for p in parts):
         raise ValueError(f"business hours: {value!r} is not a time like '08:30'")
     try:
-        return time(*(int(p) for p in parts))
+        hour, minute, *second = (int(p) for p in parts)
+        return time(hour, minute, second[0] if second else 0)
     except ValueError:
         raise ValueError(f"business hours: {value!r} is not a valid time of day") from None
 
@@ -93,6 +94,11 @@ class BusinessHours:
     """
 
     periods: tuple[tuple[time, time], ...]
+    # Derived in __post_init__ for the arithmetic; equality and hash depend on `periods` only.
+    _spans: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    _day_us: int = field(init=False, repr=False, compare=False)
+    _close: time = field(init=False, repr=False, compare=False)
+    _open_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         periods = tuple((p[0], p[1]) for p in self.periods)
@@ -114,8 +120,6 @@ class BusinessHours:
                 )
             spans.append((a, b))
         object.__setattr__(self, "periods", periods)
-        # Derived values for the arithmetic (not dataclass fields: equality and hash
-        # depend on `periods` only).
         object.__setattr__(self, "_spans", tuple(spans))
         object.__setattr__(self, "_day_us", sum(b - a for a, b in spans))
         object.__setattr__(self, "_close", periods[-1][1])
@@ -147,11 +151,11 @@ class BusinessHours:
     @property
     def closes_at(self) -> time:
         """End of business: the end of the last period."""
-        return self._close  # type: ignore[attr-defined,no-any-return]
+        return self._close
 
     @property
     def minutes_per_day(self) -> int:
-        return self._day_us // _US_PER_MINUTE  # type: ignore[attr-defined,no-any-return]
+        return self._day_us // _US_PER_MINUTE
 
     def __str__(self) -> str:
         return ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in self.periods)
@@ -436,7 +440,7 @@ def _at(o: int, us: int) -> datetime:
 
 
 def _end_of_business(o: int, hours: BusinessHours) -> datetime:
-    return datetime.combine(date.fromordinal(o), hours._close, SHANGHAI)  # type: ignore[attr-defined]
+    return datetime.combine(date.fromordinal(o), hours._close, SHANGHAI)
 
 
 def _local(value: datetime, name: str) -> datetime:
@@ -489,13 +493,13 @@ def deadline_add(
             due, unknown = _nth_workday_after(o, local.year, amount)
         else:
             t = _tables.get(local.year) or _build(local.year)
-            if t.flags[o - t.first] and local.time() < hours._close:  # type: ignore[attr-defined]
+            if t.flags[o - t.first] and local.time() < hours._close:
                 due, unknown = o, t.unknown
             else:
                 due, unknown = _nth_workday_after(o, local.year, 1)
                 unknown = _merge(t.unknown, unknown)
         return Deadline(
-            datetime.combine(date.fromordinal(due), hours._close, SHANGHAI),  # type: ignore[attr-defined]
+            datetime.combine(date.fromordinal(due), hours._close, SHANGHAI),
             bool(unknown),
             unknown,
         )
@@ -540,7 +544,7 @@ def _add_business_us(
     if rem <= 0:  # amount 0 outside business time: the next opening
         o, more = _nth_workday_after(o, local.year, 1)
         return o, spans[0][0], _merge(unknown, more)
-    day_us: int = hours._day_us  # type: ignore[attr-defined]
+    day_us: int = hours._day_us
     full = (rem - 1) // day_us
     rem -= full * day_us
     o, more = _nth_workday_after(o, local.year, full + 1)
@@ -592,6 +596,6 @@ def business_minutes_between(
         total = _overlap(spans, ssod, esod) if s_work else 0
     else:
         total = _overlap(spans, ssod, _US_PER_DAY) if s_work else 0
-        total += _count_workdays(so + 1, eo - 1) * hours._day_us  # type: ignore[attr-defined]
+        total += _count_workdays(so + 1, eo - 1) * hours._day_us
         total += _overlap(spans, 0, esod) if e_work else 0
     return total // _US_PER_MINUTE

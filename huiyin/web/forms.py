@@ -137,7 +137,7 @@ def widgets_for(action: str, *, units: list[Unit], case: Case | None = None) -> 
             w.kind, w.choices = "select", _literal_choices(name, typing.get_args(core))
         elif isinstance(core, type) and issubclass(core, enum.Enum):
             w.kind = "select"
-            w.choices = [(m.value, getattr(m, "label", m.value)) for m in core]  # type: ignore[attr-defined]
+            w.choices = [(m.value, getattr(m, "label", m.value)) for m in core]
         elif core is bool:
             w.kind = "radio"
             w.choices = labels.BOOL_CHOICES.get(name, [("true", "✓"), ("false", "✗")])

@@ -11,7 +11,7 @@ from huiyin.conftest import new_case
 pytestmark = pytest.mark.django_db
 
 
-def test_handler_b_gets_404_on_county_a_cases_like_a_missing_case(api) -> None:  # type: ignore[no-untyped-def]
+def test_handler_b_gets_404_on_county_a_cases_like_a_missing_case(api) -> None:
     n = case_in(api, "dispatched")
     missing = api("handler_b").get("/cases/TS20990101-000001")
     for path in (f"/cases/{n}", f"/cases/{n}/timeline"):
@@ -23,7 +23,7 @@ def test_handler_b_gets_404_on_county_a_cases_like_a_missing_case(api) -> None: 
     assert Case.objects.get(number=n).state == "dispatched"
 
 
-def test_handler_a_sees_only_cases_dispatched_to_county_a(api) -> None:  # type: ignore[no-untyped-def]
+def test_handler_a_sees_only_cases_dispatched_to_county_a(api) -> None:
     mine = case_in(api, "dispatched")
     other = new_case(api)["number"]  # still at the centre
     assert api("handler_a").get(f"/cases/{mine}").status_code == 200
@@ -33,7 +33,7 @@ def test_handler_a_sees_only_cases_dispatched_to_county_a(api) -> None:  # type:
     assert api("handler_b").get("/cases").json()["items"] == []
 
 
-def test_wrong_role_is_403_and_changes_nothing(api) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_role_is_403_and_changes_nothing(api) -> None:
     n = case_in(api, "pending_approval")
     for user in ("agent", "dispatcher", "supervisor", "auditor"):
         r = api(user).act(n, "approve")
@@ -43,14 +43,14 @@ def test_wrong_role_is_403_and_changes_nothing(api) -> None:  # type: ignore[no-
     assert Event.objects.filter(case__number=n).count() == 2
 
 
-def test_handlers_cannot_register_or_dispatch(api) -> None:  # type: ignore[no-untyped-def]
+def test_handlers_cannot_register_or_dispatch(api) -> None:
     r = api("handler_a").post("/cases", {"kind": "complaint", "channel": "phone", "subject": "x"})
     assert r.status_code == 403
     n = new_case(api)["number"]
     assert api("leader").act(n, "dispatch", {"unit": "county_a"}).status_code == 403
 
 
-def test_allowed_actions_name_only_what_the_caller_may_do_now(api) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_actions_name_only_what_the_caller_may_do_now(api) -> None:
     n = case_in(api, "dispatched")
     assert set(api("handler_a").get(f"/cases/{n}").json()["allowed_actions"]) == {
         "acknowledge", "return", "record_contact",
@@ -59,7 +59,7 @@ def test_allowed_actions_name_only_what_the_caller_may_do_now(api) -> None:  # t
     assert api("auditor").get(f"/cases/{n}").json()["allowed_actions"] == []
 
 
-def test_reporters_identity_is_hidden_from_the_handling_unit(api) -> None:  # type: ignore[no-untyped-def]
+def test_reporters_identity_is_hidden_from_the_handling_unit(api) -> None:
     n = case_in(api, "dispatched", kind="report", subject="举报无证经营卷烟",
                 complainant={"name": "李四", "phone": "13900139000"})
     assert api("handler_a").get(f"/cases/{n}").json()["complainant"]["name"] == ""
@@ -69,12 +69,12 @@ def test_reporters_identity_is_hidden_from_the_handling_unit(api) -> None:  # ty
     assert listed["complainant"]["phone"] == ""
 
 
-def test_lists_mask_phone_numbers(api) -> None:  # type: ignore[no-untyped-def]
+def test_lists_mask_phone_numbers(api) -> None:
     new_case(api)
     assert api("agent").get("/cases").json()["items"][0]["complainant"]["phone"] == "138****8000"
 
 
-def test_without_a_token_everything_is_401(api) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_token_everything_is_401(api) -> None:
     from django.test import Client
 
     r = Client().get("/api/v1/cases")
@@ -84,7 +84,7 @@ def test_without_a_token_everything_is_401(api) -> None:  # type: ignore[no-unty
     assert r.status_code == 401
 
 
-def test_token_is_issued_for_the_right_password_only(org) -> None:  # type: ignore[no-untyped-def]
+def test_token_is_issued_for_the_right_password_only(org) -> None:
     from django.test import Client
 
     c = Client()
@@ -96,7 +96,7 @@ def test_token_is_issued_for_the_right_password_only(org) -> None:  # type: igno
     assert r.status_code == 401
 
 
-def test_q_finds_a_case_by_number_phone_or_subject_words(api) -> None:  # type: ignore[no-untyped-def]
+def test_q_finds_a_case_by_number_phone_or_subject_words(api) -> None:
     a = new_case(api, subject="卷烟配送延误", complainant={"phone": "13800138000"})["number"]
     b = new_case(api, subject="服务态度差", complainant={"phone": "13900139000"})["number"]
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-def _upload(api, user, number, name, content, ctype="application/octet-stream"):  # type: ignore[no-untyped-def]
+def _upload(api, user, number, name, content, ctype="application/octet-stream"):
     a = api(user)
     return a.client.post(
         f"/api/v1/cases/{number}/attachments", {"file": SimpleUploadedFile(name, content, content_type=ctype)},
@@ -23,7 +23,7 @@ def _upload(api, user, number, name, content, ctype="application/octet-stream"):
     )
 
 
-def test_a_scanned_letter_is_stored_and_downloaded(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_scanned_letter_is_stored_and_downloaded(api, tmp_path) -> None:
     with override_settings(MEDIA_ROOT=tmp_path):
         n = new_case(api, channel="letter")["number"]
         r = _upload(api, "agent", n, "来信扫描.pdf", b"%PDF-1.4 scanned letter")
@@ -42,7 +42,7 @@ def test_a_scanned_letter_is_stored_and_downloaded(api, tmp_path) -> None:  # ty
         assert Event.objects.filter(case__number=n, action="attach").count() == 1
 
 
-def test_files_of_other_types_or_too_large_are_refused(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_files_of_other_types_or_too_large_are_refused(api, tmp_path) -> None:
     with override_settings(MEDIA_ROOT=tmp_path, ATTACHMENT_MAX_BYTES=1000):
         n = new_case(api)["number"]
         r = _upload(api, "agent", n, "photo.png", b"MZ\x90\x00" + b"\x00" * 100, "image/png")  # an .exe
@@ -56,7 +56,7 @@ def test_files_of_other_types_or_too_large_are_refused(api, tmp_path) -> None:  
         assert Attachment.objects.count() == 1
 
 
-def test_attachments_follow_case_visibility(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_attachments_follow_case_visibility(api, tmp_path) -> None:
     with override_settings(MEDIA_ROOT=tmp_path):
         n = case_in(api, "dispatched")
         token = _upload(api, "agent", n, "p.png", PNG).json()["token"]
@@ -67,7 +67,7 @@ def test_attachments_follow_case_visibility(api, tmp_path) -> None:  # type: ign
         assert api("handler_a").get(f"/cases/{n}/attachments/nope").status_code == 404
 
 
-def test_classify_sets_category_and_severity_on_the_timeline(api) -> None:  # type: ignore[no-untyped-def]
+def test_classify_sets_category_and_severity_on_the_timeline(api) -> None:
     n = new_case(api)["number"]
     r = api("dispatcher").act(n, "classify", {"category": "logistics_delivery", "severity": "major"})
     assert r.json()["category"] == "logistics_delivery"
@@ -78,12 +78,12 @@ def test_classify_sets_category_and_severity_on_the_timeline(api) -> None:  # ty
     assert api("handler_a").act(n, "classify", {"severity": "general"}).status_code == 404
 
 
-def test_the_category_tree_is_listed(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_category_tree_is_listed(api) -> None:
     items = api("agent").get("/categories").json()["items"]
     assert {"code": "logistics_delivery", "name": "配送时效", "children": []} in items
 
 
-def test_timeline_events_cannot_be_changed(api) -> None:  # type: ignore[no-untyped-def]
+def test_timeline_events_cannot_be_changed(api) -> None:
     n = new_case(api)["number"]
     ev = Event.objects.get(case__number=n)
     with pytest.raises(RuntimeError):

@@ -25,7 +25,7 @@ def race(n: int, fn: Callable[[int], Any]) -> list[Any]:
         try:
             barrier.wait()
             results[i] = fn(i)
-        except Exception as exc:  # reported by the assertion on results
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion on results)
             results[i] = exc
         finally:
             connection.close()
@@ -38,7 +38,7 @@ def race(n: int, fn: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def test_concurrent_intake_never_shares_a_number_and_leaves_no_gap(org) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_intake_never_shares_a_number_and_leaves_no_gap(org) -> None:
     clients = [Api(org.agent) for _ in range(6)]
 
     def intake(i: int) -> list[str]:
@@ -51,7 +51,7 @@ def test_concurrent_intake_never_shares_a_number_and_leaves_no_gap(org) -> None:
     assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 31))
 
 
-def test_two_dispatchers_racing_one_wins_the_other_gets_409(org) -> None:  # type: ignore[no-untyped-def]
+def test_two_dispatchers_racing_one_wins_the_other_gets_409(org) -> None:
     agent = Api(org.agent)
     number = agent.post("/cases", COMPLAINT).json()["number"]
     version = agent.get(f"/cases/{number}").json()["version"]
@@ -70,7 +70,7 @@ def test_two_dispatchers_racing_one_wins_the_other_gets_409(org) -> None:  # typ
     assert Event.objects.filter(case=case, action="dispatch").count() == 1
 
 
-def test_racing_without_expected_version_still_never_applies_twice(org) -> None:  # type: ignore[no-untyped-def]
+def test_racing_without_expected_version_still_never_applies_twice(org) -> None:
     number = Api(org.agent).post("/cases", COMPLAINT).json()["number"]
     Api(org.dispatcher).act(number, "dispatch", {"unit": "county_a"})
     leaders = [Api(org.leader) for _ in range(3)]
@@ -79,7 +79,7 @@ def test_racing_without_expected_version_still_never_applies_twice(org) -> None:
     assert Event.objects.filter(case__number=number, action="approve").count() == 1
 
 
-def test_idempotency_key_racing_makes_one_case(org) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_key_racing_makes_one_case(org) -> None:
     clients = [Api(org.agent) for _ in range(4)]
     key = {"Idempotency-Key": "cti-call-20261124-0001"}
     results = race(4, lambda i: clients[i].post("/cases", COMPLAINT, headers=key))
@@ -91,7 +91,7 @@ def test_idempotency_key_racing_makes_one_case(org) -> None:  # type: ignore[no-
 
 
 @pytest.mark.django_db
-def test_idempotent_retry_returns_the_same_case(api) -> None:  # type: ignore[no-untyped-def]
+def test_idempotent_retry_returns_the_same_case(api) -> None:
     key = {"Idempotency-Key": "retry-1"}
     first = api("agent").post("/cases", COMPLAINT, headers=key)
     again = api("agent").post("/cases", COMPLAINT, headers=key)

@@ -11,11 +11,11 @@ from huiyin.conftest import COMPLAINT
 pytestmark = pytest.mark.django_db
 
 
-def _error(r) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _error(r) -> dict:
     body = r.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]  # type: ignore[no-any-return]
+    return body["error"]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def _error(r) -> dict:  # type: ignore[no-untyped-def,type-arg]
         ({"kind": "complaint"}, "channel"),
     ],
 )
-def test_bad_case_fields_are_422_and_nothing_is_created(api, body, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_case_fields_are_422_and_nothing_is_created(api, body, field) -> None:
     r = api("agent").post("/cases", body)
     assert r.status_code == 422, r.content
     err = _error(r)
@@ -51,14 +51,14 @@ def test_bad_case_fields_are_422_and_nothing_is_created(api, body, field) -> Non
 
 
 @pytest.mark.parametrize("raw", ["{", "[1, 2]", "null", "\"text\"", "{\"kind\": }", "\xff\xfe"])
-def test_broken_json_is_422(api, raw) -> None:  # type: ignore[no-untyped-def]
+def test_broken_json_is_422(api, raw) -> None:
     r = api("agent").post("/cases", raw=raw)
     assert r.status_code == 422
     _error(r)
     assert Case.objects.count() == 0
 
 
-def test_bad_action_bodies_are_422_and_change_nothing(api) -> None:  # type: ignore[no-untyped-def]
+def test_bad_action_bodies_are_422_and_change_nothing(api) -> None:
     n = case_in(api, "registered")
     before = Event.objects.count()
     cases = [
@@ -80,7 +80,7 @@ def test_bad_action_bodies_are_422_and_change_nothing(api) -> None:  # type: ign
     assert Case.objects.get(number=n).state == "registered"
 
 
-def test_stale_expected_version_is_a_409_conflict(api) -> None:  # type: ignore[no-untyped-def]
+def test_stale_expected_version_is_a_409_conflict(api) -> None:
     n = case_in(api, "registered")
     version = api("dispatcher").get(f"/cases/{n}").json()["version"]
     assert api("agent").act(n, "urge", {"expected_version": version}).status_code == 200
@@ -90,7 +90,7 @@ def test_stale_expected_version_is_a_409_conflict(api) -> None:  # type: ignore[
     assert Case.objects.get(number=n).state == "registered"
 
 
-def test_wrong_state_is_a_409(api) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_state_is_a_409(api) -> None:
     n = case_in(api, "registered")
     r = api("handler_a").act(n, "acknowledge")
     assert r.status_code == 404  # not even visible to the county yet
@@ -111,7 +111,7 @@ def test_wrong_state_is_a_409(api) -> None:  # type: ignore[no-untyped-def]
         {"q": "x" * 1000},
     ],
 )
-def test_bad_list_filters_are_422(api, query) -> None:  # type: ignore[no-untyped-def]
+def test_bad_list_filters_are_422(api, query) -> None:
     r = api("agent").get("/cases", **query)
     assert r.status_code == 422, r.content
     _error(r)
@@ -127,13 +127,13 @@ def test_bad_list_filters_are_422(api, query) -> None:  # type: ignore[no-untype
         ("/calendar/deadline", {"start": "2026-02-13T09:00:00+08:00", "amount": 1, "unit": "fortnights"}),
     ],
 )
-def test_bad_calendar_queries_are_422(api, path, query) -> None:  # type: ignore[no-untyped-def]
+def test_bad_calendar_queries_are_422(api, path, query) -> None:
     r = api("agent").get(path, **query)
     assert r.status_code == 422, r.content
     _error(r)
 
 
-def test_unknown_api_paths_and_methods_are_json(api) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_api_paths_and_methods_are_json(api) -> None:
     r = api("agent").get("/nothing-here")
     assert r.status_code == 404
     _error(r)

@@ -24,7 +24,7 @@ bodies = st.dictionaries(fields, json_values, max_size=6) | json_values
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
-def test_random_bodies_never_break_intake(api, body) -> None:  # type: ignore[no-untyped-def]
+def test_random_bodies_never_break_intake(api, body) -> None:
     r = api("agent").post("/cases", raw=json.dumps(body))
     assert r.status_code in (201, 422), r.content
     assert "error" in r.json() or r.status_code == 201
@@ -34,16 +34,16 @@ def test_random_bodies_never_break_intake(api, body) -> None:  # type: ignore[no
 @given(action=st.sampled_from(["dispatch", "callback", "request_extension", "merge", "review", "classify",
                                "compensate", "suspend", "nonsense"]),
        body=bodies)
-def test_random_action_bodies_never_break_the_workflow(api, action, body) -> None:  # type: ignore[no-untyped-def]
+def test_random_action_bodies_never_break_the_workflow(api, action, body) -> None:
     n = Case.objects.order_by("-id").values_list("number", flat=True).first()
     if n is None:
         n = api("agent").post("/cases", COMPLAINT).json()["number"]
-    r = api("dispatcher").act(n, action, body)  # type: ignore[arg-type]
+    r = api("dispatcher").act(n, action, body)
     assert r.status_code < 500, r.content
     assert r.status_code == 200 or "error" in r.json()
 
 
-def test_a_body_over_the_limit_is_413(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_over_the_limit_is_413(api) -> None:
     r = api("agent").post("/cases", {**COMPLAINT, "description": "长" * 1_500_000})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "too_large"

@@ -12,7 +12,7 @@ from huiyin.notify.tests.servers import LocalHTTPServer
 pytestmark = pytest.mark.django_db
 
 
-def test_a_dispatch_reaches_a_webhook_and_the_county_inbox(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_dispatch_reaches_a_webhook_and_the_county_inbox(api) -> None:
     receiver = WebhookReceiver("s3cret", script=[500])  # the first delivery fails, and is retried
     with LocalHTTPServer(receiver) as server:
         call_command("webhook", "add", server.url, "--secret", "s3cret",

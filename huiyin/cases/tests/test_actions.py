@@ -13,14 +13,14 @@ from huiyin.conftest import bj, new_case
 pytestmark = pytest.mark.django_db
 
 
-def test_reject_sends_the_proposal_back_to_registered(api) -> None:  # type: ignore[no-untyped-def]
+def test_reject_sends_the_proposal_back_to_registered(api) -> None:
     n = case_in(api, "pending_approval")
     r = api("leader").act(n, "reject", {"comment": "请先核实投诉对象"})
     assert r.json()["state"] == "registered"
     assert r.json()["proposed_unit"] is None
 
 
-def test_mark_invalid_records_the_reason_and_explanation(api) -> None:  # type: ignore[no-untyped-def]
+def test_mark_invalid_records_the_reason_and_explanation(api) -> None:
     n = new_case(api)["number"]
     r = api("dispatcher").act(n, "mark_invalid", {"reason": "超出公司承诺范围", "reason_code": "beyond_commitments",
                                                   "explanation": "已向客户解释"})
@@ -34,7 +34,7 @@ def test_mark_invalid_records_the_reason_and_explanation(api) -> None:  # type: 
     assert body["reply"] == "已向客户解释"
 
 
-def test_return_goes_back_to_the_dispatcher_for_a_new_unit(api) -> None:  # type: ignore[no-untyped-def]
+def test_return_goes_back_to_the_dispatcher_for_a_new_unit(api) -> None:
     n = case_in(api, "returned")
     body = api("dispatcher").get(f"/cases/{n}").json()
     assert "dispatch" in body["allowed_actions"]
@@ -47,7 +47,7 @@ def test_return_goes_back_to_the_dispatcher_for_a_new_unit(api) -> None:  # type
     assert timeline[3]["changes"]["return_reason"] == [None, "不属本单位业务"]
 
 
-def test_extension_is_granted_up_to_the_policy_maximum(api) -> None:  # type: ignore[no-untyped-def]
+def test_extension_is_granted_up_to_the_policy_maximum(api) -> None:
     # Monday 9 Mar 2026: resolve is due Wed 11 Mar 17:30; at most 7 working days → Wed 18 Mar.
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
         n = case_in(api, "accepted")
@@ -68,7 +68,7 @@ def test_extension_is_granted_up_to_the_policy_maximum(api) -> None:  # type: ig
         assert resolve["due_at"] == "2026-03-16T17:30:00+08:00"
 
 
-def test_suspend_pauses_the_clock_and_resume_gives_the_time_back(api) -> None:  # type: ignore[no-untyped-def]
+def test_suspend_pauses_the_clock_and_resume_gives_the_time_back(api) -> None:
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # Monday
         n = case_in(api, "accepted")  # resolve due Wed 11 Mar 17:30
     with time_machine.travel(bj(2026, 3, 10, 9, 0), tick=False):  # Tuesday 09:00 —送检
@@ -84,14 +84,14 @@ def test_suspend_pauses_the_clock_and_resume_gives_the_time_back(api) -> None:  
         assert resolve["state"] == "running"
 
 
-def test_record_contact_meets_the_first_contact_timer(api) -> None:  # type: ignore[no-untyped-def]
+def test_record_contact_meets_the_first_contact_timer(api) -> None:
     n = case_in(api, "accepted")
     r = api("handler_a").act(n, "record_contact", {"notes": "已电话联系客户"})
     assert {d["timer"]: d["state"] for d in r.json()["deadlines"]}["first_contact"] == "met"
     assert api("handler_a").act(n, "record_contact").status_code == 409
 
 
-def test_major_case_plan_needs_the_leaders_approval(api) -> None:  # type: ignore[no-untyped-def]
+def test_major_case_plan_needs_the_leaders_approval(api) -> None:
     n = case_in(api, "accepted")
     Case.objects.filter(number=n).update(severity="major")
     r = api("handler_a").act(n, "submit_result", RESULT)
@@ -101,13 +101,13 @@ def test_major_case_plan_needs_the_leaders_approval(api) -> None:  # type: ignor
     assert r.json()["state"] == "result_submitted"
 
 
-def test_review_can_send_the_result_back(api) -> None:  # type: ignore[no-untyped-def]
+def test_review_can_send_the_result_back(api) -> None:
     n = case_in(api, "result_submitted")
     r = api("dispatcher").act(n, "review", {"accept": False, "comment": "调查不充分"})
     assert r.json()["state"] == "accepted"
 
 
-def test_unreachable_callback_is_retried_then_closed(api) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_callback_is_retried_then_closed(api) -> None:
     n = case_in(api, "pending_callback")
     for attempt in (1, 2):
         r = api("agent").act(n, "callback", {"satisfaction": "unreachable"})
@@ -118,7 +118,7 @@ def test_unreachable_callback_is_retried_then_closed(api) -> None:  # type: igno
     assert r.json()["close_reason"] == "unreachable"
 
 
-def test_close_after_an_unsatisfied_callback_records_the_recourse(api) -> None:  # type: ignore[no-untyped-def]
+def test_close_after_an_unsatisfied_callback_records_the_recourse(api) -> None:
     n = case_in(api, "pending_callback")
     api("agent").act(n, "callback", {"satisfaction": "unsatisfied"})
     r = api("dispatcher").act(n, "close", {"recourse": "告知可向12315申诉或申请调解"})
@@ -127,12 +127,12 @@ def test_close_after_an_unsatisfied_callback_records_the_recourse(api) -> None: 
     assert ev.changes["recourse"] == [None, "告知可向12315申诉或申请调解"]
 
 
-def test_close_before_the_callback_is_refused(api) -> None:  # type: ignore[no-untyped-def]
+def test_close_before_the_callback_is_refused(api) -> None:
     n = case_in(api, "pending_callback")
     assert api("dispatcher").act(n, "close").status_code == 409
 
 
-def test_escalate_makes_round_three_under_leadership(api) -> None:  # type: ignore[no-untyped-def]
+def test_escalate_makes_round_three_under_leadership(api) -> None:
     n = case_in(api, "accepted")
     r = api("supervisor").act(n, "escalate", {"unit": "county_a", "instructions": "三次派单,局领导督查"})
     assert r.json()["round"] == 3
@@ -141,7 +141,7 @@ def test_escalate_makes_round_three_under_leadership(api) -> None:  # type: igno
     assert api("supervisor").act(n, "escalate", {"unit": "county_a"}).status_code == 409
 
 
-def test_redispatch_twice_is_refused_in_favour_of_escalate(api) -> None:  # type: ignore[no-untyped-def]
+def test_redispatch_twice_is_refused_in_favour_of_escalate(api) -> None:
     n = case_in(api, "result_submitted")
     assert api("dispatcher").act(n, "redispatch", {"unit": "county_b"}).json()["round"] == 2
     api("handler_b").act(n, "acknowledge")
@@ -151,7 +151,7 @@ def test_redispatch_twice_is_refused_in_favour_of_escalate(api) -> None:  # type
     assert "escalate" in r.json()["error"]["message"]
 
 
-def test_urge_counts_and_stays_in_state(api) -> None:  # type: ignore[no-untyped-def]
+def test_urge_counts_and_stays_in_state(api) -> None:
     n = case_in(api, "accepted")
     api("agent").act(n, "urge", {"note": "客户来电催办"})
     r = api("supervisor").act(n, "urge", {"note": "督办催办"})
@@ -159,7 +159,7 @@ def test_urge_counts_and_stays_in_state(api) -> None:  # type: ignore[no-untyped
     assert r.json()["state"] == "accepted"
 
 
-def test_merge_closes_the_duplicate_and_links_it(api) -> None:  # type: ignore[no-untyped-def]
+def test_merge_closes_the_duplicate_and_links_it(api) -> None:
     first = case_in(api, "accepted")
     dup = new_case(api)["number"]
     r = api("dispatcher").act(dup, "merge", {"into": first})
@@ -171,21 +171,21 @@ def test_merge_closes_the_duplicate_and_links_it(api) -> None:  # type: ignore[n
     assert r.status_code == 422
 
 
-def test_link_relates_two_cases_once(api) -> None:  # type: ignore[no-untyped-def]
+def test_link_relates_two_cases_once(api) -> None:
     a, b = new_case(api)["number"], new_case(api)["number"]
     assert api("agent").act(a, "link", {"to": b}).json()["links"] == [b]
     assert api("agent").act(a, "link", {"to": b}).status_code == 409
     assert api("agent").act(a, "link", {"to": a}).status_code == 422
 
 
-def test_reopen_sends_a_closed_case_back_to_registered(api) -> None:  # type: ignore[no-untyped-def]
+def test_reopen_sends_a_closed_case_back_to_registered(api) -> None:
     n = case_in(api, "closed")
     r = api("dispatcher").act(n, "reopen", {"reason": "客户再次反映问题未解决"})
     assert r.json()["state"] == "registered"
     assert r.json()["closed_at"] is None
 
 
-def test_employee_complaint_appeal_goes_to_the_gm(api) -> None:  # type: ignore[no-untyped-def]
+def test_employee_complaint_appeal_goes_to_the_gm(api) -> None:
     n = case_in(api, "closed", kind="employee_complaint", subject="对绩效考核结果有异议")
     assert n.startswith("YG")
     r = api("agent").act(n, "appeal", {"reason": "员工不服处理决定,申请复审"})
@@ -198,13 +198,13 @@ def test_employee_complaint_appeal_goes_to_the_gm(api) -> None:  # type: ignore[
     assert api("agent").act(case_in(api, "closed"), "appeal", {"reason": "x"}).status_code == 409
 
 
-def test_compensation_is_recorded(api) -> None:  # type: ignore[no-untyped-def]
+def test_compensation_is_recorded(api) -> None:
     n = case_in(api, "accepted")
     r = api("handler_a").act(n, "compensate", {"amount": "200.00", "form": "退款"})
     assert r.json()["compensation"] == {"amount": "200.00", "form": "退款", "status": "approved"}
 
 
-def test_transfer_out_tells_the_competent_authority_and_closes(api) -> None:  # type: ignore[no-untyped-def]
+def test_transfer_out_tells_the_competent_authority_and_closes(api) -> None:
     n = new_case(api)["number"]
     r = api("agent").act(n, "transfer_out", {"authority": "市场监督管理局", "note": "已告知客户向12315反映"})
     assert r.json()["state"] == "closed"
@@ -215,7 +215,7 @@ def test_transfer_out_tells_the_competent_authority_and_closes(api) -> None:  # 
 
 
 @pytest.fixture
-def omni(org):  # type: ignore[no-untyped-def]
+def omni(org):
     """A user holding every role at the bureau, so only the state decides."""
     from huiyin.org.models import Membership, Role, Unit, User
 
@@ -226,7 +226,7 @@ def omni(org):  # type: ignore[no-untyped-def]
     return user
 
 
-def test_every_action_outside_its_states_is_a_conflict(api, omni) -> None:  # type: ignore[no-untyped-def]
+def test_every_action_outside_its_states_is_a_conflict(api, omni) -> None:
     from huiyin.cases import workflow
     from huiyin.cases.errors import InvalidTransition
 
@@ -246,7 +246,7 @@ def test_every_action_outside_its_states_is_a_conflict(api, omni) -> None:  # ty
     assert set(PATHS) | {"plan_approval"} == set(State.values)
 
 
-def _minimal_body(action: str) -> dict:  # type: ignore[type-arg]
+def _minimal_body(action: str) -> dict:
     return {
         "dispatch": {"unit": "county_a"}, "redispatch": {"unit": "county_a"}, "escalate": {"unit": "county_a"},
         "return": {"reason": "r"}, "suspend": {"reason": "r"}, "reopen": {"reason": "r"}, "appeal": {"reason": "r"},
@@ -260,14 +260,14 @@ def _minimal_body(action: str) -> dict:  # type: ignore[type-arg]
     }.get(action, {})
 
 
-def test_timers_are_stored_per_round(api) -> None:  # type: ignore[no-untyped-def]
+def test_timers_are_stored_per_round(api) -> None:
     n = case_in(api, "result_submitted")
     api("dispatcher").act(n, "redispatch", {"unit": "county_b"})
     rounds = sorted(Timer.objects.filter(case__number=n, code="resolve").values_list("round", "state"))
     assert rounds == [(1, "met"), (2, "running")]
 
 
-def test_compensation_above_the_policys_limit_waits_for_the_leader(api) -> None:  # type: ignore[no-untyped-def]
+def test_compensation_above_the_policys_limit_waits_for_the_leader(api) -> None:
     from huiyin.notify.models import InboxItem
     from huiyin.policies.models import Policy
     from huiyin.policies.services import clear_cache

@@ -16,11 +16,11 @@ from huiyin.sla.services import calendar_import_year, parse_calendar_file
 pytestmark = pytest.mark.django_db
 
 
-def _due(body: dict, timer: str) -> dict:  # type: ignore[type-arg]
-    return next(d for d in body["deadlines"] if d["timer"] == timer)  # type: ignore[no-any-return]
+def _due(body: dict, timer: str) -> dict:
+    return next(d for d in body["deadlines"] if d["timer"] == timer)
 
 
-def test_national_day_is_skipped_and_the_makeup_saturday_counts(api) -> None:  # type: ignore[no-untyped-def]
+def test_national_day_is_skipped_and_the_makeup_saturday_counts(api) -> None:
     # Received Wed 30 Sep 2026 10:00. 1–7 Oct are holidays; 8 Oct (Thu) works,
     # 9 Oct (Fri) works, Sat 10 Oct is a make-up working day.
     with time_machine.travel(bj(2026, 9, 30, 10, 0), tick=False):
@@ -32,7 +32,7 @@ def test_national_day_is_skipped_and_the_makeup_saturday_counts(api) -> None:  #
         assert _due(api("handler_a").get(f"/cases/{n}").json(), "resolve")["due_at"] == "2026-10-12T17:30:00+08:00"
 
 
-def test_receipt_on_a_holiday_counts_from_the_next_working_day(api) -> None:  # type: ignore[no-untyped-def]
+def test_receipt_on_a_holiday_counts_from_the_next_working_day(api) -> None:
     with time_machine.travel(bj(2026, 2, 17, 11, 0), tick=False):  # 春节 holiday
         n = case_in(api, "dispatched")
         body = api("handler_a").get(f"/cases/{n}").json()
@@ -41,13 +41,13 @@ def test_receipt_on_a_holiday_counts_from_the_next_working_day(api) -> None:  # 
         assert _due(body, "acknowledge")["due_at"] == "2026-02-24T10:30:00+08:00"
 
 
-def test_consultations_are_answered_the_same_day(api) -> None:  # type: ignore[no-untyped-def]
+def test_consultations_are_answered_the_same_day(api) -> None:
     with time_machine.travel(bj(2026, 2, 28, 9, 0), tick=False):  # make-up Saturday
         n = case_in(api, "dispatched", kind="consultation", subject="咨询办证流程")
         assert _due(api("handler_a").get(f"/cases/{n}").json(), "resolve")["due_at"] == "2026-02-28T17:30:00+08:00"
 
 
-def test_deadlines_into_an_unknown_year_are_provisional_until_it_is_imported(api) -> None:  # type: ignore[no-untyped-def]
+def test_deadlines_into_an_unknown_year_are_provisional_until_it_is_imported(api) -> None:
     with time_machine.travel(bj(2026, 12, 31, 15, 0), tick=False):
         n = case_in(api, "dispatched")
         resolve = _due(api("handler_a").get(f"/cases/{n}").json(), "resolve")
@@ -73,7 +73,7 @@ def test_deadlines_into_an_unknown_year_are_provisional_until_it_is_imported(api
         assert connection.vendor in ("sqlite", "postgresql")
 
 
-def test_the_calendar_api_answers_days_and_deadlines(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_calendar_api_answers_days_and_deadlines(api) -> None:
     r = api("agent").get("/calendar/day", date="2026-02-14")
     assert r.json()["workday"] is True
     assert r.json()["makeup"] is True
@@ -88,7 +88,7 @@ def test_the_calendar_api_answers_days_and_deadlines(api) -> None:  # type: igno
     assert r.json()["due_at"] == "2026-02-14T10:00:00+08:00"  # the make-up Saturday opens at 08:30
 
 
-def test_the_sweep_marks_breaches_once_with_a_timeline_event(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_sweep_marks_breaches_once_with_a_timeline_event(api) -> None:
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
         n = case_in(api, "dispatched")
     with time_machine.travel(bj(2026, 3, 9, 12, 0), tick=False):
@@ -107,7 +107,7 @@ def test_the_sweep_marks_breaches_once_with_a_timeline_event(api) -> None:  # ty
     assert [e.changes["timer"][1] for e in breaches] == ["acknowledge"]
 
 
-def test_the_worker_command_runs_a_pass(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_command_runs_a_pass(api) -> None:
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
         n = case_in(api, "dispatched")
     with time_machine.travel(bj(2026, 3, 12, 9, 0), tick=False):

@@ -15,7 +15,7 @@ from huiyin.policies.models import Policy
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_loads_the_bureau_its_units_users_and_the_tobacco_policy(settings, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_demo_loads_the_bureau_its_units_users_and_the_tobacco_policy(settings, capsys) -> None:
     settings.DEMO_PASSWORD = "demo-pass-123"
     call_command("demo")
     codes = set(Unit.objects.values_list("code", flat=True))
@@ -33,7 +33,7 @@ def test_demo_loads_the_bureau_its_units_users_and_the_tobacco_policy(settings, 
     assert User.objects.count() == 8
 
 
-def test_demo_is_refused_in_production(settings) -> None:  # type: ignore[no-untyped-def]
+def test_demo_is_refused_in_production(settings) -> None:
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="production"):
         call_command("demo")
@@ -42,9 +42,10 @@ def test_demo_is_refused_in_production(settings) -> None:  # type: ignore[no-unt
 
 def test_the_huiyin_command_is_installed() -> None:
     exe = subprocess.run([sys.executable, "-c", "import shutil,sys; print(shutil.which('huiyin', path=sys.argv[1]))",
-                          str(__import__("pathlib").Path(sys.executable).parent)], capture_output=True, text=True)
+                          str(__import__("pathlib").Path(sys.executable).parent)], capture_output=True, text=True,
+                         check=True)
     path = exe.stdout.strip()
     assert path != "None"
-    out = subprocess.run([path, "help", "preset"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([path, "help", "preset"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0
     assert "load" in out.stdout

@@ -8,7 +8,7 @@ from huiyin.cases.models import Case, Event, Timer
 from huiyin.conftest import bj, new_case
 
 
-def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:  # type: ignore[no-untyped-def]
+def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:
     # Friday 13 Feb 2026 09:00, the last working day before the Spring Festival break
     # (15–23 Feb are holidays; Saturday 14 Feb is a make-up working day).
     with time_machine.travel(bj(2026, 2, 13, 9, 0), tick=False):
@@ -85,7 +85,7 @@ def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:  # type: ig
     assert Event.objects.filter(case=case_obj).count() == 13
 
 
-def test_consultation_answered_on_the_spot_closes_in_one_step(api) -> None:  # type: ignore[no-untyped-def]
+def test_consultation_answered_on_the_spot_closes_in_one_step(api) -> None:
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, kind="consultation", subject="本月货源投放政策咨询")
         assert case["number"].startswith("ZX20260302-")
@@ -96,7 +96,7 @@ def test_consultation_answered_on_the_spot_closes_in_one_step(api) -> None:  # t
         assert r.json()["deadlines"][0]["state"] == "met"
 
 
-def test_a_suggestion_is_dispatched_without_approval(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_suggestion_is_dispatched_without_approval(api) -> None:
     # The tobacco preset asks for 批示 on complaints and reports only.
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, kind="suggestion", subject="建议增加夜间配送")
@@ -106,7 +106,7 @@ def test_a_suggestion_is_dispatched_without_approval(api) -> None:  # type: igno
         assert resolve["due_at"] == "2026-03-05T17:30:00+08:00"  # 3 working days
 
 
-def test_upstream_deadline_wins_when_earlier(api) -> None:  # type: ignore[no-untyped-def]
+def test_upstream_deadline_wins_when_earlier(api) -> None:
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, channel="upstream", upstream_ref="SZX-2026-0042",
                         upstream_due_at="2026-03-03T12:00:00+08:00")

@@ -12,7 +12,7 @@ from huiyin.conftest import bj, new_case
 pytestmark = pytest.mark.django_db
 
 
-def test_a_joint_case_has_a_lead_unit_and_co_units_each_with_their_own_deadline(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_joint_case_has_a_lead_unit_and_co_units_each_with_their_own_deadline(api) -> None:
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
         n = new_case(api)["number"]
         r = api("dispatcher").act(n, "dispatch", {"unit": "county_a", "co_units": ["county_b", "logistics"]})
@@ -44,7 +44,7 @@ def test_a_joint_case_has_a_lead_unit_and_co_units_each_with_their_own_deadline(
     assert states == {"acknowledge": "met", "resolve": "met"}
 
 
-def test_co_units_must_differ_from_the_lead(api) -> None:  # type: ignore[no-untyped-def]
+def test_co_units_must_differ_from_the_lead(api) -> None:
     n = new_case(api)["number"]
     r = api("dispatcher").act(n, "dispatch", {"unit": "county_a", "co_units": ["county_a"]})
     assert r.status_code == 422
@@ -53,7 +53,7 @@ def test_co_units_must_differ_from_the_lead(api) -> None:  # type: ignore[no-unt
     assert r.status_code == 422
 
 
-def test_a_disputed_return_waits_for_the_supervisor(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_disputed_return_waits_for_the_supervisor(api) -> None:
     n = case_in(api, "returned")
     r = api("dispatcher").act(n, "dispute_return", {"reason": "配送问题属县局A辖区"})
     assert r.json()["return_disputed"] is True
@@ -66,7 +66,7 @@ def test_a_disputed_return_waits_for_the_supervisor(api) -> None:  # type: ignor
     assert r.json()["return_disputed"] is False
 
 
-def test_an_upheld_return_is_dispatched_elsewhere(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_upheld_return_is_dispatched_elsewhere(api) -> None:
     n = case_in(api, "returned")
     api("dispatcher").act(n, "dispute_return", {"reason": "x"})
     r = api("supervisor").act(n, "decide_return", {"uphold": True})

@@ -44,7 +44,7 @@ def _names(number: str) -> list[str]:
     return list(Event.objects.filter(case__number=number, action="rule").values_list("comment", flat=True))
 
 
-def test_amount_thresholds_grade_on_intake_with_the_rule_on_the_timeline(api) -> None:  # type: ignore[no-untyped-def]
+def test_amount_thresholds_grade_on_intake_with_the_rule_on_the_timeline(api) -> None:
     policy_load_preset("custom", text=CUSTOM)
     small = new_case(api, amount="800", complainant={"phone": "13900000001"})
     mid = new_case(api, amount="12000", complainant={"phone": "13900000002"})
@@ -60,7 +60,7 @@ def test_amount_thresholds_grade_on_intake_with_the_rule_on_the_timeline(api) ->
                                     event="case.major_opened").exists()
 
 
-def test_a_rule_fires_once_and_never_lowers_severity(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_rule_fires_once_and_never_lowers_severity(api) -> None:
     policy_load_preset("custom", text=CUSTOM)
     n = new_case(api, amount="40000")["number"]
     api("dispatcher").act(n, "classify", {"severity": "major"})
@@ -69,7 +69,7 @@ def test_a_rule_fires_once_and_never_lowers_severity(api) -> None:  # type: igno
     assert RuleHit.objects.filter(case__number=n).count() == 1
 
 
-def test_keywords_require_the_leaders_approval(api) -> None:  # type: ignore[no-untyped-def]
+def test_keywords_require_the_leaders_approval(api) -> None:
     policy_load_preset("custom", text=CUSTOM)
     n = new_case(api, description="客户称已委托律师准备起诉")["number"]
     body = api("agent").get(f"/cases/{n}").json()
@@ -78,7 +78,7 @@ def test_keywords_require_the_leaders_approval(api) -> None:  # type: ignore[no-
     assert api("dispatcher").act(n, "dispatch", {"unit": "county_a"}).json()["state"] == "pending_approval"
 
 
-def test_a_second_call_about_an_open_case_is_an_urge_not_a_new_case(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_call_about_an_open_case_is_an_urge_not_a_new_case(api) -> None:
     policy_load_preset("custom", text=CUSTOM)
     first = case_in(api, "dispatched")
     r = api("agent").post("/cases", {"kind": "complaint", "channel": "phone", "subject": "怎么还没处理",
@@ -91,7 +91,7 @@ def test_a_second_call_about_an_open_case_is_an_urge_not_a_new_case(api) -> None
     assert InboxItem.objects.filter(user__username="handler_a", event="case.urged").exists()
 
 
-def test_a_complaint_after_closing_is_linked_as_a_repeat(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_after_closing_is_linked_as_a_repeat(api) -> None:
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         first = case_in(api, "closed")
     with time_machine.travel(bj(2026, 3, 22, 9, 0), tick=False):
@@ -105,7 +105,7 @@ def test_a_complaint_after_closing_is_linked_as_a_repeat(api) -> None:  # type: 
         assert later["repeat_of"] is None
 
 
-def test_tobacco_group_complaint_from_three_cases_in_a_region(api) -> None:  # type: ignore[no-untyped-def]
+def test_tobacco_group_complaint_from_three_cases_in_a_region(api) -> None:
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         numbers = [new_case(api, category="logistics_delivery", region="K1区",
                             complainant={"phone": f"1390000000{i}"})["number"] for i in range(3)]
@@ -116,7 +116,7 @@ def test_tobacco_group_complaint_from_three_cases_in_a_region(api) -> None:  # t
     assert all("group" in Case.objects.get(number=n).tags for n in numbers)
 
 
-def test_scheduled_upgrade_after_a_breach(api) -> None:  # type: ignore[no-untyped-def]
+def test_scheduled_upgrade_after_a_breach(api) -> None:
     policy_load_preset("custom", text=CUSTOM)
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
         n = case_in(api, "accepted")
@@ -134,7 +134,7 @@ def test_scheduled_upgrade_after_a_breach(api) -> None:  # type: ignore[no-untyp
     assert InboxItem.objects.filter(user__username="handler_a", case_number=n, event="case.breached").exists()
 
 
-def test_reminders_at_the_reminder_share_are_sent_once(api) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_at_the_reminder_share_are_sent_once(api) -> None:
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
         n = case_in(api, "accepted")  # resolve: Mon 09:00 → Wed 17:30
     with time_machine.travel(bj(2026, 3, 10, 9, 0), tick=False):
@@ -145,7 +145,7 @@ def test_reminders_at_the_reminder_share_are_sent_once(api) -> None:  # type: ig
     assert InboxItem.objects.filter(user__username="handler_a", case_number=n, event="case.reminder").exists()
 
 
-def test_workflow_events_reach_the_right_people(api) -> None:  # type: ignore[no-untyped-def]
+def test_workflow_events_reach_the_right_people(api) -> None:
     n = new_case(api)["number"]
     api("dispatcher").act(n, "dispatch", {"unit": "county_a"})
     assert InboxItem.objects.filter(user__username="leader", event="case.approval_needed", case_number=n).exists()
@@ -170,7 +170,7 @@ rules:
 """
 
 
-def test_half_of_a_sites_customers_complaining_is_major(api) -> None:  # type: ignore[no-untyped-def]
+def test_half_of_a_sites_customers_complaining_is_major(api) -> None:
     from huiyin.org.models import Unit
 
     policy_load_preset("share", text=SHARE)

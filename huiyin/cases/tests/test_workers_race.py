@@ -48,7 +48,7 @@ def _workers_env() -> dict[str, str]:
     return env
 
 
-def test_two_workers_never_escalate_or_remind_twice(org) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_never_escalate_or_remind_twice(org) -> None:
     policy_load_preset("race", text=RACE)
     now = timezone.now()
     old, recent = [], []

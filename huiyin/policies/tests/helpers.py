@@ -9,11 +9,11 @@ from huiyin.conftest import Api
 
 def deadline(body: dict[str, Any], timer: str) -> dict[str, Any]:
     """The case JSON's deadline of stage `timer` ({timer, due_at, state, provisional, …})."""
-    return next(d for d in body["deadlines"] if d["timer"] == timer)  # type: ignore[no-any-return]
+    return next(d for d in body["deadlines"] if d["timer"] == timer)
 
 
 def due(body: dict[str, Any], timer: str) -> str:
-    return deadline(body, timer)["due_at"]  # type: ignore[no-any-return]
+    return deadline(body, timer)["due_at"]
 
 
 def rule_names(number: str) -> list[str]:

@@ -12,13 +12,13 @@ from huiyin.policies.models import Policy
 pytestmark = pytest.mark.django_db
 
 
-def _admin_client(org) -> Client:  # type: ignore[no-untyped-def]
+def _admin_client(org) -> Client:
     c = Client()
     c.force_login(org.admin)
     return c
 
 
-def test_editing_a_rule_makes_a_new_audited_version(org) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_rule_makes_a_new_audited_version(org) -> None:
     policy = Policy.objects.get(active=True)
     config = dict(policy.config)
     config["rules"] = [*config["rules"], {"name": "大额投诉", "when": {"field": "amount", "gte": 10000},
@@ -35,7 +35,7 @@ def test_editing_a_rule_makes_a_new_audited_version(org) -> None:  # type: ignor
     assert entry.details["rules"] == {"added": ["大额投诉"], "removed": [], "changed": []}
 
 
-def test_a_broken_edit_is_refused_with_its_line(org) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_edit_is_refused_with_its_line(org) -> None:
     policy = Policy.objects.get(active=True)
     text = yaml.safe_dump(policy.config, allow_unicode=True, sort_keys=False)
     text = text.replace("unit: working_days", "unit: fortnights", 1)
@@ -47,13 +47,13 @@ def test_a_broken_edit_is_refused_with_its_line(org) -> None:  # type: ignore[no
     assert not AuditEntry.objects.filter(action="policy_change").exists()
 
 
-def test_non_admins_cannot_reach_the_admin(org) -> None:  # type: ignore[no-untyped-def]
+def test_non_admins_cannot_reach_the_admin(org) -> None:
     c = Client()
     c.force_login(org.dispatcher)
     assert c.get("/admin/policies/policy/").status_code == 302
 
 
-def test_logins_are_audited_without_passwords(org) -> None:  # type: ignore[no-untyped-def]
+def test_logins_are_audited_without_passwords(org) -> None:
     c = Client()
     assert c.login(username="agent", password="pw-for-tests")
     assert not c.login(username="agent", password="wrong-password")

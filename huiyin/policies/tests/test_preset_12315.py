@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 
-def test_suspending_for_testing_stops_the_fifteen_working_day_clock(api) -> None:  # type: ignore[no-untyped-def]
+def test_suspending_for_testing_stops_the_fifteen_working_day_clock(api) -> None:
     policy_load_preset("12315")
     # Wednesday 23 Sep 2026: the Mid-Autumn (25–27 Sep) and National Day (1–7 Oct) holidays
     # lie ahead; Saturday 10 Oct is a make-up working day.
@@ -49,7 +49,7 @@ def test_suspending_for_testing_stops_the_fifteen_working_day_clock(api) -> None
     assert Timer.objects.get(case__number=number, code="resolve").state == "met"
 
 
-def test_a_letter_is_decided_in_five_working_days_and_answered_in_45_days(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_letter_is_decided_in_five_working_days_and_answered_in_45_days(api) -> None:
     policy_load_preset("12315")
     with time_machine.travel(bj(2026, 9, 14, 9, 0), tick=False):
         case = new_case(api, channel="letter", subject="来信投诉装修公司拖延工期",
@@ -63,7 +63,7 @@ def test_a_letter_is_decided_in_five_working_days_and_answered_in_45_days(api) -
         assert deadline(body, "resolve")["due_at"] == "2026-11-02T23:59:59+08:00"
 
 
-def test_an_exploding_pressure_cooker_needs_the_scene_and_the_duty_leader_is_told(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_exploding_pressure_cooker_needs_the_scene_and_the_duty_leader_is_told(api) -> None:
     policy_load_preset("12315")
     with time_machine.travel(bj(2026, 10, 3, 12, 15), tick=False):  # a holiday, lunchtime
         case = new_case(api, subject="高压锅使用中爆炸", description="高压锅爆炸致手臂烫伤", flags=["injury"],
@@ -77,7 +77,7 @@ def test_an_exploding_pressure_cooker_needs_the_scene_and_the_duty_leader_is_tol
                                     event="case.major_opened").exists()
 
 
-def test_an_on_site_case_must_reach_the_scene_within_30_minutes(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_on_site_case_must_reach_the_scene_within_30_minutes(api) -> None:
     policy_load_preset("12315")
     with time_machine.travel(bj(2026, 10, 9, 10, 0), tick=False):
         number = new_case(api, subject="煤气钢瓶爆炸", category="explosion")["number"]
@@ -85,7 +85,7 @@ def test_an_on_site_case_must_reach_the_scene_within_30_minutes(api) -> None:  #
     assert deadline(body, "first_contact")["due_at"] == "2026-10-09T10:30:00+08:00"
 
 
-def test_a_matter_outside_the_remit_is_told_where_to_go_and_closed(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_matter_outside_the_remit_is_told_where_to_go_and_closed(api) -> None:
     policy_load_preset("12315")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, subject="医院收费过高", category="out_of_scope")["number"]
@@ -95,7 +95,7 @@ def test_a_matter_outside_the_remit_is_told_where_to_go_and_closed(api) -> None:
     assert body["close_reason"] == "transferred"
 
 
-def test_a_consultation_is_answered_the_same_day(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_consultation_is_answered_the_same_day(api) -> None:
     policy_load_preset("12315")
     with time_machine.travel(bj(2026, 2, 14, 9, 0), tick=False):  # make-up Saturday before Spring Festival
         number = new_case(api, kind="consultation", subject="七日无理由退货的范围")["number"]

@@ -20,15 +20,15 @@ pytestmark = pytest.mark.django_db
 
 
 
-def _to_callback(api, number: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _to_callback(api, number: str) -> dict:
     api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
     api("handler_a").act(number, "acknowledge")
     api("handler_a").act(number, "record_contact", {"notes": "已联系"})
     api("handler_a").act(number, "submit_result", RESULT)
-    return api("dispatcher").act(number, "review", {"accept": True}).json()  # type: ignore[no-any-return]
+    return api("dispatcher").act(number, "review", {"accept": True}).json()
 
 
-def test_a_leaking_roof_is_resolved_with_the_vps_extension_and_called_back_in_48_hours(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_leaking_roof_is_resolved_with_the_vps_extension_and_called_back_in_48_hours(api) -> None:
     policy_load_preset("crm")
     # Friday 13 Feb 2026 16:00; Saturday 14 Feb is a make-up working day, 15–23 Feb Spring Festival.
     with time_machine.travel(bj(2026, 2, 13, 16, 0), tick=False):
@@ -72,7 +72,7 @@ def test_a_leaking_roof_is_resolved_with_the_vps_extension_and_called_back_in_48
         assert api("agent").act(number, "callback", {"satisfaction": "very_satisfied"}).json()["state"] == "closed"
 
 
-def test_an_extension_beyond_a_month_is_refused(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_extension_beyond_a_month_is_refused(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13944440002"})["number"]
@@ -82,7 +82,7 @@ def test_an_extension_beyond_a_month_is_refused(api) -> None:  # type: ignore[no
     assert r.status_code == 422
 
 
-def test_every_valid_complaint_is_called_back(api) -> None:  # type: ignore[no-untyped-def]
+def test_every_valid_complaint_is_called_back(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         states = [_to_callback(api, new_case(api, complainant={"phone": f"1394444010{i}"})["number"])["state"]
@@ -90,7 +90,7 @@ def test_every_valid_complaint_is_called_back(api) -> None:  # type: ignore[no-u
     assert states == ["pending_callback"] * 4  # 100 %, never a sample
 
 
-def test_an_unsatisfied_callback_upgrades_the_complaint(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_unsatisfied_callback_upgrades_the_complaint(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13944440003"})["number"]
@@ -103,7 +103,7 @@ def test_an_unsatisfied_callback_upgrades_the_complaint(api) -> None:  # type: i
     assert InboxItem.objects.filter(user__username="supervisor", case_number=number, event="case.escalated").exists()
 
 
-def test_the_same_matter_complained_of_again_is_an_urge_that_upgrades(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_matter_complained_of_again_is_an_urge_that_upgrades(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13944440004"})["number"]
@@ -121,7 +121,7 @@ def test_the_same_matter_complained_of_again_is_an_urge_that_upgrades(api) -> No
     assert InboxItem.objects.filter(user__username="handler_a", case_number=number, event="case.urged").exists()
 
 
-def test_the_same_matter_again_after_closing_upgrades_but_another_matter_does_not(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_matter_again_after_closing_upgrades_but_another_matter_does_not(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         first = new_case(api, category="property_service", complainant={"phone": "13944440008"})["number"]
@@ -139,7 +139,7 @@ def test_the_same_matter_again_after_closing_upgrades_but_another_matter_does_no
     assert rule_names(again["number"]) == ["自动升级(再次投诉)"]
 
 
-def test_an_overdue_complaint_without_contact_upgrades_on_the_schedule(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_overdue_complaint_without_contact_upgrades_on_the_schedule(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13944440005"})["number"]
@@ -153,7 +153,7 @@ def test_an_overdue_complaint_without_contact_upgrades_on_the_schedule(api) -> N
     assert rule_names(number) == ["超时一般投诉", "自动升级(超时未沟通)"]
 
 
-def test_unresolved_for_a_month_is_a_major_case(api) -> None:  # type: ignore[no-untyped-def]
+def test_unresolved_for_a_month_is_a_major_case(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13944440006"})["number"]
@@ -171,7 +171,7 @@ def test_unresolved_for_a_month_is_a_major_case(api) -> None:  # type: ignore[no
     assert rule_names(number) == ["逾月未解决"]
 
 
-def test_a_complaint_about_a_manager_is_major(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_about_a_manager_is_major(api) -> None:
     policy_load_preset("crm")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, category="leadership", complainant={"phone": "13944440007"})

@@ -20,7 +20,7 @@ REPLY = {**RESULT, "conclusion": "未发现假冒伪劣产品",
                   "该投件由消防支队xx大队1人进行阅办、1人进行处理、1人进行审核。"}
 
 
-def test_a_report_climbs_the_reply_approval_chain_before_it_is_sent(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_climbs_the_reply_approval_chain_before_it_is_sent(api) -> None:
     policy_load_preset("fire")
     # Tuesday 29 Sep 2026: National Day (1–7 Oct) comes before the inspection is due.
     with time_machine.travel(bj(2026, 9, 29, 9, 0), tick=False):
@@ -70,7 +70,7 @@ def test_a_report_climbs_the_reply_approval_chain_before_it_is_sent(api) -> None
     ]
 
 
-def test_the_second_level_can_send_the_reply_back_for_another_inspection(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_second_level_can_send_the_reply_back_for_another_inspection(api) -> None:
     policy_load_preset("fire")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, kind="report", subject="商场使用假冒防火门", category="fake_fire_product_use",

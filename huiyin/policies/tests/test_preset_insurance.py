@@ -21,7 +21,7 @@ CLAIM = {"subject": "车险理赔金额争议", "description": "客户车辆全�
 
 
 
-def test_a_40000_yuan_claim_complaint_is_major_and_runs_to_the_seed_clock(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_40000_yuan_claim_complaint_is_major_and_runs_to_the_seed_clock(api) -> None:
     policy_load_preset("insurance")
     # Friday 13 Feb 2026 16:00, the eve of the Spring Festival break (14 Feb is a make-up
     # working day; 15–23 Feb are holidays).
@@ -78,13 +78,13 @@ def test_a_40000_yuan_claim_complaint_is_major_and_runs_to_the_seed_clock(api) -
     ("800", "general"), ("5000", "general"), ("5000.01", "difficult"), ("29999.99", "difficult"),
     ("30000", "major"),
 ])
-def test_the_amount_grades_general_difficult_major(api, amount: str, severity: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_amount_grades_general_difficult_major(api, amount: str, severity: str) -> None:
     policy_load_preset("insurance")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         assert new_case(api, amount=amount, **CLAIM)["severity"] == severity
 
 
-def test_media_lawsuit_regulator_injury_or_five_people_make_a_major_case(api) -> None:  # type: ignore[no-untyped-def]
+def test_media_lawsuit_regulator_injury_or_five_people_make_a_major_case(api) -> None:
     policy_load_preset("insurance")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         cases = [
@@ -105,7 +105,7 @@ def test_media_lawsuit_regulator_injury_or_five_people_make_a_major_case(api) ->
     assert Case.objects.filter(severity="major").count() == 5
 
 
-def test_a_major_case_has_three_working_days_to_resolve(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_major_case_has_three_working_days_to_resolve(api) -> None:
     policy_load_preset("insurance")
     with time_machine.travel(bj(2026, 2, 13, 16, 0), tick=False):
         number = new_case(api, amount="40000", **CLAIM)["number"]

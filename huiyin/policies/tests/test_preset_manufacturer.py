@@ -18,7 +18,7 @@ from huiyin.policies.tests.helpers import due, rule_names
 pytestmark = pytest.mark.django_db
 
 
-def test_a_late_delivery_is_handed_over_investigated_and_answered_within_minutes(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_late_delivery_is_handed_over_investigated_and_answered_within_minutes(api) -> None:
     policy_load_preset("manufacturer")
     # Friday 13 Feb 2026, the last day before the Spring Festival break.
     with time_machine.travel(bj(2026, 2, 13, 10, 0), tick=False):
@@ -56,7 +56,7 @@ def test_a_late_delivery_is_handed_over_investigated_and_answered_within_minutes
                       "feedback": "met", "callback": "met"}
 
 
-def test_a_refund_demand_goes_to_the_managers(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_refund_demand_goes_to_the_managers(api) -> None:
     policy_load_preset("manufacturer")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, subject="门板开裂", demands="要求退货退款", category="product_quality",
@@ -66,7 +66,7 @@ def test_a_refund_demand_goes_to_the_managers(api) -> None:  # type: ignore[no-u
     assert InboxItem.objects.filter(user__username="leader", case_number=case["number"]).exists()
 
 
-def test_calling_again_before_an_answer_is_an_urge_counted_against_the_handler(api) -> None:  # type: ignore[no-untyped-def]
+def test_calling_again_before_an_answer_is_an_urge_counted_against_the_handler(api) -> None:
     policy_load_preset("manufacturer")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, subject="安装师傅未按约上门", category="installation",
@@ -80,7 +80,7 @@ def test_calling_again_before_an_answer_is_an_urge_counted_against_the_handler(a
     assert rule_names(number) == ["用户再次投诉"]
 
 
-def test_an_employee_complaint_is_decided_in_three_days_and_the_gms_review_is_final(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_employee_complaint_is_decided_in_three_days_and_the_gms_review_is_final(api) -> None:
     policy_load_preset("manufacturer")
     with time_machine.travel(bj(2026, 9, 30, 15, 0), tick=False):
         case = new_case(api, kind="employee_complaint", subject="绩效扣分不公", category="employee",

@@ -17,7 +17,7 @@ from huiyin.policies.tests.helpers import due, rule_names
 pytestmark = pytest.mark.django_db
 
 
-def test_the_95598_classes_are_the_category_tree(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_95598_classes_are_the_category_tree(api) -> None:
     policy_load_preset("power")
     tree = api("agent").get("/categories").json()["items"]
     assert [(c["code"], c["name"]) for c in tree] == [
@@ -27,7 +27,7 @@ def test_the_95598_classes_are_the_category_tree(api) -> None:  # type: ignore[n
     assert [c["code"] for c in tree[2]["children"]] == ["meter_reading", "tariff_error", "meter_fault_refund"]
 
 
-def test_an_estimated_meter_reading_is_handled_by_the_supply_office(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_estimated_meter_reading_is_handled_by_the_supply_office(api) -> None:
     policy_load_preset("power")
     # Friday 3 Apr 2026 17:00, before the Qingming holiday (4–6 Apr).
     with time_machine.travel(bj(2026, 4, 3, 17, 0), tick=False):
@@ -50,7 +50,7 @@ def test_an_estimated_meter_reading_is_handled_by_the_supply_office(api) -> None
         assert api("agent").act(number, "callback", {"satisfaction": "satisfied"}).json()["state"] == "closed"
 
 
-def test_an_important_customer_goes_through_the_green_channel(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_important_customer_goes_through_the_green_channel(api) -> None:
     policy_load_preset("power")
     with time_machine.travel(bj(2026, 4, 8, 10, 0), tick=False):
         case = new_case(api, subject="专线频繁跳闸影响生产", category="fault_outage",
@@ -61,7 +61,7 @@ def test_an_important_customer_goes_through_the_green_channel(api) -> None:  # t
     assert InboxItem.objects.filter(user__username="leader", case_number=case["number"]).exists()
 
 
-def test_three_outage_complaints_from_one_area_in_a_day_are_a_group_complaint(api) -> None:  # type: ignore[no-untyped-def]
+def test_three_outage_complaints_from_one_area_in_a_day_are_a_group_complaint(api) -> None:
     policy_load_preset("power")
     with time_machine.travel(bj(2026, 7, 15, 19, 0), tick=False):
         numbers = [new_case(api, subject="小区停电", category="fault_outage", region="城东供电所片区",
@@ -73,7 +73,7 @@ def test_three_outage_complaints_from_one_area_in_a_day_are_a_group_complaint(ap
     assert rule_names(numbers[2]) == ["片区停电群体投诉"]
 
 
-def test_an_attitude_complaint_is_zero_tolerance(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_attitude_complaint_is_zero_tolerance(api) -> None:
     policy_load_preset("power")
     with time_machine.travel(bj(2026, 4, 8, 10, 0), tick=False):
         case = new_case(api, subject="营业厅人员态度生硬", category="staff_attitude", complainant={"phone": "13955550003"})

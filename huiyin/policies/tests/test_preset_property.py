@@ -18,7 +18,7 @@ from huiyin.policies.tests.helpers import due, rule_names
 pytestmark = pytest.mark.django_db
 
 
-def test_a_water_leak_is_forwarded_in_an_hour_contacted_in_24_and_resolved_in_3_working_days(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_water_leak_is_forwarded_in_an_hour_contacted_in_24_and_resolved_in_3_working_days(api) -> None:
     policy_load_preset("property")
     # Friday 13 Feb 2026 15:00: Saturday 14 Feb is a make-up working day, 15–23 Feb the Spring Festival.
     with time_machine.travel(bj(2026, 2, 13, 15, 0), tick=False):
@@ -44,7 +44,7 @@ def test_a_water_leak_is_forwarded_in_an_hour_contacted_in_24_and_resolved_in_3_
     assert set(Timer.objects.filter(case__number=number).values_list("state", flat=True)) == {"met"}
 
 
-def test_an_extension_past_three_working_days_is_refused(api) -> None:  # type: ignore[no-untyped-def]
+def test_an_extension_past_three_working_days_is_refused(api) -> None:
     policy_load_preset("property")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13788880002"})["number"]
@@ -54,7 +54,7 @@ def test_an_extension_past_three_working_days_is_refused(api) -> None:  # type: 
     assert r.status_code == 422
 
 
-def test_a_complaint_that_may_reach_the_press_is_reported_to_the_leader_first(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_that_may_reach_the_press_is_reported_to_the_leader_first(api) -> None:
     policy_load_preset("property")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, subject="电梯困人一小时无人处理", flags=["media"], category="hidden_danger",
@@ -72,7 +72,7 @@ def test_a_complaint_that_may_reach_the_press_is_reported_to_the_leader_first(ap
         assert api("handler_a").act(number, "submit_result", RESULT).json()["state"] == "plan_approval"
 
 
-def test_late_handling_is_marked_for_the_two_points(api) -> None:  # type: ignore[no-untyped-def]
+def test_late_handling_is_marked_for_the_two_points(api) -> None:
     policy_load_preset("property")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"phone": "13788880004"})["number"]

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 
-def test_a_red_tofu_is_an_a_class_complaint_handled_under_approval(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_red_tofu_is_an_a_class_complaint_handled_under_approval(api) -> None:
     policy_load_preset("quality")
     # Wednesday 30 Sep 2026 16:45, the last working afternoon before National Day (1–7 Oct).
     with time_machine.travel(bj(2026, 9, 30, 16, 45), tick=False):
@@ -66,7 +66,7 @@ def test_a_red_tofu_is_an_a_class_complaint_handled_under_approval(api) -> None:
     ("c_colour", "C", "general", "1:1"),
     ("d_rain_mould", "A", "major", "1:10"),
 ])
-def test_the_category_gives_the_class_and_its_compensation(api, category: str, klass: str, severity: str,  # type: ignore[no-untyped-def]
+def test_the_category_gives_the_class_and_its_compensation(api, category: str, klass: str, severity: str,
                                                            ratio: str) -> None:
     policy_load_preset("quality")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
@@ -75,7 +75,7 @@ def test_the_category_gives_the_class_and_its_compensation(api, category: str, k
     assert Category.objects.get(code=category).parent.compensation.startswith(ratio)  # type: ignore[union-attr]
 
 
-def test_reclassifying_sets_the_new_class(api) -> None:  # type: ignore[no-untyped-def]
+def test_reclassifying_sets_the_new_class(api) -> None:
     policy_load_preset("quality")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, subject="豆干有问题")["number"]
@@ -84,7 +84,7 @@ def test_reclassifying_sets_the_new_class(api) -> None:  # type: ignore[no-untyp
     assert rule_names(number) == ["B类客诉"]
 
 
-def test_two_people_ill_from_the_same_defect_make_a_batch_incident(api) -> None:  # type: ignore[no-untyped-def]
+def test_two_people_ill_from_the_same_defect_make_a_batch_incident(api) -> None:
     policy_load_preset("quality")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         first = new_case(api, category="c_weight", complainant={"phone": "13933330011"})
@@ -95,7 +95,7 @@ def test_two_people_ill_from_the_same_defect_make_a_batch_incident(api) -> None:
     assert second["severity"] == "major"
 
 
-def test_a_complaint_without_a_way_to_reach_the_customer_is_not_valid(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_without_a_way_to_reach_the_customer_is_not_valid(api) -> None:
     policy_load_preset("quality")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, complainant={"name": "匿名"})["number"]
@@ -104,7 +104,7 @@ def test_a_complaint_without_a_way_to_reach_the_customer_is_not_valid(api) -> No
     assert (body["state"], body["validity"], body["invalid_reason"]) == ("invalid", "invalid", "无顾客联系方式")
 
 
-def test_the_category_tree_is_the_seeds(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_category_tree_is_the_seeds(api) -> None:
     policy_load_preset("quality")
     tree = api("agent").get("/categories").json()["items"]
     assert [c["code"] for c in tree] == ["consumer", "distribution", "special", "service"]

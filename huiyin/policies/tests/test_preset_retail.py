@@ -21,7 +21,7 @@ REPORT = {"cause": "促销标价与收银系统价格未同步", "course": "9月
           "countermeasures": "促销前核对系统价格,增加开业前复核", "reply": "退还差价并致歉", "liability": "enterprise"}
 
 
-def test_a_price_complaint_is_answered_within_7_days_over_national_day(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_price_complaint_is_answered_within_7_days_over_national_day(api) -> None:
     policy_load_preset("retail")
     # Wednesday 30 Sep 2026 10:00; the 7 days run through the National Day holiday.
     with time_machine.travel(bj(2026, 9, 30, 10, 0), tick=False):
@@ -61,7 +61,7 @@ def test_a_price_complaint_is_answered_within_7_days_over_national_day(api) -> N
     assert set(Timer.objects.filter(case__number=number).values_list("state", flat=True)) == {"met"}
 
 
-def test_a_complaint_caused_by_the_customer_is_explained_and_not_accepted(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_caused_by_the_customer_is_explained_and_not_accepted(api) -> None:
     policy_load_preset("retail")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, subject="超过退货期要求退货", category="return_goods",

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 PHONE = "13366660001"
 
 
-def _closed(api, **fields) -> str:  # type: ignore[no-untyped-def]
+def _closed(api, **fields) -> str:
     number = new_case(api, **fields)["number"]
     api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
     api("handler_a").act(number, "acknowledge")
@@ -30,7 +30,7 @@ def _closed(api, **fields) -> str:  # type: ignore[no-untyped-def]
     return number
 
 
-def test_a_complaint_is_answered_within_15_days_holidays_included(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_is_answered_within_15_days_holidays_included(api) -> None:
     policy_load_preset("telecom")
     with time_machine.travel(bj(2026, 9, 28, 10, 0), tick=False):
         number = new_case(api, subject="宽带频繁掉线", category="network",
@@ -40,7 +40,7 @@ def test_a_complaint_is_answered_within_15_days_holidays_included(api) -> None: 
     assert due(body, "resolve") == "2026-10-13T23:59:59+08:00"
 
 
-def test_a_second_complaint_from_the_same_number_20_days_after_filing_is_a_repeat(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_complaint_from_the_same_number_20_days_after_filing_is_a_repeat(api) -> None:
     policy_load_preset("telecom")
     with time_machine.travel(bj(2026, 9, 10, 10, 0), tick=False):
         first = _closed(api, subject="套餐资费与宣传不符", category="tariff", complainant={"phone": PHONE})
@@ -54,7 +54,7 @@ def test_a_second_complaint_from_the_same_number_20_days_after_filing_is_a_repea
                                     event="case.escalated").exists()
 
 
-def test_a_complaint_32_days_after_filing_is_not_a_repeat(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_complaint_32_days_after_filing_is_not_a_repeat(api) -> None:
     policy_load_preset("telecom")
     with time_machine.travel(bj(2026, 9, 10, 10, 0), tick=False):
         _closed(api, subject="套餐资费与宣传不符", category="tariff", complainant={"phone": PHONE})
@@ -66,7 +66,7 @@ def test_a_complaint_32_days_after_filing_is_not_a_repeat(api) -> None:  # type:
     assert "repeat" not in r.json()["tags"]
 
 
-def test_calling_again_while_the_complaint_is_open_urges_it(api) -> None:  # type: ignore[no-untyped-def]
+def test_calling_again_while_the_complaint_is_open_urges_it(api) -> None:
     policy_load_preset("telecom")
     with time_machine.travel(bj(2026, 9, 10, 10, 0), tick=False):
         number = new_case(api, subject="号码被停机", complainant={"phone": PHONE})["number"]
@@ -82,7 +82,7 @@ def test_calling_again_while_the_complaint_is_open_urges_it(api) -> None:  # typ
     assert {"handler_a", "dispatcher"} <= got
 
 
-def test_three_escalated_complaints_of_one_kind_in_one_province_in_a_day_are_a_group_complaint(api) -> None:  # type: ignore[no-untyped-def]
+def test_three_escalated_complaints_of_one_kind_in_one_province_in_a_day_are_a_group_complaint(api) -> None:
     policy_load_preset("telecom")
     with time_machine.travel(bj(2026, 9, 10, 9, 0), tick=False):
         numbers = []
@@ -103,7 +103,7 @@ def test_three_escalated_complaints_of_one_kind_in_one_province_in_a_day_are_a_g
     assert Case.objects.get(number=elsewhere).severity == "general"
 
 
-def test_media_exposure_is_a_major_case_and_a_regulator_appeal_is_supervised(api) -> None:  # type: ignore[no-untyped-def]
+def test_media_exposure_is_a_major_case_and_a_regulator_appeal_is_supervised(api) -> None:
     policy_load_preset("telecom")
     with time_machine.travel(bj(2026, 9, 10, 9, 0), tick=False):
         exposed = new_case(api, subject="网络曝光乱扣费", flags=["media"], category="billing_refund",

@@ -16,7 +16,7 @@ from huiyin.policies.tests.helpers import due
 pytestmark = pytest.mark.django_db
 
 
-def test_a_report_is_extended_to_the_seven_working_day_limit_and_no_further(api) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_is_extended_to_the_seven_working_day_limit_and_no_further(api) -> None:
     policy_load_preset("tobacco")
     # Thursday 12 Feb 2026: Saturday 14 and 28 Feb are make-up working days, 15–23 Feb the holiday.
     with time_machine.travel(bj(2026, 2, 12, 9, 0), tick=False):

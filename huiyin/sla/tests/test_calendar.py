@@ -340,7 +340,7 @@ def test_business_hours_parse_rejects_bad_input(value: object, message: str) -> 
 
 
 @pytest.mark.django_db
-def test_the_hot_path_makes_no_queries(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_the_hot_path_makes_no_queries(django_assert_num_queries) -> None:
     deadline_add(bj(2026, 3, 9, 10), 2, "working_days")  # first call reads the imported years
     with django_assert_num_queries(0):
         for unit in TimeUnit:

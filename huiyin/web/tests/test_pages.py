@@ -431,7 +431,7 @@ def test_the_bench_runs(web: Any, api: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_the_inbox_page_lists_my_notifications_and_marks_them_read(api) -> None:  # type: ignore[no-untyped-def]
+def test_the_inbox_page_lists_my_notifications_and_marks_them_read(api) -> None:
     from django.test import Client
 
     from huiyin.cases.tests.helpers import case_in
