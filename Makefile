@@ -32,8 +32,10 @@ test: venv
 bench: venv
 	$(VENV)/bin/python -m huiyin.bench
 
+## make lint: ruff (bugs, security, imports) and mypy (types, with Django's stubs); CI runs it
 lint: venv
 	$(VENV)/bin/ruff check huiyin
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var/test
