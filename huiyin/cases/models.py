@@ -5,6 +5,9 @@ State, unit, round and deadlines are written only by `cases.workflow`.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -271,6 +274,17 @@ class Case(models.Model):
             models.Index(fields=["received_at"], condition=~Q(state__in=["closed", "invalid"]), name="case_open_received"),
         ]
 
+    # Set on the instances that readers show (cases.selectors, the pages); never stored.
+    next_timer: Timer | None
+    next_due: datetime | None
+    overdue: bool
+    board_kind: str
+    can: set[str]
+    pending_extension: Extension | None
+    may_urge: bool
+    repeat: bool
+    urged_instead: bool  # intake urged this open case instead of registering a new one
+
     def __str__(self) -> str:
         return self.number
 
@@ -351,8 +365,8 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.action} @ case {self.case_id}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
             raise RuntimeError("timeline events are append-only")
         super().save(*args, **kwargs)
 

@@ -90,7 +90,7 @@ def at_risk_timers(now: datetime) -> QuerySet[Timer]:
     return open_timers().filter(due_at__gte=now, remind_at__lte=now)
 
 
-def timer_case_ids(timers: QuerySet[Timer]) -> QuerySet[Timer]:
+def timer_case_ids(timers: QuerySet[Timer]) -> QuerySet[Timer, Any]:
     return timers.values("case_id")
 
 
@@ -119,10 +119,10 @@ def attach_next_deadline(rows: list[Case], now: datetime) -> None:
         for t in open_timers().filter(case_id__in=[c.pk for c in rows], co_unit__isnull=True).order_by("due_at"):
             by_case.setdefault(t.case_id, t)
     for c in rows:
-        t = by_case.get(c.pk)
-        c.next_timer = t  # type: ignore[attr-defined]
-        c.next_due = t.due_at if t else None  # type: ignore[attr-defined]
-        c.overdue = bool(t and t.due_at < now)  # type: ignore[attr-defined]
+        found = by_case.get(c.pk)
+        c.next_timer = found
+        c.next_due = found.due_at if found else None
+        c.overdue = bool(found and found.due_at < now)
 
 
 # --- one case, as a reader sees it ---------------------------------------------------------------
@@ -504,7 +504,7 @@ def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
     pending = {e.case_id: e for e in Extension.objects.filter(case_id__in=ext_cases, status=ExtensionStatus.REQUESTED)
                .select_related("requested_by")}
     for c in out["extension"]:
-        c.pending_extension = pending.get(c.pk)  # type: ignore[attr-defined]
+        c.pending_extension = pending.get(c.pk)
     return out
 
 
@@ -536,12 +536,12 @@ def board(user: User, *, unit: Unit | None, limit: int = 200) -> dict[str, Any]:
     rows = []
     for key, subset in (("overdue", overdue), ("at_risk", at_risk)):
         for c in subset.select_related("owner_unit", "unit", "category").order_by("id")[:limit]:
-            c.board_kind = key  # type: ignore[attr-defined]
+            c.board_kind = key
             rows.append(c)
     attach_next_deadline(rows, now)
     rows.sort(key=lambda c: (c.next_due is None, c.next_due or now))
     for c in rows:
-        c.can = workflow.possible(user, c, ("urge", "escalate"))  # type: ignore[attr-defined]
+        c.can = workflow.possible(user, c, ("urge", "escalate"))
     return {"table": table, "rows": rows, "now": now,
             "totals": {"overdue": sum(r["overdue"] for r in table), "at_risk": sum(r["at_risk"] for r in table)}}
 
@@ -594,12 +594,12 @@ def _dashboard(user: User, *, unit: Unit | None, days: int = 30) -> dict[str, An
     day_list = [first_day + timedelta(days=i) for i in range(days)]
     # Timeliness per timer (finished stages of the cases received in the period).
     timeliness: dict[str, dict[str, int]] = {}
-    for r in (
+    for t in (
         Timer.objects.filter(case__in=recent.values("pk"), co_unit__isnull=True, stopped_at__isnull=False,
                              state__in=[TimerState.MET, TimerState.BREACHED])
         .values("code", "state").annotate(n=Count("id")).order_by()
     ):
-        timeliness.setdefault(r["code"], {"met": 0, "breached": 0})[r["state"]] = r["n"]
+        timeliness.setdefault(t["code"], {"met": 0, "breached": 0})[t["state"]] = t["n"]
     satisfaction = {
         r["satisfaction"]: r["n"]
         for r in recent.exclude(satisfaction="").values("satisfaction").annotate(n=Count("id")).order_by()

@@ -19,7 +19,7 @@ from huiyin.policies.services import active_policy, config_for
 from . import grading, inputs, workflow
 from .access import case_for
 from .errors import BadInput, Conflict, Forbidden
-from .models import FINAL_STATES, NUMBER_PREFIX, Case, CaseSequence, Category, IdempotencyKey
+from .models import FINAL_STATES, NUMBER_PREFIX, Case, CaseSequence, Category, IdempotencyKey, Kind
 from .phones import normalise_phone
 
 
@@ -28,7 +28,7 @@ def next_case_number(kind: str, now: datetime) -> str:
 
     One upsert increments the day's row and locks it until the intake commits, so two intakes
     never share a number and a rolled-back intake gives its number back (gap-free per day)."""
-    prefix = NUMBER_PREFIX[kind]
+    prefix = NUMBER_PREFIX[Kind(kind)]
     day = timezone.localdate(now)
     table = connection.ops.quote_name(CaseSequence._meta.db_table)
     with connection.cursor() as cursor:
@@ -79,7 +79,7 @@ def case_register(
         if visible is not None:
             urged = workflow.perform(visible, "urge", actor=actor, source=source, ip=ip,
                                      data={"note": f"客户再次来电/来函: {params.subject}"[:5000]})
-            urged.urged_instead = True  # type: ignore[attr-defined]
+            urged.urged_instead = True
             return urged, False
     now = timezone.now()
     received_at = params.received_at or now

@@ -653,6 +653,7 @@ def _do_request_extension(step: Step, p: inputs.ExtensionIn) -> None:
             f"i.e. {timezone.localtime(ceiling):%Y-%m-%d %H:%M})." if limit and ceiling else "Extension not allowed.",
             fields={"amount": "beyond the policy maximum"},
         )
+    assert step.actor is not None  # an action always has an actor
     ext = Extension.objects.create(
         case=step.case, round=step.case.round, amount=p.amount, unit=p.unit, reason=p.reason,
         requested_by=step.actor, requested_at=step.now,

@@ -23,7 +23,7 @@ class CalendarImportForm(forms.Form):
     note = forms.CharField(label="备注", required=False, max_length=200, help_text="例如通知文号")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         upload = data.get("file")
         if upload is not None:
             try:

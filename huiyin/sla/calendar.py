@@ -454,7 +454,7 @@ def deadline_add(
     amount: int,
     unit: str | TimeUnit,
     *,
-    hours: BusinessHours = DEFAULT_HOURS,
+    hours: BusinessHours | None = None,
     roll_to_workday: bool = False,
 ) -> Deadline:
     """The deadline `amount` `unit`s after `start` (DESIGN §4).
@@ -528,7 +528,7 @@ def _add_business_us(
     local: datetime, rem: int, hours: BusinessHours
 ) -> tuple[int, int, tuple[int, ...]]:
     """(ordinal, microsecond of day, unknown years) `rem` business microseconds after `local`."""
-    spans: tuple[tuple[int, int], ...] = hours._spans  # type: ignore[attr-defined]
+    spans: tuple[tuple[int, int], ...] = hours._spans
     o = local.toordinal()
     sod = ((local.hour * 60 + local.minute) * 60 + local.second) * 1_000_000 + local.microsecond
     t = _tables.get(local.year) or _build(local.year)
@@ -586,7 +586,7 @@ def business_minutes_between(
     if e <= s:
         return 0
     hours = hours or DEFAULT_HOURS
-    spans: tuple[tuple[int, int], ...] = hours._spans  # type: ignore[attr-defined]
+    spans: tuple[tuple[int, int], ...] = hours._spans
     so, eo = s.toordinal(), e.toordinal()
     ssod = ((s.hour * 60 + s.minute) * 60 + s.second) * 1_000_000 + s.microsecond
     esod = ((e.hour * 60 + e.minute) * 60 + e.second) * 1_000_000 + e.microsecond

@@ -73,7 +73,7 @@ class CalendarDay(models.Model):
         return f"{self.date} {self.get_kind_display()} {self.name}".strip()
 
     def clean(self) -> None:
-        if self.date is None:
+        if not self.date:  # left empty in the admin form; the field's own check reports it
             return
         if self.year_id is not None and self.date.year != self.year.year:
             raise ValidationError({"date": _("日期不在该年份内")})

@@ -129,7 +129,7 @@ def widgets_for(action: str, *, units: list[Unit], case: Case | None = None) -> 
             continue
         core, optional = _unwrap(info.annotation)
         required = info.is_required()
-        label = labels.ACTION_FIELD_LABELS.get((action, name)) or labels.FIELDS.get(name, name)
+        label = labels.ACTION_FIELD_LABELS.get((action, name)) or labels.FIELDS.get(name) or name
         w = Widget(name=name, label=label, kind="text", required=required,
                    max_length=_max_length(info, info.annotation))
         origin = typing.get_origin(core)

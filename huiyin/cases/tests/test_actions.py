@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import time_machine
 
@@ -246,8 +248,8 @@ def test_every_action_outside_its_states_is_a_conflict(api, omni) -> None:
     assert set(PATHS) | {"plan_approval"} == set(State.values)
 
 
-def _minimal_body(action: str) -> dict:
-    return {
+def _minimal_body(action: str) -> dict[str, Any]:
+    bodies: dict[str, dict[str, Any]] = {
         "dispatch": {"unit": "county_a"}, "redispatch": {"unit": "county_a"}, "escalate": {"unit": "county_a"},
         "return": {"reason": "r"}, "suspend": {"reason": "r"}, "reopen": {"reason": "r"}, "appeal": {"reason": "r"},
         "mark_invalid": {"reason": "r"}, "resolve_on_spot": {"reply": "r"},
@@ -257,7 +259,8 @@ def _minimal_body(action: str) -> dict:
         "compensate": {"amount": "1", "form": "f"}, "transfer_out": {"authority": "a"},
         "co_submit_result": {"result": "r"}, "decide_return": {"uphold": True}, "dispute_return": {"reason": "r"},
         "classify": {"severity": "major"}, "approve_reply": {"accept": True},
-    }.get(action, {})
+    }
+    return bodies.get(action, {})
 
 
 def test_timers_are_stored_per_round(api) -> None:

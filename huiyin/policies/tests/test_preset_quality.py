@@ -72,7 +72,7 @@ def test_the_category_gives_the_class_and_its_compensation(api, category: str, k
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, category=category)
     assert (case["class"], case["severity"]) == (klass, severity)
-    assert Category.objects.get(code=category).parent.compensation.startswith(ratio)  # type: ignore[union-attr]
+    assert Category.objects.get(code=category).parent.compensation.startswith(ratio)
 
 
 def test_reclassifying_sets_the_new_class(api) -> None:

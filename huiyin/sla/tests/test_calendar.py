@@ -310,7 +310,7 @@ def test_every_unit_is_accepted_as_member_or_string() -> None:
         assert deadline_add(bj(2026, 3, 9, 10), 1, unit) == deadline_add(
             bj(2026, 3, 9, 10), 1, unit.value
         )
-    assert TimeUnit.WORKING_DAYS.label == "工作日"
+    assert str(TimeUnit.WORKING_DAYS.label) == "工作日"
 
 
 def test_business_hours_parse_accepts_configuration() -> None:

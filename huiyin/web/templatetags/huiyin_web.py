@@ -101,7 +101,7 @@ def change_text(value: Any, field: str, unit_names: dict[str, str] | None = None
     """A timeline change's stored code as its label (states, kinds, units …); other values as they are."""
     if field in UNIT_FIELDS and unit_names is not None:
         if isinstance(value, list):
-            return "、".join(unit_names.get(v, v) for v in value) or "—"
+            return "、".join(str(unit_names.get(v, v)) for v in value) or "—"
         if isinstance(value, str):
             return unit_names.get(value, value)
     kind = {
@@ -123,7 +123,7 @@ def change_text(value: Any, field: str, unit_names: dict[str, str] | None = None
         for k, v in value.items():
             if k in ("id", "token", "sha256"):
                 continue
-            shown = change_text(v, {"unit": "time_unit_", "status": "extension_status_"}.get(k, k), unit_names)
+            shown = change_text(v, {"unit": "time_unit_", "status": "extension_status_"}.get(k, str(k)), unit_names)
             parts.append(f"{labels.FIELDS.get(k, k)}: {shown}")
         return "；".join(parts)
     if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":

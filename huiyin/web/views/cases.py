@@ -158,7 +158,7 @@ def upload_reason(exc: CaseError) -> str:
 
 @require_GET
 @staff_required
-def attachment_download(request: HttpRequest, number: str, token: str) -> HttpResponse:
+def attachment_download(request: HttpRequest, number: str, token: str) -> FileResponse:
     case = case_or_404(request, number)
     att = case.attachments.filter(token=token).first()
     if att is None:

@@ -36,8 +36,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
     user = user_of(request)
     if pk == 0:  # "mark all read"
-        for item in InboxItem.objects.filter(user=user, read_at=None):
-            inbox_mark_read(item)
+        for unread in InboxItem.objects.filter(user=user, read_at=None):
+            inbox_mark_read(unread)
         return redirect("web:inbox")
     item = inbox_item_for(user, pk)
     if item is None:

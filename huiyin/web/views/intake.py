@@ -50,9 +50,9 @@ def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str
 def intake(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     if request.method == "GET":
-        values = {"kind": request.GET.get("kind", "complaint"), "channel": request.GET.get("channel", "phone"),
+        initial: dict[str, Any] = {"kind": request.GET.get("kind", "complaint"), "channel": request.GET.get("channel", "phone"),
                   "complainant_phone": request.GET.get("phone", "")}
-        return render(request, "web/intake.html", _form_context(request, values, {}))
+        return render(request, "web/intake.html", _form_context(request, initial, {}))
     post = request.POST
     data = forms.intake_data(post)
     try:
@@ -60,7 +60,7 @@ def intake(request: HttpRequest) -> HttpResponse:
             data, actor=user, source="web", ip=client_ip(request), idempotency_key=post.get("form_token") or None
         )
     except CaseError as exc:
-        values = {k: post.get(k) for k in post}
+        values: dict[str, Any] = {k: post.get(k) for k in post}
         values["flags"] = post.getlist("flags")
         errors = {k.removeprefix("complainant."): v for k, v in exc.fields.items()}
         errors = {("complainant_" + k if k in forms.COMPLAINANT_FIELDS else k): v for k, v in errors.items()}
@@ -103,10 +103,10 @@ def intake_lookup(request: HttpRequest) -> HttpResponse:
         since = timezone.now() - timedelta(days=REPEAT_DAYS)
         for c in rows:
             if c.is_open:
-                c.may_urge = "urge" in workflow.allowed_actions(user, c)  # type: ignore[attr-defined]
+                c.may_urge = "urge" in workflow.allowed_actions(user, c)
                 context["open"].append(c)
             else:
-                c.repeat = bool(c.closed_at and c.closed_at >= since)  # type: ignore[attr-defined]
+                c.repeat = bool(c.closed_at and c.closed_at >= since)
                 context["earlier"].append(c)
         context["more"] = len(rows) == LOOKUP_LIMIT
     return render(request, "web/_customer_history.html", context)
