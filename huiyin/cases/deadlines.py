@@ -22,6 +22,28 @@ from .models import Case, Timer, TimerState
 NATURAL_UNITS = (cal.TimeUnit.MINUTES, cal.TimeUnit.HOURS, cal.TimeUnit.CALENDAR_DAYS)
 
 
+def _touched(case: Case) -> None:
+    case._timers_touched = True  # type: ignore[attr-defined]
+
+
+def refresh_case_deadline(case: Case) -> set[str]:
+    """Keep `Case.next_due_at`/`next_remind_at` equal to the earliest counting deadline of the
+    case's main stages, after timers changed in this step. Returns the columns that changed (the
+    workflow saves them with the step, without recording them on the timeline)."""
+    if not getattr(case, "_timers_touched", False):
+        return set()
+    case._timers_touched = False  # type: ignore[attr-defined]
+    row = (
+        Timer.objects.filter(case=case, stopped_at__isnull=True, co_unit__isnull=True)
+        .exclude(state=TimerState.PAUSED).order_by("due_at").values_list("due_at", "remind_at").first()
+    )
+    due, remind = row if row else (None, None)
+    if (due, remind) == (case.next_due_at, case.next_remind_at):
+        return set()
+    case.next_due_at, case.next_remind_at = due, remind
+    return {"next_due_at", "next_remind_at"}
+
+
 def compute_due(timer: Timer, cfg: PolicyConfig, *, upstream_due_at: datetime | None = None) -> cal.Deadline:
     hours = cfg.business_hours
     base = cal.deadline_add(timer.started_at, timer.amount, timer.unit, hours=hours)
@@ -73,6 +95,7 @@ def timer_start(
     )
     _apply_due(timer, cfg, case)
     timer.save()
+    _touched(case)
     return timer
 
 
@@ -98,6 +121,8 @@ def timer_stop(case: Case, codes: tuple[str, ...], *, at: datetime, unit: Unit |
             t.breach_seconds = int((at - t.due_at).total_seconds())
         t.save(update_fields=["state", "stopped_at", "breached_at", "breach_seconds"])
         stopped.append(t)
+    if stopped:
+        _touched(case)
     return stopped
 
 
@@ -108,6 +133,7 @@ def timer_cancel(
     for t in _open(case, codes, unit, every_unit=every_unit):
         t.state, t.stopped_at = TimerState.CANCELLED, at
         t.save(update_fields=["state", "stopped_at"])
+        _touched(case)
 
 
 def timers_pause(case: Case, *, at: datetime) -> None:
@@ -115,6 +141,7 @@ def timers_pause(case: Case, *, at: datetime) -> None:
         if t.state in (TimerState.RUNNING, TimerState.BREACHED):
             t.state, t.paused_at = TimerState.PAUSED, at
             t.save(update_fields=["state", "paused_at"])
+            _touched(case)
 
 
 def timers_resume(case: Case, *, at: datetime, cfg: PolicyConfig) -> None:
@@ -125,6 +152,7 @@ def timers_resume(case: Case, *, at: datetime, cfg: PolicyConfig) -> None:
             _apply_due(t, cfg, case)
             t.state = TimerState.RUNNING if t.breached_at is None else TimerState.BREACHED
             t.save(update_fields=["state", "paused_at", "adjustments", "due_at", "remind_at", "provisional", "capped_by_upstream"])
+            _touched(case)
 
 
 def extension_ceiling(timer: Timer, cfg: PolicyConfig) -> datetime | None:
@@ -148,6 +176,7 @@ def timer_extend(case: Case, code: str, *, amount: int, unit: str, cfg: PolicyCo
     t.adjustments = [*t.adjustments, {"type": "extension", "amount": amount, "unit": unit}]
     _apply_due(t, cfg, case)
     t.save(update_fields=["adjustments", "due_at", "remind_at", "provisional", "capped_by_upstream"])
+    _touched(case)
     return t
 
 
@@ -185,6 +214,9 @@ def recompute(t: Timer, cfg: PolicyConfig | None = None) -> None:
 
     _apply_due(t, cfg or config_for(t.case.policy_id), t.case)
     t.save(update_fields=["due_at", "remind_at", "provisional", "capped_by_upstream"])
+    _touched(t.case)
+    if fields := refresh_case_deadline(t.case):
+        Case.objects.filter(pk=t.case.pk).update(**{f: getattr(t.case, f) for f in fields})
 
 
 def on_calendar_year_imported(sender: object, year: int, **kwargs: object) -> None:

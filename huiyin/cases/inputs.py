@@ -6,6 +6,7 @@ with the offending field named (BadInput → 422).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import BadInput
 from .models import Channel, Flag, InvalidReason, Kind, Satisfaction
+from .phones import check_phone
 
 Text = Annotated[str, Field(max_length=5000)]
 Short = Annotated[str, Field(max_length=200)]
@@ -30,6 +32,9 @@ class ActionBase(Strict):
     expected_version: int | None = Field(default=None, ge=1)
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a timezone offset, e.g. 2026-11-24T09:30:00+08:00")
@@ -38,13 +43,22 @@ def _aware(value: datetime | None) -> datetime | None:
 
 class ComplainantIn(Strict):
     name: Annotated[str, Field(max_length=100)] = ""
-    phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-() ]*$")] = ""
-    email: Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
+    phone: Annotated[str, Field(max_length=32)] = ""
+    email: Annotated[str, Field(max_length=254)] = ""
     address: Annotated[str, Field(max_length=300)] = ""
     account: Annotated[str, Field(max_length=100)] = ""
     id_number: Annotated[str, Field(max_length=32)] = ""
     customer_class: Literal["", "A", "B", "C", "D"] = ""
     anonymous: bool = False
+
+    _check_phone = field_validator("phone")(check_phone)
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        if value and not EMAIL.match(value):
+            raise ValueError("not an e-mail address like name@example.com")
+        return value
 
 
 class CaseIn(Strict):

@@ -257,6 +257,11 @@ class Case(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The earliest counting deadline of the case's main stages (paused clocks do not count) and
+    # when that stage is at risk (the policy's reminder share used up): kept by cases.deadlines
+    # whenever a timer changes, so lists sort and filter by time left from an index.
+    next_due_at = models.DateTimeField(_("当前时限"), null=True, blank=True, editable=False)
+    next_remind_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("工单")
@@ -272,6 +277,8 @@ class Case(models.Model):
             models.Index(fields=["complainant_id_number"], name="case_id_number"),
             # the scheduler's age rules look at open cases only (a few % of a million)
             models.Index(fields=["received_at"], condition=~Q(state__in=["closed", "invalid"]), name="case_open_received"),
+            # most urgent first: lists sorted by time left, keyset on (next_due_at, id)
+            models.Index(fields=["next_due_at", "id"], condition=Q(next_due_at__isnull=False), name="case_next_due"),
         ]
 
     # Set on the instances that readers show (cases.selectors, the pages); never stored.

@@ -9,6 +9,7 @@ and counts are capped (never a COUNT(*) over everything).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -260,6 +261,7 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
         "deadlines": [timer_facts(t, now) for t in current_timers(case)],
         "co_units": co_units_facts(case, now),
         "return_disputed": case.return_disputed,
+        "waiting_for": waiting_for(case),
         "allowed_actions": workflow.allowed_actions(user, case),
     }
 
@@ -371,21 +373,51 @@ def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:
 
 # --- what waits for whom ---------------------------------------------------------------------
 
-# (state, the action that moves it on, whose unit the role must cover, extra condition)
-WAITING: list[tuple[str, str, str, Q]] = [
-    (S.REGISTERED, "dispatch", "owner", Q()),
-    (S.RETURNED, "dispatch", "owner", Q(return_disputed=False)),
-    (S.RETURNED, "decide_return", "owner", Q(return_disputed=True)),
-    (S.PENDING_APPROVAL, "approve", "owner", Q()),
-    (S.DISPATCHED, "acknowledge", "unit", Q()),
-    (S.ACCEPTED, "submit_result", "unit", Q()),
-    (S.SUSPENDED, "resume", "unit", Q()),
-    (S.PLAN_APPROVAL, "approve_plan", "owner", Q()),
-    (S.RESULT_SUBMITTED, "review", "owner", Q()),
-    (S.PENDING_CALLBACK, "callback", "owner", ~Q(satisfaction=Satisfaction.UNSATISFIED)),
-    (S.PENDING_CALLBACK, "redispatch", "owner", Q(satisfaction=Satisfaction.UNSATISFIED, round=1)),
+@dataclass(frozen=True)
+class Waiting:
+    """A case in `state` (and matching `where`/`test`, the same condition for the database and for
+    one case in memory) waits for `action`, taken by its roles over the `side` unit."""
+
+    state: str
+    action: str
+    side: str  # "owner": the registering centre's line; "unit": the handling unit
+    where: Q = field(default_factory=Q)
+    test: Callable[[Case], bool] = lambda case: True
+
+
+WAITING: list[Waiting] = [
+    Waiting(S.REGISTERED, "dispatch", "owner"),
+    Waiting(S.RETURNED, "dispatch", "owner", Q(return_disputed=False), lambda c: not c.return_disputed),
+    Waiting(S.RETURNED, "decide_return", "owner", Q(return_disputed=True), lambda c: c.return_disputed),
+    Waiting(S.PENDING_APPROVAL, "approve", "owner"),
+    Waiting(S.DISPATCHED, "acknowledge", "unit"),
+    Waiting(S.ACCEPTED, "submit_result", "unit"),
+    Waiting(S.SUSPENDED, "resume", "unit"),
+    Waiting(S.PLAN_APPROVAL, "approve_plan", "owner"),
+    Waiting(S.RESULT_SUBMITTED, "review", "owner"),
+    Waiting(S.PENDING_CALLBACK, "callback", "owner", Q(satisfaction__in=["", Satisfaction.UNREACHABLE]),
+            lambda c: c.satisfaction in ("", Satisfaction.UNREACHABLE)),
+    # After an unsatisfied callback the centre decides: 二次派单 in round 1, 三次派单 later.
+    Waiting(S.PENDING_CALLBACK, "redispatch", "owner", Q(satisfaction=Satisfaction.UNSATISFIED, round=1),
+            lambda c: c.satisfaction == Satisfaction.UNSATISFIED and c.round == 1),
+    Waiting(S.PENDING_CALLBACK, "escalate", "owner", Q(satisfaction=Satisfaction.UNSATISFIED, round__gte=2),
+            lambda c: c.satisfaction == Satisfaction.UNSATISFIED and c.round >= 2),
+    # Satisfied under a policy that wants an explicit sign-off.
+    Waiting(S.PENDING_CALLBACK, "close", "owner",
+            Q(satisfaction__in=[Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL]),
+            lambda c: c.satisfaction in (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL)),
 ]
 HANDLER_ROLES = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
+
+
+def waiting_for(case: Case) -> str | None:
+    """The step an open case waits for — the action that moves it on (the API's `waiting_for`,
+    a sub-state of `state`): e.g. a case in pending_callback after an unsatisfied callback waits
+    for `redispatch` (二次派单), not for another callback. None for a closed case."""
+    for w in WAITING:
+        if w.state == case.state and w.test(case):
+            return w.action
+    return None
 
 
 def waiting_terms(user: User) -> list[Q]:
@@ -393,13 +425,12 @@ def waiting_terms(user: User) -> list[Q]:
     may take over the right unit (the registering centre's line or the handling unit).
     One term per (state, action), each answerable from an index on its own."""
     terms: list[Q] = []
-    for state, action_name, side, extra in WAITING:
-        action = workflow.ACTIONS[action_name]
-        ids = unit_ids_with_roles(user, action.roles)
+    for w in WAITING:
+        ids = unit_ids_with_roles(user, workflow.ACTIONS[w.action].roles)
         if not ids:
             continue
-        where = Q(owner_unit_id__in=ids) if side == "owner" else Q(unit_id__in=ids)
-        terms.append(Q(state=state) & extra & where)
+        where = Q(owner_unit_id__in=ids) if w.side == "owner" else Q(unit_id__in=ids)
+        terms.append(Q(state=w.state) & w.where & where)
     # A pending extension request waits for whoever may grant it.
     grant = workflow.ACTIONS["grant_extension"]
     if ids := unit_ids_with_roles(user, grant.roles):

@@ -132,8 +132,10 @@ def _write(step: Step, action: str, *, from_state: str, to_state: str, comment: 
     if bump or step.dirty:
         step.set("version", case.version + 1)
         step.changes.pop("version", None)
-    if step.dirty:
-        case.save(update_fields=sorted(step.dirty | {"updated_at"}))
+    # The case's current deadline follows its timers; kept, not recorded on the timeline.
+    columns = step.dirty | deadlines.refresh_case_deadline(case)
+    if columns:
+        case.save(update_fields=sorted(columns | {"updated_at"}))
     return Event.objects.create(
         case=case, action=action, actor=step.actor, at=step.now, from_state=from_state, to_state=to_state,
         changes=step.changes, comment=comment, source=source, ip=ip,
@@ -259,6 +261,9 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
         case.save()
         timer = deadlines.timer_start(case, "dispatch", at=case.received_at, cfg=cfg, new_case=True)
+        if timer is not None:  # the first deadline, in the same row (one UPDATE with the number below)
+            case.next_due_at, case.next_remind_at = timer.due_at, timer.remind_at
+        case._timers_touched = False  # type: ignore[attr-defined]
         Event.objects.create(
             case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
             changes={
@@ -272,7 +277,8 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
                 grading.mark_repeat(step, previous)
         rules_apply(case, trigger="intake", now=now)
         case.number = number()
-        Case.objects.filter(pk=case.pk).update(number=case.number)
+        Case.objects.filter(pk=case.pk).update(number=case.number, next_due_at=case.next_due_at,
+                                               next_remind_at=case.next_remind_at)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": [timer] if timer else [], "links": [], "co_units": []}  # type: ignore[attr-defined]
     notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
@@ -515,7 +521,7 @@ def _finish(step: Step, reason: CloseReason) -> None:
     step.set("state", S.CLOSED)
     step.set("close_reason", reason)
     step.set("closed_at", step.now)
-    deadlines.timer_stop(step.case, ("dispatch", "callback"), at=step.now)
+    deadlines.timer_stop(step.case, ("dispatch", "callback", "decision"), at=step.now)
     deadlines.timer_cancel(step.case, None, at=step.now)
 
 
@@ -820,8 +826,11 @@ def _do_callback(step: Step, p: inputs.CallbackIn) -> None:
     deadlines.timer_stop(step.case, ("callback",), at=step.now)
     if p.satisfaction in SATISFIED and not step.cfg.close_requires_signoff:
         _finish(step, CloseReason.CALLBACK)
-    # Unsatisfied: the case waits in pending_callback for 二次派单 (redispatch) or a
-    # reasoned close; satisfied under a sign-off policy waits for `close`.
+    elif p.satisfaction == Satisfaction.UNSATISFIED:
+        # The case waits in pending_callback for the centre's decision: 二次派单 (redispatch,
+        # escalate in a later round) or a reasoned close — on the policy's `decision` clock.
+        deadlines.timer_start(step.case, "decision", at=step.now, cfg=step.cfg)
+    # Satisfied under a sign-off policy: the case waits for `close`.
 
 
 def _guard_close(case: Case, cfg: PolicyConfig) -> str | None:
@@ -830,8 +839,22 @@ def _guard_close(case: Case, cfg: PolicyConfig) -> str | None:
     return None
 
 
-@action("close", sources=(S.PENDING_CALLBACK,), roles=(Role.DISPATCHER, Role.AGENT), side=Side.OWNER,
-        guard=_guard_close)
+DECIDE_AFTER_UNSATISFIED = (Role.DISPATCHER, Role.SUPERVISOR)
+
+
+def _actor_close(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    """After an unsatisfied callback the centre decides (二次派单 or a reasoned close), not the
+    agent who called back."""
+    if case.satisfaction == Satisfaction.UNSATISFIED and not (
+        roles_over(user, case.owner_unit) & set(DECIDE_AFTER_UNSATISFIED)
+    ):
+        return Forbidden("After an unsatisfied callback the dispatcher or the supervisor decides: "
+                         "二次派单 or a reasoned close.")
+    return None
+
+
+@action("close", sources=(S.PENDING_CALLBACK,), roles=(Role.DISPATCHER, Role.AGENT, Role.SUPERVISOR),
+        side=Side.OWNER, guard=_guard_close, actor_guard=_actor_close)
 def _do_close(step: Step, p: inputs.CloseIn) -> None:
     if p.recourse:
         step.note("recourse", p.recourse)
@@ -845,6 +868,7 @@ def _next_round(step: Step, p: inputs.DispatchIn, round_no: int) -> None:
     step.set("supervised", True)
     step.set("satisfaction", "")
     step.set("callback_attempts", 0)
+    deadlines.timer_stop(step.case, ("decision",), at=step.now)
     deadlines.timer_cancel(step.case, ("feedback", "callback"), at=step.now)
     _enter_dispatched(step, unit, p.instructions, co_units)
 

@@ -16,7 +16,9 @@ from huiyin.sla.calendar import BusinessHours, TimeUnit
 
 from .rules import Rule, parse_rules
 
-TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback")
+# The stage timers a policy may set. `decision`: after an unsatisfied callback, the time the centre
+# (督办/派单员) has to decide on 二次派单 or a reasoned close.
+TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback", "decision")
 
 
 @dataclass(frozen=True)

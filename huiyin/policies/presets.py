@@ -15,12 +15,12 @@ import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
+from .config import TIMER_CODES
 from .rules import RuleError, parse_rules
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 NAMES = ("tobacco", "12315", "quality", "insurance", "crm", "power", "telecom", "manufacturer", "property",
          "fire", "retail")
-TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback")
 KINDS = ("complaint", "consultation", "suggestion", "report", "praise", "employee_complaint")
 CHANNELS = ("phone", "web", "email", "letter", "fax", "walk_in", "sms", "wechat", "api", "upstream", "regulator")
 ROLES = ("agent", "dispatcher", "handler", "first_responsible", "leader", "supervisor", "auditor", "admin")
