@@ -11,6 +11,9 @@ reshape them. What keeps the two together is the test suite: every API response 
 receives is validated against the published document, strictly (a key, a type or a status
 it does not describe fails the test; see huiyin/api/tests/schema_check.py).
 
+The operations declare them with `by_alias=True`, so that the document says `class` (a Python
+keyword, hence the alias) and not the field's name.
+
 Times are ISO 8601 strings in Beijing time (`2026-02-24T17:30:00+08:00`); money is a decimal
 string (`"1200.00"`); units, users, categories and cases are named by their codes, usernames
 and numbers.
@@ -86,6 +89,12 @@ class Error(Out):
     """Every 4xx (and 5xx) answer of the API."""
 
     error: ErrorDetail
+
+
+def errors(*statuses: int) -> dict[int, type[Error]]:
+    """`response=` entries for the error statuses an operation answers (their meaning, the same
+    for every operation: `api.openapi.ERRORS`)."""
+    return dict.fromkeys(statuses, Error)
 
 
 # --- a case ----------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ class TokenIn(Schema):
 
 
 @api.post("/auth/token", auth=None, tags=["auth"], summary="Issue a bearer token",
-          by_alias=True, response={200: out.Token, 401: out.Error, 413: out.Error, 422: out.Error})
+          by_alias=True, response={200: out.Token, **out.errors(401, 413, 422)})
 def auth_token(request: HttpRequest, payload: TokenIn) -> HttpResponse:
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.is_active:
@@ -147,8 +147,7 @@ def _case_or_404(user: User, number: str) -> Case:
     summary="Register a case (受理)",
     description="201 with the new case; 200 with the case an Idempotency-Key already made, or with the "
     "customer's open case and `urged` true when the policy turns a repeated contact into an urge (催办).",
-    by_alias=True, response={201: out.Case, 200: out.CaseRegistered, 401: out.Error, 403: out.Error, 409: out.Error,
-              413: out.Error, 422: out.Error},
+    by_alias=True, response={201: out.Case, 200: out.CaseRegistered, **out.errors(401, 403, 409, 413, 422)},
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": body_ref(inputs.CaseIn)}}},
         "parameters": [{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"}}],
@@ -183,7 +182,7 @@ class CaseFilters(Schema):
 
 
 @cases_router.get("", summary="List cases visible to the caller (newest first, keyset-paginated)",
-                  by_alias=True, response={200: out.CasePage, 401: out.Error, 422: out.Error})
+                  by_alias=True, response={200: out.CasePage, **out.errors(401, 422)})
 def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse:
     """The same filters as the case list page (`cases.selectors.ListFilters`): `unit` keeps the
     cases handled in that unit's subtree; `overdue` looks at counting (not paused) deadlines."""
@@ -211,14 +210,14 @@ def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse
 
 
 @cases_router.get("/{number}", summary="One case, with its deadlines and the actions the caller may take",
-                  by_alias=True, response={200: out.Case, 401: out.Error, 404: out.Error})
+                  by_alias=True, response={200: out.Case, **out.errors(401, 404)})
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     user = _user(request)
     return JsonResponse(selectors.case_facts(user, _case_or_404(user, number)))
 
 
 @cases_router.get("/{number}/timeline", summary="The case's timeline, oldest first",
-                  by_alias=True, response={200: out.Timeline, 401: out.Error, 404: out.Error})
+                  by_alias=True, response={200: out.Timeline, **out.errors(401, 404)})
 def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
     case = _case_or_404(_user(request), number)
     events = case.events.select_related("actor").order_by("id")
@@ -233,8 +232,7 @@ def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
     "and `expected_version`. 403: not your role; 409: not allowed in this state or the case changed; "
     "422: bad input. (The document lists one operation per action, each with its own body: "
     "huiyin.api.openapi.)",
-    by_alias=True, response={200: out.Case | out.CaseMoved, 401: out.Error, 403: out.Error, 404: out.Error, 409: out.Error,
-              413: out.Error, 422: out.Error},
+    by_alias=True, response={200: out.Case | out.CaseMoved, **out.errors(401, 403, 404, 409, 413, 422)},
 )
 def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     user = _user(request)
@@ -249,8 +247,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
 
 
 @cases_router.post("/{number}/attachments", summary="Attach a file (letter scan, photo, recording)",
-                   by_alias=True, response={201: out.Attachment, 401: out.Error, 403: out.Error, 404: out.Error, 413: out.Error,
-                             422: out.Error})
+                   by_alias=True, response={201: out.Attachment, **out.errors(401, 403, 404, 413, 422)})
 def attachment_create(request: HttpRequest, number: str, file: File[UploadedFile]) -> HttpResponse:
     user = _user(request)
     case = _case_or_404(user, number)
@@ -259,7 +256,7 @@ def attachment_create(request: HttpRequest, number: str, file: File[UploadedFile
 
 
 @cases_router.get("/{number}/attachments", summary="The case's attachments",
-                  by_alias=True, response={200: out.AttachmentList, 401: out.Error, 404: out.Error})
+                  by_alias=True, response={200: out.AttachmentList, **out.errors(401, 404)})
 def attachment_list(request: HttpRequest, number: str) -> HttpResponse:
     case = _case_or_404(_user(request), number)
     return JsonResponse({"items": [attachment_json(a) for a in case.attachments.order_by("id")]})
@@ -267,7 +264,7 @@ def attachment_list(request: HttpRequest, number: str) -> HttpResponse:
 
 @cases_router.get(
     "/{number}/attachments/{token}", summary="Download an attachment",
-    by_alias=True, response={200: None, 401: out.Error, 404: out.Error},
+    by_alias=True, response={200: None, **out.errors(401, 404)},
     openapi_extra={"responses": {200: download(ATTACHMENT_TYPES, "The file, in the type its bytes were found to be.")}},
 )
 def attachment_download(request: HttpRequest, number: str, token: str) -> FileResponse:
@@ -284,7 +281,7 @@ api.add_router("/cases", cases_router)
 
 
 @api.get("/categories", tags=["cases"], summary="The active category tree",
-         by_alias=True, response={200: out.CategoryTree, 401: out.Error})
+         by_alias=True, response={200: out.CategoryTree, **out.errors(401)})
 def category_tree(request: HttpRequest) -> HttpResponse:
     rows = list(Category.objects.filter(active=True).order_by("position", "code"))
     children: dict[int | None, list[Category]] = {}
@@ -318,7 +315,7 @@ class DeadlineQuery(Schema):
 
 
 @calendar_router.get("/deadline", summary="Add an amount of time on the working-day calendar",
-                     by_alias=True, response={200: out.CalendarDeadline, 401: out.Error, 422: out.Error})
+                     by_alias=True, response={200: out.CalendarDeadline, **out.errors(401, 422)})
 def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResponse:
     start = q.start
     if start.tzinfo is None:
@@ -333,7 +330,7 @@ class DayQuery(Schema):
 
 
 @calendar_router.get("/day", summary="Whether a date is a working day, a holiday or a make-up working day",
-                     by_alias=True, response={200: out.CalendarDay, 401: out.Error, 422: out.Error})
+                     by_alias=True, response={200: out.CalendarDay, **out.errors(401, 422)})
 def calendar_day(request: HttpRequest, q: Query[DayQuery]) -> HttpResponse:
     info = cal.day_info(q.date)
     return JsonResponse({"date": q.date.isoformat(), "workday": info.workday, "holiday": info.holiday,

@@ -59,12 +59,18 @@ def _regex(template: str, param: re.Pattern[str]) -> re.Pattern[str]:
 _DOC_PARAM = re.compile(r"\{[^}]+\}")
 
 
+_served: dict[tuple[int, str], list[tuple[str, str]]] = {}
+
+
 def operations_of(route: str, doc: dict[str, Any]) -> list[tuple[str, str]]:
     """The document's operations (METHOD, /path) a route serves: those whose path the route
     matches, a `{param}` of the document standing for any segment."""
-    pattern = _regex("/" + route, _PARAM)
-    return [(method.upper(), path) for path, item in doc["paths"].items() if pattern.match(path)
-            for method in item]
+    key = (id(doc), route)
+    if key not in _served:
+        pattern = _regex("/" + route, _PARAM)
+        _served[key] = [(method.upper(), path) for path, item in doc["paths"].items() if pattern.match(path)
+                        for method in item]
+    return _served[key]
 
 
 def keys(doc: dict[str, Any]) -> set[str]:

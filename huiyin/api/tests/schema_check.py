@@ -66,19 +66,18 @@ class Document:
                 return template, operation
         return None
 
-    @functools.cache  # noqa: B019 — one Document per process, built once
     def validators(self, method: str, template: str, status: str) -> list[tuple[str, Any]]:
         """(name, validator) for the answer's schema; one per branch when it is an anyOf, so
         that a body matching none is explained by the branch it came closest to."""
         schema = self.doc["paths"][template][method.lower()]["responses"][status]["content"]["application/json"]
-        branches = schema["schema"].get("anyOf", [schema["schema"]])
-        out = []
-        for branch in branches:
-            # The components beside the schema, so that "#/components/…" resolves.
-            root = {"allOf": [branch], "components": self.doc["components"]}
-            name = branch.get("$ref", "").rsplit("/", 1)[-1] or "the schema"
-            out.append((name, jsonschema_rs.validator_for(root, formats=FORMATS, validate_formats=True)))
-        return out
+        return [(branch.get("$ref", "").rsplit("/", 1)[-1], self._validator(json.dumps(branch, sort_keys=True)))
+                for branch in schema["schema"].get("anyOf", [schema["schema"]])]
+
+    @functools.cache  # noqa: B019 — one Document per process; a validator per distinct schema
+    def _validator(self, schema: str) -> Any:
+        # The components beside the schema, so that "#/components/…" resolves.
+        root = {"allOf": [json.loads(schema)], "components": self.doc["components"]}
+        return jsonschema_rs.validator_for(root, formats=FORMATS, validate_formats=True)
 
     def problems(self, method: str, path: str, status: int, content_type: str, body: bytes | None) -> list[str]:
         """What is wrong with one response of the API; [] when it is as documented (or when
