@@ -167,15 +167,24 @@ class HuiyinAPI(NinjaAPI):
         return schema
 
 
-def _add_bodies(schema: dict[str, Any]) -> None:
+def _add_component(schema: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """Put `model` (and the models it uses) in the document's components; its schema."""
     components = schema["components"]["schemas"]
-    for name, model in sorted(_bodies.items()):
+    if model.__name__ not in components:
         body = model.model_json_schema(ref_template=REF, mode="validation")
         components.update(body.pop("$defs", {}))
-        components[name] = body
+        components[model.__name__] = body
+    result: dict[str, Any] = components[model.__name__]
+    return result
+
+
+def _add_bodies(schema: dict[str, Any]) -> None:
+    for _, model in sorted(_bodies.items()):
+        _add_component(schema, model)
 
 
 def _one_operation_per_action(schema: dict[str, Any], path: str) -> None:
+    """Replace the one `path` (…/actions/{action}) by one operation per workflow action, in place."""
     generic = schema["paths"][path]["post"]
     paths: dict[str, Any] = {}
     for key, item in schema["paths"].items():
@@ -183,12 +192,8 @@ def _one_operation_per_action(schema: dict[str, Any], path: str) -> None:
             paths[key] = item
             continue
         for name, action in workflow.ACTIONS.items():
-            model = action.input
-            components = schema["components"]["schemas"]
-            if model.__name__ not in components:
-                body = model.model_json_schema(ref_template=REF, mode="validation")
-                components.update(body.pop("$defs", {}))
-                components[model.__name__] = body
+            body = _add_component(schema, action.input)
+            example = {"example": ACTION_EXAMPLES[name]} if name in ACTION_EXAMPLES else {}
             paths[path.replace("{action}", name)] = {"post": {
                 "operationId": f"{generic['operationId']}_{name}",
                 "summary": _summary(action),
@@ -196,11 +201,9 @@ def _one_operation_per_action(schema: dict[str, Any], path: str) -> None:
                 "tags": ["actions"],
                 "parameters": [p for p in generic.get("parameters", []) if p["name"] != "action"],
                 "requestBody": {
-                    "required": bool(model.model_json_schema().get("required")),
-                    "content": {"application/json": {
-                        "schema": {"$ref": REF.format(model=model.__name__)},
-                        **({"example": ACTION_EXAMPLES[name]} if name in ACTION_EXAMPLES else {}),
-                    }},
+                    "required": bool(body.get("required")),
+                    "content": {"application/json": {"schema": {"$ref": REF.format(model=action.input.__name__)},
+                                                     **example}},
                 },
                 "responses": copy.deepcopy(generic["responses"]),
                 **({"security": generic["security"]} if "security" in generic else {}),
