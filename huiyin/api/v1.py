@@ -14,7 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from ninja import File, NinjaAPI, Query, Router, Schema, UploadedFile
+from ninja import File, Query, Router, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
@@ -23,18 +23,20 @@ from huiyin.cases import inputs, selectors, services, workflow
 from huiyin.cases.access import case_for
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import BadInput, CaseError
-from huiyin.cases.models import Category, Kind, Severity, State
+from huiyin.cases.models import Case, Category, Kind, Severity, State
 from huiyin.notify.selectors import delivery_status
 from huiyin.org.access import unit_for
 from huiyin.org.models import User
 from huiyin.sla import calendar as cal
 
+from . import schemas as out
 from .auth import BearerAuth, token_issue
+from .openapi import ATTACHMENT_TYPES, HuiyinAPI, body_ref, download
 from .serialize import attachment_json, event_json
 
 log = logging.getLogger(__name__)
 
-api = NinjaAPI(
+api = HuiyinAPI(
     title="Huiyin API",
     version="1",
     urls_namespace="api",
@@ -42,7 +44,10 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     description="Complaint handling: cases, workflow actions, working-day deadlines. "
-    "Authenticate with POST /auth/token, then send `Authorization: Bearer <token>`.",
+    "Authenticate with POST /auth/token, then send `Authorization: Bearer <token>`. "
+    "Every operation's answers are described here, errors included (`Error`); each workflow action "
+    "is its own operation (POST /cases/{number}/actions/<action>) with its own body. "
+    "Times are ISO 8601 in Beijing time (+08:00).",
 )
 
 
@@ -104,7 +109,8 @@ def _ip(request: HttpRequest) -> str | None:
 
 
 def _user(request: HttpRequest) -> User:
-    return request.auth
+    user: User = request.auth  # type: ignore[attr-defined]  # set by BearerAuth
+    return user
 
 
 # --- auth -------------------------------------------------------------------------------
@@ -115,7 +121,8 @@ class TokenIn(Schema):
     password: str = Field(max_length=200)
 
 
-@api.post("/auth/token", auth=None, tags=["auth"], summary="Issue a bearer token")
+@api.post("/auth/token", auth=None, tags=["auth"], summary="Issue a bearer token",
+          by_alias=True, response={200: out.Token, **out.errors(401, 413, 422)})
 def auth_token(request: HttpRequest, payload: TokenIn) -> HttpResponse:
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.is_active:
@@ -128,7 +135,7 @@ def auth_token(request: HttpRequest, payload: TokenIn) -> HttpResponse:
 cases_router = Router(tags=["cases"])
 
 
-def _case_or_404(user: User, number: str):  # type: ignore[no-untyped-def]
+def _case_or_404(user: User, number: str) -> Case:
     case = case_for(user, number)
     if case is None:
         raise Http404
@@ -138,8 +145,11 @@ def _case_or_404(user: User, number: str):  # type: ignore[no-untyped-def]
 @cases_router.post(
     "",
     summary="Register a case (受理)",
+    description="201 with the new case; 200 with the case an Idempotency-Key already made, or with the "
+    "customer's open case and `urged` true when the policy turns a repeated contact into an urge (催办).",
+    by_alias=True, response={201: out.Case, 200: out.CaseRegistered, **out.errors(401, 403, 409, 413, 422)},
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": inputs.CaseIn.model_json_schema()}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body_ref(inputs.CaseIn)}}},
         "parameters": [{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"}}],
     },
 )
@@ -171,7 +181,8 @@ class CaseFilters(Schema):
     limit: int = Field(default=20, ge=1, le=100)
 
 
-@cases_router.get("", summary="List cases visible to the caller (newest first, keyset-paginated)")
+@cases_router.get("", summary="List cases visible to the caller (newest first, keyset-paginated)",
+                  by_alias=True, response={200: out.CasePage, **out.errors(401, 422)})
 def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse:
     """The same filters as the case list page (`cases.selectors.ListFilters`): `unit` keeps the
     cases handled in that unit's subtree; `overdue` looks at counting (not paused) deadlines."""
@@ -198,13 +209,15 @@ def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse
     })
 
 
-@cases_router.get("/{number}", summary="One case, with its deadlines and the actions the caller may take")
+@cases_router.get("/{number}", summary="One case, with its deadlines and the actions the caller may take",
+                  by_alias=True, response={200: out.Case, **out.errors(401, 404)})
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     user = _user(request)
     return JsonResponse(selectors.case_facts(user, _case_or_404(user, number)))
 
 
-@cases_router.get("/{number}/timeline", summary="The case's timeline, oldest first")
+@cases_router.get("/{number}/timeline", summary="The case's timeline, oldest first",
+                  by_alias=True, response={200: out.Timeline, **out.errors(401, 404)})
 def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
     case = _case_or_404(_user(request), number)
     events = case.events.select_related("actor").order_by("id")
@@ -217,8 +230,9 @@ def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
     summary="Perform a workflow action",
     description="Actions: " + ", ".join(workflow.ACTIONS) + ". Every body takes an optional `comment` "
     "and `expected_version`. 403: not your role; 409: not allowed in this state or the case changed; "
-    "422: bad input.",
-    openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}},
+    "422: bad input. (The document lists one operation per action, each with its own body: "
+    "huiyin.api.openapi.)",
+    by_alias=True, response={200: out.Case | out.CaseMoved, **out.errors(401, 403, 404, 409, 413, 422)},
 )
 def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     user = _user(request)
@@ -232,7 +246,8 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     return JsonResponse(selectors.case_facts(user, fresh))
 
 
-@cases_router.post("/{number}/attachments", summary="Attach a file (letter scan, photo, recording)")
+@cases_router.post("/{number}/attachments", summary="Attach a file (letter scan, photo, recording)",
+                   by_alias=True, response={201: out.Attachment, **out.errors(401, 403, 404, 413, 422)})
 def attachment_create(request: HttpRequest, number: str, file: File[UploadedFile]) -> HttpResponse:
     user = _user(request)
     case = _case_or_404(user, number)
@@ -240,14 +255,19 @@ def attachment_create(request: HttpRequest, number: str, file: File[UploadedFile
     return JsonResponse(attachment_json(att), status=201)
 
 
-@cases_router.get("/{number}/attachments", summary="The case's attachments")
+@cases_router.get("/{number}/attachments", summary="The case's attachments",
+                  by_alias=True, response={200: out.AttachmentList, **out.errors(401, 404)})
 def attachment_list(request: HttpRequest, number: str) -> HttpResponse:
     case = _case_or_404(_user(request), number)
     return JsonResponse({"items": [attachment_json(a) for a in case.attachments.order_by("id")]})
 
 
-@cases_router.get("/{number}/attachments/{token}", summary="Download an attachment")
-def attachment_download(request: HttpRequest, number: str, token: str) -> HttpResponse:
+@cases_router.get(
+    "/{number}/attachments/{token}", summary="Download an attachment",
+    by_alias=True, response={200: None, **out.errors(401, 404)},
+    openapi_extra={"responses": {200: download(ATTACHMENT_TYPES, "The file, in the type its bytes were found to be.")}},
+)
+def attachment_download(request: HttpRequest, number: str, token: str) -> FileResponse:
     case = _case_or_404(_user(request), number)
     att = case.attachments.filter(token=token).first()
     if att is None:
@@ -260,7 +280,8 @@ def attachment_download(request: HttpRequest, number: str, token: str) -> HttpRe
 api.add_router("/cases", cases_router)
 
 
-@api.get("/categories", tags=["cases"], summary="The active category tree")
+@api.get("/categories", tags=["cases"], summary="The active category tree",
+         by_alias=True, response={200: out.CategoryTree, **out.errors(401)})
 def category_tree(request: HttpRequest) -> HttpResponse:
     rows = list(Category.objects.filter(active=True).order_by("position", "code"))
     children: dict[int | None, list[Category]] = {}
@@ -293,7 +314,8 @@ class DeadlineQuery(Schema):
     unit: cal.TimeUnit
 
 
-@calendar_router.get("/deadline", summary="Add an amount of time on the working-day calendar")
+@calendar_router.get("/deadline", summary="Add an amount of time on the working-day calendar",
+                     by_alias=True, response={200: out.CalendarDeadline, **out.errors(401, 422)})
 def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResponse:
     start = q.start
     if start.tzinfo is None:
@@ -307,7 +329,8 @@ class DayQuery(Schema):
     date: date
 
 
-@calendar_router.get("/day", summary="Whether a date is a working day, a holiday or a make-up working day")
+@calendar_router.get("/day", summary="Whether a date is a working day, a holiday or a make-up working day",
+                     by_alias=True, response={200: out.CalendarDay, **out.errors(401, 422)})
 def calendar_day(request: HttpRequest, q: Query[DayQuery]) -> HttpResponse:
     info = cal.day_info(q.date)
     return JsonResponse({"date": q.date.isoformat(), "workday": info.workday, "holiday": info.holiday,

@@ -7,42 +7,87 @@ GET  ""            → {"items": [{id, event, case_number, title, body, created_
 POST "/{id}/read"  → {"id", "read": true, "read_at"}; repeating it is a no-op; someone
                      else's item is a 404, exactly like a missing one.
 
-The project's BearerAuth on the whole API puts the User in `request.auth`.
+The project's BearerAuth on the whole API puts the User in `request.auth`. The bodies are
+described by the schemas below (published in /api/v1/openapi.json); errors are the API's own
+`Error` shape, named here by its component (notify does not import the API).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Schema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from huiyin.org.models import User
 
-from .models import InboxItem
+from . import models
 from .selectors import unread_count
 from .services import inbox_item_for, inbox_mark_read
 
 router = Router(tags=["notifications"])
+
+Timestamp = Annotated[
+    str, WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-02-24T17:30:00+08:00"]})
+]
+
+
+class InboxItem(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    event: str = Field(description="What happened, e.g. case.dispatched.")
+    case_number: str
+    title: str
+    body: str
+    created_at: Timestamp
+    read: bool
+
+
+class Inbox(Schema):
+    """The caller's inbox, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[InboxItem]
+    unread: int = Field(description="Unread items in the whole inbox.")
+    next_cursor: int | None = Field(description="Pass it as `cursor` for older items; null on the last page.")
+
+
+class InboxRead(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    read: bool
+    read_at: Timestamp = Field(description="When it was first read.")
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    """The error answers of an operation: the API's `Error` component."""
+    ref = {"$ref": "#/components/schemas/Error"}
+    return {"responses": {s: {"description": "Error", "content": {"application/json": {"schema": ref}}}
+                          for s in statuses}}
 
 
 def _iso(value: Any) -> str | None:
     return timezone.localtime(value).isoformat() if value is not None else None
 
 
-def item_json(item: InboxItem) -> dict[str, Any]:
+def item_json(item: models.InboxItem) -> dict[str, Any]:
     return {
         "id": item.pk, "event": item.event, "case_number": item.case_number, "title": item.title,
         "body": item.body, "created_at": _iso(item.created_at), "read": item.read_at is not None,
     }
 
 
-@router.get("", summary="The caller's in-app inbox (newest first)")
+@router.get("", summary="The caller's in-app inbox (newest first)", response=Inbox,
+            openapi_extra=_errors(401, 422))
 def inbox(request: HttpRequest, limit: int = 20, cursor: int | None = None) -> dict[str, Any]:
     user: User = request.auth  # type: ignore[attr-defined]
     limit = max(1, min(limit, 100))
-    rows = InboxItem.objects.filter(user=user).order_by("-id")
+    rows = models.InboxItem.objects.filter(user=user).order_by("-id")
     if cursor is not None:
         rows = rows.filter(id__lt=cursor)
     page = list(rows[: limit + 1])
@@ -55,7 +100,8 @@ def inbox(request: HttpRequest, limit: int = 20, cursor: int | None = None) -> d
     }
 
 
-@router.post("/{item_id}/read", summary="Mark one inbox item read")
+@router.post("/{item_id}/read", summary="Mark one inbox item read", response=InboxRead,
+             openapi_extra=_errors(401, 404, 422))
 def read(request: HttpRequest, item_id: int) -> dict[str, Any]:
     user: User = request.auth  # type: ignore[attr-defined]
     item = inbox_item_for(user, item_id)

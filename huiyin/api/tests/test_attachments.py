@@ -33,6 +33,7 @@ def test_a_scanned_letter_is_stored_and_downloaded(api, tmp_path) -> None:
         assert r.json()["name"] == "来信扫描.pdf"
         stored = Attachment.objects.get(token=token)
         assert stored.file.path.startswith(str(tmp_path))
+        assert stored.file.name is not None
         assert token in stored.file.name and "来信" not in stored.file.name
         listed = api("dispatcher").get(f"/cases/{n}/attachments").json()["items"]
         assert [a["token"] for a in listed] == [token]

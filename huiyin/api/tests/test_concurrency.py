@@ -65,6 +65,7 @@ def test_two_dispatchers_racing_one_wins_the_other_gets_409(org) -> None:
     assert loser.json()["error"]["code"] in ("conflict", "invalid_transition")
     case = Case.objects.get(number=number)
     winner_unit = next(units[i] for i, r in enumerate(results) if r.status_code == 200)
+    assert case.proposed_unit is not None
     assert case.proposed_unit.code == winner_unit
     assert case.version == version + 1
     assert Event.objects.filter(case=case, action="dispatch").count() == 1

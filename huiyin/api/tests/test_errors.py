@@ -140,3 +140,9 @@ def test_unknown_api_paths_and_methods_are_json(api) -> None:
     r = api("agent").client.delete("/api/v1/cases", headers=api("agent").headers)
     assert r.status_code == 405
     _error(r)
+
+
+def test_the_api_root_is_a_json_404(api) -> None:
+    r = api("agent").client.get("/api/v1/")
+    assert r.status_code == 404
+    assert _error(r)["code"] == "not_found"
