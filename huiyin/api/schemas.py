@@ -214,6 +214,10 @@ class Case(Out):
     deadlines: list[Deadline] = Field(description="The latest timer of each stage, in the order they started.")
     co_units: list[CoUnit]
     return_disputed: bool
+    waiting_for: ActionName | None = Field(
+        description="What the case waits for now (a sub-state of `state`): the action that moves it on, e.g. "
+        "`redispatch` after an unsatisfied callback. null when closed."
+    )
     allowed_actions: list[ActionName] = Field(description="What the caller may do now.")
 
 
