@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-sqlite test-postgres bench venv demo lint clean
+.PHONY: run test test-sqlite test-postgres bench bench-smoke bench-peer venv demo lint clean
 
 # Find Python 3.13 (or 3.12): on PATH first, then pyenv's versions.
 PYTHON_BOOT := $(shell scripts/find-python 2>/dev/null)
@@ -29,12 +29,24 @@ run: venv
 test: venv
 	scripts/test
 
+## make bench: the benchmarks (bench/, not part of the package), in databases the bench creates
+## itself; options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --only intake"
 bench: venv
-	$(VENV)/bin/python -m huiyin.bench
+	$(PY) -m bench $(BENCH_ARGS)
+
+## make bench-smoke: does every phase of the bench still run? (~2 minutes, figures meaningless)
+bench-smoke: venv
+	HUIYIN_BENCH_SMOKE=1 HUIYIN_DATABASE_URL="sqlite:///$$PWD/var/test/bench-smoke.sqlite3" \
+	  $(VENV)/bin/pytest bench/tests -q -p no:randomly --create-db
+	$(PY) -m bench --smoke $(BENCH_ARGS)
+
+## make bench-peer: Huiyin intake vs django-helpdesk's ticket API (own venv in var/bench-peer)
+bench-peer: venv
+	$(PY) -m bench.peer $(BENCH_ARGS)
 
 ## make lint: ruff (bugs, security, imports) and mypy (types, with Django's stubs); CI runs it
 lint: venv
-	$(VENV)/bin/ruff check huiyin
+	$(VENV)/bin/ruff check huiyin bench
 	$(VENV)/bin/mypy
 
 clean:

@@ -419,17 +419,6 @@ def test_a_joint_dispatch_from_the_page(web: Any, api: Any) -> None:
     assert 'data-action-form="co_acknowledge"' in html
 
 
-def test_the_bench_runs(web: Any, api: Any) -> None:
-    from huiyin.web.bench import run
-
-    case_in(api, "accepted")
-    result = run(lambda username: web(username), samples=2, warmup=1, log=lambda _: None)
-    assert result["cases"] == 1
-    errors = {k: v["error"] for k, v in result["pages"].items() if "error" in v}
-    assert not errors
-    assert result["pages"]["case_page_dispatcher"]["p95_ms"] > 0
-
-
 @pytest.mark.django_db
 def test_the_inbox_page_lists_my_notifications_and_marks_them_read(api) -> None:
     from django.test import Client

@@ -25,6 +25,7 @@ class Proc:
     def __init__(self, name: str, popen: subprocess.Popen[bytes], log: Path | None) -> None:
         self.name, self.popen, self.log = name, popen, log
         self.extra_pids: set[int] = set()  # e.g. gunicorn workers, seen while running
+        self.port = 0  # the port a server listens on, when it is one
 
     @property
     def pid(self) -> int:
@@ -176,3 +177,12 @@ def wait_http(url: str, *, proc: Proc, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{proc.name} did not answer {url} within {timeout:.0f}s:\n{proc.log_tail()}")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time `pid` has used so far, in seconds; None when it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,18 +1,20 @@
-"""Child-process entry points of the bench: `python -m huiyin.bench.child TASK OUT.json [ARGS-JSON]`.
+"""Child-process entry points of the bench: `python -m bench.child TASK OUT.json [ARGS-JSON]`.
 
 Each runs with Django set up from the environment the driver gives it
-(HUIYIN_DATABASE_URL, HUIYIN_VAR_DIR), writes its result as JSON to OUT.json and logs
-progress on stderr.
+(HUIYIN_DATABASE_URL, HUIYIN_VAR_DIR, HUIYIN_BENCH_TOKEN), refuses to run unless that
+database is one the bench created in this run (`bench.guard`), writes its result as JSON
+to OUT.json and logs progress on stderr. A refusal exits with status 2 and the reason on
+stderr, before any statement reaches the database.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 
@@ -28,7 +30,7 @@ def _log(msg: str) -> None:
 
 
 def bare_table(args: dict[str, Any]) -> dict[str, Any]:
-    from .bare import ensure_table
+    from .ceilings import ensure_table
 
     ensure_table()
     return {"ok": True}
@@ -56,7 +58,7 @@ def intake_profile(args: dict[str, Any]) -> dict[str, Any]:
 
     from .listq import pct, timed_request
 
-    settings.ROOT_URLCONF = "huiyin.bench.urls"
+    settings.ROOT_URLCONF = "bench.urls"
     template = args["body"]
     seq = iter(range(10**8))
 
@@ -65,7 +67,7 @@ def intake_profile(args: dict[str, Any]) -> dict[str, Any]:
     token = token_issue(User.objects.get(username="agent"), name="bench")
     client = Client(headers={"Authorization": f"Bearer {token}"})
     out: dict[str, Any] = {}
-    for name, path in (("bare", "/bench/bare"), ("intake", "/api/v1/cases")):
+    for name, path in (("bare", "/bench/bare"), ("rows", "/bench/rows"), ("intake", "/api/v1/cases")):
         for _ in range(5):
             client.post(path, body_(), content_type="application/json")
         times = []
@@ -120,28 +122,51 @@ def listq(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def deadline(args: dict[str, Any]) -> dict[str, Any]:
-    from huiyin.sla import bench
+    from . import deadlines
 
-    return dict(bench.run(**({"seconds": args["seconds"]} if "seconds" in args else {})))
+    return dict(deadlines.run(**({"seconds": args["seconds"]} if "seconds" in args else {})))
 
 
 def notify(args: dict[str, Any]) -> dict[str, Any]:
-    try:
-        mod = importlib.import_module("huiyin.notify.bench")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("huiyin.notify.bench", "huiyin.notify"):
-            return {"skipped": "huiyin.notify.bench does not exist (yet)"}
-        raise
-    if not hasattr(mod, "run"):
-        return {"skipped": "huiyin.notify.bench has no run()"}
-    result = mod.run()
-    return {"results": result if isinstance(result, dict) else {"value": result}}
+    from . import notify as notify_bench
+
+    return {"results": notify_bench.run(**args)}
 
 
 def scheduler(args: dict[str, Any]) -> dict[str, Any]:
     from .scheduler import pass_run
 
     return pass_run(int(args.get("due", 10_000)), log=_log)
+
+
+def prime_worker(args: dict[str, Any]) -> dict[str, Any]:
+    from .scheduler import prime_worker as prime
+
+    return prime(int(args["due"]), float(args["window_s"]), log=_log)
+
+
+def settle(args: dict[str, Any]) -> dict[str, Any]:
+    """Write out what the bulk load left in memory before latency is measured: a PostgreSQL
+    CHECKPOINT (needs a superuser; skipped otherwise), a SQLite WAL checkpoint."""
+    from django.db import DatabaseError, connection
+
+    t0 = time.perf_counter()
+    with connection.cursor() as cur:
+        try:
+            cur.execute("CHECKPOINT" if connection.vendor == "postgresql" else "PRAGMA wal_checkpoint(TRUNCATE)")
+            done = "checkpoint"
+        except DatabaseError as exc:
+            done = f"no checkpoint: {exc}"
+    return {"done": done, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def webhook(args: dict[str, Any]) -> dict[str, Any]:
+    """One active webhook subscribed to case.created, so an intake writes one outbox message."""
+    from huiyin.notify.models import Webhook
+
+    hook = Webhook.objects.create(url=args.get("url", "http://127.0.0.1:9/bench"), secret="bench-secret-0123456789",
+                                  events=["case.created"], description="bench: intake writes one outbox row")
+    return {"webhook": hook.pk}
 
 
 def rules(args: dict[str, Any]) -> dict[str, Any]:
@@ -151,13 +176,16 @@ def rules(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def web(args: dict[str, Any]) -> dict[str, Any]:
-    from huiyin.web.bench import run
+    from .web import run
 
     return run(samples=int(args.get("samples", 40)), log=_log)
 
 
-TASKS = {"scheduler": scheduler, "rules": rules, "web": web, "bare-table": bare_table, "counts": counts, "intake-profile": intake_profile, "load": load,
-         "list": listq, "deadline": deadline, "notify": notify}
+TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "scheduler": scheduler, "rules": rules, "web": web, "bare-table": bare_table, "counts": counts,
+    "intake-profile": intake_profile, "load": load, "list": listq, "deadline": deadline, "notify": notify,
+    "prime-worker": prime_worker, "webhook": webhook, "settle": settle,
+}
 
 
 def main() -> int:
@@ -165,6 +193,13 @@ def main() -> int:
     args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     try:
         _setup()
+        from .guard import NotABenchDatabase, check_configured
+
+        try:
+            check_configured()
+        except NotABenchDatabase as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
         result = TASKS[task](args)
     except Exception as exc:  # noqa: BLE001 — reported to the driver as data
         result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}

@@ -1,6 +1,6 @@
 """Server time of the staff pages, in-process (django.test.Client): for `make bench` (issue 5, item 10).
 
-    from huiyin.web.bench import run
+    from bench.web import run
     result = run()                      # demo users, the database Django is configured with
     result = run(client_factory=f)      # f(username) -> a logged-in django.test.Client
 
@@ -132,11 +132,3 @@ def run(client_factory: Callable[[str], Any] | None = None, *, samples: int = 40
     results["ok"] = all(v.get("ok", True) for v in results["pages"].values())
     return results
 
-
-if __name__ == "__main__":  # python -m huiyin.web.bench (with DJANGO_SETTINGS_MODULE set)
-    import json
-
-    import django
-
-    django.setup()
-    print(json.dumps(run(), indent=2, ensure_ascii=False))

@@ -1,7 +1,9 @@
 """PostgreSQL for the bench: the server in HUIYIN_BENCH_POSTGRES_URL, or a throw-away one
 started with scripts/pg-start (and stopped with scripts/pg-stop), plus fresh databases.
 
-Only databases created here (named huiyin_bench_<phase>_<pid>) are ever dropped.
+Only databases created here in this run (named huiyin_bench_<phase>_<run token>, marked
+with the run's token, see bench.guard) are ever dropped; the database named in the URL is
+only used to connect for CREATE/DROP DATABASE, never written to.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import procs
+from . import guard, procs
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Server:
     note: str = ""
     created: list[str] = field(default_factory=list)
 
-    def _admin(self):  # type: ignore[no-untyped-def]
+    def _admin(self) -> Any:
         import psycopg
 
         try:
@@ -31,14 +34,16 @@ class Server:
         except psycopg.OperationalError:
             return psycopg.connect(_with_db(self.url, "postgres"), autocommit=True, connect_timeout=10)
 
-    def fresh_database(self, phase: str) -> str:
-        """Create an empty database and return its URL."""
-        name = f"huiyin_bench_{phase}_{os.getpid()}"
+    def fresh_database(self, phase: str, token: str) -> str:
+        """Create an empty database holding the run's marker and return its URL. A name that
+        exists already is an error (CREATE DATABASE fails): nothing is dropped to make room."""
+        name = f"huiyin_bench_{phase}_{token}"
         with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
         self.created.append(name)
-        return _with_db(self.url, name)
+        url = _with_db(self.url, name)
+        guard.mark_postgres(url, token)
+        return url
 
     def drop_database(self, url: str) -> None:
         name = urlsplit(url).path.lstrip("/")

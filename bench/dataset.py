@@ -155,7 +155,7 @@ def _defaults(model: Any, d: Dialect, given: dict[str, str]) -> list[tuple[str, 
             expr = "''"
         else:
             raise RuntimeError(f"bench loader: no value for NOT NULL column {model._meta.db_table}.{col}; "
-                               "add it to huiyin/bench/dataset.py")
+                               "add it to bench/dataset.py")
         out.append((col, expr))
     return out
 
@@ -171,6 +171,9 @@ def load(n: int, *, chunk: int = 100_000) -> dict[str, Any]:
     from huiyin.org.models import Unit, User
     from huiyin.policies.services import active_policy
 
+    from .guard import check_configured
+
+    check_configured()
     d = Dialect(connection.vendor)
     units = dict(Unit.objects.values_list("code", "id"))
     users = dict(User.objects.values_list("username", "id"))

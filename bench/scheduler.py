@@ -1,17 +1,19 @@
 """Issue 3's figures: one scheduler pass over the loaded cases with a given number due, and
-rules evaluated per second on intake with a preset loaded.
+rules evaluated per second on intake with a preset loaded; and the work the background
+worker is given while intake latency is measured with it running (`prime_worker`).
 
 `pass_run` makes exactly `due` open timers of open cases run past their due time (the rest
 are put in the future), then times `cases.jobs.run_pass()` — breaches with their timeline
 events and notifications, reminders, scheduled rules, provisional deadlines — as the worker
-runs it. `rules_run` registers cases under a preset and times `grading.rules_apply` alone.
+runs it. `rules_run` registers cases under a preset and times `workflow.rules_apply` alone.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 GOAL_PASS_S = 2.0
 
@@ -23,6 +25,10 @@ def pass_run(due: int = 10_000, *, log: Callable[[str], None] = print) -> dict[s
     from huiyin.cases import jobs
     from huiyin.cases.jobs import run_pass
     from huiyin.cases.models import Case, Timer
+
+    from .guard import check_configured
+
+    check_configured()  # it rewrites every open timer
 
     # The loaded cases include old open ones that the presets' age rules escalate once each:
     # that one-off work is done first (and reported), so the timed pass has exactly `due`.
@@ -74,10 +80,63 @@ def pass_run(due: int = 10_000, *, log: Callable[[str], None] = print) -> dict[s
     }
 
 
+def prime_worker(due: int, window_s: float, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Give the worker real work for the next `window_s` seconds over the loaded cases:
+    `due` running timers come due (a fifth at once, the rest spread evenly over the window,
+    so every pass of a worker running with --interval 1 finds new breaches), as many others
+    reach their reminder time the same way, and every other open timer is put in the future.
+    The scheduled rules' backlog (old open cases the preset's age rules escalate once) is
+    left as loaded: the worker works through it as it would after an upgrade."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from huiyin.cases.models import FINAL_STATES, Case, RuleHit, Timer
+
+    from .guard import check_configured
+
+    check_configured()
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(Timer.objects.filter(stopped_at__isnull=True, co_unit__isnull=True).order_by("-id")
+                   .values_list("id", flat=True)[:2 * due])
+        breach_ids, remind_ids = ids[:due], ids[due:]
+        Timer.objects.filter(stopped_at__isnull=True).exclude(pk__in=ids).update(
+            state="running", due_at=now + timedelta(days=30), breached_at=None, reminded_at=now,
+            remind_at=now + timedelta(days=20))
+
+        def spread(k: int, n: int) -> Any:
+            """The k-th of n moments: the first fifth now-ish, the rest over the window."""
+            if k < n // 5:
+                return now - timedelta(minutes=5)
+            return now + timedelta(seconds=window_s * (k - n // 5) / max(1, n - n // 5))
+
+        for ids_, is_breach in ((breach_ids, True), (remind_ids, False)):
+            rows = list(Timer.objects.filter(pk__in=ids_).order_by("id"))
+            for k, t in enumerate(rows):
+                moment = spread(k, len(rows))
+                t.state, t.breached_at = "running", None
+                if is_breach:
+                    t.due_at, t.remind_at, t.reminded_at = moment, moment - timedelta(hours=1), now
+                else:
+                    t.due_at, t.remind_at, t.reminded_at = now + timedelta(days=2), moment, None
+            Timer.objects.bulk_update(rows, ["state", "breached_at", "due_at", "remind_at", "reminded_at"],
+                                      batch_size=1000)
+    if connection.vendor == "postgresql":
+        # The UPDATE above rewrote every open timer: vacuum now, or autovacuum does it during
+        # the measured windows.
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE cases_timer")
+    open_cases = Case.objects.exclude(state__in=FINAL_STATES).count()
+    log(f"worker primed: {len(breach_ids):,} breaches and {len(remind_ids):,} reminders due over "
+        f"{window_s:.0f}s; {open_cases:,} open cases for the scheduled rules")
+    return {"breaches_due": len(breach_ids), "reminders_due": len(remind_ids), "window_s": window_s,
+            "open_cases": open_cases, "rule_hits_before": RuleHit.objects.count()}
+
+
 def rules_run(preset: str = "insurance", n: int = 300, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     from django.db import transaction
 
-    from huiyin.cases import grading
+    from huiyin.cases import workflow
     from huiyin.cases.demo import demo_load
     from huiyin.cases.services import case_register
     from huiyin.org.models import User
@@ -103,7 +162,7 @@ def rules_run(preset: str = "insurance", n: int = 300, *, log: Callable[[str], N
             from huiyin.cases.models import RuleHit
 
             RuleHit.objects.filter(case=case).delete()  # evaluate again from scratch
-            fired += len(grading.rules_apply(case, trigger="intake"))
+            fired += len(workflow.rules_apply(case, trigger="intake"))
         transaction.set_rollback(True)
     elapsed = time.perf_counter() - t0
     return {

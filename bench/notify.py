@@ -12,8 +12,8 @@ Measures, with one worker in this process against the configured database:
 
 It creates rows (case numbers starting "BENCH-", a user "bench-notify-<pid>", one webhook)
 and deletes them at the end. Transport settings are overridden in this process only (the
-organisation's rows are not touched). Run it on a bench database, not in production.
-Django must be set up first (`python -m huiyin.notify.bench` does it).
+organisation's rows are not touched). It refuses to run unless the configured database is
+one the bench created (bench.guard); `python -m bench --only notify` runs it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ PREFIX = "BENCH-"
 @contextmanager
 def _transports(sms_path: Path) -> Iterator[None]:
     """E-mail and robots off, SMS to a file — in this process's transport cache only."""
-    from .models import Transport, TransportConfig
+    from huiyin.notify.models import Transport, TransportConfig
 
     forever = time.monotonic() + 10**9
     saved = dict(TransportConfig._cache)
@@ -78,7 +78,7 @@ def _receiver() -> Iterator[str]:
 
 def _drain(worker: str, expected: int, limit: int = 100) -> float:
     """Deliver until `expected` messages were attempted; return messages per second."""
-    from .delivery import deliver_batch
+    from huiyin.notify.delivery import deliver_batch
 
     done, t0 = 0, time.perf_counter()
     while done < expected:
@@ -90,9 +90,8 @@ def _drain(worker: str, expected: int, limit: int = 100) -> float:
 
 
 def _cleanup(user_id: int | None, webhook_id: int | None) -> None:
+    from huiyin.notify.models import Attempt, InboxItem, Message, Webhook
     from huiyin.org.models import User
-
-    from .models import Attempt, InboxItem, Message, Webhook
 
     Attempt.objects.filter(message__case_number__startswith=PREFIX).delete()
     Message.objects.filter(case_number__startswith=PREFIX).delete()
@@ -108,12 +107,14 @@ def run(*, enqueue_n: int = 1000, deliver_n: int = 1000, backlog: int = 100_000,
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from huiyin.notify.delivery import claim
+    from huiyin.notify.models import Message, Status, Transport, Webhook
+    from huiyin.notify.services import enqueue
     from huiyin.org.models import User
 
-    from .delivery import claim
-    from .models import Message, Status, Transport, Webhook
-    from .services import enqueue
+    from .guard import check_configured
 
+    check_configured()  # it creates and deletes rows
     results: dict[str, Any] = {"database": connection.vendor}
     tmp = Path(tempfile.mkdtemp(prefix="huiyin-notify-bench-"))
     worker = f"bench-{os.getpid()}"
@@ -163,7 +164,7 @@ def run(*, enqueue_n: int = 1000, deliver_n: int = 1000, backlog: int = 100_000,
             Message.objects.filter(pk__in=[m.pk for m in claimed]).update(
                 status=Status.PENDING, claimed_by="", claimed_until=None, attempts=0)
 
-            from .delivery import deliver_batch
+            from huiyin.notify.delivery import deliver_batch
 
             done, t0 = 0, time.perf_counter()
             while time.perf_counter() - t0 < window_s:
@@ -183,12 +184,3 @@ def run(*, enqueue_n: int = 1000, deliver_n: int = 1000, backlog: int = 100_000,
         shutil.rmtree(tmp, ignore_errors=True)
     return results
 
-
-if __name__ == "__main__":
-    import json
-
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huiyin.settings")
-    django.setup()
-    print(json.dumps(run(), indent=2, ensure_ascii=False))

@@ -156,3 +156,88 @@ async def _run_async(url: str, *, clients: int, seconds: float, body: bytes,
     out = _summarise(counters["requests"], counters["failed"], counters["socket"], duration, lat)
     out["client"] = f"python-asyncio c={clients}"
     return out
+
+
+def paced(url: str, *, rate: float, seconds: float, body: bytes, tokens: list[str]) -> dict[str, object]:
+    """An open-loop load: `rate` requests per second for `seconds`, each on its own connection
+    (gunicorn's sync workers close every connection anyway). A request's latency is counted
+    from the moment it was due to start, not from when it was sent, so a stalled server
+    shows in the percentiles instead of slowing the client down (no coordinated omission).
+    Costs the machine little at the rates used (tens per second)."""
+    global _run_no
+    _run_no = _run_no + 1 if _run_no < 99 else 10
+    return asyncio.run(_paced(url, rate=rate, seconds=seconds, body=body, tokens=tokens, run_no=_run_no))
+
+
+async def _one(host: str, port: int, data: bytes) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionError("closed")
+        status = int(status_line.split()[1])
+        length = None
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        if length is None:
+            await reader.read()
+        else:
+            await reader.readexactly(length)
+        return status
+    finally:
+        writer.close()
+
+
+async def _paced(url: str, *, rate: float, seconds: float, body: bytes, tokens: list[str],
+                 run_no: int) -> dict[str, object]:
+    parts = urlsplit(url)
+    host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+    latencies: list[float] = []
+    counters = {"requests": 0, "failed": 0, "socket": 0, "late_starts": 0}
+    total = max(1, round(rate * seconds))
+    limit = asyncio.Semaphore(256)
+
+    async def request(i: int, due: float) -> None:
+        data = body.replace(b"@PHONE@", f"1{run_no}{i:08d}".encode())
+        head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
+                f"Content-Length: {len(data)}", "Connection: close"]
+        if tokens:
+            head.append(f"Authorization: Bearer {tokens[i % len(tokens)]}")
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + data
+        async with limit:
+            try:
+                status = await _one(host, port, raw)
+                latencies.append((time.perf_counter() - due) * 1000)
+                counters["requests"] += 1
+                if status >= 400:
+                    counters["failed"] += 1
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
+                counters["socket"] += 1
+
+    start = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -0.05:
+            counters["late_starts"] += 1
+        tasks.append(asyncio.create_task(request(i, due)))
+    await asyncio.gather(*tasks)
+    duration = time.perf_counter() - start
+    latencies.sort()
+    lat = {
+        "p50": _pct(latencies, 50), "p95": _pct(latencies, 95), "p99": _pct(latencies, 99),
+        "mean": sum(latencies) / len(latencies) if latencies else 0.0,
+        "max": latencies[-1] if latencies else 0.0,
+    }
+    out = _summarise(counters["requests"], counters["failed"], counters["socket"], duration, lat)
+    out["client"] = f"python-asyncio open loop, {rate:g} req/s"
+    out["rate"] = rate
+    out["late_starts"] = counters["late_starts"]
+    return out

@@ -1,0 +1,5 @@
+import sys
+
+from bench.peer.runner import main
+
+sys.exit(main())

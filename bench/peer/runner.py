@@ -1,0 +1,179 @@
+"""Huiyin intake vs django-helpdesk ticket creation, on this machine, with the same settings.
+
+`python -m bench.peer [--quick] [--seconds N] [--clients 1,8,32]` (`make bench-peer`):
+
+1. makes (once) a separate virtualenv var/bench-peer/venv with django-helpdesk 2.6.1 and
+   the Django and gunicorn versions of Huiyin's own venv (pip, from PyPI); var/ is never
+   committed, and nothing here runs in `make test` or CI;
+2. creates two fresh SQLite files holding the run's marker (bench.guard): Huiyin's
+   (migrate + demo) and the peer's (migrate, one staff user with an API token, one queue,
+   `bench/peer/project/helpdesk_peer`), both with Huiyin's SQLite settings (WAL,
+   synchronous=NORMAL, IMMEDIATE transactions, 20 s busy timeout);
+3. serves each with gunicorn -w 2 (sync) on loopback and loads each with the same client
+   (wrk when installed) at each concurrency, alternating: POST /api/v1/cases with a
+   complaint (Bearer token), and POST /api/tickets/ with the same subject and text, a
+   submitter e-mail and priority (Bearer token through DRF's TokenAuthentication);
+4. prints intake/s, tickets/s and their ratio (goal ≥ 3×), writes
+   var/bench/peer-<time>.json, and stops everything it started.
+
+What each does per request, as shipped: Huiyin authenticates, validates, numbers the case,
+writes the case, its timer and its event, looks for repeat/urge candidates and runs the
+policy's intake rules; django-helpdesk validates through its TicketForm and writes the
+ticket and its first follow-up and renders its notification e-mails (to the dummy backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import guard, loadgen, procs
+from bench.runner import INTAKE_BODY, REPO, Bench, Config, post, say, token, write_json
+from bench.runner import parse_args as bench_args
+
+PEER = "django-helpdesk==2.6.1"
+PEER_DIR = REPO / "var" / "bench-peer"
+PROJECT = Path(__file__).with_name("project")
+GOAL = 3.0
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {"django": version("django"), "gunicorn": version("gunicorn")}
+
+
+def peer_venv() -> Path:
+    """var/bench-peer/venv with the peer installed, made once (pip from PyPI)."""
+    venv = PEER_DIR / "venv"
+    v = _versions()
+    spec = [PEER, f"django=={v['django']}", f"gunicorn=={v['gunicorn']}"]
+    stamp = venv / ".bench-peer-installed"
+    if stamp.exists() and stamp.read_text() == " ".join(spec):
+        return venv
+    say(f"-- making the peer's virtualenv {venv} ({' '.join(spec)})")
+    boot = subprocess.run([str(REPO / "scripts" / "find-python")], capture_output=True, text=True, check=False)
+    python = boot.stdout.strip() or sys.executable
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *spec], check=True)
+    stamp.write_text(" ".join(spec))
+    return venv
+
+
+def peer_env(db_url: str, token_: str, tmp: Path) -> dict[str, str]:
+    guard.check_url(db_url, token_)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUIYIN_", "DJANGO_", "PYTHONPATH"))}
+    env.update({"PEER_SQLITE_PATH": guard.sqlite_path(db_url), "PEER_MEDIA_ROOT": str(tmp / "peer-media"),
+                "DJANGO_SETTINGS_MODULE": "helpdesk_peer.settings", "PYTHONPATH": str(PROJECT),
+                "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="3-second runs instead of 10")
+    p.add_argument("--seconds", type=int, help="seconds per run")
+    p.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated (default 1,8,32)")
+    p.add_argument("--client", choices=("wrk", "python-asyncio"), help="load generator (default: wrk if installed)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    extra = (["--quick"] if args.quick else []) + (["--seconds", str(args.seconds)] if args.seconds else []) + (
+        ["--client", args.client] if args.client else [])
+    cfg = Config(bench_args(extra + ["--backend", "sqlite"]))
+    levels = [int(c) for c in args.clients.split(",") if c.strip()]
+    venv = peer_venv()
+    bench = Bench(cfg, ["peer"], ["sqlite"])
+    results: dict[str, Any] = {
+        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"), "peer": PEER,
+        "versions": _versions(), "client": cfg.client, "seconds": cfg.seconds, "goal_ratio": GOAL,
+        "machine": bench.results["machine"], "runs": {},
+        "notes": [("Same machine, same SQLite settings, same gunicorn (-w 2 sync), same load generator, runs "
+                  "alternating; 2 shared cores, so figures are noisy.")],
+    }
+    rc = 0
+    try:
+        huiyin_db = bench.fresh_db("sqlite", "peer-huiyin")
+        assert huiyin_db is not None
+        env = bench.base_env(huiyin_db, "peer-huiyin")
+        bench.prepare(env, bench.tmp / "peer-huiyin.log")
+        peer_db = guard.create_sqlite(bench.tmp / "peer-helpdesk.sqlite3", bench.token)
+        penv = peer_env(peer_db, bench.token, bench.tmp)
+        say("-- peer database: migrate, staff user with a token, one queue")
+        done = procs.run([str(venv / "bin" / "python"), "-m", "helpdesk_peer.setup_peer"], env=penv, timeout=300,
+                         cwd=str(PROJECT))
+        setup = json.loads(done.stdout.strip().splitlines()[-1])
+        hserver = bench.gunicorn("sqlite", env)
+        pport = procs.free_port()
+        pserver = procs.spawn("gunicorn-peer", [str(venv / "bin" / "gunicorn"), "helpdesk_peer.wsgi:application",
+                                                "-w", "2", "-b", f"127.0.0.1:{pport}"],
+                              env=penv, log=bench.tmp / "gunicorn-peer.log", cwd=str(PROJECT))
+        hbase, pbase = f"http://127.0.0.1:{hserver.port}", f"http://127.0.0.1:{pport}"
+        procs.wait_http(f"{hbase}/healthz", proc=hserver)
+        procs.wait_http(f"{pbase}/healthz", proc=pserver)
+        htokens = [token(hbase, u) for u in ("agent", "dispatcher")]
+        hbody = json.dumps(INTAKE_BODY, ensure_ascii=False).encode()
+        pbody = json.dumps({"queue": setup["queue"], "title": INTAKE_BODY["subject"],
+                            "description": INTAKE_BODY["description"],
+                            "submitter_email": "c@PHONE@@example.com", "priority": 3}, ensure_ascii=False).encode()
+        targets = {"huiyin": (f"{hbase}/api/v1/cases", hbody, htokens),
+                   "helpdesk": (f"{pbase}/api/tickets/", pbody, [setup["token"]])}
+        for name, (url, body, toks) in targets.items():
+            status = post(url, body.replace(b"@PHONE@", b"13800138000"), toks[0])
+            if status != 201:
+                raise RuntimeError(f"{name}: POST {url} answered {status}, not 201")
+        for c in levels:
+            row: dict[str, Any] = {}
+            for name in ("helpdesk", "huiyin"):
+                url, body, toks = targets[name]
+                loadgen.run(cfg.client, url, clients=c, seconds=cfg.warmup, body=body, tokens=toks,
+                            workdir=bench.tmp)
+                time.sleep(1)  # requests still queued in gunicorn's backlog finish
+                r = loadgen.run(cfg.client, url, clients=c, seconds=cfg.seconds, body=body, tokens=toks,
+                                workdir=bench.tmp)
+                time.sleep(1)
+                row[name] = r
+                say(f"   c={c:<3} {name:<9} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']:>7.1f} ms  "
+                    f"p95 {r['p95_ms']:>7.1f} ms  non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}")
+            peer_rps = row["helpdesk"]["rps"]
+            row["ratio"] = round(row["huiyin"]["rps"] / peer_rps, 2) if peer_rps else None
+            results["runs"][str(c)] = row
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        rc = 130
+    except Exception as exc:  # noqa: BLE001 — reported with the partial figures
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        say(f"!! {results['error']}")
+        rc = 1
+    finally:
+        bench.cleanup()
+    results["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    path = write_json(results, prefix="peer-")
+    print(render(results))
+    print(f"\nFull results: {path}")
+    return rc
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [(f"Huiyin intake vs {results['peer']} ticket API — {results['started_at']} — {results['client']}, "
+             f"{results['seconds']} s per run, gunicorn -w 2, SQLite (WAL, synchronous=NORMAL, IMMEDIATE)"),
+             f"  {'clients':>7} {'huiyin/s':>9} {'p95 ms':>7} {'helpdesk/s':>11} {'p95 ms':>7} {'ratio':>6}  goal ≥ 3×"]
+    for c, row in results["runs"].items():
+        h, p, ratio = row["huiyin"], row["helpdesk"], row["ratio"]
+        lines.append(f"  {c:>7} {h['rps']:>9.1f} {h['p95_ms']:>7.1f} {p['rps']:>11.1f} {p['p95_ms']:>7.1f} "
+                     f"{ratio if ratio is not None else 'n/a':>5}×  "
+                     + ("pass" if ratio is not None and ratio >= GOAL else "MISS"))
+    if "error" in results:
+        lines.append(f"  ERROR: {results['error']}")
+    return "\n".join(lines)

@@ -1,5 +1,0 @@
-import sys
-
-from huiyin.bench.runner import main
-
-sys.exit(main())
