@@ -65,7 +65,7 @@ def test_a_complaint_caused_by_the_customer_is_explained_and_not_accepted(api) -
     policy_load_preset("retail")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, subject="超过退货期要求退货", category="return_goods",
-                          complainant={"phone": "13522220002"})["number"]
+                          complainant={"name": "顾客韩女士", "phone": "13522220002"})["number"]
         body = api("dispatcher").act(number, "mark_invalid", {
             "reason": "属客户原因(已婉转讲明理由)", "explanation": "商品已使用且超过七日退货期,已向顾客说明并致歉"}).json()
     assert (body["state"], body["invalid_reason"]) == ("invalid", "属客户原因(已婉转讲明理由)")
