@@ -36,3 +36,22 @@ def case_in(api: Any, state: str, **overrides: Any) -> str:
         assert r.status_code == 200, (action, r.content)
     assert api("leader").get(f"/cases/{number}").json()["state"] == state
     return number
+
+
+def custom_policy(change: Any, *, base: str = "tobacco", name: str = "custom") -> Any:
+    """Load and activate a variant of preset `base`: `change(config)` edits its data in place.
+    Returns the policy (a new version each time the data differs)."""
+    import yaml
+
+    from huiyin.policies.presets import preset_text
+    from huiyin.policies.services import policy_load_preset
+
+    config = yaml.safe_load(preset_text(base))
+    change(config)
+    config["name"] = name
+    return policy_load_preset(name, text=yaml.safe_dump(config, allow_unicode=True, sort_keys=False), origin="file")
+
+
+def due_of(body: dict[str, Any], timer: str) -> dict[str, Any]:
+    """The case JSON's deadline of `timer`."""
+    return next(d for d in body["deadlines"] if d["timer"] == timer)
