@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from huiyin.org.access import grants, roles_over, scope_filter, visible_unit_ids
-from huiyin.org.models import Role, Unit, User
+from huiyin.org.models import Role, User
 from huiyin.policies.config import PolicyConfig
 
 from .models import Case, CoHandling, Kind
@@ -100,17 +100,14 @@ def may_attach(user: User, case: Case) -> bool:
 def holds(user: User, case: Case, role: str, cfg: PolicyConfig) -> bool:
     """Whether `user` holds `role` over the case — over its registering line or its handling
     unit: a built-in role, or a role the policy defines (`roles:`: a built-in role held in a
-    named unit or below it, e.g. 法务室 = handler in unit `legal`)."""
+    named unit, e.g. 上级分行核实岗 = supervisor in unit `branch`)."""
     policy_role = cfg.roles.get(role)
     base = policy_role.role if policy_role else role
-    within = ""
-    if policy_role and policy_role.unit:
-        within = Unit.objects.filter(code=policy_role.unit).values_list("path", flat=True).first() or "-"
     lines = [u.path for u in (case.owner_unit, case.unit) if u is not None]
     for g in grants(user):
         if g.role != base or not any(path.startswith(g.path) for path in lines):
             continue
-        if within and not g.path.startswith(within):
+        if policy_role and policy_role.unit and g.unit.code != policy_role.unit:
             continue
         return True
     return False
@@ -121,8 +118,8 @@ def role_names(user: User, cfg: PolicyConfig) -> set[str]:
     policy's roles they amount to (for the approvals inbox and 我的待办)."""
     names = {g.role for g in grants(user)}
     for code, policy_role in cfg.roles.items():
-        within = Unit.objects.filter(code=policy_role.unit).values_list("path", flat=True).first() if policy_role.unit else ""
-        if any(g.role == policy_role.role and (not within or g.path.startswith(within)) for g in grants(user)):
+        if any(g.role == policy_role.role and (not policy_role.unit or g.unit.code == policy_role.unit)
+               for g in grants(user)):
             names.add(code)
     return names
 

@@ -89,12 +89,13 @@ def _end_to_end_due(case: Case) -> datetime | None:
 
 def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
     """Set the timer's due time: its own deadline, capped by the upstream's (resolve) and by the
-    case's end-to-end deadline (every stage clock; 至接到投诉7天结案 bounds them all)."""
+    case's end-to-end deadline (every stage clock; 至接到投诉7天结案 bounds them all — not an
+    appeal's review, which has a clock of its own)."""
     d = compute_due(timer, cfg, upstream_due_at=case.upstream_due_at)
     due, capped_by = d.due_at, ""
     if timer.code == "resolve" and case.upstream_due_at is not None and case.upstream_due_at == d.due_at:
         capped_by = "upstream"
-    if timer.code in TIMER_CODES and timer.code != END_TO_END and not timer.role:
+    if timer.code in TIMER_CODES and timer.code not in (END_TO_END, "appeal") and not timer.role:
         end = _end_to_end_due(case)
         if end is not None and end < due:
             due, capped_by = end, END_TO_END

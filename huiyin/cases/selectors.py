@@ -480,10 +480,8 @@ def role_units(user: User) -> dict[str, list[int]]:
         paths.setdefault(g.role, set()).add(g.path)
     cfg = config_for(active_policy().pk)
     for code, policy_role in cfg.roles.items():
-        within = ""
-        if policy_role.unit:
-            within = Unit.objects.filter(code=policy_role.unit).values_list("path", flat=True).first() or "-"
-        found = {g.path for g in grants(user) if g.role == policy_role.role and g.path.startswith(within)}
+        found = {g.path for g in grants(user)
+                 if g.role == policy_role.role and (not policy_role.unit or g.unit.code == policy_role.unit)}
         if found:
             paths.setdefault(code, set()).update(found)
     cached = {name: subtree_ids(p) for name, p in paths.items()}
@@ -525,7 +523,7 @@ def waiting_terms(user: User) -> list[Q]:
     for name, ids in named.items():
         # A pending extension request waits for its tier's approver.
         pending = Extension.objects.filter(status=ExtensionStatus.REQUESTED, approver=name).values("case_id")
-        terms.append(Q(pk__in=pending, owner_unit_id__in=ids, state__in=list(grant.sources)))
+        terms.append(Q(pk__in=pending, state__in=list(grant.sources)) & _on_case(ids))
         # An obligation of the policy (报备, 专项报告) waits for its role, open or closed case.
         owed = Timer.objects.filter(stopped_at__isnull=True, role=name).values("case_id")
         terms.append(Q(pk__in=owed) & _on_case(ids))

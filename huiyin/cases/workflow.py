@@ -667,7 +667,9 @@ def _do_approve(step: Step, p: inputs.ApproveIn) -> None:
         raise BadInput("Choose the handling unit (unit) to approve the dispatch.", fields={"unit": "required"})
     by_code = Unit.objects.filter(code__in=case.proposed_co_units, active=True).in_bulk(field_name="code")
     co_units = [by_code[c] for c in case.proposed_co_units if c in by_code]
-    deadlines.timer_stop(case, ("appeal",), at=step.now)
+    if case.appeal and deadlines.timer_stop(case, ("appeal",), at=step.now):
+        # the appeal is upheld: the case is handled again, on the clocks of a new handling
+        deadlines.timer_start(case, deadlines.END_TO_END, at=step.now, cfg=step.cfg)
     _enter_dispatched(step, unit, case.instructions, co_units)
 
 
@@ -816,7 +818,7 @@ def _decide_extension(step: Step, status: str) -> Extension:
 EXTENSION_DECIDED_IN = (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL)
 
 
-@action("grant_extension", sources=EXTENSION_DECIDED_IN, roles=STAFF, side=Side.OWNER,
+@action("grant_extension", sources=EXTENSION_DECIDED_IN, roles=STAFF, side=Side.EITHER,
         guard=_guard_pending_extension, actor_guard=_actor_extension_approver)
 def _do_grant_extension(step: Step, p: inputs.ActionBase) -> None:
     ext = _decide_extension(step, ExtensionStatus.GRANTED)
@@ -828,7 +830,7 @@ def _do_grant_extension(step: Step, p: inputs.ActionBase) -> None:
     step.note("extension", {"id": ext.pk, "status": "granted", key: _plain(timer.due_at)})
 
 
-@action("refuse_extension", sources=EXTENSION_DECIDED_IN, roles=STAFF, side=Side.OWNER,
+@action("refuse_extension", sources=EXTENSION_DECIDED_IN, roles=STAFF, side=Side.EITHER,
         guard=_guard_pending_extension, actor_guard=_actor_extension_approver)
 def _do_refuse_extension(step: Step, p: inputs.ActionBase) -> None:
     ext = _decide_extension(step, ExtensionStatus.REFUSED)
@@ -1133,7 +1135,6 @@ def _new_cycle(step: Step) -> None:
     step.set("result_at", None)
     CoHandling.objects.filter(case=step.case, active=True).update(active=False)
     step.case._co_units = []  # type: ignore[attr-defined]
-    deadlines.timer_start(step.case, deadlines.END_TO_END, at=step.now, cfg=step.cfg)
 
 
 @action("reopen", sources=(S.CLOSED, S.INVALID), roles=(Role.DISPATCHER, Role.SUPERVISOR), side=Side.OWNER,
@@ -1145,7 +1146,8 @@ def _do_reopen(step: Step, p: inputs.ReasonIn) -> None:
     step.set("state", S.REGISTERED)
     step.set("validity", Validity.UNCHECKED)
     _new_cycle(step)
-    deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
+    for code in (deadlines.END_TO_END, "dispatch"):
+        deadlines.timer_start(step.case, code, at=step.now, cfg=step.cfg)
 
 
 DECIDED = (CloseReason.CALLBACK, CloseReason.SIGNOFF, CloseReason.NO_CALLBACK)

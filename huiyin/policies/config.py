@@ -41,7 +41,7 @@ TIMER_ANCHORS: dict[str, tuple[str, ...]] = {
 # Obligations (duties around a case, e.g. 结案后3个工作日内报备总公司) count from one of these.
 OBLIGATION_ANCHORS = ("receipt", "dispatch", "acknowledge", "result", "close")
 # The roles the product knows; a policy may add its own (`roles:`), each a built-in role held in
-# a named unit (e.g. 法务室: handler in unit `legal`).
+# a named unit (e.g. 上级分行核实岗: supervisor in unit `branch`).
 BUILTIN_ROLES = ("agent", "dispatcher", "handler", "first_responsible", "leader", "supervisor", "auditor",
                  "admin")
 
@@ -87,8 +87,8 @@ class ExtensionTier:
 
 @dataclass(frozen=True)
 class PolicyRole:
-    """A role the policy names that the product has no word for (法务室, 整顿办主任 …): the holders
-    of the built-in `role` in `unit` or below it (any unit when empty)."""
+    """A role the policy names that the product has no word for (法务室, 上级分行核实岗 …): the
+    holders of the built-in `role` in the unit `unit` (in any unit when empty)."""
 
     code: str
     name: str
