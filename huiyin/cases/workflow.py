@@ -622,12 +622,17 @@ def _other_case(step: Step, number: str, field_name: str) -> Case:
 # --- approval chains (批示, 方案审批, 复审): the roles the policy names, level by level ---------------
 
 
+def _appeal_pending(case: Case) -> bool:
+    """An appeal (复审/核实) waits for its reviewers: appealed, and not yet handled again in this cycle."""
+    return case.appeal and case.state == S.PENDING_APPROVAL and case.dispatched_at is None
+
+
 def _chain(case: Case, cfg: PolicyConfig) -> list[str]:
     """The approval chain the case is in: its appeal's reviewers, its kind's dispatch approvers
     (批示 before dispatch), or the plan approvers (方案审批)."""
     if case.state == S.PLAN_APPROVAL:
         return cfg.plan_chain
-    if case.appeal:
+    if _appeal_pending(case):
         return cfg.appeal_chain
     return cfg.dispatch_chain(case.kind)
 
@@ -667,8 +672,9 @@ def _do_approve(step: Step, p: inputs.ApproveIn) -> None:
         raise BadInput("Choose the handling unit (unit) to approve the dispatch.", fields={"unit": "required"})
     by_code = Unit.objects.filter(code__in=case.proposed_co_units, active=True).in_bulk(field_name="code")
     co_units = [by_code[c] for c in case.proposed_co_units if c in by_code]
-    if case.appeal and deadlines.timer_stop(case, ("appeal",), at=step.now):
+    if _appeal_pending(case):
         # the appeal is upheld: the case is handled again, on the clocks of a new handling
+        deadlines.timer_stop(case, ("appeal",), at=step.now)
         deadlines.timer_start(case, deadlines.END_TO_END, at=step.now, cfg=step.cfg)
     _enter_dispatched(step, unit, case.instructions, co_units)
 
@@ -682,7 +688,7 @@ def _do_reject(step: Step, p: inputs.ActionBase) -> None:
         step.set("state", S.ACCEPTED)
         deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
         deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
-    elif step.case.appeal:
+    elif _appeal_pending(step.case):
         # The reviewer (the GM, the upper-level branch) upholds the original decision: final.
         _finish(step, CloseReason.APPEAL_REJECTED)
     else:
