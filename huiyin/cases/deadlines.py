@@ -113,18 +113,21 @@ def cycle_start(case: Case) -> datetime:
     return case.reopened_at if case.cycle > 1 and case.reopened_at else case.received_at
 
 
-def anchor_time(case: Case, anchor: str, *, at: datetime, unit: Unit | None = None) -> datetime | None:
+def anchor_time(case: Case, anchor: str, *, at: datetime, unit: Unit | None = None,
+                strict: bool = False) -> datetime | None:
     """The moment a clock with `from: anchor` counts from, for a stage starting `at`; None when
     that moment has not come yet (the clock then starts when it does, e.g. at acknowledgement).
 
     `receipt` is the case's receipt (the reopening, in a reopened cycle) in round 1; a later
-    round's receipt is its own dispatch (二次/三次派单 start the round's clocks afresh)."""
+    round's receipt is its own dispatch (二次/三次派单 start the round's clocks afresh). A stage
+    that starts at dispatch counts `dispatch` from `at`; with `strict` (an obligation, which
+    starts whenever its condition holds) only a dispatch that happened counts."""
     if anchor == "stage":
         return at
     if anchor == "receipt":
-        return cycle_start(case) if case.round == 1 else (case.dispatched_at or at)
+        return cycle_start(case) if case.round == 1 or strict else (case.dispatched_at or at)
     if anchor == "dispatch":
-        return case.dispatched_at or at
+        return case.dispatched_at if strict else (case.dispatched_at or at)
     if anchor == "acknowledge":
         if unit is not None:
             return (CoHandling.objects.filter(case=case, unit=unit, cycle=case.cycle, round=case.round)
@@ -183,7 +186,7 @@ def obligation_start(case: Case, ob: Obligation, *, at: datetime, cfg: PolicyCon
     started in this cycle already (an obligation is owed once per handling cycle)."""
     if Timer.objects.filter(case=case, code=ob.code, cycle=case.cycle).exists():
         return None
-    started = anchor_time(case, ob.anchor, at=at)
+    started = anchor_time(case, ob.anchor, at=at, strict=True)
     if started is None:
         return None
     timer = Timer(case=case, code=ob.code, round=case.round, cycle=case.cycle, amount=ob.amount, unit=ob.unit,

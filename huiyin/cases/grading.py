@@ -172,6 +172,7 @@ def facts_for(case: Case, now: datetime) -> Facts:
             "result": f"{case.cause}\n{case.course}\n{case.conclusion}\n{case.countermeasures}\n{case.reply}",
             "close_reason": case.close_reason,
             "respondent_unit": case.respondent_unit.code if case.respondent_unit_id and case.respondent_unit else None,
+            "respondent_person": case.respondent_person,
             "representatives": len(case.representatives), "cycle": case.cycle, "product": case.product,
         },
         flags=set(case.flags), tags=set(case.tags), category_path=_category_path(case.category_id),

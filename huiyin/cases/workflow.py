@@ -313,7 +313,7 @@ def obligations_apply(case: Case, *, now: datetime) -> list[Timer]:
     started: list[Timer] = []
     facts = None
     for ob in cfg.obligations:
-        if deadlines.anchor_time(case, ob.anchor, at=now) is None:
+        if deadlines.anchor_time(case, ob.anchor, at=now, strict=True) is None:
             continue
         if ob.when is not None:
             facts = facts or grading.facts_for(case, now)

@@ -48,6 +48,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "mark_invalid": ("explanation", "comment"),
     "dispatch": ("instructions", "co_units", "comment"),
     "approve": ("unit", "comment"),
+    "acknowledge": ("comment",),
     "reject": ("comment",),
     "approve_plan": ("comment",),
     "approve_reply": ("comment",),

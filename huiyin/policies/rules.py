@@ -22,7 +22,8 @@ Conditions:
   fields: kind, channel, state, severity, class, amount, people_count, category,
   customer_class, satisfaction, round, urge_count, text, region, unit, owner_unit, tags,
   and what handling found: liability, conclusion, result (the text of the investigation report
-  and reply), validity, close_reason, respondent_unit, representatives (how many), cycle, product
+  and reply), validity, close_reason, respondent_unit, respondent_person, representatives (how many),
+  cycle, product
 - `{flag: media}` (a risk flag is set), `{tag: group}`
 - `{age: {gte: 30, unit: calendar_days | working_days | hours}}` — since received
 - `{timer: {code: first_contact, state: breached}}` — a stage deadline of the current round
@@ -54,8 +55,8 @@ TRIGGERS = ("intake", "change", "schedule")
 FIELDS = {
     "kind", "channel", "state", "severity", "class", "amount", "people_count", "category", "customer_class",
     "satisfaction", "round", "urge_count", "text", "region", "unit", "owner_unit", "tags",
-    "liability", "conclusion", "result", "validity", "close_reason", "respondent_unit", "representatives", "cycle",
-    "product",
+    "liability", "conclusion", "result", "validity", "close_reason", "respondent_unit", "respondent_person",
+    "representatives", "cycle", "product",
 }
 OPS = {"eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "contains_any", "under"}
 SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject", "product"}

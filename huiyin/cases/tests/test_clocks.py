@@ -141,7 +141,8 @@ def test_an_end_to_end_clock_caps_the_stages_and_counts_in_timeliness(api) -> No
         api("handler_a").act(n, "acknowledge")
         api("handler_a").act(n, "submit_result", RESULT)
         api("dispatcher").act(n, "review", {"accept": True})
-        body = api("agent").act(n, "callback", {"satisfaction": "satisfied"}).json()
+        api("agent").act(n, "callback", {"satisfaction": "satisfied"})
+        body = api("leader").act(n, "close").json()  # tobacco 二(三): the leader's 审查
         end = due_of(body, "end_to_end")
         assert (body["state"], end["state"], end["breach_seconds"]) == ("closed", "breached", 16 * 3600 + 1800)
         figures = selectors._dashboard(User.objects.get(username="leader"), unit=None)
@@ -166,7 +167,8 @@ def _closed_major(api: Any) -> str:
     api("handler_a").act(n, "submit_result", RESULT)
     api("leader").act(n, "approve_plan")  # tobacco: a major case's plan goes to the leader
     api("dispatcher").act(n, "review", {"accept": True})
-    assert api("agent").act(n, "callback", {"satisfaction": "satisfied"}).json()["state"] == "closed"
+    api("agent").act(n, "callback", {"satisfaction": "satisfied"})
+    assert api("leader").act(n, "close").json()["state"] == "closed"  # tobacco 二(三): the leader's 审查
     return n
 
 
