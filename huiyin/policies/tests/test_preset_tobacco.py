@@ -103,3 +103,19 @@ def test_three_cases_of_one_issue_on_the_same_day_are_a_group_complaint(api) -> 
         monday = new_case(api, category="supply", region="县局A辖区", subject="货源分配不公")
     assert ["group" in t for t in tags] == [False, False, True]
     assert "group" not in monday["tags"]  # Monday has one such case (a sliding 24 hours would say three)
+
+
+def test_a_case_unresolved_after_a_month_becomes_major_and_is_escalated(api) -> None:
+    from huiyin.cases.jobs import sweep_rules
+    from huiyin.cases.models import Case
+
+    policy_load_preset("tobacco")
+    with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
+        number = case_in(api, "accepted")
+    with time_machine.travel(bj(2026, 4, 1, 8, 59), tick=False):  # 29 days and 23 hours
+        sweep_rules()
+        assert Case.objects.get(number=number).severity == "general"
+    with time_machine.travel(bj(2026, 4, 1, 9, 0), tick=False):  # 30 calendar days
+        sweep_rules()
+    case = Case.objects.get(number=number)
+    assert (case.severity, case.escalated) == ("major", True)
