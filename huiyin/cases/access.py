@@ -13,8 +13,9 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from huiyin.org.access import roles_over, scope_filter, visible_unit_ids
+from huiyin.org.access import grants, roles_over, scope_filter, visible_unit_ids
 from huiyin.org.models import Role, User
+from huiyin.policies.config import PolicyConfig
 
 from .models import Case, CoHandling, Kind
 
@@ -94,3 +95,36 @@ def complainant_view(user: User, case: Case, *, listing: bool = False) -> dict[s
 def may_attach(user: User, case: Case) -> bool:
     """Everyone working on the case may add files; the auditor only reads."""
     return bool(_roles_on(user, case) - {Role.AUDITOR})
+
+
+def holds(user: User, case: Case, role: str, cfg: PolicyConfig) -> bool:
+    """Whether `user` holds `role` over the case — over its registering line or its handling
+    unit: a built-in role, or a role the policy defines (`roles:`: a built-in role held in a
+    named unit, e.g. 上级分行核实岗 = supervisor in unit `branch`)."""
+    policy_role = cfg.roles.get(role)
+    base = policy_role.role if policy_role else role
+    lines = [u.path for u in (case.owner_unit, case.unit) if u is not None]
+    for g in grants(user):
+        if g.role != base or not any(path.startswith(g.path) for path in lines):
+            continue
+        if policy_role and policy_role.unit and g.unit.code != policy_role.unit:
+            continue
+        return True
+    return False
+
+
+def role_names(user: User, cfg: PolicyConfig) -> set[str]:
+    """The role names the user answers to under a policy: the built-in roles held and the
+    policy's roles they amount to (for the approvals inbox and 我的待办)."""
+    names = {g.role for g in grants(user)}
+    for code, policy_role in cfg.roles.items():
+        if any(g.role == policy_role.role and (not policy_role.unit or g.unit.code == policy_role.unit)
+               for g in grants(user)):
+            names.add(code)
+    return names
+
+
+def is_respondent(user: User, case: Case) -> bool:
+    """回避: the complained-about person (by user name or display name) never acts on the case."""
+    person = case.respondent_person.strip()
+    return bool(person) and person in (user.username, user.display_name)

@@ -9,17 +9,18 @@ and from the scheduler, each fired rule one `rule` event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, time, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
-from .models import Case, Category, CloseReason, State, Timer
+from .models import Case, Category, CloseReason, State, Timer, Validity
 
 if TYPE_CHECKING:
     from .workflow import Step
@@ -79,6 +80,27 @@ SAME_FIELDS = {
 }
 
 
+def _window(received_at: datetime, spec: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """The receipt window of a count: the calendar day, week (Monday–Sunday) or month of the
+    case's receipt (Beijing time), or `window_hours` either side of it."""
+    window = spec.get("window")
+    if window is None:
+        span = timedelta(hours=float(spec["window_hours"]))
+        return received_at - span, received_at + span
+    day = timezone.localdate(received_at)
+    if window == "same_day":
+        first, last = day, day
+    elif window == "same_week":
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=6)
+    else:  # same_month
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    end = timezone.make_aware(datetime.combine(last, time.max))
+    return start, end
+
+
 def facts_for(case: Case, now: datetime) -> Facts:
     def age(unit: str) -> float:
         if unit == "hours":
@@ -88,20 +110,24 @@ def facts_for(case: Case, now: datetime) -> Facts:
             return minutes / max(1, cal.DEFAULT_HOURS.minutes_per_day)
         return (now - case.received_at).total_seconds() / 86400
 
-    def count(same: tuple[str, ...], hours: float, kinds: tuple[str, ...], channels: tuple[str, ...] = ()) -> int:
-        window = timedelta(hours=hours)
+    def count(spec: Mapping[str, Any]) -> int:
+        """Cases (this one included) sharing `same` with this one, received in the window: a
+        sliding `window_hours` around its receipt, or its calendar day, week or month (`window`);
+        merged duplicates never count, and with `valid_only` neither do cases marked invalid."""
         filters: dict[str, Any] = {}
-        for key in same:
+        for key in spec.get("same", []):
             value = getattr(case, SAME_FIELDS[key])
             if value in (None, ""):
                 return 1  # nothing to compare on: only this case
             filters[SAME_FIELDS[key]] = value
-        qs = Case.objects.filter(received_at__gte=case.received_at - window, received_at__lte=case.received_at + window,
-                                 **filters)
-        if kinds:
-            qs = qs.filter(kind__in=kinds)
-        if channels:
-            qs = qs.filter(channel__in=channels)
+        start, end = _window(case.received_at, spec)
+        qs = Case.objects.filter(received_at__gte=start, received_at__lte=end, **filters)
+        if spec.get("kinds"):
+            qs = qs.filter(kind__in=spec["kinds"])
+        if spec.get("channels"):
+            qs = qs.filter(channel__in=spec["channels"])
+        if spec.get("valid_only"):
+            qs = qs.exclude(validity=Validity.INVALID)
         return qs.exclude(close_reason=CloseReason.MERGED).count()
 
     def repeat(days: int) -> bool:
@@ -124,7 +150,8 @@ def facts_for(case: Case, now: datetime) -> Facts:
     def timer_states() -> dict[str, str]:
         if not cached:
             states: dict[str, str] = {}
-            for code, state in Timer.objects.filter(case=case, round=case.round, co_unit__isnull=True).order_by(
+            for code, state in Timer.objects.filter(case=case, cycle=case.cycle, round=case.round,
+                                                    co_unit__isnull=True).order_by(
                 "id"
             ).values_list("code", "state"):
                 states[code] = state
@@ -141,6 +168,12 @@ def facts_for(case: Case, now: datetime) -> Facts:
             "text": f"{case.subject}\n{case.description}\n{case.demands}",
             "unit": case.unit.code if case.unit_id and case.unit else None,
             "owner_unit": case.owner_unit.code if case.owner_unit_id else None,
+            "liability": case.liability, "conclusion": case.conclusion, "validity": case.validity,
+            "result": f"{case.cause}\n{case.course}\n{case.conclusion}\n{case.countermeasures}\n{case.reply}",
+            "close_reason": case.close_reason,
+            "respondent_unit": case.respondent_unit.code if case.respondent_unit_id and case.respondent_unit else None,
+            "respondent_person": case.respondent_person,
+            "representatives": len(case.representatives), "cycle": case.cycle, "product": case.product,
         },
         flags=set(case.flags), tags=set(case.tags), category_path=_category_path(case.category_id),
         age=age, timer_states=timer_states, count=count, repeat=repeat, share=share,
@@ -183,6 +216,8 @@ def apply_effects(step: Step, rule: Rule) -> list[Callable[[], object]]:
             notices.append(partial(notifications.notify_roles, case, roles, value.get("event", "case.reminder"),
                                    reason=rule.name))
             step.note("notify", list(roles))
+        elif key == "recuse" and value:
+            step.set("recusal", True)
         elif key == "mark_repeat" and value and case.repeat_of_id is None:
             days = int(value) if isinstance(value, int) and not isinstance(value, bool) else 30
             previous = latest_closed_of_customer(case, days)

@@ -20,7 +20,7 @@ from .phones import check_phone
 Text = Annotated[str, Field(max_length=5000)]
 Short = Annotated[str, Field(max_length=200)]
 UnitCode = Annotated[str, Field(min_length=1, max_length=64)]
-TimeUnitName = Literal["minutes", "hours", "business_hours", "working_days", "calendar_days"]
+TimeUnitName = Literal["minutes", "hours", "business_hours", "working_days", "calendar_days", "business_minutes"]
 
 
 class Strict(BaseModel):
@@ -61,6 +61,16 @@ class ComplainantIn(Strict):
         return value
 
 
+class RepresentativeIn(Strict):
+    """One representative of a group complaint (群体投诉代表)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Annotated[str, Field(max_length=32)] = ""
+    id_number: Annotated[str, Field(max_length=32)] = ""
+
+    _check_phone = field_validator("phone")(check_phone)
+
+
 class CaseIn(Strict):
     kind: Kind
     channel: Channel
@@ -78,8 +88,26 @@ class CaseIn(Strict):
     upstream_ref: Annotated[str, Field(max_length=64)] = ""
     upstream_due_at: datetime | None = None
     region: Annotated[str, Field(max_length=100)] = ""
+    # 被投诉单位 / 被投诉人: a policy rule may forbid dispatching the case to them (回避).
+    respondent_unit: Annotated[str, Field(max_length=64)] = ""
+    respondent_person: Annotated[str, Field(max_length=100)] = ""
+    representatives: Annotated[list[RepresentativeIn], Field(max_length=20)] = Field(default_factory=list)
 
     _check_tz = field_validator("received_at", "occurred_at", "upstream_due_at")(_aware)
+
+
+# The registration fields a policy may require (`forms.registration.required`), as the intake
+# body names them, and the case attribute each one fills.
+REGISTRATION_FIELDS: dict[str, str] = {
+    "subject": "subject", "description": "description", "demands": "demands", "product": "product",
+    "occurred_at": "occurred_at", "amount": "amount", "category": "category_id", "region": "region",
+    "received_at": "received_at", "upstream_ref": "upstream_ref", "upstream_due_at": "upstream_due_at",
+    "complainant.name": "complainant_name", "complainant.phone": "complainant_phone",
+    "complainant.email": "complainant_email", "complainant.address": "complainant_address",
+    "complainant.account": "complainant_account", "complainant.id_number": "complainant_id_number",
+    "complainant.customer_class": "customer_class", "respondent_unit": "respondent_unit_id",
+    "respondent_person": "respondent_person", "representatives": "representatives",
+}
 
 
 class DispatchIn(ActionBase):
@@ -87,6 +115,30 @@ class DispatchIn(ActionBase):
     instructions: Text = ""
     # A joint case (联合办理): co-handling units (协办) beside the lead unit (主办).
     co_units: Annotated[list[UnitCode], Field(max_length=10)] = Field(default_factory=list)
+
+
+class ApproveIn(ActionBase):
+    """批示: the approver may choose or change the handling unit (and co-handling units) as they
+    approve (审批人员先选择承办人员,再填写阅办意见); left out, the proposal stands."""
+
+    unit: UnitCode | None = None
+    co_units: Annotated[list[UnitCode], Field(max_length=10)] | None = None
+
+
+class WithdrawIn(ActionBase):
+    """撤回: the complainant withdraws; the case closes as of the day the request was received."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    requested_at: datetime | None = None
+
+    _check_tz = field_validator("requested_at")(_aware)
+
+
+class FulfilIn(ActionBase):
+    """An obligation of the policy done (e.g. the plan filed with head office)."""
+
+    obligation: Annotated[str, Field(min_length=1, max_length=20)]
+    note: Text = ""
 
 
 class CoResultIn(ActionBase):
@@ -168,7 +220,7 @@ class CloseIn(ActionBase):
 
 
 ACTION_INPUTS: dict[str, type[ActionBase]] = {
-    "approve": ActionBase,
+    "approve": ApproveIn,
     "reject": ActionBase,
     "mark_invalid": MarkInvalidIn,
     "resolve_on_spot": ResolveOnSpotIn,
@@ -202,6 +254,8 @@ ACTION_INPUTS: dict[str, type[ActionBase]] = {
     "co_submit_result": CoResultIn,
     "dispute_return": ReasonIn,
     "decide_return": DecideReturnIn,
+    "withdraw": WithdrawIn,
+    "fulfil": FulfilIn,
 }
 
 
@@ -226,6 +280,15 @@ class ClassifyIn(ActionBase):
     case_class: Annotated[str, Field(max_length=4)] | None = None
     customer_class: Literal["", "A", "B", "C", "D"] | None = None
     liability: Literal["", "enterprise", "customer", "third_party"] | None = None
+    respondent_unit: Annotated[str, Field(max_length=64)] | None = None
+    respondent_person: Annotated[str, Field(max_length=100)] | None = None
 
 
 ACTION_INPUTS["classify"] = ClassifyIn
+
+
+def missing_required(params: Any, required: list[str]) -> dict[str, str]:
+    """The fields of an action's input that the policy requires (`forms.<action>.required`) and
+    that were left empty: {field: reason}, for a BadInput naming them."""
+    return {name: "required by the policy" for name in required
+            if name in type(params).model_fields and getattr(params, name) in (None, "", [])}

@@ -129,6 +129,8 @@ class CloseReason(models.TextChoices):
     TRANSFERRED = "transferred", _("transferred out")
     INVALID = "invalid", _("invalid")
     APPEAL_REJECTED = "appeal_rejected", _("appeal rejected")
+    # 撤回: the complainant withdrew the case; neither invalid nor a return (DESIGN §3, issue 14.11).
+    WITHDRAWN = "withdrawn", _("withdrawn")
 
 
 class CustomerClass(models.TextChoices):
@@ -226,6 +228,15 @@ class Case(models.Model):
     received_at = models.DateTimeField(_("受理时间"))
     upstream_ref = models.CharField(_("上级工单号"), max_length=64, blank=True)
     upstream_due_at = models.DateTimeField(_("上级时限"), null=True, blank=True)
+    # The complained-about unit and person (被投诉单位/被投诉人): a policy rule may forbid
+    # dispatching the case to them (回避, conflict of interest).
+    respondent_unit = models.ForeignKey(
+        "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("被投诉单位")
+    )
+    respondent_person = models.CharField(_("被投诉人"), max_length=100, blank=True)
+    recusal = models.BooleanField(_("回避"), default=False)
+    # A group complaint's representatives (群体投诉代表): [{name, phone, id_number}].
+    representatives = models.JSONField(_("代表"), default=list, blank=True)
 
     cause = models.TextField(_("原因"), blank=True)
     course = models.TextField(_("经过"), blank=True)
@@ -251,12 +262,26 @@ class Case(models.Model):
     )
     requires_approval = models.BooleanField(_("需领导批示"), default=False)
     reply_level = models.PositiveSmallIntegerField(default=0)  # levels of 答复审核 passed
+    # Levels of the current approval chain passed (批示 before dispatch, plan approval, appeal review)
+    # and the role whose decision the case now waits for ("" when none): kept by the workflow so
+    # the approvals inbox and 我的待办 find a case by its approver (a policy may name any role).
+    approval_level = models.PositiveSmallIntegerField(default=0)
+    awaiting = models.CharField(_("待审批角色"), max_length=50, blank=True)
     close_reason = models.CharField(max_length=30, choices=CloseReason.choices, blank=True)
     transfer_authority = models.CharField(max_length=200, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The moments a policy's clocks may count from (`from:` of a timer), of the current round:
+    # the slip reached the unit, the unit acknowledged it, the unit reported its result.
+    dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    result_at = models.DateTimeField(_("反馈时间"), null=True, blank=True)
+    # Handling cycles: 1, plus one per reopening. The reopened work gets its own clocks (timers
+    # of the new cycle, counted from `reopened_at`); the earlier cycles' timers stay as they were.
+    cycle = models.PositiveSmallIntegerField(_("办理周期"), default=1)
+    reopened_at = models.DateTimeField(_("重办时间"), null=True, blank=True)
     # The earliest counting deadline of the case's main stages (paused clocks do not count) and
     # when that stage is at risk (the policy's reminder share used up): kept by cases.deadlines
     # whenever a timer changes, so lists sort and filter by time left from an index.
@@ -307,13 +332,14 @@ class CoHandling(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="co_handlings")
     unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+")
     round = models.PositiveSmallIntegerField()
+    cycle = models.PositiveSmallIntegerField(default=1)
     active = models.BooleanField(default=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     result = models.TextField(blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["case", "unit", "round"], name="co_handling_unique")]
+        constraints = [models.UniqueConstraint(fields=["case", "unit", "cycle", "round"], name="co_handling_unique")]
         indexes = [models.Index(fields=["unit", "case"], condition=Q(active=True), name="co_handling_active")]
 
     def __str__(self) -> str:
@@ -407,6 +433,9 @@ class Timer(models.Model):
     # Set only for a co-handling unit's own stage (协办); the case's main stages have none.
     co_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     round = models.PositiveSmallIntegerField(default=1)
+    cycle = models.PositiveSmallIntegerField(default=1)  # the case's handling cycle (reopenings)
+    # An obligation (e.g. 结案后报备总公司) names the role that answers for it; stages leave it empty.
+    role = models.CharField(max_length=50, blank=True)
     state = models.CharField(max_length=10, choices=TimerState.choices, default=TimerState.RUNNING)
     amount = models.PositiveIntegerField()
     unit = models.CharField(max_length=20)
@@ -415,6 +444,9 @@ class Timer(models.Model):
     due_at = models.DateTimeField()
     provisional = models.BooleanField(default=False)
     capped_by_upstream = models.BooleanField(default=False)
+    # What shortened the stage's own deadline: "upstream" (the upstream's deadline) or
+    # "end_to_end" (the case's deadline from receipt to closure); "" when nothing did.
+    capped_by = models.CharField(max_length=20, blank=True)
     adjustments = models.JSONField(default=list)
     paused_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
@@ -463,6 +495,9 @@ class Extension(models.Model):
     unit = models.CharField(max_length=20)
     reason = models.TextField()
     status = models.CharField(max_length=10, choices=ExtensionStatus.choices, default=ExtensionStatus.REQUESTED)
+    # The clock it extends and the role that decides it (the policy's extension tier).
+    timer = models.CharField(max_length=20, default="resolve")
+    approver = models.CharField(max_length=50, default="leader")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField()
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")

@@ -25,6 +25,8 @@ from huiyin.org.access import (
     visible_unit_ids,
 )
 from huiyin.org.models import Role, Unit, User
+from huiyin.policies.config import TIMER_CODES
+from huiyin.policies.services import active_policy, config_for
 
 from . import workflow
 from .access import cases_for, complainant_view
@@ -72,8 +74,10 @@ def text_query(text: str) -> Q:
 
 
 def open_timers() -> QuerySet[Timer]:
-    """Timers still counting (paused ones are not: a suspended case's clock stops)."""
-    return Timer.objects.filter(stopped_at__isnull=True).exclude(state=TimerState.PAUSED)
+    """Handling clocks still counting (paused ones are not: a suspended case's clock stops).
+    Obligations (e.g. 结案后报备) are not among them: they show on the case and in their role's
+    waiting list, never make a case overdue in lists (a closed case is never overdue)."""
+    return Timer.objects.filter(stopped_at__isnull=True, code__in=TIMER_CODES).exclude(state=TimerState.PAUSED)
 
 
 def overdue_timers(now: datetime) -> QuerySet[Timer]:
@@ -103,11 +107,12 @@ def _known(case: Case, key: str) -> Any:
 
 
 def current_timers(case: Case) -> list[Timer]:
-    """The latest timer of each stage (older rounds stay in the database for reports)."""
+    """The latest timer of each stage and obligation of the case's current handling cycle (older
+    rounds and cycles stay in the database, as they were, for the timeline and reports)."""
     latest: dict[str, Timer] = {}
     timers = _known(case, "timers")
     if timers is None:
-        timers = case.timers.filter(co_unit__isnull=True).order_by("id")
+        timers = case.timers.filter(co_unit__isnull=True, cycle=case.cycle).order_by("id")
     for t in timers:
         latest[t.code] = t
     return sorted(latest.values(), key=lambda t: t.started_at)
@@ -139,7 +144,9 @@ def money(value: Decimal | None) -> str | None:
 
 
 def timer_facts(t: Timer, now: datetime) -> dict[str, Any]:
-    """One deadline: when it is due, whether it is met or breached and by how much."""
+    """One deadline: when it is due, whether it is met or breached and by how much. A paused
+    clock's figures stand still at the pause (the time overdue before it is kept)."""
+    at = t.paused_at or now
     return {
         "timer": t.code,
         "round": t.round,
@@ -148,13 +155,17 @@ def timer_facts(t: Timer, now: datetime) -> dict[str, Any]:
         "provisional": t.provisional,
         "started_at": iso(t.started_at),
         "stopped_at": iso(t.stopped_at),
-        "remaining_seconds": int((t.due_at - now).total_seconds()) if t.stopped_at is None else None,
+        "remaining_seconds": int((t.due_at - at).total_seconds()) if t.stopped_at is None else None,
         "breach_seconds": t.breach_seconds
         if t.stopped_at is not None
-        else (max(0, int((now - t.due_at).total_seconds())) if t.breached_at else None),
+        else (max(0, int((at - t.due_at).total_seconds())) if t.breached_at else None),
         "basis": t.basis,
         "amount": t.amount,
         "unit": t.unit,
+        "cycle": t.cycle,
+        "capped_by": t.capped_by or None,
+        "obligation": t.code not in TIMER_CODES,
+        "role": t.role or None,
     }
 
 
@@ -162,11 +173,12 @@ def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
     """The co-handling units (协办) of the current round with their own deadlines."""
     if _known(case, "co_units") == []:
         return []
-    rows = list(case.co_handlings.filter(round=case.round, active=True).select_related("unit").order_by("id"))
+    rows = list(case.co_handlings.filter(cycle=case.cycle, round=case.round, active=True).select_related("unit")
+                .order_by("id"))
     if not rows:
         return []
     timers: dict[tuple[int, str], Timer] = {}
-    for t in case.timers.filter(co_unit__isnull=False, round=case.round).order_by("id"):
+    for t in case.timers.filter(co_unit__isnull=False, cycle=case.cycle, round=case.round).order_by("id"):
         assert t.co_unit_id is not None
         timers[(t.co_unit_id, t.code)] = t
     return [
@@ -263,7 +275,29 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
         "return_disputed": case.return_disputed,
         "waiting_for": waiting_for(case),
         "allowed_actions": workflow.allowed_actions(user, case),
+        # issue 14: the policy's clocks' anchors, handling cycles, approvals, 回避, group complaints
+        "dispatched_at": iso(case.dispatched_at),
+        "acknowledged_at": iso(case.acknowledged_at),
+        "result_at": iso(case.result_at),
+        "cycle": case.cycle,
+        "reopened_at": iso(case.reopened_at),
+        "approval_level": case.approval_level,
+        "awaiting": case.awaiting or None,
+        "respondent_unit": case.respondent_unit.code if case.respondent_unit_id and case.respondent_unit else None,
+        "respondent_person": case.respondent_person,
+        "recusal": case.recusal,
+        "representatives": case.representatives,
+        "appeal": case.appeal,
+        "required": required_fields(case),
     }
+
+
+def required_fields(case: Case) -> dict[str, list[str]]:
+    """The fields the case's policy requires per form (`forms.<form>.required`): the
+    investigation report of `submit_result`, the registration fields … — for the API's clients
+    and the pages, which show them as required."""
+    forms = config_for(case.policy_id).raw.get("forms") or {}
+    return {name: list(spec.get("required", [])) for name, spec in forms.items() if spec.get("required")}
 
 
 def case_row(user: User, case: Case) -> dict[str, Any]:
@@ -376,36 +410,48 @@ def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:
 @dataclass(frozen=True)
 class Waiting:
     """A case in `state` (and matching `where`/`test`, the same condition for the database and for
-    one case in memory) waits for `action`, taken by its roles over the `side` unit."""
+    one case in memory) waits for `action`, taken by its roles over the `side` unit — or, for an
+    approval chain, by the role the case is `awaiting` (a policy may name any role), or by the
+    `roles` given here where the action's table is wider than who the case waits for."""
 
     state: str
     action: str
     side: str  # "owner": the registering centre's line; "unit": the handling unit
     where: Q = field(default_factory=Q)
     test: Callable[[Case], bool] = lambda case: True
+    roles: tuple[str, ...] | None = None
+    by_awaiting: bool = False
 
 
+SATISFIED = [Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL]
 WAITING: list[Waiting] = [
     Waiting(S.REGISTERED, "dispatch", "owner"),
     Waiting(S.RETURNED, "dispatch", "owner", Q(return_disputed=False), lambda c: not c.return_disputed),
     Waiting(S.RETURNED, "decide_return", "owner", Q(return_disputed=True), lambda c: c.return_disputed),
-    Waiting(S.PENDING_APPROVAL, "approve", "owner"),
+    Waiting(S.PENDING_APPROVAL, "approve", "owner", by_awaiting=True),
     Waiting(S.DISPATCHED, "acknowledge", "unit"),
     Waiting(S.ACCEPTED, "submit_result", "unit"),
     Waiting(S.SUSPENDED, "resume", "unit"),
-    Waiting(S.PLAN_APPROVAL, "approve_plan", "owner"),
-    Waiting(S.RESULT_SUBMITTED, "review", "owner"),
+    Waiting(S.PLAN_APPROVAL, "approve_plan", "owner", by_awaiting=True),
+    # 答复审核 first (the role the reply awaits), then the centre's review.
+    Waiting(S.RESULT_SUBMITTED, "approve_reply", "owner", ~Q(awaiting=""), lambda c: bool(c.awaiting),
+            by_awaiting=True),
+    Waiting(S.RESULT_SUBMITTED, "review", "owner", Q(awaiting=""), lambda c: not c.awaiting),
     Waiting(S.PENDING_CALLBACK, "callback", "owner", Q(satisfaction__in=["", Satisfaction.UNREACHABLE]),
             lambda c: c.satisfaction in ("", Satisfaction.UNREACHABLE)),
     # After an unsatisfied callback the centre decides: 二次派单 in round 1, 三次派单 later.
     Waiting(S.PENDING_CALLBACK, "redispatch", "owner", Q(satisfaction=Satisfaction.UNSATISFIED, round=1),
-            lambda c: c.satisfaction == Satisfaction.UNSATISFIED and c.round == 1),
+            lambda c: c.satisfaction == Satisfaction.UNSATISFIED and c.round == 1,
+            roles=workflow.DECIDE_AFTER_UNSATISFIED),
     Waiting(S.PENDING_CALLBACK, "escalate", "owner", Q(satisfaction=Satisfaction.UNSATISFIED, round__gte=2),
-            lambda c: c.satisfaction == Satisfaction.UNSATISFIED and c.round >= 2),
+            lambda c: c.satisfaction == Satisfaction.UNSATISFIED and c.round >= 2,
+            roles=workflow.DECIDE_AFTER_UNSATISFIED),
+    # Satisfied, and the policy's decision roles (the leader) decide on another round or the close.
+    Waiting(S.PENDING_CALLBACK, "close", "owner", Q(satisfaction__in=SATISFIED) & ~Q(awaiting=""),
+            lambda c: c.satisfaction in SATISFIED and bool(c.awaiting), by_awaiting=True),
     # Satisfied under a policy that wants an explicit sign-off.
-    Waiting(S.PENDING_CALLBACK, "close", "owner",
-            Q(satisfaction__in=[Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL]),
-            lambda c: c.satisfaction in (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL)),
+    Waiting(S.PENDING_CALLBACK, "close", "owner", Q(satisfaction__in=SATISFIED, awaiting=""),
+            lambda c: c.satisfaction in SATISFIED and not c.awaiting, roles=workflow.CLOSERS),
 ]
 HANDLER_ROLES = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
 
@@ -413,29 +459,74 @@ HANDLER_ROLES = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
 def waiting_for(case: Case) -> str | None:
     """The step an open case waits for — the action that moves it on (the API's `waiting_for`,
     a sub-state of `state`): e.g. a case in pending_callback after an unsatisfied callback waits
-    for `redispatch` (二次派单), not for another callback. None for a closed case."""
+    for `redispatch` (二次派单), not for another callback. A case that owes an obligation of its
+    policy (e.g. a closed case's 报备) waits for `fulfil`. None when nothing is due."""
     for w in WAITING:
         if w.state == case.state and w.test(case):
             return w.action
+    if not case.is_open and case.timers.filter(stopped_at__isnull=True).exclude(role="").exists():
+        return "fulfil"
     return None
+
+
+def role_units(user: User) -> dict[str, list[int]]:
+    """The unit ids each role name of the user reaches — the built-in roles, and the active
+    policy's own roles (`roles:` a built-in role held in a named unit) — cached on the user."""
+    cached: dict[str, list[int]] | None = getattr(user, "_huiyin_role_names", None)
+    if cached is not None:
+        return cached
+    paths: dict[str, set[str]] = {}
+    for g in grants(user):
+        paths.setdefault(g.role, set()).add(g.path)
+    cfg = config_for(active_policy().pk)
+    for code, policy_role in cfg.roles.items():
+        found = {g.path for g in grants(user)
+                 if g.role == policy_role.role and (not policy_role.unit or g.unit.code == policy_role.unit)}
+        if found:
+            paths.setdefault(code, set()).update(found)
+    cached = {name: subtree_ids(p) for name, p in paths.items()}
+    user._huiyin_role_names = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _on_case(ids: list[int]) -> Q:
+    return Q(owner_unit_id__in=ids) | Q(unit_id__in=ids)
+
+
+def awaiting_terms(user: User) -> list[Q]:
+    """Cases waiting for a decision of a role the user holds: an approval chain's level
+    (`awaiting`), an extension tier's approver, an obligation's role."""
+    terms: list[Q] = []
+    for name, ids in role_units(user).items():
+        terms.append(Q(awaiting=name) & _on_case(ids))
+    return terms
 
 
 def waiting_terms(user: User) -> list[Q]:
     """Cases whose next step is the user's: the state's moving action is one the user's roles
-    may take over the right unit (the registering centre's line or the handling unit).
-    One term per (state, action), each answerable from an index on its own."""
+    may take over the right unit (the registering centre's line or the handling unit), or the
+    role an approval waits for is the user's. One term per (state, action), each answerable
+    from an index on its own."""
     terms: list[Q] = []
+    named = role_units(user)
     for w in WAITING:
-        ids = unit_ids_with_roles(user, workflow.ACTIONS[w.action].roles)
+        if w.by_awaiting:
+            for name, ids in named.items():
+                terms.append(Q(state=w.state, awaiting=name) & w.where & _on_case(ids))
+            continue
+        ids = unit_ids_with_roles(user, w.roles or workflow.ACTIONS[w.action].roles)
         if not ids:
             continue
         where = Q(owner_unit_id__in=ids) if w.side == "owner" else Q(unit_id__in=ids)
         terms.append(Q(state=w.state) & w.where & where)
-    # A pending extension request waits for whoever may grant it.
     grant = workflow.ACTIONS["grant_extension"]
-    if ids := unit_ids_with_roles(user, grant.roles):
-        pending = Extension.objects.filter(status=ExtensionStatus.REQUESTED).values("case_id")
-        terms.append(Q(pk__in=pending, owner_unit_id__in=ids, state__in=list(grant.sources)))
+    for name, ids in named.items():
+        # A pending extension request waits for its tier's approver.
+        pending = Extension.objects.filter(status=ExtensionStatus.REQUESTED, approver=name).values("case_id")
+        terms.append(Q(pk__in=pending, state__in=list(grant.sources)) & _on_case(ids))
+        # An obligation of the policy (报备, 专项报告) waits for its role, open or closed case.
+        owed = Timer.objects.filter(stopped_at__isnull=True, role=name).values("case_id")
+        terms.append(Q(pk__in=owed) & _on_case(ids))
     # A joint case's co-handling unit (协办) has its own acknowledgement and contribution.
     if ids := unit_ids_with_roles(user, HANDLER_ROLES):
         co = CoHandling.objects.filter(unit_id__in=ids, active=True, submitted_at__isnull=True).values("case_id")
@@ -519,18 +610,25 @@ def unit_queues(user: User) -> list[dict[str, Any]]:
 
 
 def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
-    """What waits for the leader's decision: 批示, plan approval, extension requests, compensation."""
+    """What waits for the user's decision: 批示 (and appeals), plan approval, extension requests
+    (by their tier's approver), compensation — by the role each waits for (a policy may name any)."""
     visible = cases_for(user).select_related("owner_unit", "unit", "proposed_unit", "category")
+    named = role_units(user)
     out: dict[str, list[Case]] = {}
-    for key, action_name, cond in (
-        ("dispatch", "approve", Q(state=S.PENDING_APPROVAL)),
-        ("plan", "approve_plan", Q(state=S.PLAN_APPROVAL)),
-        ("extension", "grant_extension", Q(pk__in=Extension.objects.filter(
-            status=ExtensionStatus.REQUESTED).values("case_id"))),
-        ("compensation", "approve_compensation", Q(compensation_status=CompensationStatus.REQUESTED)),
-    ):
-        ids = unit_ids_with_roles(user, workflow.ACTIONS[action_name].roles)
-        out[key] = list(visible.filter(cond, owner_unit_id__in=ids).order_by("id")[:limit]) if ids else []
+
+    def terms(cond: Q, by: Callable[[str], Q]) -> list[Case]:
+        q = Q(pk__in=[])
+        for name, ids in named.items():
+            q |= by(name) & _on_case(ids)
+        return list(visible.filter(cond, q).order_by("id")[:limit]) if named else []
+
+    out["dispatch"] = terms(Q(state=S.PENDING_APPROVAL), lambda name: Q(awaiting=name))
+    out["plan"] = terms(Q(state=S.PLAN_APPROVAL), lambda name: Q(awaiting=name))
+    out["extension"] = terms(Q(state__in=list(workflow.ACTIONS["grant_extension"].sources)), lambda name: Q(
+        pk__in=Extension.objects.filter(status=ExtensionStatus.REQUESTED, approver=name).values("case_id")))
+    ids = unit_ids_with_roles(user, workflow.ACTIONS["approve_compensation"].roles)
+    out["compensation"] = list(visible.filter(compensation_status=CompensationStatus.REQUESTED,
+                                              owner_unit_id__in=ids).order_by("id")[:limit]) if ids else []
     ext_cases = [c.pk for c in out["extension"]]
     pending = {e.case_id: e for e in Extension.objects.filter(case_id__in=ext_cases, status=ExtensionStatus.REQUESTED)
                .select_related("requested_by")}

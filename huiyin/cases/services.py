@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from huiyin.org.access import intake_unit
+from huiyin.org.access import intake_unit, unit_for
 from huiyin.org.models import User
 from huiyin.policies.models import Policy
 from huiyin.policies.services import active_policy, config_for
@@ -90,6 +90,11 @@ def case_register(
         category = Category.objects.filter(code=params.category, active=True).first()
         if category is None:
             raise BadInput(f"Unknown category {params.category!r}.", fields={"category": "unknown category code"})
+    respondent = None
+    if params.respondent_unit:
+        respondent = unit_for(actor, params.respondent_unit)
+        if respondent is None:
+            raise BadInput(f"Unknown unit {params.respondent_unit!r}.", fields={"respondent_unit": "unknown unit code"})
     c = params.complainant
     case = Case(
         kind=params.kind, channel=params.channel, policy=policy,
@@ -102,6 +107,8 @@ def case_register(
         category=category, case_class=category.case_class if category else "", owner_unit=owner,
         registered_by=actor, received_at=received_at,
         upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at, region=params.region,
+        respondent_unit=respondent, respondent_person=params.respondent_person,
+        representatives=[{**r.model_dump(), "phone": normalise_phone(r.phone)} for r in params.representatives],
     )
     try:
         with transaction.atomic(durable=True):

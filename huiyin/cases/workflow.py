@@ -42,6 +42,7 @@ from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
 from . import deadlines, grading, inputs, notifications
+from .access import holds, is_respondent
 from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (
     FINAL_STATES,
@@ -53,11 +54,11 @@ from .models import (
     Event,
     Extension,
     ExtensionStatus,
-    Kind,
     RuleHit,
     Satisfaction,
     Severity,
     State,
+    Timer,
     Validity,
 )
 
@@ -65,6 +66,9 @@ S = State
 HANDLERS = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
 OPEN_STATES = frozenset(s for s in State if s not in FINAL_STATES)
 SATISFIED = (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL)
+# The roles whose holders may be named as approvers by a policy (any role of the organisation, or a
+# policy role built on one): the table lets them try; the chain's actor guard decides who may.
+STAFF = (Role.AGENT, Role.DISPATCHER, *HANDLERS, Role.LEADER, Role.SUPERVISOR)
 
 
 # --- one change, collected while it runs and written once --------------------------------------
@@ -252,17 +256,27 @@ def rules_apply(case: Case, *, trigger: str, now: datetime | None = None, only: 
 
 def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
              now: datetime) -> None:
-    """受理: a new case (unsaved) enters the workflow: saved with its first timer (dispatch) and its
-    `register` event, linked to the customer's recent case (重复投诉), graded by the intake rules,
-    and announced. Runs inside the intake's transaction. The case number comes from `number()`,
-    called last: its lock serialises intakes of a day and kind until the transaction commits."""
+    """受理: a new case (unsaved) enters the workflow: checked against the policy's required
+    registration fields, saved with its first clocks (dispatch, and the end-to-end clock when the
+    policy has one) and its `register` event, linked to the customer's recent case (重复投诉),
+    graded by the intake rules, and announced. Runs inside the intake's transaction. The case
+    number comes from `number()`, called last: its lock serialises intakes of a day and kind
+    until the transaction commits."""
     cfg = config_for(case.policy_id)
+    missing = {name: "required by the policy" for name in cfg.required("registration")
+               if getattr(case, inputs.REGISTRATION_FIELDS.get(name, name), None) in (None, "", [])}
+    if missing:
+        raise BadInput("The policy requires these registration fields: " + ", ".join(sorted(missing)), fields=missing)
+    if not case.region and cfg.region:
+        case.region = cfg.region  # the organisation is one region (a provincial branch is one province)
     with _holding_notices() as held:
         case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
         case.save()
-        timer = deadlines.timer_start(case, "dispatch", at=case.received_at, cfg=cfg, new_case=True)
-        if timer is not None:  # the first deadline, in the same row (one UPDATE with the number below)
-            case.next_due_at, case.next_remind_at = timer.due_at, timer.remind_at
+        timers = [t for t in (deadlines.timer_start(case, code, at=case.received_at, cfg=cfg, new_case=True)
+                              for code in (deadlines.END_TO_END, "dispatch")) if t is not None]
+        if timers:  # the first deadline, in the same row (one UPDATE with the number below)
+            first = min(timers, key=lambda t: t.due_at)
+            case.next_due_at, case.next_remind_at = first.due_at, first.remind_at
         case._timers_touched = False  # type: ignore[attr-defined]
         Event.objects.create(
             case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
@@ -276,16 +290,42 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
             with change(case, "repeat", actor=None, source="rules", at=now, locked=True) as step:
                 grading.mark_repeat(step, previous)
         rules_apply(case, trigger="intake", now=now)
+        started = obligations_apply(case, now=now)
         case.number = number()
         Case.objects.filter(pk=case.pk).update(number=case.number, next_due_at=case.next_due_at,
                                                next_remind_at=case.next_remind_at)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
-    case._known = {"timers": [timer] if timer else [], "links": [], "co_units": []}  # type: ignore[attr-defined]
+    case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
     for send in held:
         send()
     if case.severity == Severity.MAJOR:
         notifications.notify_event(case, "case.major_opened", dedupe=f"case.major_opened:{case.number}")
+
+
+def obligations_apply(case: Case, *, now: datetime) -> list[Timer]:
+    """Start the policy's obligations whose condition now holds and whose anchor has happened
+    (once per handling cycle), e.g. a major case's plan filed with head office within 3 working
+    days of closing. The caller holds the case row locked in a transaction."""
+    cfg = config_for(case.policy_id)
+    if not cfg.obligations:
+        return []
+    started: list[Timer] = []
+    facts = None
+    for ob in cfg.obligations:
+        if deadlines.anchor_time(case, ob.anchor, at=now, strict=True) is None:
+            continue
+        if ob.when is not None:
+            facts = facts or grading.facts_for(case, now)
+            if not matches(ob.when, facts):
+                continue
+        timer = deadlines.obligation_start(case, ob, at=now, cfg=cfg)
+        if timer is not None:
+            started.append(timer)
+    if started:
+        with change(case, "oblige", actor=None, source="rules", at=now, locked=True) as step:
+            step.note("obligations", [{"code": t.code, "role": t.role, "due_at": _plain(t.due_at)} for t in started])
+    return started
 
 
 # --- the actions' table --------------------------------------------------------------------------
@@ -358,7 +398,8 @@ def _co_units(case: Case) -> list[Unit]:
     cached: list[Unit] | None = getattr(case, "_co_units", None)
     if cached is None:
         cached = [
-            co.unit for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit")
+            co.unit for co in CoHandling.objects.filter(case=case, cycle=case.cycle, round=case.round, active=True)
+            .select_related("unit")
         ]
         case._co_units = cached  # type: ignore[attr-defined]
     return cached
@@ -448,10 +489,14 @@ def perform(
         cfg = config_for(locked.policy_id)
         if not may(actor, locked, action):
             raise Forbidden(f"You may not {action_name} this case.")
+        if locked.recusal and is_respondent(actor, locked):
+            raise Forbidden("回避: the complained-about person may not act on this case.")
         if action.actor_guard is not None and (why := action.actor_guard(actor, locked, cfg)) is not None:
             raise why
         if action.guard is not None and (reason := action.guard(locked, cfg)) is not None:
             raise InvalidTransition(reason)
+        if missing := inputs.missing_required(params, cfg.required(action_name)):
+            raise BadInput("The policy requires these fields: " + ", ".join(sorted(missing)), fields=missing)
         step = Step(case=locked, actor=actor, now=timezone.now(), cfg=cfg)
         from_state = locked.state
         action.run(step, params)
@@ -465,6 +510,7 @@ def perform(
                 actor=str(actor), note=note,
             )
         rules_apply(locked, trigger="change", now=step.now)
+        obligations_apply(locked, now=step.now)
     return locked
 
 
@@ -477,12 +523,19 @@ LEADER = (Role.LEADER,)
 
 def _enter_dispatched(step: Step, unit: Unit, instructions: str, co_units: list[Unit] | None = None) -> None:
     """The case reaches a unit (and its co-handling units, for a joint case): the centre's
-    dispatch stage ends, each unit's stages start."""
+    dispatch stage ends, each unit's stages start — counted from the dispatch, from receipt, or
+    (a clock with `from: acknowledge`) once the unit acknowledges."""
+    _check_recusal(step, unit, co_units or [])
     step.set("state", S.DISPATCHED)
     step.set_unit("unit", unit)
     step.set_unit("proposed_unit", None)
     step.set("proposed_co_units", [])
     step.set("instructions", instructions)
+    step.set("approval_level", 0)
+    step.set("awaiting", "")
+    step.set("dispatched_at", step.now.replace(microsecond=0))
+    step.set("acknowledged_at", None)
+    step.set("result_at", None)
     deadlines.timer_stop(step.case, ("dispatch",), at=step.now)
     deadlines.timer_cancel(step.case, ("acknowledge", "first_contact", "resolve", "feedback", "callback"), at=step.now)
     for code in ("acknowledge", "first_contact", "resolve"):
@@ -490,14 +543,27 @@ def _enter_dispatched(step: Step, unit: Unit, instructions: str, co_units: list[
     _set_co_units(step, co_units or [])
 
 
+def _check_recusal(step: Step, unit: Unit, co_units: list[Unit]) -> None:
+    """回避: under a rule's `recuse` effect the complained-about unit (or a unit under it) never
+    handles the case."""
+    respondent = step.case.respondent_unit
+    if not step.case.recusal or respondent is None:
+        return
+    for target in (unit, *co_units):
+        if target.is_within(respondent):
+            raise BadInput(f"回避: {target.code} is the complained-about unit {respondent.code} or under it; "
+                           "dispatch the case to another unit.", fields={"unit": "the complained-about unit (回避)"})
+
+
 def _set_co_units(step: Step, co_units: list[Unit]) -> None:
     case = step.case
     old = list(CoHandling.objects.filter(case=case, active=True).values_list("unit__code", flat=True))
     CoHandling.objects.filter(case=case, active=True).update(active=False)
     if old:
-        deadlines.timer_cancel(case, None, at=step.now, every_unit=True)
+        deadlines.co_timers_cancel(case, at=step.now)
     for unit in co_units:
-        CoHandling.objects.update_or_create(case=case, unit=unit, round=case.round, defaults={"active": True})
+        CoHandling.objects.update_or_create(case=case, unit=unit, cycle=case.cycle, round=case.round,
+                                            defaults={"active": True})
         for code in ("acknowledge", "resolve"):
             deadlines.timer_start(case, code, at=step.now, cfg=step.cfg, unit=unit)
     case._co_units = list(co_units)  # type: ignore[attr-defined]
@@ -517,12 +583,17 @@ def _co_targets(step: Step, codes: list[str], lead: Unit) -> list[Unit]:
     return units
 
 
-def _finish(step: Step, reason: CloseReason) -> None:
+def _finish(step: Step, reason: CloseReason, *, at: datetime | None = None) -> None:
+    """The case ends (办结): the stages that were waiting for this end are done (met or late), the
+    end-to-end clock stops, every other running clock is abandoned; no approval is awaited."""
+    at = at or step.now
     step.set("state", S.CLOSED)
     step.set("close_reason", reason)
-    step.set("closed_at", step.now)
-    deadlines.timer_stop(step.case, ("dispatch", "callback", "decision"), at=step.now)
-    deadlines.timer_cancel(step.case, None, at=step.now)
+    step.set("closed_at", at)
+    step.set("awaiting", "")
+    deadlines.timer_stop(step.case, ("dispatch", "callback", "decision", "appeal", deadlines.END_TO_END), at=at)
+    deadlines.timer_cancel(step.case, None, at=at)
+    deadlines.co_timers_cancel(step.case, at=at)
 
 
 def _target_unit(step: Step, code: str, *, field_name: str = "unit") -> Unit:
@@ -548,25 +619,77 @@ def _other_case(step: Step, number: str, field_name: str) -> Case:
 # --- the actions, in the order of the workflow ---------------------------------------------------
 
 
-@action("approve", sources=(S.PENDING_APPROVAL,), roles=LEADER, side=Side.OWNER)
-def _do_approve(step: Step, p: inputs.ActionBase) -> None:
-    """批示: the leader lets the proposed dispatch go ahead."""
-    unit = step.case.proposed_unit or step.case.unit
+# --- approval chains (批示, 方案审批, 复审): the roles the policy names, level by level ---------------
+
+
+def _appeal_pending(case: Case) -> bool:
+    """An appeal (复审/核实) waits for its reviewers: appealed, and not yet handled again in this cycle."""
+    return case.appeal and case.state == S.PENDING_APPROVAL and case.dispatched_at is None
+
+
+def _chain(case: Case, cfg: PolicyConfig) -> list[str]:
+    """The approval chain the case is in: its appeal's reviewers, its kind's dispatch approvers
+    (批示 before dispatch), or the plan approvers (方案审批)."""
+    if case.state == S.PLAN_APPROVAL:
+        return cfg.plan_chain
+    if _appeal_pending(case):
+        return cfg.appeal_chain
+    return cfg.dispatch_chain(case.kind)
+
+
+def _enter_chain(step: Step, chain: list[str]) -> None:
+    step.set("approval_level", 0)
+    step.set("awaiting", chain[0] if chain else "")
+
+
+def _actor_at_level(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    """The approver of the chain's current level decides (a built-in or a policy role)."""
+    chain = _chain(case, cfg)
+    role = chain[case.approval_level] if case.approval_level < len(chain) else None
+    if role is None or not holds(user, case, role, cfg):
+        return Forbidden(f"Approval level {case.approval_level + 1} belongs to the {role} role.")
+    return None
+
+
+@action("approve", sources=(S.PENDING_APPROVAL,), roles=STAFF, side=Side.EITHER, actor_guard=_actor_at_level)
+def _do_approve(step: Step, p: inputs.ApproveIn) -> None:
+    """批示: the chain's approver lets the proposed dispatch go ahead — choosing or changing the
+    handling unit (and co-handling units) as they approve; the last level dispatches."""
+    case = step.case
+    if p.unit is not None:
+        step.set_unit("proposed_unit", _target_unit(step, p.unit))
+    if p.co_units is not None:
+        lead = case.proposed_unit or case.unit
+        step.set("proposed_co_units", [u.code for u in _co_targets(step, p.co_units, lead)] if lead else p.co_units)
+    chain = _chain(case, step.cfg)
+    step.note("level", case.approval_level + 1)
+    if case.approval_level + 1 < len(chain):
+        step.set("approval_level", case.approval_level + 1)
+        step.set("awaiting", chain[case.approval_level])
+        return
+    unit = case.proposed_unit or case.unit
     if unit is None:
-        raise InvalidTransition("There is no proposed unit to dispatch to.")
-    by_code = Unit.objects.filter(code__in=step.case.proposed_co_units, active=True).in_bulk(field_name="code")
-    co_units = [by_code[c] for c in step.case.proposed_co_units if c in by_code]
-    _enter_dispatched(step, unit, step.case.instructions, co_units)
+        raise BadInput("Choose the handling unit (unit) to approve the dispatch.", fields={"unit": "required"})
+    by_code = Unit.objects.filter(code__in=case.proposed_co_units, active=True).in_bulk(field_name="code")
+    co_units = [by_code[c] for c in case.proposed_co_units if c in by_code]
+    if _appeal_pending(case):
+        # the appeal is upheld: the case is handled again, on the clocks of a new handling
+        deadlines.timer_stop(case, ("appeal",), at=step.now)
+        deadlines.timer_start(case, deadlines.END_TO_END, at=step.now, cfg=step.cfg)
+    _enter_dispatched(step, unit, case.instructions, co_units)
 
 
-@action("reject", sources=(S.PENDING_APPROVAL, S.PLAN_APPROVAL), roles=LEADER, side=Side.OWNER)
+@action("reject", sources=(S.PENDING_APPROVAL, S.PLAN_APPROVAL), roles=STAFF, side=Side.EITHER,
+        actor_guard=_actor_at_level)
 def _do_reject(step: Step, p: inputs.ActionBase) -> None:
+    step.set("approval_level", 0)
+    step.set("awaiting", "")
     if step.case.state == S.PLAN_APPROVAL:
         step.set("state", S.ACCEPTED)
         deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
         deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
-    elif step.case.appeal:
-        # The GM upholds the original decision: the appeal is over and final.
+    elif _appeal_pending(step.case):
+        # The reviewer (the GM, the upper-level branch) upholds the original decision: final.
         _finish(step, CloseReason.APPEAL_REJECTED)
     else:
         step.set("state", S.REGISTERED)
@@ -613,10 +736,12 @@ def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
     if case.requires_approval or step.cfg.approval_before_dispatch(
         case.kind, severity=case.severity, channel=case.channel
     ):
+        _check_recusal(step, unit, co_units)
         step.set("state", S.PENDING_APPROVAL)
         step.set_unit("proposed_unit", unit)
         step.set("proposed_co_units", [u.code for u in co_units])
         step.set("instructions", p.instructions)
+        _enter_chain(step, step.cfg.dispatch_chain(case.kind))
     else:
         _enter_dispatched(step, unit, p.instructions, co_units)
 
@@ -624,7 +749,11 @@ def _do_dispatch(step: Step, p: inputs.DispatchIn) -> None:
 @action("acknowledge", sources=(S.DISPATCHED,), roles=HANDLERS, side=Side.UNIT)
 def _do_acknowledge(step: Step, p: inputs.ActionBase) -> None:
     step.set("state", S.ACCEPTED)
+    step.set("acknowledged_at", step.now.replace(microsecond=0))
     deadlines.timer_stop(step.case, ("acknowledge",), at=step.now)
+    # clocks that count from the unit's acknowledgement (`from: acknowledge`) start now
+    for code in deadlines.anchored_on(step.case, ("first_contact", "resolve"), "acknowledge", step.cfg):
+        deadlines.timer_start(step.case, code, at=step.now, cfg=step.cfg)
 
 
 @action("return", sources=(S.DISPATCHED, S.ACCEPTED), roles=HANDLERS, side=Side.UNIT)
@@ -633,6 +762,7 @@ def _do_return(step: Step, p: inputs.ReasonIn) -> None:
     step.note("return_reason", p.reason)
     step.note("returned_by_unit", step.case.unit.code if step.case.unit else None)
     deadlines.timer_cancel(step.case, ("acknowledge", "first_contact", "resolve"), at=step.now)
+    deadlines.co_timers_cancel(step.case, at=step.now)
     deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
 
 
@@ -643,16 +773,20 @@ def _has_pending_extension(case: Case) -> bool:
 def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
     if _has_pending_extension(case):
         return "An extension request is already waiting for a decision."
-    if not case.timers.filter(code="resolve", stopped_at__isnull=True, co_unit__isnull=True).exists():
-        return "The case has no running resolve deadline to extend."
+    if not case.timers.filter(code=cfg.extension_timer, stopped_at__isnull=True, co_unit__isnull=True).exists():
+        return f"The case has no running {cfg.extension_timer} deadline to extend."
     return None
 
 
 @action("request_extension", sources=(S.ACCEPTED, S.SUSPENDED), roles=HANDLERS, side=Side.UNIT,
         guard=_guard_request_extension)
 def _do_request_extension(step: Step, p: inputs.ExtensionIn) -> None:
-    fits, ceiling = deadlines.extension_fits(step.case, "resolve", amount=p.amount, unit=p.unit, cfg=step.cfg)
-    if not fits:
+    """延期: the unit asks for more time on the policy's extension clock (resolve, or the case's
+    end-to-end clock); the tier the extended deadline falls in names who decides (e.g. up to 30
+    days the leader, up to 60 a senior manager)."""
+    code = step.cfg.extension_timer
+    tier, ceiling = deadlines.extension_tier(step.case, code, amount=p.amount, unit=p.unit, cfg=step.cfg)
+    if tier is None and step.cfg.extension_tiers:
         limit = step.cfg.extension_max
         raise BadInput(
             f"The extension would pass the policy maximum ({limit[0]} {limit[1]} from the start, "
@@ -660,15 +794,24 @@ def _do_request_extension(step: Step, p: inputs.ExtensionIn) -> None:
             fields={"amount": "beyond the policy maximum"},
         )
     assert step.actor is not None  # an action always has an actor
+    approver = tier.approver if tier else "leader"
     ext = Extension.objects.create(
         case=step.case, round=step.case.round, amount=p.amount, unit=p.unit, reason=p.reason,
-        requested_by=step.actor, requested_at=step.now,
+        requested_by=step.actor, requested_at=step.now, timer=code, approver=approver,
     )
-    step.note("extension", {"id": ext.pk, "amount": p.amount, "unit": p.unit, "reason": p.reason})
+    step.note("extension", {"id": ext.pk, "amount": p.amount, "unit": p.unit, "reason": p.reason, "timer": code,
+                            "approver": approver})
 
 
 def _guard_pending_extension(case: Case, cfg: PolicyConfig) -> str | None:
     return None if _has_pending_extension(case) else "No extension request is waiting for a decision."
+
+
+def _actor_extension_approver(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    ext = Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).first()
+    if ext is not None and not holds(user, case, ext.approver, cfg):
+        return Forbidden(f"This extension is decided by the {ext.approver} role.")
+    return None
 
 
 def _decide_extension(step: Step, status: str) -> Extension:
@@ -681,19 +824,20 @@ def _decide_extension(step: Step, status: str) -> Extension:
 EXTENSION_DECIDED_IN = (S.ACCEPTED, S.SUSPENDED, S.RESULT_SUBMITTED, S.PLAN_APPROVAL)
 
 
-@action("grant_extension", sources=EXTENSION_DECIDED_IN, roles=LEADER, side=Side.OWNER,
-        guard=_guard_pending_extension)
+@action("grant_extension", sources=EXTENSION_DECIDED_IN, roles=STAFF, side=Side.EITHER,
+        guard=_guard_pending_extension, actor_guard=_actor_extension_approver)
 def _do_grant_extension(step: Step, p: inputs.ActionBase) -> None:
     ext = _decide_extension(step, ExtensionStatus.GRANTED)
-    fits, _ = deadlines.extension_fits(step.case, "resolve", amount=ext.amount, unit=ext.unit, cfg=step.cfg)
+    fits, _ = deadlines.extension_fits(step.case, ext.timer, amount=ext.amount, unit=ext.unit, cfg=step.cfg)
     if not fits:
         raise InvalidTransition("The extension no longer fits within the policy maximum.")
-    timer = deadlines.timer_extend(step.case, "resolve", amount=ext.amount, unit=ext.unit, cfg=step.cfg)
-    step.note("extension", {"id": ext.pk, "status": "granted", "resolve_due_at": _plain(timer.due_at)})
+    timer = deadlines.timer_extend(step.case, ext.timer, amount=ext.amount, unit=ext.unit, cfg=step.cfg)
+    key = "resolve_due_at" if ext.timer == "resolve" else f"{ext.timer}_due_at"
+    step.note("extension", {"id": ext.pk, "status": "granted", key: _plain(timer.due_at)})
 
 
-@action("refuse_extension", sources=EXTENSION_DECIDED_IN, roles=LEADER, side=Side.OWNER,
-        guard=_guard_pending_extension)
+@action("refuse_extension", sources=EXTENSION_DECIDED_IN, roles=STAFF, side=Side.EITHER,
+        guard=_guard_pending_extension, actor_guard=_actor_extension_approver)
 def _do_refuse_extension(step: Step, p: inputs.ActionBase) -> None:
     ext = _decide_extension(step, ExtensionStatus.REFUSED)
     step.note("extension", {"id": ext.pk, "status": "refused"})
@@ -727,29 +871,47 @@ def _do_record_contact(step: Step, p: inputs.ContactIn) -> None:
 
 @action("submit_result", sources=(S.ACCEPTED,), roles=HANDLERS, side=Side.UNIT)
 def _do_submit_result(step: Step, p: inputs.SubmitResultIn) -> None:
+    """反馈: the unit's result (its investigation report and the reply). The fields the policy
+    requires (`forms.submit_result.required`) are checked before this runs."""
     for name in ("cause", "course", "responsible_person", "conclusion", "countermeasures", "reply"):
         step.set(name, getattr(p, name))
     if p.liability:
         step.set("liability", p.liability)
+    step.set("result_at", step.now.replace(microsecond=0))
     deadlines.timer_stop(step.case, ("resolve", "first_contact", "acknowledge"), at=step.now)
     # The lead unit's result closes the round: co-handling units' clocks stop counting.
-    deadlines.timer_cancel(step.case, None, at=step.now, every_unit=True)
+    deadlines.co_timers_cancel(step.case, at=step.now)
     step.set("reply_level", 0)
     if step.cfg.plan_approval(step.case.severity):
         step.set("state", S.PLAN_APPROVAL)
+        _enter_chain(step, step.cfg.plan_chain)
     else:
-        step.set("state", S.RESULT_SUBMITTED)
-        deadlines.timer_start(step.case, "feedback", at=step.now, cfg=step.cfg)
+        _enter_result_submitted(step)
 
 
-@action("approve_plan", sources=(S.PLAN_APPROVAL,), roles=LEADER, side=Side.OWNER)
-def _do_approve_plan(step: Step, p: inputs.ActionBase) -> None:
+def _enter_result_submitted(step: Step) -> None:
+    """The result waits for the centre's review — after its 答复审核 chain, if the policy has one."""
     step.set("state", S.RESULT_SUBMITTED)
+    step.set("approval_level", 0)
+    chain = step.cfg.reply_chain(step.case.kind)
+    step.set("awaiting", chain[0] if chain else "")
     deadlines.timer_start(step.case, "feedback", at=step.now, cfg=step.cfg)
 
 
+@action("approve_plan", sources=(S.PLAN_APPROVAL,), roles=STAFF, side=Side.EITHER, actor_guard=_actor_at_level)
+def _do_approve_plan(step: Step, p: inputs.ActionBase) -> None:
+    """方案审批: the plan climbs the policy's plan approval chain (the leader by default)."""
+    chain = step.cfg.plan_chain
+    step.note("level", step.case.approval_level + 1)
+    if step.case.approval_level + 1 < len(chain):
+        step.set("approval_level", step.case.approval_level + 1)
+        step.set("awaiting", chain[step.case.approval_level])
+        return
+    _enter_result_submitted(step)
+
+
 def _guard_reply_done(case: Case, cfg: PolicyConfig) -> str | None:
-    chain = cfg.reply_approval_chain
+    chain = cfg.reply_chain(case.kind)
     if case.reply_level < len(chain):
         return f"The reply waits for approval level {case.reply_level + 1} ({chain[case.reply_level]}) first."
     return None
@@ -760,6 +922,7 @@ def _guard_reply_done(case: Case, cfg: PolicyConfig) -> str | None:
 def _do_review(step: Step, p: inputs.ReviewIn) -> None:
     deadlines.timer_stop(step.case, ("feedback",), at=step.now)
     step.note("accept", p.accept)
+    step.set("awaiting", "")
     if p.accept:
         if step.cfg.callback_needed(kind=step.case.kind, number=step.case.number):
             step.set("state", S.PENDING_CALLBACK)
@@ -774,32 +937,34 @@ def _do_review(step: Step, p: inputs.ReviewIn) -> None:
 
 
 def _guard_reply_pending(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.reply_level >= len(cfg.reply_approval_chain):
+    if case.reply_level >= len(cfg.reply_chain(case.kind)):
         return "The reply needs no (more) approval."
     return None
 
 
 def _actor_reply_level(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
-    chain = cfg.reply_approval_chain
+    chain = cfg.reply_chain(case.kind)
     role = chain[case.reply_level] if case.reply_level < len(chain) else None
-    if role is None or role not in roles_over(user, case.owner_unit):
+    if role is None or not holds(user, case, role, cfg):
         return Forbidden(f"Approval level {case.reply_level + 1} belongs to the {role} role.")
     return None
 
 
-# 答复审核: the reply climbs the policy's approval chain before the centre reviews it.
-@action("approve_reply", sources=(S.RESULT_SUBMITTED,), roles=(Role.LEADER, Role.SUPERVISOR, Role.DISPATCHER),
-        side=Side.OWNER, guard=_guard_reply_pending, actor_guard=_actor_reply_level)
+# 答复审核: the reply climbs the policy's approval chain (per kind) before the centre reviews it.
+@action("approve_reply", sources=(S.RESULT_SUBMITTED,), roles=STAFF, side=Side.EITHER, guard=_guard_reply_pending,
+        actor_guard=_actor_reply_level)
 def _do_approve_reply(step: Step, p: inputs.ReviewIn) -> None:
-    chain = step.cfg.reply_approval_chain
+    chain = step.cfg.reply_chain(step.case.kind)
     step.note("level", step.case.reply_level + 1)
     step.note("accept", p.accept)
     if p.accept:
         step.set("reply_level", step.case.reply_level + 1)
+        step.set("awaiting", chain[step.case.reply_level] if step.case.reply_level < len(chain) else "")
         step.note("chain", chain)
     else:
         # Sent back down the chain: the unit redrafts its reply.
         step.set("reply_level", 0)
+        step.set("awaiting", "")
         step.set("state", S.ACCEPTED)
         deadlines.timer_cancel(step.case, ("feedback",), at=step.now)
         deadlines.timer_start(step.case, "resolve", at=step.now, cfg=step.cfg)
@@ -824,7 +989,12 @@ def _do_callback(step: Step, p: inputs.CallbackIn) -> None:
     step.set("satisfaction", p.satisfaction)
     step.set("callback_attempts", step.case.callback_attempts + 1)
     deadlines.timer_stop(step.case, ("callback",), at=step.now)
-    if p.satisfaction in SATISFIED and not step.cfg.close_requires_signoff:
+    if p.satisfaction in SATISFIED and step.cfg.satisfied_decision:
+        # The leader decides whether another round is needed (tobacco 二(三) 审查确定是否需进入二次
+        # 派单阶段): the case waits for `close` or `redispatch` on the `decision` clock.
+        step.set("awaiting", step.cfg.satisfied_decision[0])
+        deadlines.timer_start(step.case, "decision", at=step.now, cfg=step.cfg)
+    elif p.satisfaction in SATISFIED and not step.cfg.close_requires_signoff:
         _finish(step, CloseReason.CALLBACK)
     elif p.satisfaction == Satisfaction.UNSATISFIED:
         # The case waits in pending_callback for the centre's decision: 二次派单 (redispatch,
@@ -840,21 +1010,35 @@ def _guard_close(case: Case, cfg: PolicyConfig) -> str | None:
 
 
 DECIDE_AFTER_UNSATISFIED = (Role.DISPATCHER, Role.SUPERVISOR)
+CLOSERS = (Role.DISPATCHER, Role.AGENT, Role.SUPERVISOR)
+
+
+def _decision_roles(case: Case, cfg: PolicyConfig) -> tuple[str, ...] | None:
+    """Who decides a case waiting after its callback: the centre after an unsatisfied callback,
+    the policy's `satisfied_decision` roles after a satisfied one; None when no decision is due."""
+    if case.state != S.PENDING_CALLBACK:
+        return None
+    if case.satisfaction == Satisfaction.UNSATISFIED:
+        return DECIDE_AFTER_UNSATISFIED
+    if case.satisfaction in SATISFIED and cfg.satisfied_decision:
+        return tuple(cfg.satisfied_decision)
+    return None
 
 
 def _actor_close(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
     """After an unsatisfied callback the centre decides (二次派单 or a reasoned close), not the
-    agent who called back."""
-    if case.satisfaction == Satisfaction.UNSATISFIED and not (
-        roles_over(user, case.owner_unit) & set(DECIDE_AFTER_UNSATISFIED)
-    ):
-        return Forbidden("After an unsatisfied callback the dispatcher or the supervisor decides: "
-                         "二次派单 or a reasoned close.")
+    agent who called back; after a satisfied one, the roles the policy names (the leader), if any."""
+    roles = _decision_roles(case, cfg) or CLOSERS
+    if not any(holds(user, case, role, cfg) for role in roles):
+        if case.satisfaction == Satisfaction.UNSATISFIED:
+            return Forbidden("After an unsatisfied callback the dispatcher or the supervisor decides: "
+                             "二次派单 or a reasoned close.")
+        return Forbidden(f"The {' or '.join(roles)} role decides whether the case is closed.")
     return None
 
 
-@action("close", sources=(S.PENDING_CALLBACK,), roles=(Role.DISPATCHER, Role.AGENT, Role.SUPERVISOR),
-        side=Side.OWNER, guard=_guard_close, actor_guard=_actor_close)
+@action("close", sources=(S.PENDING_CALLBACK,), roles=STAFF, side=Side.OWNER, guard=_guard_close,
+        actor_guard=_actor_close)
 def _do_close(step: Step, p: inputs.CloseIn) -> None:
     if p.recourse:
         step.note("recourse", p.recourse)
@@ -876,13 +1060,20 @@ def _next_round(step: Step, p: inputs.DispatchIn, round_no: int) -> None:
 def _guard_redispatch(case: Case, cfg: PolicyConfig) -> str | None:
     if case.round >= 2:
         return "The case is already in round 2 or later; escalate it (三次派单) instead."
-    if case.state == S.PENDING_CALLBACK and case.satisfaction != Satisfaction.UNSATISFIED:
+    if case.state == S.PENDING_CALLBACK and _decision_roles(case, cfg) is None:
         return "Only an unsatisfied callback (or a rejected result) leads to 二次派单."
     return None
 
 
-@action("redispatch", sources=(S.PENDING_CALLBACK, S.RESULT_SUBMITTED), roles=(Role.DISPATCHER, Role.SUPERVISOR),
-        side=Side.OWNER, guard=_guard_redispatch)
+def _actor_redispatch(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    roles = _decision_roles(case, cfg) or DECIDE_AFTER_UNSATISFIED
+    if not any(holds(user, case, role, cfg) for role in roles):
+        return Forbidden(f"二次派单 is decided by the {' or '.join(roles)} role.")
+    return None
+
+
+@action("redispatch", sources=(S.PENDING_CALLBACK, S.RESULT_SUBMITTED), roles=STAFF, side=Side.OWNER,
+        guard=_guard_redispatch, actor_guard=_actor_redispatch)
 def _do_redispatch(step: Step, p: inputs.DispatchIn) -> None:
     _next_round(step, p, 2)
 
@@ -934,36 +1125,113 @@ def _guard_reopen(case: Case, cfg: PolicyConfig) -> str | None:
     return "A merged case cannot be reopened; reopen the case it was merged into." if case.merged_into_id else None
 
 
-@action("reopen", sources=(S.CLOSED, S.INVALID), roles=(Role.DISPATCHER, Role.SUPERVISOR), side=Side.OWNER,
-        guard=_guard_reopen)
-def _do_reopen(step: Step, p: inputs.ReasonIn) -> None:
-    step.note("reason", p.reason)
-    step.set("state", S.REGISTERED)
+def _new_cycle(step: Step) -> None:
+    """The case is handled again (reopened, or appealed): a new handling cycle with its own clocks,
+    counted from now, in round 1; the earlier cycles' timers and co-handling rows stay as they were."""
+    step.set("cycle", step.case.cycle + 1)
+    step.set("reopened_at", step.now.replace(microsecond=0))
+    step.set("round", 1)
     step.set("closed_at", None)
     step.set("close_reason", CloseReason.OPEN)
     step.set("satisfaction", "")
+    step.set("callback_attempts", 0)
+    step.set("reply_level", 0)
+    step.set("dispatched_at", None)
+    step.set("acknowledged_at", None)
+    step.set("result_at", None)
+    CoHandling.objects.filter(case=step.case, active=True).update(active=False)
+    step.case._co_units = []  # type: ignore[attr-defined]
+
+
+@action("reopen", sources=(S.CLOSED, S.INVALID), roles=(Role.DISPATCHER, Role.SUPERVISOR), side=Side.OWNER,
+        guard=_guard_reopen)
+def _do_reopen(step: Step, p: inputs.ReasonIn) -> None:
+    """重办: the case is registered again for a new handling cycle — its clocks count from now
+    (issue 14.12: never the first handling's due dates; the met deadlines stay met)."""
+    step.note("reason", p.reason)
+    step.set("state", S.REGISTERED)
     step.set("validity", Validity.UNCHECKED)
-    deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
+    _new_cycle(step)
+    for code in (deadlines.END_TO_END, "dispatch"):
+        deadlines.timer_start(step.case, code, at=step.now, cfg=step.cfg)
+
+
+DECIDED = (CloseReason.CALLBACK, CloseReason.SIGNOFF, CloseReason.NO_CALLBACK)
 
 
 def _guard_appeal(case: Case, cfg: PolicyConfig) -> str | None:
-    if case.kind != Kind.EMPLOYEE_COMPLAINT:
-        return "Only employee complaints can be appealed (复审)."
+    if case.kind not in cfg.appeal_kinds:
+        return f"The policy allows an appeal (复审/核实) only for: {', '.join(cfg.appeal_kinds) or 'no kind'}."
     if case.appeal:
         return "The case has already been appealed; the decision is final."
-    if case.close_reason not in (CloseReason.CALLBACK, CloseReason.SIGNOFF):
+    if case.close_reason not in DECIDED:
         return "Only a decided case can be appealed."
     return None
 
 
 @action("appeal", sources=(S.CLOSED,), roles=(Role.AGENT, Role.DISPATCHER), side=Side.OWNER, guard=_guard_appeal)
 def _do_appeal(step: Step, p: inputs.ReasonIn) -> None:
+    """复审 / 核实: the complainant rejects the decision; the policy's reviewers (the GM, the
+    upper-level branch) decide on their `appeal` clock: `approve` has the case handled again,
+    `reject` upholds the decision for good."""
     step.note("reason", p.reason)
     step.set("appeal", True)
     step.set("state", S.PENDING_APPROVAL)
     step.set_unit("proposed_unit", step.case.unit)
-    step.set("closed_at", None)
-    step.set("close_reason", CloseReason.OPEN)
+    _new_cycle(step)
+    _enter_chain(step, step.cfg.appeal_chain)
+    deadlines.timer_start(step.case, "appeal", at=step.now, cfg=step.cfg)
+
+
+def _guard_withdraw(case: Case, cfg: PolicyConfig) -> str | None:
+    return None if cfg.withdrawal_allowed else "The policy does not let a complainant withdraw a case."
+
+
+@action("withdraw", sources=ANY_OPEN, roles=(Role.AGENT, Role.DISPATCHER), side=Side.OWNER, guard=_guard_withdraw)
+def _do_withdraw(step: Step, p: inputs.WithdrawIn) -> None:
+    """撤回: the complainant withdraws the case. It closes as withdrawn as of the moment the
+    request was received (`requested_at`, default now); its clocks stop then. A withdrawn case
+    is neither invalid nor a return."""
+    requested = (p.requested_at or step.now).replace(microsecond=0)
+    if requested > step.now or requested < step.case.received_at:
+        raise BadInput("requested_at must lie between the case's receipt and now.",
+                       fields={"requested_at": "outside the case's life"})
+    step.note("reason", p.reason)
+    step.note("requested_at", requested)
+    deadlines.timer_stop(step.case, None, at=requested, every_unit=True)
+    _finish(step, CloseReason.WITHDRAWN, at=requested)
+
+
+def _open_obligations(case: Case) -> list[Timer]:
+    cfg = config_for(case.policy_id)
+    codes = [o.code for o in cfg.obligations]
+    if not codes:
+        return []
+    return list(Timer.objects.filter(case=case, code__in=codes, stopped_at__isnull=True))
+
+
+def _actor_fulfil(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
+    timers = _open_obligations(case)
+    if not timers:
+        return InvalidTransition("The case owes no obligation.")
+    if not any(holds(user, case, t.role, cfg) for t in timers):
+        return Forbidden("Its obligations belong to the " + ", ".join(sorted({t.role for t in timers})) + " role.")
+    return None
+
+
+@action("fulfil", sources=tuple(State), roles=STAFF, side=Side.EITHER, actor_guard=_actor_fulfil)
+def _do_fulfil(step: Step, p: inputs.FulfilIn) -> None:
+    """An obligation of the policy is done (报备 filed, special report written): its clock stops,
+    met or late."""
+    timer = next((t for t in _open_obligations(step.case) if t.code == p.obligation), None)
+    if timer is None:
+        raise BadInput(f"The case owes no open obligation {p.obligation!r}.", fields={"obligation": "not owed"})
+    assert step.actor is not None
+    if not holds(step.actor, step.case, timer.role, step.cfg):
+        raise Forbidden(f"The obligation {p.obligation} belongs to the {timer.role} role.")
+    deadlines.timer_stop(step.case, (timer.code,), at=step.now)
+    step.note("obligation", p.obligation)
+    step.note("note", p.note)
 
 
 COMPENSATION_IN = (S.ACCEPTED, S.RESULT_SUBMITTED, S.PENDING_CALLBACK, S.CLOSED)
@@ -996,7 +1264,7 @@ def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
 
 
 def _co_row_for(user: User, case: Case) -> CoHandling | None:
-    for co in CoHandling.objects.filter(case=case, round=case.round, active=True).select_related("unit"):
+    for co in CoHandling.objects.filter(case=case, cycle=case.cycle, round=case.round, active=True).select_related("unit"):
         if roles_over(user, co.unit) & set(HANDLERS):
             return co
     return None
@@ -1020,9 +1288,11 @@ def _actor_co_acknowledge(user: User, case: Case, cfg: PolicyConfig) -> CaseErro
         actor_guard=_actor_co_acknowledge)
 def _do_co_acknowledge(step: Step, p: inputs.ActionBase) -> None:
     co = _my_co_handling(step)
-    co.acknowledged_at = step.now
+    co.acknowledged_at = step.now.replace(microsecond=0)
     co.save(update_fields=["acknowledged_at"])
     deadlines.timer_stop(step.case, ("acknowledge",), at=step.now, unit=co.unit)
+    for code in deadlines.anchored_on(step.case, ("resolve",), "acknowledge", step.cfg, unit=co.unit):
+        deadlines.timer_start(step.case, code, at=step.now, cfg=step.cfg, unit=co.unit)
     step.note("co_unit", co.unit.code)
 
 
@@ -1111,9 +1381,12 @@ def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:
             step.changes["category"] = [old, p.category or None]
             if category is not None and category.case_class and p.case_class is None:
                 step.set("case_class", category.case_class)
-    for name in ("severity", "case_class", "customer_class", "liability"):
+    for name in ("severity", "case_class", "customer_class", "liability", "respondent_person"):
         value = getattr(p, name)
         if value is not None:
             step.set(name, value)
+    if p.respondent_unit is not None:
+        step.set_unit("respondent_unit", _target_unit(step, p.respondent_unit, field_name="respondent_unit")
+                      if p.respondent_unit else None)
     if not step.changes:
         raise InvalidTransition("Nothing to change.")

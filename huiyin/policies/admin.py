@@ -65,7 +65,7 @@ class PolicyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Policy, form: PolicyForm, change: bool) -> None:
         text = form.cleaned_data["yaml_text"]
         old = Policy.objects.get(pk=obj.pk).config if obj.pk else {}
-        new = policy_load_preset(preset_check(text)["name"], text=text)
+        new = policy_load_preset(preset_check(text)["name"], text=text, origin="admin")
         audit("policy_change", actor=request.user, target=f"{new.name} v{new.version}",  # type: ignore[arg-type]
               details={"rules": _rule_diff(old, new.config), "from_version": obj.version if obj.pk else None},
               request=request)

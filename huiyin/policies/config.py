@@ -1,8 +1,10 @@
 """Read access to a policy's configuration, with the defaults filled in.
 
 The workflow asks questions ("does a complaint need the leader's approval before
-dispatch?", "what is the resolve timer of an upstream case?") through this one
-class, so a newcomer finds every configurable rule of the workflow here.
+dispatch?", "what is the resolve timer of an upstream case in round 2?", "who signs off the
+reply of a consultation?") through this one class, so a newcomer finds every configurable
+rule of the workflow here. What each key means is documented in docs/policies.md; what a
+preset file may contain is checked by `policies.presets`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,32 @@ from huiyin.sla.calendar import BusinessHours, TimeUnit
 
 from .rules import Rule, parse_rules
 
-# The stage timers a policy may set. `decision`: after an unsatisfied callback, the time the centre
-# (督办/派单员) has to decide on 二次派单 or a reasoned close.
-TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback", "decision")
+# The stage timers a policy may set. `decision`: after a callback, the time the centre (or the
+# leader, under `workflow.satisfied_decision`) has to decide on 二次派单 or a reasoned close.
+# `end_to_end`: from receipt to closure (至接到投诉 N 天结案); it caps every stage clock.
+# `appeal`: the review (复审/核实) of an appealed case.
+TIMER_CODES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback", "decision",
+               "end_to_end", "appeal")
+
+# What a clock may count from (`from:`): its stage's start, or a named moment of the case.
+ANCHORS = ("stage", "receipt", "dispatch", "acknowledge", "result", "close")
+TIMER_ANCHORS: dict[str, tuple[str, ...]] = {
+    "dispatch": ("stage", "receipt"),
+    "acknowledge": ("stage", "receipt", "dispatch"),
+    "first_contact": ("stage", "receipt", "dispatch", "acknowledge"),
+    "resolve": ("stage", "receipt", "dispatch", "acknowledge"),
+    "feedback": ("stage", "result"),
+    "callback": ("stage", "result"),
+    "decision": ("stage",),
+    "end_to_end": ("receipt",),
+    "appeal": ("stage",),
+}
+# Obligations (duties around a case, e.g. 结案后3个工作日内报备总公司) count from one of these.
+OBLIGATION_ANCHORS = ("receipt", "dispatch", "acknowledge", "result", "close")
+# The roles the product knows; a policy may add its own (`roles:`), each a built-in role held in
+# a named unit (e.g. 上级分行核实岗: supervisor in unit `branch`).
+BUILTIN_ROLES = ("agent", "dispatcher", "handler", "first_responsible", "leader", "supervisor", "auditor",
+                 "admin")
 
 
 @dataclass(frozen=True)
@@ -27,7 +52,52 @@ class TimerSpec:
     amount: int
     unit: str
     basis: str
-    from_receipt: bool = False
+    anchor: str = "stage"  # what the clock counts from (ANCHORS)
+
+    @property
+    def from_receipt(self) -> bool:
+        return self.anchor == "receipt"
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A duty with its own deadline around a case (DESIGN §4 escalation reporting): started when
+    its condition holds and its anchor has happened, assigned to a role, met by `fulfil`."""
+
+    code: str
+    name: str
+    when: dict[str, Any] | None
+    anchor: str
+    amount: int
+    unit: str
+    role: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class ExtensionTier:
+    """延期: an extension that keeps the extended clock within `amount`/`unit` of its start needs
+    `approver`'s decision; a longer one needs the next tier's."""
+
+    amount: int
+    unit: str
+    approver: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class PolicyRole:
+    """A role the policy names that the product has no word for (法务室, 上级分行核实岗 …): the
+    holders of the built-in `role` in the unit `unit` (in any unit when empty)."""
+
+    code: str
+    name: str
+    role: str
+    unit: str
+
+
+def _roles(value: Any, default: list[str]) -> list[str]:
+    return [str(r) for r in value] if isinstance(value, list) else list(default)
 
 
 class PolicyConfig:
@@ -38,6 +108,24 @@ class PolicyConfig:
     def workflow(self) -> dict[str, Any]:
         return self.raw.get("workflow", {})
 
+    # --- the organisation ---------------------------------------------------------------------
+
+    @property
+    def region(self) -> str:
+        """The organisation's region (a provincial branch is one province), used when a case has
+        none (DESIGN §5 counts by region)."""
+        return str(self.raw.get("region", "") or "")
+
+    @cached_property
+    def roles(self) -> dict[str, PolicyRole]:
+        out = {}
+        for code, spec in (self.raw.get("roles") or {}).items():
+            out[str(code)] = PolicyRole(str(code), str(spec.get("name", code)), str(spec["role"]),
+                                        str(spec.get("unit", "") or ""))
+        return out
+
+    # --- approvals (批示, 方案审批, 答复审核, 复审) ------------------------------------------------------
+
     def approval_before_dispatch(self, kind: str, *, severity: str = "", channel: str = "") -> bool:
         """Leader 批示 before dispatch: a list of kinds, or {kinds, severities, channels}
         (any one matching is enough)."""
@@ -47,6 +135,64 @@ class PolicyConfig:
         return (
             kind in spec.get("kinds", []) or severity in spec.get("severities", []) or channel in spec.get("channels", [])
         )
+
+    def dispatch_chain(self, kind: str) -> list[str]:
+        """Who approves a dispatch, in order: the kind's own chain (`chains`), else `chain`, else
+        the leader (分管领导)."""
+        spec = self.workflow.get("approval_before_dispatch", [])
+        if isinstance(spec, dict):
+            chains = spec.get("chains") or {}
+            if kind in chains:
+                return _roles(chains[kind], ["leader"])
+            return _roles(spec.get("chain"), ["leader"])
+        return ["leader"]
+
+    def plan_approval(self, severity: str) -> bool:
+        return severity in self.workflow.get("plan_approval_severities", [])
+
+    @property
+    def plan_chain(self) -> list[str]:
+        """Who approves a handling plan (重大问题处理方案), in order."""
+        return _roles(self.workflow.get("plan_approval_chain"), ["leader"])
+
+    @property
+    def reply_approval_chain(self) -> list[str]:
+        """答复审核: the default chain of roles that approve the reply before the centre reviews it."""
+        spec = self.workflow.get("reply_approval", [])
+        if isinstance(spec, dict):
+            return _roles(spec.get("default"), [])
+        return list(spec)
+
+    def reply_chain(self, kind: str) -> list[str]:
+        """The 答复审核 chain of a case of this kind (`reply_approval: {default, kinds}`)."""
+        spec = self.workflow.get("reply_approval", [])
+        if isinstance(spec, dict) and kind in (spec.get("kinds") or {}):
+            return _roles(spec["kinds"][kind], [])
+        return self.reply_approval_chain
+
+    @property
+    def satisfied_decision(self) -> list[str]:
+        """After a satisfied callback, the roles that decide whether another round is needed
+        (e.g. tobacco 二(三): 提交分管领导审查确定是否需进入二次派单阶段); empty: the case closes."""
+        return _roles(self.workflow.get("satisfied_decision"), [])
+
+    @property
+    def appeal_kinds(self) -> list[str]:
+        """The kinds a decided case of may be appealed (复审, upper-level review 核实)."""
+        spec = self.workflow.get("appeal") or {}
+        return _roles(spec.get("kinds"), ["employee_complaint"])
+
+    @property
+    def appeal_chain(self) -> list[str]:
+        """Who decides an appeal, in order (the GM, the upper-level branch …)."""
+        spec = self.workflow.get("appeal") or {}
+        return _roles(spec.get("reviewers"), ["leader"])
+
+    @property
+    def withdrawal_allowed(self) -> bool:
+        return bool(self.workflow.get("withdrawal", True))
+
+    # --- the callback and closing -----------------------------------------------------------
 
     def callback_needed(self, *, kind: str, number: str) -> bool:
         """Whether this case is called back: `callback: {kinds: [...], sample: 0.3}` — every
@@ -66,9 +212,22 @@ class PolicyConfig:
         return bucket < share
 
     @property
-    def reply_approval_chain(self) -> list[str]:
-        """答复审核: the roles that must approve the reply, in order, before the centre reviews it."""
-        return list(self.workflow.get("reply_approval", []))
+    def close_requires_signoff(self) -> bool:
+        return bool(self.workflow.get("close_requires_signoff", False)) or bool(self.satisfied_decision)
+
+    @property
+    def callback_required(self) -> bool:
+        return bool(self.workflow.get("callback_required", True))
+
+    @property
+    def unreachable_attempts(self) -> int:
+        return int(self.workflow.get("unreachable_attempts", 3))
+
+    @property
+    def max_round(self) -> int:
+        return int(self.workflow.get("max_round", 3))
+
+    # --- other settings ------------------------------------------------------------------------
 
     @property
     def open_contact(self) -> str:
@@ -90,24 +249,11 @@ class PolicyConfig:
     def rules(self) -> list[Rule]:
         return parse_rules(self.raw.get("rules"))
 
-    def plan_approval(self, severity: str) -> bool:
-        return severity in self.workflow.get("plan_approval_severities", [])
-
-    @property
-    def close_requires_signoff(self) -> bool:
-        return bool(self.workflow.get("close_requires_signoff", False))
-
-    @property
-    def callback_required(self) -> bool:
-        return bool(self.workflow.get("callback_required", True))
-
-    @property
-    def unreachable_attempts(self) -> int:
-        return int(self.workflow.get("unreachable_attempts", 3))
-
-    @property
-    def max_round(self) -> int:
-        return int(self.workflow.get("max_round", 3))
+    def required(self, form: str) -> list[str]:
+        """The fields the policy requires on a form (`forms.<form>.required`): `registration`
+        (intake) or an action's name (e.g. `submit_result`'s investigation report)."""
+        spec = (self.raw.get("forms") or {}).get(form) or {}
+        return [str(f) for f in spec.get("required", [])]
 
     @cached_property
     def business_hours(self) -> BusinessHours:
@@ -120,27 +266,72 @@ class PolicyConfig:
     def reminder_share(self) -> float:
         return float(self.raw.get("reminder_share", 0.75))
 
+    # --- extensions ----------------------------------------------------------------------------
+
+    @property
+    def extension_timer(self) -> str:
+        """The clock an extension (延期) moves: `resolve` (the default) or `end_to_end`."""
+        return str((self.raw.get("extension") or {}).get("timer", "resolve"))
+
+    @cached_property
+    def extension_tiers(self) -> list[ExtensionTier]:
+        """The extension tiers, shortest first: `extension.tiers`, else `extension_max` as one tier
+        that the leader grants."""
+        spec = self.raw.get("extension") or {}
+        if spec.get("tiers"):
+            return [ExtensionTier(int(t["max"]["amount"]), TimeUnit(t["max"]["unit"]).value,
+                                  str(t.get("approver", "leader")), str(t.get("basis", "")))
+                    for t in spec["tiers"]]
+        limit = self.raw.get("extension_max")
+        if not limit:
+            return []
+        return [ExtensionTier(int(limit["amount"]), TimeUnit(limit["unit"]).value, "leader",
+                              str(limit.get("basis", "")))]
+
     @property
     def extension_max(self) -> tuple[int, str] | None:
-        spec = self.raw.get("extension_max")
-        if not spec:
-            return None
-        return int(spec["amount"]), TimeUnit(spec["unit"]).value
+        """The most any extension may reach (the last tier), from the clock's start."""
+        tiers = self.extension_tiers
+        return (tiers[-1].amount, tiers[-1].unit) if tiers else None
 
-    def timer(self, code: str, *, kind: str, channel: str, severity: str = "general") -> TimerSpec | None:
-        """The timer `code` for a case of this kind, severity and channel, or None if the policy
-        has none. The most specific wins: kind, then severity, then channel, then the default.
-        `from: receipt` counts the time from the case's receipt instead of the stage's start."""
+    # --- clocks --------------------------------------------------------------------------------
+
+    def timer(self, code: str, *, kind: str, channel: str, severity: str = "general", round_no: int = 1,
+              co_unit: bool = False) -> TimerSpec | None:
+        """The timer `code` for a case of this kind, severity and channel in dispatch round
+        `round_no` (of a co-handling unit when `co_unit`), or None if the policy has none.
+        The most specific wins: a co-handling unit's own limit (`co_units`), the round's
+        (`rounds`), then kind, severity, channel and the default. `from:` (on the chosen
+        variant or the timer) names what the clock counts from."""
         spec = self.raw.get("timers", {}).get(code)
         if not spec:
             return None
+        rounds = spec.get("rounds") or {}
         chosen = (
-            (spec.get("kinds") or {}).get(kind)
+            (spec.get("co_units") if co_unit else None)
+            or rounds.get(str(round_no)) or rounds.get(round_no)
+            or (spec.get("kinds") or {}).get(kind)
             or (spec.get("severities") or {}).get(severity)
             or (spec.get("channels") or {}).get(channel)
             or spec.get("default")
         )
         if not chosen:
             return None
+        anchor = str(chosen.get("from") or spec.get("from") or "stage")
         return TimerSpec(code, int(chosen["amount"]), TimeUnit(chosen["unit"]).value, spec.get("basis", ""),
-                         from_receipt=spec.get("from") == "receipt")
+                         anchor=anchor)
+
+    @cached_property
+    def obligations(self) -> list[Obligation]:
+        out = []
+        for item in self.raw.get("obligations") or []:
+            out.append(Obligation(
+                code=str(item["code"]), name=str(item.get("name", item["code"])), when=item.get("when"),
+                anchor=str(item.get("from", "close")), amount=int(item["due"]["amount"]),
+                unit=TimeUnit(item["due"]["unit"]).value, role=str(item.get("role", "dispatcher")),
+                basis=str(item.get("basis", "")),
+            ))
+        return out
+
+    def obligation(self, code: str) -> Obligation | None:
+        return next((o for o in self.obligations if o.code == code), None)

@@ -17,6 +17,11 @@ class Policy(models.Model):
     title = models.CharField(_("标题"), max_length=200, blank=True)
     config = models.JSONField(_("配置"), default=dict)
     active = models.BooleanField(_("生效"), default=False)
+    # Where this version came from: a shipped preset, a file of the organisation's, or an edit
+    # in the admin pages (loading a shipped preset over the organisation's own edits is refused
+    # with what differs, unless forced).
+    origin = models.CharField(_("来源"), max_length=10, default="preset",
+                              choices=[("preset", _("预置")), ("file", _("文件")), ("admin", _("后台编辑"))])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,13 +1,19 @@
 """Presets: the bundles of categories, timers, workflow steps, rules and notification routes
 that an organisation loads (DESIGN §9), shipped as YAML files in `policies/presets/`.
 
-`preset_check(text)` refuses a file with an error naming the line and the reason;
-`policy_load_preset` stores nothing unless the whole file is right.
+`preset_check(text)` refuses a file with an error naming the line and the reason — a wrong
+value, and an unknown key anywhere (a `form:` typed for `from:` inside a timer is refused, not
+ignored); `policy_load_preset` stores nothing unless the whole file is right.
+
+What a file may contain is declared once, in `SCHEMA` below; docs/policies.md documents every
+key of it (a test reads the schema's keys and fails on one the docs do not list).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +21,48 @@ import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
-from .config import TIMER_CODES
-from .rules import RuleError, parse_rules
+from .config import ANCHORS, BUILTIN_ROLES, OBLIGATION_ANCHORS, TIMER_ANCHORS, TIMER_CODES
+from .rules import RuleError, _check_condition, parse_rules
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 NAMES = ("tobacco", "12315", "quality", "insurance", "crm", "power", "telecom", "manufacturer", "property",
          "fire", "retail")
 KINDS = ("complaint", "consultation", "suggestion", "report", "praise", "employee_complaint")
 CHANNELS = ("phone", "web", "email", "letter", "fax", "walk_in", "sms", "wechat", "api", "upstream", "regulator")
-ROLES = ("agent", "dispatcher", "handler", "first_responsible", "leader", "supervisor", "auditor", "admin")
+SEVERITIES = ("general", "difficult", "major")
+ROLES = BUILTIN_ROLES
 EVENTS = ("case.created", "case.dispatched", "case.acknowledged", "case.reminder", "case.breached",
           "case.escalated", "case.urged", "case.result_submitted", "case.callback_due", "case.extension_requested",
           "case.approval_needed", "case.major_opened", "case.closed")
-TOP_KEYS = {"name", "title", "seed", "business_hours", "workflow", "extension_max", "reminder_share", "timers",
-            "rules", "categories", "repeat", "callback", "notifications", "severities", "invalid_reasons",
-            "penalties", "reports", "forms", "note", "compensation"}
+# The fields a policy may require on a form (`forms.<form>.required`): intake's fields as the
+# intake body names them, and each action's input fields (`comment` — 阅办意见, 审核意见 — on any
+# action). cases.tests checks that these are the fields cases.inputs accepts.
+FORM_FIELDS: dict[str, tuple[str, ...]] = {
+    "registration": ("subject", "description", "demands", "product", "occurred_at", "amount", "category", "region",
+                     "received_at", "upstream_ref", "upstream_due_at", "complainant.name", "complainant.phone",
+                     "complainant.email", "complainant.address", "complainant.account", "complainant.id_number",
+                     "complainant.customer_class", "respondent_unit", "respondent_person", "representatives"),
+    "submit_result": ("cause", "course", "responsible_person", "conclusion", "countermeasures", "reply", "liability",
+                      "comment"),
+    "resolve_on_spot": ("reply", "comment"),
+    "mark_invalid": ("explanation", "comment"),
+    "dispatch": ("instructions", "co_units", "comment"),
+    "approve": ("unit", "comment"),
+    "acknowledge": ("comment",),
+    "reject": ("comment",),
+    "approve_plan": ("comment",),
+    "approve_reply": ("comment",),
+    "review": ("comment",),
+    "record_contact": ("notes", "comment"),
+    "callback": ("notes", "comment"),
+    "close": ("recourse", "comment"),
+    "return": ("comment",),
+    "co_submit_result": ("comment",),
+    "grant_extension": ("comment",),
+    "refuse_extension": ("comment",),
+    "withdraw": ("comment",),
+}
+SLUG = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
 
 
 @dataclass
@@ -41,11 +74,8 @@ class PresetError(ValueError):
         return f"line {self.line}: {self.reason}"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping and sequence item, keyed by its path."""
-
-
 def _compose_lines(text: str) -> dict[str, int]:
+    """The line of every key and sequence item of the document, keyed by its path."""
     lines: dict[str, int] = {}
     node = yaml.compose(text, Loader=yaml.SafeLoader)
 
@@ -96,116 +126,442 @@ class _Bad(Exception):
         self.path, self.reason = path, reason
 
 
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+# --- the schema: one node per kind of value -----------------------------------------------------
+
+@dataclass
+class Ctx:
+    """What a check may need to know of the whole file: the roles it names."""
+
+    roles: tuple[str, ...] = ROLES
+    timer: str = ""  # the timer code whose variants are being checked (for `from:`)
+
+
+class Node:
+    doc_keys: tuple[str, ...] = ()  # the keys this node declares (docs/policies.md lists them)
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        raise NotImplementedError
+
+    def children(self) -> Iterator[Node]:
+        return iter(())
+
+
+@dataclass
+class Any_(Node):
+    """Free text or a number (notes, bases, names)."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if isinstance(value, (dict, list)):
+            raise _Bad(path, "must be a plain value (text or a number)")
+
+
+@dataclass
+class Str(Node):
+    max_length: int = 2000
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if not isinstance(value, str) or len(value) > self.max_length:
+            raise _Bad(path, f"must be text of at most {self.max_length} characters")
+
+
+@dataclass
+class Bool(Node):
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if not isinstance(value, bool):
+            raise _Bad(path, "must be true or false")
+
+
+@dataclass
+class Num(Node):
+    low: float | None = None
+    high: float | None = None
+    whole: bool = False
+    low_open: bool = False
+    high_open: bool = False
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if isinstance(value, bool) or not isinstance(value, int if self.whole else (int, float)):
+            raise _Bad(path, "must be a whole number" if self.whole else "must be a number")
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            raise _Bad(path, f"must be {'above' if self.low_open else 'at least'} {self.low:g}")
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            raise _Bad(path, f"must be {'below' if self.high_open else 'at most'} {self.high:g}")
+
+
+@dataclass
+class OneOf(Node):
+    values: tuple[str, ...] | Callable[[Ctx], tuple[str, ...]]
+
+    def allowed(self, ctx: Ctx) -> tuple[str, ...]:
+        return self.values(ctx) if callable(self.values) else self.values
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        allowed = self.allowed(ctx)
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) not in allowed:
+            raise _Bad(path, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+
+
+@dataclass
+class Seq(Node):
+    item: Node
+    non_empty: bool = False
+    unique: bool = False
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if not isinstance(value, list):
+            raise _Bad(path, "must be a list")
+        if self.non_empty and not value:
+            raise _Bad(path, "must not be empty")
+        for i, item in enumerate(value):
+            self.item.check(item, f"{path}[{i}]", ctx)
+        if self.unique and len(set(map(str, value))) != len(value):
+            raise _Bad(path, "lists a value twice")
+
+    def children(self) -> Iterator[Node]:
+        yield self.item
+
+
+@dataclass
+class Map(Node):
+    """A mapping with known keys; any other key is refused with its line."""
+
+    fields: dict[str, Node]
+    required: tuple[str, ...] = ()
+    check_more: Callable[[dict[str, Any], str, Ctx], None] | None = None
+
+    @property
+    def doc_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self.fields)
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if not isinstance(value, dict):
+            raise _Bad(path, f"must be a mapping of {', '.join(self.fields)}")
+        unknown = sorted(str(k) for k in value if str(k) not in self.fields)
+        if unknown:
+            key = unknown[0]
+            hint = " (YAML reads a bare `on` as true)" if key == "True" else ""
+            raise _Bad(_join(path, key), f"unknown key {key!r}{hint}; allowed here: {', '.join(self.fields)}")
+        for key in self.required:
+            if key not in value:
+                raise _Bad(path, f"{key} is required")
+        for key, item in value.items():
+            self.fields[str(key)].check(item, _join(path, key), ctx)
+        if self.check_more is not None:
+            self.check_more(value, path, ctx)
+
+    def children(self) -> Iterator[Node]:
+        yield from self.fields.values()
+
+
+@dataclass
+class MapOf(Node):
+    """A mapping whose keys are names from a set (timer codes, kinds …), each with a value."""
+
+    keys: OneOf | Callable[[Any, str, Ctx], None]
+    value: Node
+    value_ctx: Callable[[str, Ctx], Ctx] | None = None
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if not isinstance(value, dict):
+            raise _Bad(path, "must be a mapping")
+        for key, item in value.items():
+            p = _join(path, key)
+            if isinstance(self.keys, OneOf):
+                self.keys.check(key, p, ctx)
+            else:
+                self.keys(key, p, ctx)
+            self.value.check(item, p, self.value_ctx(str(key), ctx) if self.value_ctx else ctx)
+
+    def children(self) -> Iterator[Node]:
+        yield self.value
+
+
+@dataclass
+class Either(Node):
+    """One of several shapes, told apart by the value's type (a list or a mapping)."""
+
+    as_list: Node
+    as_map: Node
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        (self.as_list if isinstance(value, list) else self.as_map).check(value, path, ctx)
+
+    def children(self) -> Iterator[Node]:
+        yield self.as_list
+        yield self.as_map
+
+
+@dataclass
+class Custom(Node):
+    fn: Callable[[Any, str, Ctx], None]
+    keys: tuple[str, ...] = ()
+
+    @property
+    def doc_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.keys
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        self.fn(value, path, ctx)
+
+
+@dataclass
+class Recursive(Node):
+    """A node that contains itself (the category tree's children)."""
+
+    target: list[Node] = field(default_factory=list)
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        self.target[0].check(value, path, ctx)
+
+
+# --- the building blocks ----------------------------------------------------------------------
+
+TEXT = Str()
+BASIS = Str(max_length=300)
+ROLE = OneOf(lambda ctx: ctx.roles)
+ROLE_LIST = Seq(ROLE, unique=True)
+KIND_LIST = Seq(OneOf(KINDS), unique=True)
+SEVERITY_LIST = Seq(OneOf(SEVERITIES), unique=True)
+CHANNEL_LIST = Seq(OneOf(CHANNELS), unique=True)
+UNITS = tuple(TimeUnit.values)
+
+
+def _anchor_allowed(ctx: Ctx) -> tuple[str, ...]:
+    return TIMER_ANCHORS.get(ctx.timer, ANCHORS)
+
+
+class Amount(Map):
+    """An amount of time: {amount: whole number ≥ 0, unit: …} (and its other keys)."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        if isinstance(value, dict) and (not isinstance(value.get("amount"), int) or isinstance(value.get("amount"), bool)
+                                        or value["amount"] < 0):
+            raise _Bad(_join(path, "amount") if "amount" in value else path,
+                       "needs {amount: whole number ≥ 0, unit: ...}")
+        if isinstance(value, dict) and value.get("unit") not in UNITS:
+            raise _Bad(_join(path, "unit") if "unit" in value else path, f"unit must be one of {', '.join(UNITS)}")
+        super().check(value, path, ctx)
+
+
+AMOUNT = Amount({"amount": Num(low=0, whole=True), "unit": OneOf(UNITS), "basis": BASIS}, required=("amount", "unit"))
+CLOCK = Amount({"amount": Num(low=0, whole=True), "unit": OneOf(UNITS), "from": OneOf(_anchor_allowed)},
+               required=("amount", "unit"))
+
+
+def _check_business_hours(value: Any, path: str, ctx: Ctx) -> None:
+    try:
+        BusinessHours.parse(value)
+    except (ValueError, TypeError) as exc:
+        raise _Bad(path, str(exc)) from None
+
+
+def _check_rules(value: Any, path: str, ctx: Ctx) -> None:
+    rules = parse_rules(value)
+    for i, rule in enumerate(rules):
+        for j, effect in enumerate(rule.then):
+            if "notify" in effect:
+                ROLE_LIST.check(effect["notify"]["roles"], f"rules[{i}].then[{j}].notify.roles", ctx)
+                OneOf(EVENTS).check(effect["notify"].get("event", "case.reminder"), f"rules[{i}].then[{j}].notify.event",
+                                    ctx)
+
+
+def _check_condition_node(value: Any, path: str, ctx: Ctx) -> None:
+    _check_condition(value, path)
+
+
+def _check_round(key: Any, path: str, ctx: Ctx) -> None:
+    if str(key) not in ("1", "2", "3"):
+        raise _Bad(path, "rounds are 1, 2 or 3 (二次派单 is round 2, 三次派单 round 3)")
+
+
+def _check_timer_code(key: Any, path: str, ctx: Ctx) -> None:
+    if key not in TIMER_CODES:
+        raise _Bad(path, f"unknown timer {key!r}; timers: {', '.join(TIMER_CODES)}")
+
+
+def _timer_ctx(code: str, ctx: Ctx) -> Ctx:
+    return Ctx(roles=ctx.roles, timer=code)
+
+
+TIMER = Map({
+    "default": CLOCK,
+    "kinds": MapOf(OneOf(KINDS), CLOCK),
+    "severities": MapOf(OneOf(SEVERITIES), CLOCK),
+    "channels": MapOf(OneOf(CHANNELS), CLOCK),
+    "rounds": MapOf(_check_round, CLOCK),
+    "co_units": CLOCK,
+    "from": OneOf(_anchor_allowed),
+    "basis": BASIS,
+}, required=("default",))
+
+
+def _check_slug(key: Any, path: str, ctx: Ctx) -> None:
+    if not isinstance(key, str) or not SLUG.match(key):
+        raise _Bad(path, "a code is lower-case letters, digits and _ (at most 20), starting with a letter")
+
+
+def _check_policy_role_code(key: Any, path: str, ctx: Ctx) -> None:
+    _check_slug(key, path, ctx)
+    if key in BUILTIN_ROLES:
+        raise _Bad(path, f"{key!r} is a built-in role; a policy role needs a name of its own")
+
+
+def _check_obligations(value: list[Any], path: str, ctx: Ctx) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        code = item["code"]
+        _check_slug(code, f"{path}[{i}].code", ctx)
+        if code in TIMER_CODES or code in seen:
+            raise _Bad(f"{path}[{i}].code", f"the code {code!r} is a timer's or another obligation's")
+        seen.add(code)
+
+
+OBLIGATION = Map({
+    "code": Str(max_length=20), "name": Str(max_length=100), "when": Custom(_check_condition_node),
+    "from": OneOf(OBLIGATION_ANCHORS), "due": AMOUNT, "role": ROLE, "basis": BASIS,
+}, required=("code", "name", "due"))
+
+def _check_obligation_list(value: Any, path: str, ctx: Ctx) -> None:
+    Seq(OBLIGATION).check(value, path, ctx)
+    _check_obligations(value, path, ctx)
+
+
+CATEGORY = Recursive()
+CATEGORY.target.append(Map({
+    "code": Str(max_length=64), "name": Str(max_length=100), "class": OneOf(("A", "B", "C")),
+    "compensation": Str(max_length=200), "share": Num(low=0, high=1), "children": Seq(CATEGORY),
+}, required=("code", "name")))
+
+
+def _check_categories(value: Any, path: str, ctx: Ctx) -> None:
+    Seq(CATEGORY).check(value, path, ctx)
+    seen: set[str] = set()
+
+    def walk(items: list[dict[str, Any]], p: str) -> None:
+        for i, item in enumerate(items):
+            if not re.fullmatch(r"[-a-zA-Z0-9_]{1,64}", item["code"]):
+                raise _Bad(f"{p}[{i}].code", "a category code is letters, digits, - and _")
+            if item["code"] in seen:
+                raise _Bad(f"{p}[{i}].code", f"duplicate category code {item['code']!r}")
+            seen.add(item["code"])
+            walk(item.get("children", []), f"{p}[{i}].children")
+
+    walk(value, path)
+
+
+def _check_forms(value: Any, path: str, ctx: Ctx) -> None:
+    if not isinstance(value, dict):
+        raise _Bad(path, "must be a mapping of forms (registration, submit_result …)")
+    for form, spec in value.items():
+        p = _join(path, form)
+        OneOf(tuple(FORM_FIELDS)).check(form, p, ctx)
+        Map({"required": Seq(OneOf(FORM_FIELDS[form]), unique=True), "basis": BASIS}).check(spec, p, ctx)
+
+
+def _check_extension(value: dict[str, Any], path: str, ctx: Ctx) -> None:
+    tiers = value.get("tiers", [])
+    units = {t["max"]["unit"] for t in tiers}
+    if len(units) > 1:
+        raise _Bad(f"{path}.tiers", "every tier counts in the same unit (e.g. calendar_days)")
+    amounts = [t["max"]["amount"] for t in tiers]
+    if amounts != sorted(amounts) or len(set(amounts)) != len(amounts):
+        raise _Bad(f"{path}.tiers", "tiers go from the shortest limit to the longest")
+
+
+def _check_approval_before_dispatch(value: dict[str, Any], path: str, ctx: Ctx) -> None:
+    for kind in (value.get("chains") or {}):
+        if not value.get("chains", {}).get(kind):
+            raise _Bad(f"{path}.chains.{kind}", "a chain names at least one role")
+
+
+ROUTE_OVER = ("owner", "unit", "registrar")
+ROUTE = Map({"roles": ROLE_LIST, "over": OneOf(ROUTE_OVER)})
+
+SCHEMA = Map({
+    "name": Str(max_length=50),
+    "title": Str(max_length=200),
+    "seed": Str(max_length=200),
+    "note": TEXT,
+    "region": Str(max_length=100),
+    "roles": MapOf(_check_policy_role_code, Map({"name": Str(max_length=50), "role": OneOf(BUILTIN_ROLES),
+                                                 "unit": Str(max_length=64), "basis": BASIS}, required=("name", "role"))),
+    "categories": Custom(_check_categories, keys=("code", "name", "class", "compensation", "share", "children")),
+    "severities": MapOf(OneOf(SEVERITIES), Map({"name": Str(max_length=50), "basis": BASIS})),
+    "invalid_reasons": Seq(Str(max_length=200)),
+    "business_hours": Custom(_check_business_hours),
+    "workflow": Map({
+        "approval_before_dispatch": Either(
+            KIND_LIST,
+            Map({"kinds": KIND_LIST, "severities": SEVERITY_LIST, "channels": CHANNEL_LIST, "chain": ROLE_LIST,
+                 "chains": MapOf(OneOf(KINDS), ROLE_LIST), "basis": BASIS},
+                check_more=_check_approval_before_dispatch),
+        ),
+        "plan_approval_severities": SEVERITY_LIST,
+        "plan_approval_chain": Seq(ROLE, non_empty=True),
+        "reply_approval": Either(ROLE_LIST, Map({"default": ROLE_LIST, "kinds": MapOf(OneOf(KINDS), ROLE_LIST)})),
+        "close_requires_signoff": Bool(),
+        "satisfied_decision": ROLE_LIST,
+        "callback_required": Bool(),
+        "callback_on_spot": Bool(),
+        "unreachable_attempts": Num(low=1, whole=True),
+        "max_round": Num(low=1, high=3, whole=True),
+        "appeal": Map({"kinds": KIND_LIST, "reviewers": Seq(ROLE, non_empty=True), "basis": BASIS}),
+        "withdrawal": Bool(),
+    }),
+    "extension_max": AMOUNT,
+    "extension": Map({
+        "timer": OneOf(("resolve", "end_to_end")),
+        "tiers": Seq(Map({"max": AMOUNT, "approver": ROLE, "basis": BASIS}, required=("max", "approver")),
+                     non_empty=True),
+        "basis": BASIS,
+    }, check_more=_check_extension),
+    "reminder_share": Num(low=0, high=1, low_open=True, high_open=True),
+    "timers": MapOf(_check_timer_code, TIMER, value_ctx=_timer_ctx),
+    "obligations": Custom(_check_obligation_list, keys=tuple(OBLIGATION.fields)),
+    "callback": Map({"kinds": KIND_LIST, "sample": Num(low=0, high=1, low_open=True), "basis": BASIS}),
+    "compensation": Map({"approval_above": Num(low=0), "basis": BASIS}),
+    "repeat": Map({"within_days": Num(low=1, whole=True), "open_contact": OneOf(("new", "urge")), "basis": BASIS}),
+    "forms": Custom(_check_forms, keys=("required",)),
+    "notifications": Map({"routes": MapOf(OneOf(EVENTS), Seq(ROUTE))}),
+    "rules": Custom(_check_rules),
+    "reports": Seq(Map({
+        "code": Str(max_length=64), "name": Str(max_length=200), "period": Either(Seq(Str()), Str()),
+        "by": Seq(Str()), "for": Seq(Str()), "due": Map({"amount": Num(low=0), "unit": OneOf(UNITS),
+                                                           "after": OneOf(("closed",))}),
+        "due_day": Num(low=1, high=31, whole=True), "to": Str(), "basis": BASIS,
+    }, required=("code", "name"))),
+    "penalties": Seq(Map({
+        "code": Str(max_length=64), "fine": Either(Seq(Num(low=0)), Num(low=0)), "media_fine": Seq(Num(low=0)),
+        "points": Either(Seq(Any_()), Any_()), "action": Str(), "who": Seq(Str()), "threshold": Num(low=1, whole=True),
+        "period": Str(), "tags": Seq(Str()), "severities": SEVERITY_LIST, "reward": Bool(), "basis": BASIS,
+    }, required=("code",))),
+}, required=("name",))
+
+
+def schema_keys(node: Node = SCHEMA) -> set[str]:
+    """Every key the loader accepts anywhere in a preset (docs/policies.md lists each one)."""
+    keys = set(node.doc_keys)
+    for child in node.children():
+        if isinstance(child, Recursive):
+            continue
+        keys |= schema_keys(child)
+    if isinstance(node, Map) and "categories" in node.fields:
+        keys |= schema_keys(CATEGORY.target[0])
+    return keys
+
+
 def _check(data: Any) -> None:
     if not isinstance(data, dict):
         raise _Bad("", "a preset is a mapping")
-    unknown = set(map(str, data)) - TOP_KEYS
-    if unknown:
-        key = min(unknown)
-        raise _Bad(key, f"unknown key {key!r}")
     if not isinstance(data.get("name"), str) or not data["name"]:
         raise _Bad("name", "name is required")
-    if "business_hours" in data:
-        try:
-            BusinessHours.parse(data["business_hours"])
-        except (ValueError, TypeError) as exc:
-            raise _Bad("business_hours", str(exc)) from None
-    wf = data.get("workflow", {})
-    if not isinstance(wf, dict):
-        raise _Bad("workflow", "must be a mapping")
-    abd = wf.get("approval_before_dispatch", [])
-    if isinstance(abd, list):
-        _subset(abd, KINDS, "workflow.approval_before_dispatch")
-    elif isinstance(abd, dict):
-        _subset(abd.get("kinds", []), KINDS, "workflow.approval_before_dispatch.kinds")
-        _subset(abd.get("severities", []), ("general", "difficult", "major"), "workflow.approval_before_dispatch.severities")
-        _subset(abd.get("channels", []), CHANNELS, "workflow.approval_before_dispatch.channels")
-    else:
-        raise _Bad("workflow.approval_before_dispatch", "a list of kinds or {kinds, severities, channels}")
-    _subset(wf.get("plan_approval_severities", []), ("general", "difficult", "major"), "workflow.plan_approval_severities")
-    _subset(wf.get("reply_approval", []), ROLES, "workflow.reply_approval")
-    for key in ("unreachable_attempts", "max_round"):
-        if key in wf and (not isinstance(wf[key], int) or wf[key] < 1):
-            raise _Bad(f"workflow.{key}", "must be a positive whole number")
-    if "extension_max" in data:
-        _amount(data["extension_max"], "extension_max")
-    share = data.get("reminder_share", 0.75)
-    if not isinstance(share, (int, float)) or not 0 < share < 1:
-        raise _Bad("reminder_share", "must be a number between 0 and 1")
-    timers = data.get("timers", {})
-    if not isinstance(timers, dict):
-        raise _Bad("timers", "must be a mapping of timer codes")
-    for code, spec in timers.items():
-        p = f"timers.{code}"
-        if code not in TIMER_CODES:
-            raise _Bad(p, f"unknown timer {code!r}; timers: {', '.join(TIMER_CODES)}")
-        if not isinstance(spec, dict) or "default" not in spec:
-            raise _Bad(p, "a timer needs a default {amount, unit}")
-        _amount(spec["default"], f"{p}.default")
-        for kind, sub in (spec.get("kinds") or {}).items():
-            _subset([kind], KINDS, f"{p}.kinds")
-            _amount(sub, f"{p}.kinds.{kind}")
-        for channel, sub in (spec.get("channels") or {}).items():
-            _subset([channel], CHANNELS, f"{p}.channels")
-            _amount(sub, f"{p}.channels.{channel}")
-        for severity, sub in (spec.get("severities") or {}).items():
-            _subset([severity], ("general", "difficult", "major"), f"{p}.severities")
-            _amount(sub, f"{p}.severities.{severity}")
-        if spec.get("from", "stage") not in ("stage", "receipt"):
-            raise _Bad(f"{p}.from", "from is stage (the default) or receipt")
-    parse_rules(data.get("rules"))
-    _categories(data.get("categories", []), "categories", set())
-    routes = (data.get("notifications") or {}).get("routes", {})
-    for event, items in routes.items():
-        _subset([event], EVENTS, "notifications.routes")
-        if not isinstance(items, list):
-            raise _Bad(f"notifications.routes.{event}", "a list of {roles, over}")
-        for i, route in enumerate(items):
-            rp = f"notifications.routes.{event}[{i}]"
-            if not isinstance(route, dict) or route.get("over", "owner") not in ("owner", "unit", "registrar"):
-                raise _Bad(rp, "a route is {roles: [...], over: owner|unit|registrar}")
-            _subset(route.get("roles", []), ROLES, f"{rp}.roles")
-    cb = data.get("callback")
-    if cb is not None:
-        if not isinstance(cb, dict):
-            raise _Bad("callback", "must be {kinds, sample}")
-        _subset(cb.get("kinds", KINDS), KINDS, "callback.kinds")
-        if not isinstance(cb.get("sample", 1.0), (int, float)) or not 0 < cb.get("sample", 1.0) <= 1:
-            raise _Bad("callback.sample", "must be a share between 0 and 1")
-    comp = data.get("compensation")
-    if comp is not None and (not isinstance(comp, dict) or not isinstance(comp.get("approval_above", 0), (int, float))):
-        raise _Bad("compensation", "compensation takes {approval_above: amount}")
-    rep = data.get("repeat", {})
-    if rep and (rep.get("open_contact", "new") not in ("new", "urge") or not isinstance(rep.get("within_days", 30), int)):
-        raise _Bad("repeat", "repeat takes {within_days: days, open_contact: new|urge}")
-
-
-def _subset(values: Any, allowed: tuple[str, ...], path: str) -> None:
-    if not isinstance(values, list):
-        raise _Bad(path, "must be a list")
-    for v in values:
-        if v not in allowed:
-            raise _Bad(path, f"unknown value {v!r}; allowed: {', '.join(allowed)}")
-
-
-def _amount(spec: Any, path: str) -> None:
-    if not isinstance(spec, dict) or not isinstance(spec.get("amount"), int) or spec["amount"] < 0:
-        raise _Bad(path, "needs {amount: whole number ≥ 0, unit: ...}")
-    if spec.get("unit") not in TimeUnit.values:
-        raise _Bad(f"{path}.unit" if "unit" in spec else path, f"unit must be one of {', '.join(TimeUnit.values)}")
-
-
-def _categories(items: Any, path: str, seen: set[str]) -> None:
-    if not isinstance(items, list):
-        raise _Bad(path, "must be a list of {code, name, children}")
-    for i, item in enumerate(items):
-        p = f"{path}[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("code"), str) or not isinstance(item.get("name"), str):
-            raise _Bad(p, "a category needs a code and a name")
-        if item["code"] in seen:
-            raise _Bad(f"{p}.code", f"duplicate category code {item['code']!r}")
-        seen.add(item["code"])
-        _categories(item.get("children", []), f"{p}.children", seen)
+    policy_roles = data.get("roles") or {}
+    ctx = Ctx(roles=ROLES + tuple(str(k) for k in policy_roles) if isinstance(policy_roles, dict) else ROLES)
+    SCHEMA.check(data, "", ctx)
 
 
 def preset_text(name: str) -> str:

@@ -20,12 +20,17 @@ Conditions:
 - `{field: NAME, OP: VALUE}` with OP one of eq, ne, in, not_in, gte, gt, lte, lt,
   contains_any (keywords, for `text`), under (category code or any descendant);
   fields: kind, channel, state, severity, class, amount, people_count, category,
-  customer_class, satisfaction, round, urge_count, text, region, unit, owner_unit, tags
+  customer_class, satisfaction, round, urge_count, text, region, unit, owner_unit, tags,
+  and what handling found: liability, conclusion, result (the text of the investigation report
+  and reply), validity, close_reason, respondent_unit, respondent_person, representatives (how many),
+  cycle, product
 - `{flag: media}` (a risk flag is set), `{tag: group}`
 - `{age: {gte: 30, unit: calendar_days | working_days | hours}}` — since received
 - `{timer: {code: first_contact, state: breached}}` — a stage deadline of the current round
 - `{count: {same: [category, region], window_hours: 24, gte: 3, kinds: [complaint], channels: [regulator]}}` —
-  cases (this one included) sharing those fields, received within the window around this one
+  cases (this one included) sharing those fields, received within the window around this one;
+  `window: same_day | same_week | same_month` instead counts in the calendar day, week (Monday
+  to Sunday) or month of this case's receipt; `valid_only: true` leaves out cases marked invalid
 - `{repeat: {within_days: 30}}` — the same customer (phone, account or ID number) had a
   case closed within that many days before this one was received
 - `{share: {of: unit, window_hours: 720, gte: 0.5}}` — distinct customers (by phone or account)
@@ -35,7 +40,8 @@ Conditions:
 Effects: `set_severity` (only ever raises: general < difficult < major), `set_class`,
 `add_tag`, `require_approval` (leader 批示 before dispatch), `notify: {roles, event}`,
 `escalate` (flag, tag and tell the supervisors and leaders), `mark_repeat` (link to the
-customer's latest closed case as `repeat_of`).
+customer's latest closed case as `repeat_of`), `recuse` (回避: the case may not be dispatched
+to its complained-about unit, nor acted on by the complained-about person).
 """
 
 from __future__ import annotations
@@ -49,12 +55,25 @@ TRIGGERS = ("intake", "change", "schedule")
 FIELDS = {
     "kind", "channel", "state", "severity", "class", "amount", "people_count", "category", "customer_class",
     "satisfaction", "round", "urge_count", "text", "region", "unit", "owner_unit", "tags",
+    "liability", "conclusion", "result", "validity", "close_reason", "respondent_unit", "respondent_person",
+    "representatives", "cycle", "product",
 }
 OPS = {"eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "contains_any", "under"}
 SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject", "product"}
 SEVERITY_ORDER = {"general": 0, "difficult": 1, "major": 2}
-EFFECTS = {"set_severity", "set_class", "add_tag", "require_approval", "notify", "escalate", "mark_repeat"}
+EFFECTS = {"set_severity", "set_class", "add_tag", "require_approval", "notify", "escalate", "mark_repeat", "recuse"}
 AGE_UNITS = {"calendar_days", "working_days", "hours"}
+# Calendar-aligned count windows and the span each covers at most (for the scheduler's narrowing).
+WINDOWS = {"same_day": 24, "same_week": 7 * 24, "same_month": 31 * 24}
+# The keys each condition and effect takes (anything else is refused).
+CONDITION_KEYS = {
+    "age": {"gte", "unit"},
+    "timer": {"code", "state"},
+    "count": {"same", "window_hours", "window", "gte", "kinds", "channels", "valid_only"},
+    "repeat": {"within_days"},
+    "share": {"of", "window_hours", "gte"},
+}
+RULE_KEYS = {"name", "when", "then", "triggers", "note", "basis"}
 
 
 class RuleError(ValueError):
@@ -101,10 +120,11 @@ def parse_rules(raw: Any, *, path: str = "rules") -> list[Rule]:
         p = f"{path}[{i}]"
         if not isinstance(item, dict):
             raise RuleError(p, "a rule is a mapping with name, when, then")
-        unknown = set(item) - {"name", "when", "then", "triggers", "note", "basis"}
+        unknown = set(item) - RULE_KEYS
         if unknown:
             hint = " (YAML reads a bare `on` as true: the key is `triggers`)" if True in unknown else ""
-            raise RuleError(p, f"unknown keys: {', '.join(sorted(map(str, unknown)))}{hint}")
+            raise RuleError(f"{p}.{min(map(str, unknown))}",
+                            f"unknown keys: {', '.join(sorted(map(str, unknown)))}{hint}")
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             raise RuleError(p, "name is required")
@@ -124,8 +144,28 @@ def parse_rules(raw: Any, *, path: str = "rules") -> list[Rule]:
             on = [on]
         if not isinstance(on, list) or not on or not set(on) <= set(TRIGGERS):
             raise RuleError(f"{p}.triggers", f"must be some of {', '.join(TRIGGERS)}")
-        rules.append(Rule(name=name, when=item["when"], then=tuple(then), on=frozenset(on)))
+        rules.append(Rule(name=name, when=_normalised(item["when"]), then=tuple(then), on=frozenset(on)))
     return rules
+
+
+def _normalised(cond: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The condition with every calendar-aligned count given the span it covers at most as
+    `window_hours` too (what the scheduler narrows its candidates with)."""
+    if "all" in cond or "any" in cond:
+        key = "all" if "all" in cond else "any"
+        return {key: [_normalised(c) for c in cond[key]]}
+    if "not" in cond:
+        return {"not": _normalised(cond["not"])}
+    if "count" in cond and "window" in cond["count"]:
+        return {"count": {**cond["count"], "window_hours": WINDOWS[cond["count"]["window"]]}}
+    return cond
+
+
+def _only_keys(spec: Mapping[str, Any], allowed: set[str], p: str) -> None:
+    unknown = set(map(str, spec)) - allowed
+    if unknown:
+        key = min(unknown)
+        raise RuleError(f"{p}.{key}", f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _check_condition(cond: Any, p: str) -> None:
@@ -159,14 +199,20 @@ def _check_condition(cond: Any, p: str) -> None:
     elif "flag" in cond or "tag" in cond:
         if len(cond) != 1 or not isinstance(next(iter(cond.values())), str):
             raise RuleError(p, "flag/tag takes one name")
+    elif len(cond) != 1:
+        raise RuleError(p, f"a condition has one key; found {', '.join(sorted(map(str, cond)))}")
     elif "age" in cond:
         spec = cond["age"]
+        if isinstance(spec, dict):
+            _only_keys(spec, CONDITION_KEYS["age"], f"{p}.age")
         if not isinstance(spec, dict) or not isinstance(spec.get("gte"), (int, float)) or spec.get(
             "unit", "calendar_days"
         ) not in AGE_UNITS:
             raise RuleError(p, f"age takes {{gte: number, unit: {'|'.join(sorted(AGE_UNITS))}}}")
     elif "timer" in cond:
         spec = cond["timer"]
+        if isinstance(spec, dict):
+            _only_keys(spec, CONDITION_KEYS["timer"], f"{p}.timer")
         if not isinstance(spec, dict) or not isinstance(spec.get("code"), str) or spec.get("state") not in (
             "running", "paused", "met", "breached", "cancelled"
         ):
@@ -178,16 +224,31 @@ def _check_condition(cond: Any, p: str) -> None:
         same = spec.get("same", [])
         if not isinstance(same, list) or not set(same) <= SAME_KEYS:
             raise RuleError(p, f"count.same takes some of {', '.join(sorted(SAME_KEYS))}")
-        if not isinstance(spec.get("window_hours"), (int, float)) or spec["window_hours"] <= 0:
+        _only_keys(spec, CONDITION_KEYS["count"], f"{p}.count")
+        if ("window" in spec) == ("window_hours" in spec):
+            raise RuleError(p, "count takes window_hours (a sliding window) or window (same_day, same_week, "
+                               "same_month), one of them")
+        if "window" in spec and str(spec["window"]) not in WINDOWS:
+            raise RuleError(f"{p}.count.window", f"window is one of {', '.join(WINDOWS)}")
+        if "window_hours" in spec and (not isinstance(spec["window_hours"], (int, float)) or spec["window_hours"] <= 0):
             raise RuleError(p, "count.window_hours must be a positive number")
+        if not isinstance(spec.get("valid_only", False), bool):
+            raise RuleError(p, "count.valid_only is true or false")
+        for key in ("kinds", "channels"):
+            if not isinstance(spec.get(key, []), list):
+                raise RuleError(f"{p}.count.{key}", f"{key} takes a list")
         if not isinstance(spec.get("gte"), int) or spec["gte"] < 1:
             raise RuleError(p, "count.gte must be a positive whole number")
     elif "repeat" in cond:
         spec = cond["repeat"]
+        if isinstance(spec, dict):
+            _only_keys(spec, CONDITION_KEYS["repeat"], f"{p}.repeat")
         if not isinstance(spec, dict) or not isinstance(spec.get("within_days"), int):
             raise RuleError(p, "repeat takes {within_days: whole number}")
     elif "share" in cond:
         spec = cond["share"]
+        if isinstance(spec, dict):
+            _only_keys(spec, CONDITION_KEYS["share"], f"{p}.share")
         if (not isinstance(spec, dict) or spec.get("of", "unit") not in ("unit", "owner_unit")
                 or not isinstance(spec.get("window_hours"), (int, float)) or spec["window_hours"] <= 0
                 or not isinstance(spec.get("gte"), (int, float)) or not 0 < spec["gte"] <= 1):
@@ -206,8 +267,14 @@ def _check_effect(eff: Any, p: str) -> None:
         raise RuleError(p, "set_severity takes general, difficult or major")
     if key in ("set_class", "add_tag") and (not isinstance(value, str) or not value or len(value) > 40):
         raise RuleError(p, f"{key} takes a short name")
-    if key == "notify" and (not isinstance(value, dict) or not isinstance(value.get("roles"), list)):
-        raise RuleError(p, "notify takes {roles: [...], event: case.…}")
+    if key == "notify":
+        if not isinstance(value, dict) or not isinstance(value.get("roles"), list):
+            raise RuleError(p, "notify takes {roles: [...], event: case.…}")
+        _only_keys(value, {"roles", "event"}, f"{p}.notify")
+    if key in ("require_approval", "escalate", "recuse") and not isinstance(value, bool):
+        raise RuleError(p, f"{key} takes true or false")
+    if key == "mark_repeat" and not isinstance(value, (bool, int)):
+        raise RuleError(p, "mark_repeat takes true or a number of days")
 
 
 @dataclass
@@ -220,9 +287,7 @@ class Facts:
     category_path: list[str] = field(default_factory=list)  # the category and its ancestors
     age: Callable[[str], float] = lambda unit: 0.0
     timer_states: Callable[[], dict[str, str]] = dict  # called only when a rule asks
-    count: Callable[[tuple[str, ...], float, tuple[str, ...], tuple[str, ...]], int] = (
-        lambda same, hours, kinds, channels: 1
-    )
+    count: Callable[[Mapping[str, Any]], int] = lambda spec: 1  # the count spec → how many cases
     repeat: Callable[[int], bool] = lambda days: False
     share: Callable[[str, float], float | None] = lambda of, hours: None
 
@@ -245,11 +310,7 @@ def matches(cond: Mapping[str, Any], facts: Facts) -> bool:
     if "timer" in cond:
         return facts.timer_states().get(cond["timer"]["code"]) == cond["timer"]["state"]
     if "count" in cond:
-        spec = cond["count"]
-        same = tuple(spec.get("same", []))
-        return facts.count(
-            same, float(spec["window_hours"]), tuple(spec.get("kinds", [])), tuple(spec.get("channels", []))
-        ) >= spec["gte"]
+        return facts.count(cond["count"]) >= cond["count"]["gte"]
     if "repeat" in cond:
         return facts.repeat(int(cond["repeat"]["within_days"]))
     if "share" in cond:

@@ -50,6 +50,7 @@ class TimeUnit(models.TextChoices):
     BUSINESS_HOURS = "business_hours", _("工作小时")
     WORKING_DAYS = "working_days", _("工作日")
     CALENDAR_DAYS = "calendar_days", _("自然日")
+    BUSINESS_MINUTES = "business_minutes", _("工作分钟")  # minutes counted inside business hours
 
 
 class DayKind(models.TextChoices):
@@ -415,7 +416,7 @@ def _count_workdays(a: int, b: int) -> int:
 
 # --- deadlines ----------------------------------------------------------------------------
 
-_MINUTES, _HOURS, _BUSINESS_HOURS, _WORKING_DAYS, _CALENDAR_DAYS = range(5)
+_MINUTES, _HOURS, _BUSINESS_HOURS, _WORKING_DAYS, _CALENDAR_DAYS, _BUSINESS_MINUTES = range(6)
 # Keyed by both the plain strings and the enum members: Enum hashes members by name.
 _UNIT_CODES: dict[object, int] = {}
 for _code, _member in enumerate(
@@ -425,6 +426,7 @@ for _code, _member in enumerate(
         TimeUnit.BUSINESS_HOURS,
         TimeUnit.WORKING_DAYS,
         TimeUnit.CALENDAR_DAYS,
+        TimeUnit.BUSINESS_MINUTES,
     )
 ):
     _UNIT_CODES[_member] = _code
@@ -462,6 +464,7 @@ def deadline_add(
     - minutes, hours: natural time.
     - business_hours: `amount` hours of business time on working days; outside
       business time counting begins at the next opening.
+    - business_minutes: the same in minutes (e.g. 20 minutes of business time).
     - working_days: counted from the next working day after receipt; due at the end
       of business of the N-th working day (holidays skipped, make-up days counted).
       0 means "the same day": the receipt day's end of business if it is a working
@@ -504,8 +507,9 @@ def deadline_add(
             unknown,
         )
 
-    if code == _BUSINESS_HOURS:
-        o, us, unknown = _add_business_us(local, amount * 60 * _US_PER_MINUTE, hours)
+    if code in (_BUSINESS_HOURS, _BUSINESS_MINUTES):
+        minutes = amount * 60 if code == _BUSINESS_HOURS else amount
+        o, us, unknown = _add_business_us(local, minutes * _US_PER_MINUTE, hours)
         return Deadline(_at(o, us), bool(unknown), unknown)
 
     if code == _CALENDAR_DAYS:

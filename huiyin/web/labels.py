@@ -168,6 +168,40 @@ FIELDS = {
     "region": _("Region"),
 }
 
+# --- issue 14 (policy language): new actions, clocks and fields — one block, owned by policy14 ---
+ACTIONS.update({
+    "withdraw": _("Withdraw (撤回)"),
+    "fulfil": _("Fulfil obligation"),
+    "oblige": _("Obligation started"),
+})
+TIMERS.update({
+    "decision": _("Decision after callback"),
+    "end_to_end": _("Receipt to closure"),
+    "appeal": _("Appeal review"),
+})
+TIME_UNITS["business_minutes"] = _("business minutes")
+FIELDS.update({
+    "requested_at": _("Request received at"),
+    "obligation": _("Obligation"),
+    "obligations": _("Obligations"),
+    "level": _("Approval level"),
+    "chain": _("Approval chain"),
+    "cycle": _("Handling cycle"),
+    "reopened_at": _("Reopened at"),
+    "respondent_unit": _("Complained-about unit"),
+    "respondent_person": _("Complained-about person"),
+    "recusal": _("Recusal (回避)"),
+    "representatives": _("Representatives"),
+    "approval_level": _("Approval level"),
+    "awaiting": _("Awaiting"),
+    "dispatched_at": _("Dispatched at"),
+    "acknowledged_at": _("Acknowledged at"),
+    "result_at": _("Result at"),
+    "approver": _("Approver"),
+    "timer": _("Deadline"),
+})
+# --- end of the issue 14 block ---
+
 # Per action, a field whose meaning differs from the generic label.
 ACTION_FIELD_LABELS = {
     ("review", "accept"): _("Decision"),

@@ -26,13 +26,46 @@ PATHS["closed"] = [*PATHS["pending_callback"], ("agent", "callback", {"satisfact
 PATHS["invalid"] = [("dispatcher", "mark_invalid", {"reason": "投诉对象不明确"})]
 
 
+# The demo persona who holds each built-in role an approval may await.
+AWAITED = {"leader": "leader", "supervisor": "supervisor", "dispatcher": "dispatcher", "agent": "agent"}
+
+
 def case_in(api: Any, state: str, **overrides: Any) -> str:
-    """A new complaint driven to `state`; returns its number."""
+    """A new complaint driven to `state`; returns its number. An approval is given by whoever
+    the policy has the case await; a satisfied callback that awaits a decision (the tobacco
+    leader's 审查) is closed by that role."""
     number = new_case(api, **overrides)["number"]
     for user, action, body in PATHS[state]:
-        if action == "approve" and api(user).get(f"/cases/{number}").json()["state"] != "pending_approval":
-            continue  # the policy dispatches this kind without 批示
+        if action == "approve":
+            now = api("leader").get(f"/cases/{number}").json()
+            if now["state"] != "pending_approval":
+                continue  # the policy dispatches this kind without 批示
+            user = AWAITED.get(now["awaiting"] or "leader", user)
         r = api(user).act(number, action, body)
         assert r.status_code == 200, (action, r.content)
-    assert api("leader").get(f"/cases/{number}").json()["state"] == state
+    now = api("leader").get(f"/cases/{number}").json()
+    if state == "closed" and now["state"] == "pending_callback" and now["awaiting"]:
+        r = api(AWAITED[now["awaiting"]]).act(number, "close", {"comment": "审查:无需二次派单"})
+        assert r.status_code == 200, r.content
+        now = r.json()
+    assert now["state"] == state
     return number
+
+
+def custom_policy(change: Any, *, base: str = "tobacco", name: str = "custom") -> Any:
+    """Load and activate a variant of preset `base`: `change(config)` edits its data in place.
+    Returns the policy (a new version each time the data differs)."""
+    import yaml
+
+    from huiyin.policies.presets import preset_text
+    from huiyin.policies.services import policy_load_preset
+
+    config = yaml.safe_load(preset_text(base))
+    change(config)
+    config["name"] = name
+    return policy_load_preset(name, text=yaml.safe_dump(config, allow_unicode=True, sort_keys=False), origin="file")
+
+
+def due_of(body: dict[str, Any], timer: str) -> dict[str, Any]:
+    """The case JSON's deadline of `timer`."""
+    return next(d for d in body["deadlines"] if d["timer"] == timer)

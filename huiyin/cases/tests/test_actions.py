@@ -259,6 +259,7 @@ def _minimal_body(action: str) -> dict[str, Any]:
         "compensate": {"amount": "1", "form": "f"}, "transfer_out": {"authority": "a"},
         "co_submit_result": {"result": "r"}, "decide_return": {"uphold": True}, "dispute_return": {"reason": "r"},
         "classify": {"severity": "major"}, "approve_reply": {"accept": True},
+        "withdraw": {"reason": "r"}, "fulfil": {"obligation": "x"},
     }
     return bodies.get(action, {})
 

@@ -61,13 +61,16 @@ def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:
         api("handler_a").act(number, "submit_result", {"reply": "已调整配送计划并上门致歉", "conclusion": "整改完成"})
         api("dispatcher").act(number, "review", {"accept": True})
         r = api("agent").act(number, "callback", {"satisfaction": "satisfied"})
-        assert r.json()["state"] == "closed"
         assert r.json()["satisfaction"] == "satisfied"
+        # 二(三): 对客户满意的处理结果立即提交分管领导,审查确定是否需进入二次派单阶段.
+        assert (r.json()["state"], r.json()["waiting_for"]) == ("pending_callback", "close")
+        r = api("leader").act(number, "close", {"comment": "审查:无需再次派单"})
+        assert r.json()["state"] == "closed"
 
         timeline = api("agent").get(f"/cases/{number}/timeline").json()["events"]
     assert [e["action"] for e in timeline] == [
         "register", "dispatch", "approve", "acknowledge", "submit_result", "review", "callback",
-        "rule", "redispatch", "acknowledge", "submit_result", "review", "callback",
+        "rule", "redispatch", "acknowledge", "submit_result", "review", "callback", "close",
     ]
     # the tobacco preset's rule for an unsatisfied callback tags the case and tells 整顿办
     assert timeline[7]["comment"] == "回访不满意"
@@ -82,7 +85,7 @@ def test_tobacco_complaint_flow_from_hotline_to_closed(api) -> None:
     assert states[("resolve", 1)] == "met"
     assert states[("resolve", 2)] == "met"
     assert states[("callback", 2)] == "met"
-    assert Event.objects.filter(case=case_obj).count() == 13
+    assert Event.objects.filter(case=case_obj).count() == 14
 
 
 def test_consultation_answered_on_the_spot_closes_in_one_step(api) -> None:
@@ -96,11 +99,14 @@ def test_consultation_answered_on_the_spot_closes_in_one_step(api) -> None:
         assert r.json()["deadlines"][0]["state"] == "met"
 
 
-def test_a_suggestion_is_dispatched_without_approval(api) -> None:
-    # The tobacco preset asks for 批示 on complaints and reports only.
+def test_a_suggestion_is_signed_off_by_the_leader_before_dispatch(api) -> None:
+    # 二(一)4: 建议 呈报分管领导、相关部门签发意见 (issue 14 re-read the preset: suggestions were
+    # dispatched without the leader's sign-off before).
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         case = new_case(api, kind="suggestion", subject="建议增加夜间配送")
         r = api("dispatcher").act(case["number"], "dispatch", {"unit": "logistics"})
+        assert (r.json()["state"], r.json()["awaiting"]) == ("pending_approval", "leader")
+        r = api("leader").act(case["number"], "approve", {"comment": "请物流部论证是否可行"})
         assert r.json()["state"] == "dispatched"
         resolve = next(d for d in r.json()["deadlines"] if d["timer"] == "resolve")
         assert resolve["due_at"] == "2026-03-05T17:30:00+08:00"  # 3 working days

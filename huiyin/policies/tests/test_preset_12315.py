@@ -59,8 +59,9 @@ def test_a_letter_is_decided_in_five_working_days_and_answered_in_45_days(api) -
     with time_machine.travel(bj(2026, 9, 18, 10, 0), tick=False):
         body = api("dispatcher").act(case["number"], "dispatch", {"unit": "county_b"}).json()
         assert deadline(body, "dispatch")["state"] == "met"
-        # 45 days, natural days: the Golden Week does not move them.
-        assert deadline(body, "resolve")["due_at"] == "2026-11-02T23:59:59+08:00"
+        # 45 days, natural days: the Golden Week does not move them. Counted from the letter's
+        # receipt (承诺制度4; issue 14 re-read: before, from the dispatch — 2 Nov): 14 Sep + 45 = 29 Oct.
+        assert deadline(body, "resolve")["due_at"] == "2026-10-29T23:59:59+08:00"
 
 
 def test_an_exploding_pressure_cooker_needs_the_scene_and_the_duty_leader_is_told(api) -> None:
@@ -101,3 +102,35 @@ def test_a_consultation_is_answered_the_same_day(api) -> None:
         number = new_case(api, kind="consultation", subject="七日无理由退货的范围")["number"]
         body = api("dispatcher").act(number, "dispatch", {"unit": "county_a"}).json()
     assert deadline(body, "resolve")["due_at"] == "2026-02-14T17:30:00+08:00"
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_the_fifteen_working_days_run_from_the_centres_receipt(api) -> None:
+    policy_load_preset("12315")
+    with time_machine.travel(bj(2026, 9, 23, 10, 0), tick=False):  # Wed 23 Sep: 受理
+        number = new_case(api, subject="网购手机屏幕有坏点商家拒绝退换")["number"]
+    with time_machine.travel(bj(2026, 9, 24, 10, 0), tick=False):  # dispatched the next day
+        body = api("dispatcher").act(number, "dispatch", {"unit": "county_a"}).json()
+    # 承诺制度2: 24, 28, 29, 30 Sep, 8, 9, 10 (make-up Sat), 12–16, 19, 20, 21 Oct — not 22 Oct (from dispatch)
+    assert deadline(body, "resolve")["due_at"] == "2026-10-21T17:30:00+08:00"
+
+
+def test_the_thirty_minutes_to_the_scene_run_from_receipt(api) -> None:
+    policy_load_preset("12315")
+    with time_machine.travel(bj(2026, 10, 9, 10, 0), tick=False):
+        number = new_case(api, subject="商场内煤气罐泄漏起火", category="explosion")["number"]
+    with time_machine.travel(bj(2026, 10, 9, 10, 10), tick=False):  # the 工商所 gets the order at 10:10
+        body = api("dispatcher").act(number, "dispatch", {"unit": "county_a"}).json()
+    # 承诺制度3: 应在受理后30分钟内赶赴现场 — 10:30, not 10:40
+    assert deadline(body, "first_contact")["due_at"] == "2026-10-09T10:30:00+08:00"
+
+
+def test_an_inspector_with_a_direct_interest_is_kept_off_the_case(api) -> None:
+    policy_load_preset("12315")
+    # 巡查制度5: 涉及与本人有直接利益关系的举报、投诉应主动向所里汇报,请求回避
+    number = new_case(api, subject="举报某超市销售过期食品", kind="report", respondent_person="handler_a")["number"]
+    assert api("leader").get(f"/cases/{number}").json()["recusal"] is True
+    api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+    assert api("handler_a").act(number, "acknowledge").status_code == 403

@@ -9,7 +9,7 @@ import time_machine
 
 from huiyin.cases.jobs import run_pass
 from huiyin.cases.models import Case
-from huiyin.cases.tests.helpers import RESULT
+from huiyin.cases.tests.helpers import RESULT, due_of
 from huiyin.conftest import bj, new_case
 from huiyin.notify.models import InboxItem
 from huiyin.policies.services import policy_load_preset
@@ -178,3 +178,38 @@ def test_a_complaint_about_a_manager_is_major(api) -> None:
     assert case["severity"] == "major"
     assert InboxItem.objects.filter(user__username="leader", case_number=case["number"],
                                     event="case.major_opened").exists()
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_contact_an_hour_after_acknowledging_and_callback_48_hours_after_the_result(api) -> None:
+    policy_load_preset("crm")
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # Mon 9 Mar
+        number = new_case(api, complainant={"phone": "13944440031"})["number"]
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+    with time_machine.travel(bj(2026, 3, 9, 14, 0), tick=False):
+        body = api("handler_a").act(number, "acknowledge", {"comment": "方案:维修班组明日上门;时限3个工作日"}).json()
+        # 第二十五条: 登记投诉处理解决方案后,应立即与投诉客户联系 — an hour from the acknowledgement
+        assert due(body, "first_contact") == "2026-03-09T15:00:00+08:00"
+        r = api("handler_a").act(number, "record_contact")
+        assert (r.status_code, r.json()["error"]["fields"]) == (422, {"notes": "required by the policy"})
+        api("handler_a").act(number, "record_contact", {"notes": "已告知业主处理方案与时限"})
+    with time_machine.travel(bj(2026, 3, 10, 16, 0), tick=False):  # the result, Tue 10 Mar 16:00
+        api("handler_a").act(number, "submit_result", RESULT)
+    with time_machine.travel(bj(2026, 3, 11, 9, 0), tick=False):  # the call centre reviews next morning
+        body = api("dispatcher").act(number, "review", {"accept": True}).json()
+    # 第三十六条: 投诉处理后48小时内回访 — from the result
+    assert due(body, "callback") == "2026-03-12T16:00:00+08:00"
+
+
+def test_a_major_complaint_owes_its_special_report_after_closing(api) -> None:
+    policy_load_preset("crm")
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
+        number = new_case(api, category="leadership", subject="投诉项目总经理", complainant={"phone": "13944440032"})["number"]
+        _to_callback(api, number)
+    with time_machine.travel(bj(2026, 3, 13, 15, 0), tick=False):  # closed Fri 13 Mar
+        body = api("agent").act(number, "callback", {"satisfaction": "satisfied"}).json()
+    report = due_of(body, "major_special_report")
+    # 第三十八条(一)7 (本系统默认5个工作日): Mon 16 … Fri 20 Mar
+    assert (body["state"], report["due_at"], report["role"]) == ("closed", "2026-03-20T17:30:00+08:00", "dispatcher")

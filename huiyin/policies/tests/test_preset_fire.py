@@ -85,3 +85,22 @@ def test_the_second_level_can_send_the_reply_back_for_another_inspection(api) ->
     assert due(body, "resolve") == "2026-03-05T17:30:00+08:00"  # a fresh inspection period
     assert InboxItem.objects.filter(user__username="supervisor", case_number=number,
                                     event="case.result_submitted").exists()
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_the_approver_chooses_the_handler_when_reading_the_report(api) -> None:
+    policy_load_preset("fire")
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # Mon 9 Mar
+        number = new_case(api, kind="report", subject="某商场销售无3C认证的应急灯",
+                          category="fire_product_certification", complainant={"phone": "13699990011"})["number"]
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a", "instructions": "请xx大队长阅示"})
+        # 3: 审批人员先选择承办人员,再填写阅办意见 — another 大队's 参谋 takes it
+        body = api("leader").act(number, "approve", {"unit": "county_b", "comment": "请xx参谋负责核查!"}).json()
+    assert (body["state"], body["unit"]) == ("dispatched", "county_b")
+    assert due(body, "resolve") == "2026-03-12T17:30:00+08:00"  # 3 working days (本系统默认): 10, 11, 12 Mar
+    assert api("handler_b").act(number, "acknowledge").json()["state"] == "accepted"
+    r = api("handler_b").act(number, "submit_result", {"reply": "未发现问题"})
+    # 4: the reply states what the inspection found and its conclusion
+    assert set(r.json()["error"]["fields"]) == {"course", "conclusion"}

@@ -7,9 +7,10 @@ import pytest
 import time_machine
 
 from huiyin.cases.models import Case, Timer
-from huiyin.cases.tests.helpers import RESULT
+from huiyin.cases.tests.helpers import RESULT, due_of
 from huiyin.conftest import bj, new_case
 from huiyin.notify.models import InboxItem
+from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import policy_load_preset
 from huiyin.policies.tests.helpers import due, rule_names
 
@@ -69,7 +70,8 @@ def test_a_40000_yuan_claim_complaint_is_major_and_runs_to_the_seed_clock(api) -
     with time_machine.travel(bj(2026, 2, 24, 10, 0), tick=False):
         r = api("agent").act(number, "callback", {"satisfaction": "satisfied"})
         assert r.json()["state"] == "closed"
-    states = {t.code: t.state for t in Timer.objects.filter(case__number=number)}
+    # the stage clocks (the major case's obligations — 4.5.4, 4.5.5 — are tested below)
+    states = {t.code: t.state for t in Timer.objects.filter(case__number=number, code__in=TIMER_CODES)}
     assert states == {"dispatch": "met", "acknowledge": "met", "first_contact": "met", "resolve": "met",
                       "feedback": "met", "callback": "met"}
 
@@ -112,3 +114,44 @@ def test_a_major_case_has_three_working_days_to_resolve(api) -> None:
         body = api("dispatcher").act(number, "dispatch", {"unit": "county_a"}).json()
     # 5.2.5: 3 working days — Sat 14 Feb, Tue 24 Feb, Wed 25 Feb.
     assert due(body, "resolve") == "2026-02-25T17:30:00+08:00"
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_a_major_case_is_reported_to_the_branch_in_half_a_working_day_and_its_plan_filed_after_closing(api) -> None:
+    policy_load_preset("insurance")
+    with time_machine.travel(bj(2026, 2, 13, 16, 0), tick=False):  # Fri 13 Feb, eve of the Spring Festival
+        number = new_case(api, amount="40000", **CLAIM)["number"]
+    with time_machine.travel(bj(2026, 2, 13, 16, 10), tick=False):
+        body = api("dispatcher").act(number, "dispatch", {"unit": "county_a"}).json()
+    # 4.5.4: half of the 7.5-hour working day (225 minutes): 80 minutes on Friday, 145 on the make-up
+    # Saturday from 08:30
+    report = due_of(body, "major_to_branch")
+    assert (report["due_at"], report["role"], report["obligation"]) == ("2026-02-14T10:55:00+08:00",
+                                                                         "first_responsible", True)
+    with time_machine.travel(bj(2026, 2, 14, 9, 0), tick=False):
+        assert api("dispatcher").act(number, "fulfil", {"obligation": "major_to_branch"}).status_code == 403
+        body = api("handler_a").act(number, "fulfil", {"obligation": "major_to_branch", "note": "已书面上报"}).json()
+        assert due_of(body, "major_to_branch")["state"] == "met"
+        api("handler_a").act(number, "acknowledge")
+        api("handler_a").act(number, "submit_result", RESULT)
+        api("leader").act(number, "approve_plan")
+        body = api("dispatcher").act(number, "review", {"accept": True}).json()
+        # 5.3: 最晚于次日回访 — the next working day after the result: Tue 24 Feb
+        assert due_of(body, "callback")["due_at"] == "2026-02-24T17:30:00+08:00"
+    with time_machine.travel(bj(2026, 2, 24, 10, 0), tick=False):
+        body = api("agent").act(number, "callback", {"satisfaction": "satisfied"}).json()
+    # 4.5.5: 结案后3个工作日内 — Wed 25, Thu 26, Fri 27 Feb
+    plan = due_of(body, "head_office_plan")
+    assert (body["state"], plan["due_at"], plan["state"]) == ("closed", "2026-02-27T17:30:00+08:00", "running")
+    assert body["waiting_for"] == "fulfil"
+
+
+def test_an_ordinary_case_owes_no_report(api) -> None:
+    policy_load_preset("insurance")
+    with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
+        number = new_case(api, amount="800", **CLAIM)["number"]
+        body = api("dispatcher").act(number, "dispatch", {"unit": "county_a"}).json()
+    assert not any(d["obligation"] for d in body["deadlines"])
+    assert due_of(body, "resolve")["due_at"] == "2026-03-03T17:30:00+08:00"  # 5.2.4: 1 working day

@@ -81,3 +81,33 @@ def test_late_handling_is_marked_for_the_two_points(api) -> None:
         run_pass()
     assert "late" in Case.objects.get(number=number).tags
     assert rule_names(number) == ["解决不及时"]
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_the_registration_form_and_the_solution_form_are_complete(api) -> None:
+    policy_load_preset("property")
+    r = api("agent").post("/cases", {"kind": "complaint", "channel": "walk_in", "subject": "垃圾清运不及时",
+                                     "complainant": {"name": "业主", "address": "5栋1单元"}})
+    assert (r.status_code, r.json()["error"]["fields"]) == (422, {"complainant.phone": "required by the policy"})
+    with time_machine.travel(bj(2026, 3, 10, 9, 0), tick=False):
+        number = new_case(api, subject="垃圾清运不及时", complainant={"phone": "13788880011"})["number"]
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+        api("handler_a").act(number, "acknowledge")
+        r = api("handler_a").act(number, "submit_result", {"reply": "已清运"})
+        assert set(r.json()["error"]["fields"]) == {"course", "countermeasures"}
+
+
+def test_the_callback_counts_from_the_resolution(api) -> None:
+    policy_load_preset("property")
+    with time_machine.travel(bj(2026, 3, 10, 9, 0), tick=False):
+        number = new_case(api, subject="门禁卡失灵", complainant={"phone": "13788880012"})["number"]
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+        api("handler_a").act(number, "acknowledge")
+    with time_machine.travel(bj(2026, 3, 12, 16, 0), tick=False):  # resolved Thu 12 Mar
+        api("handler_a").act(number, "submit_result", RESULT)
+    with time_machine.travel(bj(2026, 3, 16, 9, 0), tick=False):  # reviewed Monday
+        body = api("dispatcher").act(number, "review", {"accept": True}).json()
+    # 第十八条: 投诉解决完毕后1-3个工作日 — Fri 13, Mon 16, Tue 17 Mar (not Thu 19 from the review)
+    assert due(body, "callback") == "2026-03-17T17:30:00+08:00"

@@ -113,3 +113,37 @@ def test_the_category_tree_is_the_seeds(api) -> None:
     assert consumer["children"][0]["name"].startswith("A类客诉")
     # the tobacco categories of the demo are no longer offered
     assert "logistics_delivery" not in str(tree)
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_the_same_batch_eaten_by_several_people_is_an_a_class_complaint(api) -> None:
+    policy_load_preset("quality")
+    batch = "卤香豆干 批号20260301B"
+    with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):  # Mon 2 Mar
+        first = new_case(api, category="consumer", product=batch, subject="吃后腹泻", complainant={"phone": "13933330021"})
+    with time_machine.travel(bj(2026, 3, 4, 15, 0), tick=False):  # Wed 4 Mar, within 3 days
+        second = new_case(api, category="consumer", product=batch, subject="食用后呕吐", complainant={"phone": "13933330022"})
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # a week later: another batch incident? no
+        third = new_case(api, category="consumer", product=batch, subject="口感发酸", complainant={"phone": "13933330023"})
+    assert "batch_incident" not in first["tags"]
+    # 10.1.1.1b: 多人次食用同批号产品出现相同不良症状 is listed under A类客诉(重大)
+    assert (second["class"], second["severity"], "batch_incident" in second["tags"]) == ("A", "major", True)
+    assert "batch_incident" not in third["tags"]
+
+
+def test_the_investigation_names_the_cause_the_responsible_person_and_the_plan(api) -> None:
+    policy_load_preset("quality")
+    with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
+        number = new_case(api, category="b_seal", subject="封口不严")["number"]
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+        api("leader").act(number, "approve")
+        api("handler_a").act(number, "acknowledge")
+        r = api("handler_a").act(number, "submit_result", {"reply": "已致歉并补发"})
+        # 第四篇 4–5: 查明具体原因及责任人,提出处理方案
+        assert r.status_code == 422
+        assert set(r.json()["error"]["fields"]) == {"cause", "responsible_person", "countermeasures"}
+        body = api("handler_a").act(number, "submit_result", RESULT).json()
+    assert body["state"] == "plan_approval"  # 第四篇 6: every plan before the leader
+    assert body["required"]["submit_result"] == ["cause", "responsible_person", "countermeasures", "reply"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import time_machine
 
+from huiyin.cases.jobs import sweep_breaches
 from huiyin.cases.models import Timer
 from huiyin.conftest import bj, new_case
 from huiyin.notify.models import InboxItem
@@ -65,8 +66,35 @@ def test_a_complaint_caused_by_the_customer_is_explained_and_not_accepted(api) -
     policy_load_preset("retail")
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         number = new_case(api, subject="超过退货期要求退货", category="return_goods",
-                          complainant={"phone": "13522220002"})["number"]
+                          complainant={"name": "顾客韩女士", "phone": "13522220002"})["number"]
         body = api("dispatcher").act(number, "mark_invalid", {
             "reason": "属客户原因(已婉转讲明理由)", "explanation": "商品已使用且超过七日退货期,已向顾客说明并致歉"}).json()
     assert (body["state"], body["invalid_reason"]) == ("invalid", "属客户原因(已婉转讲明理由)")
     assert body["reply"].startswith("商品已使用")
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def test_seven_days_from_receipt_to_closing_cap_every_stage(api) -> None:
+    policy_load_preset("retail")
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # Mon 9 Mar
+        case = new_case(api, subject="退货被拒", category="return_goods", demands="要求退货",
+                        complainant={"name": "顾客许先生", "phone": "13522220011"})
+        number = case["number"]
+        # 第二十六条: 至接到投诉7天结案 — 9 Mar + 7 days
+        assert due(case, "end_to_end") == "2026-03-16T23:59:59+08:00"
+    with time_machine.travel(bj(2026, 3, 13, 10, 0), tick=False):  # the store's superior rules on Friday
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+        body = api("leader").act(number, "approve", {"comment": "予以受理"}).json()
+        resolve = next(d for d in body["deadlines"] if d["timer"] == "resolve")
+        # the investigation's 4 days (Tue 17 Mar) are cut to the case's 7
+        assert (resolve["due_at"], resolve["capped_by"]) == ("2026-03-16T23:59:59+08:00", "end_to_end")
+        api("handler_a").act(number, "acknowledge")
+    with time_machine.travel(bj(2026, 3, 17, 10, 0), tick=False):  # the report comes a day late
+        sweep_breaches()
+        body = api("handler_a").act(number, "submit_result", {**REPORT, "reply": "同意退货"}).json()
+    end = next(d for d in body["deadlines"] if d["timer"] == "end_to_end")
+    assert (end["state"], end["breach_seconds"]) == ("breached", 10 * 3600 + 1)  # since 16 Mar 23:59:59
+    feedback = next(d for d in body["deadlines"] if d["timer"] == "feedback")
+    assert (feedback["due_at"], feedback["capped_by"]) == ("2026-03-16T23:59:59+08:00", "end_to_end")

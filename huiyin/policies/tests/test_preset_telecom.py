@@ -117,3 +117,52 @@ def test_media_exposure_is_a_major_case_and_a_regulator_appeal_is_supervised(api
     assert InboxItem.objects.filter(user__username="supervisor", case_number=appeal["number"]).exists()
     # the regulator's own deadline is earlier than 15 days, and wins
     assert due(body, "resolve") == "2026-09-20T17:00:00+08:00"
+
+
+# --- issue 14: the preset re-read clause by clause (dates worked out on the 2026 calendar) ---------
+
+
+def _escalated(api, i: int, **fields) -> dict:
+    return new_case(api, channel="upstream", upstream_ref=f"4008810000-{i}", subject="宽带提速不到位",
+                    category="network", complainant={"phone": f"133666602{i:02d}"}, **fields)
+
+
+def test_only_escalated_complaints_count_towards_a_group_and_the_province_is_the_organisation(api) -> None:
+    policy_load_preset("telecom")
+    with time_machine.travel(bj(2026, 3, 10, 9, 0), tick=False):
+        first = _escalated(api, 1)
+        assert first["region"] == "本省"  # no region given: the organisation is one province
+        for i in range(5):  # ordinary complaints of the same kind the same day do not count
+            new_case(api, subject="宽带提速不到位", category="network", complainant={"phone": f"133666603{i:02d}"})
+        second = _escalated(api, 2)
+    with time_machine.travel(bj(2026, 3, 10, 17, 0), tick=False):
+        third = _escalated(api, 3)
+    with time_machine.travel(bj(2026, 3, 11, 9, 0), tick=False):
+        next_day = _escalated(api, 4)
+    assert ["group" in c["tags"] for c in (first, second, third, next_day)] == [False, False, True, False]
+
+
+def test_twenty_valid_escalated_complaints_in_a_calendar_month_are_a_group(api) -> None:
+    policy_load_preset("telecom")
+    tags = []
+    with time_machine.travel(bj(2026, 2, 27, 9, 0), tick=False):  # February's do not count in March
+        _escalated(api, 0)
+    for i in range(1, 22):
+        with time_machine.travel(bj(2026, 3, 2 + i // 2, 9 + i % 2, 0), tick=False):
+            case = _escalated(api, i, region="四川")
+            tags.append("group" in case["tags"])
+            if i == 5:  # 且问题属实: one is found invalid
+                api("dispatcher").act(case["number"], "mark_invalid", {
+                    "reason": "经查证与事实严重不符", "reason_code": "contradicted_by_facts"})
+    # the 21st of March is the 20th valid one
+    assert tags.index(True) == 20 and tags.count(True) == 1
+
+
+def test_a_refund_is_due_when_the_enterprise_is_at_fault(api) -> None:
+    policy_load_preset("telecom")
+    with time_machine.travel(bj(2026, 3, 10, 9, 0), tick=False):
+        number = new_case(api, subject="套餐外流量被重复扣费", category="billing_refund")["number"]
+        api("dispatcher").act(number, "dispatch", {"unit": "county_a"})
+        api("handler_a").act(number, "acknowledge")
+        body = api("handler_a").act(number, "submit_result", {**RESULT, "liability": "enterprise"}).json()
+    assert "refund" in body["tags"]

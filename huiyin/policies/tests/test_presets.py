@@ -163,3 +163,74 @@ def test_preset_export_prints_the_stored_policy_or_the_shipped_file(db: Any, cap
     assert preset_check(exported)["timers"]["dispatch"]["default"] == {"amount": 1, "unit": "hours"}
     with pytest.raises(CommandError):
         call_command("preset", "export", "nonesuch")
+
+
+# --- issue 14.11: every key checked, every key documented; 14.10: an organisation's edits kept ---
+
+
+@pytest.mark.parametrize(("old", "new", "marker", "reason"), [
+    # `form:` typed for `from:` inside a timer
+    ("    # The seed counts the hour from the centre's receipt.\n    from: receipt",
+     "    # The seed counts the hour from the centre's receipt.\n    form: receipt", "form:", "unknown key 'form'"),
+    ("    default: {amount: 20, unit: minutes}", "    default: {amount: 20, unit: minutes, form: receipt}",
+     "form: receipt}", "unknown key 'form'"),
+    ("  sample: 1.0", "  sample: 1.0\n  every: day", "every:", "unknown key 'every'"),
+    ("  open_contact: new", "  open_contact: new\n  within_hours: 3", "within_hours:", "unknown key 'within_hours'"),
+    ("    - {roles: [handler, first_responsible], over: unit}",
+     "    - {roles: [handler, first_responsible], over: unit, via: sms}", "via: sms", "unknown key 'via'"),
+    ("        - {field: people_count, gte: 5}\n        - {field: channel, eq: regulator}",
+     "        - {field: people_count, gte: 5, lte: 9}\n        - {field: channel, eq: regulator}", "lte: 9",
+     "exactly one operator"),
+    ("  - {code: volume_ratio,", "  - {code: volume_ratio, every: month,", "every: month", "unknown key 'every'"),
+])
+def test_an_unknown_key_anywhere_is_refused_with_its_line(org: Any, tmp_path: Path, old: str, new: str,
+                                                          marker: str, reason: str) -> None:
+    path, _ = _broken(tmp_path, "insurance", old, new)
+    line = next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if marker in text)
+    with pytest.raises(CommandError) as refused:
+        _load("insurance", file=str(path))
+    message = str(refused.value)
+    assert f"line {line}: " in message and reason in message, message
+    assert Policy.objects.filter(name="insurance").count() == 0
+
+
+def test_a_file_whose_name_is_not_the_name_given_is_refused(org: Any, tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(preset_text("crm"), encoding="utf-8")
+    with pytest.raises(CommandError, match="line 6: the file's name is 'crm', not 'insurance'"):
+        _load("insurance", file=str(path))
+    assert not Policy.objects.filter(name__in=["crm", "insurance"]).exists()
+
+
+def test_every_key_the_loader_accepts_is_documented() -> None:
+    from huiyin.policies.presets import schema_keys
+    from huiyin.policies.rules import CONDITION_KEYS, EFFECTS, FIELDS, OPS, RULE_KEYS, SAME_KEYS, WINDOWS
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "policies.md").read_text(encoding="utf-8")
+    # a key is documented when it appears in code on the page: `key`, `{key: …}` or a YAML example
+    blocks = re.findall(r"```.*?```", docs, flags=re.DOTALL)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", docs, flags=re.DOTALL))
+    code = " ".join(blocks + inline)
+    documented = set(re.findall(r"[a-z_][a-z0-9_]*", code))
+    keys = schema_keys() | RULE_KEYS | EFFECTS | OPS | set(FIELDS) | SAME_KEYS | set(WINDOWS)
+    for spec in CONDITION_KEYS.values():
+        keys |= spec
+    keys |= set(CONDITION_KEYS) | {"all", "any", "not", "field", "flag", "tag"}
+    missing = sorted(k for k in keys if k not in documented)
+    assert not missing, f"docs/policies.md does not document: {', '.join(missing)}"
+
+
+def test_loading_the_shipped_preset_over_the_organisations_edits_says_what_differs(org: Any, tmp_path: Path) -> None:
+    _load("insurance")
+    mine = tmp_path / "insurance.yaml"
+    mine.write_text(preset_text("insurance").replace("{amount: 20, unit: minutes}", "{amount: 15, unit: minutes}"),
+                    encoding="utf-8")
+    assert _load("insurance", file=str(mine)).strip() == "insurance v2 is the active policy."
+    with pytest.raises(CommandError) as refused:
+        _load("insurance")
+    message = str(refused.value)
+    assert "timers.dispatch.default.amount: 15 → 20" in message
+    assert "nothing was loaded" in message and "--force" in message
+    assert Policy.objects.filter(name="insurance").count() == 2
+    assert _load("insurance", force=True).strip() == "insurance v3 is the active policy."
+    assert Policy.objects.get(name="insurance", version=2).config["timers"]["dispatch"]["default"]["amount"] == 15
