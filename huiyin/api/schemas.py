@@ -145,6 +145,19 @@ class Deadline(Out):
     basis: str = Field(description="The rule of the policy the deadline comes from.")
     amount: int
     unit: TimeUnit
+    cycle: int = Field(description="The handling cycle: 1, then 2 after a reopen or an appeal (history stays).")
+    capped_by: str | None = Field(description="The clock that caps this deadline (`end_to_end`, `upstream`), if any.")
+    obligation: bool = Field(description="A duty after closing (e.g. a major case's plan filed with head office).")
+    role: str | None = Field(description="The role an obligation is owed by.")
+
+
+class Representative(Out):
+    """One representative of a group complaint; masked like the complainant for readers without
+    identity access."""
+
+    name: str
+    phone: str
+    id_number: str
 
 
 class CoUnit(Out):
@@ -214,6 +227,21 @@ class Case(Out):
     deadlines: list[Deadline] = Field(description="The latest timer of each stage, in the order they started.")
     co_units: list[CoUnit]
     return_disputed: bool
+    dispatched_at: Timestamp | None
+    acknowledged_at: Timestamp | None
+    result_at: Timestamp | None
+    cycle: int = Field(description="The handling cycle: 1, then 2 after a reopen or an appeal.")
+    reopened_at: Timestamp | None
+    approval_level: int = Field(description="Levels of the current approval chain already passed.")
+    awaiting: str | None = Field(description="The role whose approval or decision the case awaits.")
+    respondent_unit: str | None = Field(description="The complained-about unit (被投诉单位).")
+    respondent_person: str = Field(description="The complained-about person (被投诉人).")
+    recusal: bool = Field(description="A recusal rule (回避) forbids dispatching to the complained-about unit.")
+    representatives: list[Representative] = Field(description="A group complaint's representatives (群体投诉代表).")
+    appeal: bool = Field(description="The case is (or was) under appeal / upper-level review (复审/核实).")
+    required: dict[str, list[str]] = Field(
+        description="Fields the policy requires, per form (e.g. `submit_result`: cause, course …)."
+    )
     waiting_for: ActionName | None = Field(
         description="What the case waits for now (a sub-state of `state`): the action that moves it on, e.g. "
         "`redispatch` after an unsatisfied callback. null when closed."

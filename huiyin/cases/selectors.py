@@ -29,7 +29,7 @@ from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
 from . import workflow
-from .access import cases_for, complainant_view
+from .access import cases_for, complainant_view, mask, may_see_identity
 from .models import (
     FINAL_STATES,
     Case,
@@ -286,10 +286,20 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
         "respondent_unit": case.respondent_unit.code if case.respondent_unit_id and case.respondent_unit else None,
         "respondent_person": case.respondent_person,
         "recusal": case.recusal,
-        "representatives": case.representatives,
+        "representatives": representatives_view(user, case),
         "appeal": case.appeal,
         "required": required_fields(case),
     }
+
+
+def representatives_view(user: User, case: Case) -> list[dict[str, str]]:
+    """A group complaint's representatives, under the same identity rule as the complainant."""
+    full = may_see_identity(user, case)
+    return [
+        {"name": r.get("name", "") if full else "", "phone": r.get("phone", "") if full else mask(r.get("phone", "")),
+         "id_number": r.get("id_number", "") if full else mask(r.get("id_number", ""))}
+        for r in case.representatives
+    ]
 
 
 def required_fields(case: Case) -> dict[str, list[str]]:

@@ -105,7 +105,9 @@ def test_the_whole_tobacco_flow_through_the_pages(pages: Pages) -> None:
 
     # 审核 and 回访 at the centre.
     act(dispatcher, number, "review", radio={"accept": "true"}, expect="pending_callback")
-    act(agent, number, "callback", {"satisfaction": "satisfied", "notes": "客户表示满意"}, expect="closed")
+    act(agent, number, "callback", {"satisfaction": "satisfied", "notes": "客户表示满意"}, expect="pending_callback")
+    # 第一篇 二(三): a satisfied result goes to the leader, who decides whether a second round is needed.
+    act(leader, number, "close", expect="closed")
     timeline = agent.locator("#timeline").inner_text()
     for word in ("登记", "派单", "批示同意", "签收", "申请延期", "批准延期", "反馈处理结果", "审核处理结果", "回访"):
         assert word in timeline, word
