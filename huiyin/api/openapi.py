@@ -90,6 +90,8 @@ ACTION_SUMMARIES: dict[str, str] = {
     "approve_compensation": "赔偿审批: compensation above the policy's limit is approved",
     "refuse_compensation": "赔偿审批 (no): compensation above the policy's limit is refused",
     "classify": "分类: category, severity, class, customer class or liability",
+    "withdraw": "撤回: the complainant withdraws; closed as of the day the request was received",
+    "fulfil": "履行: an obligation after closing is done (e.g. the plan filed with head office)",
 }
 
 # A body for each action, shown as the operation's example (the tests check each is accepted).
@@ -130,6 +132,8 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "approve_compensation": {},
     "refuse_compensation": {"comment": "超出赔偿标准"},
     "classify": {"category": "logistics_delivery", "severity": "difficult"},
+    "withdraw": {"reason": "客户来电撤回投诉", "requested_at": "2026-03-10T09:30:00+08:00"},
+    "fulfil": {"obligation": "plan_filing", "note": "处理方案已报总公司"},
 }
 
 _bodies: dict[str, type[BaseModel]] = {}
