@@ -305,6 +305,7 @@ def test_it_rejects_unknown_units_and_naive_starts() -> None:
         cal.add_business_minutes(bj(2026, 3, 9), -5)
 
 
+@pytest.mark.django_db  # the calendar may refresh its imported years on any call
 def test_every_unit_is_accepted_as_member_or_string() -> None:
     for unit in TimeUnit:
         assert deadline_add(bj(2026, 3, 9, 10), 1, unit) == deadline_add(
