@@ -80,6 +80,38 @@ ORDER = [
     "merge", "link", "reopen", "appeal",
 ]
 
+# What an open case waits for (`cases.selectors.waiting_for`, the API's `waiting_for`): the step,
+# shown with the roles that take it (read off the workflow's table).
+WAITING_STEPS = {
+    "dispatch": _("dispatch"),
+    "decide_return": _("a decision on the disputed return"),
+    "approve": _("the leader's instruction before dispatch"),
+    "acknowledge": _("acknowledgement by the unit"),
+    "submit_result": _("the unit's result"),
+    "resume": _("resumption (the case is suspended)"),
+    "approve_plan": _("approval of the handling plan"),
+    "review": _("review of the unit's result"),
+    "callback": _("the callback to the customer"),
+    "redispatch": _("the second dispatch or a reasoned close"),
+    "escalate": _("the third dispatch or a reasoned close"),
+    "close": _("sign-off and close"),
+}
+
+
+def waiting_text(action: str) -> Any:
+    """"等待二次派单或说明理由办结（派单员、督办）"; "" for a case that waits for nothing."""
+    if not action:
+        return ""
+    from huiyin.cases.workflow import ACTIONS
+
+    step: Any = WAITING_STEPS.get(action) or ACTIONS.get(action) or action
+    spec = ACTIONS.get(action)
+    roles = "、".join(str(label("role", r)) for r in spec.roles) if spec else ""
+    if not roles:
+        return _("Waiting for %(step)s") % {"step": step}
+    return _("Waiting for %(step)s (%(roles)s)") % {"step": step, "roles": roles}
+
+
 TIMERS = {
     "dispatch": _("Dispatch"),
     "acknowledge": _("Acknowledgement"),
@@ -87,6 +119,7 @@ TIMERS = {
     "resolve": _("Resolution"),
     "feedback": _("Review of result"),
     "callback": _("Callback"),
+    "decision": _("Decision after an unsatisfied callback"),
 }
 
 TIME_UNITS = {

@@ -15,6 +15,7 @@ from huiyin.conftest import new_case
 from huiyin.web.models import SavedFilter
 
 from .conftest import csrf_of
+from .support import sync_deadline
 
 pytestmark = pytest.mark.django_db
 
@@ -273,6 +274,7 @@ def test_the_workbench_shows_overdue_and_at_risk(web: Any, api: Any) -> None:
         started_at=now - timedelta(hours=9), due_at=now + timedelta(hours=1), remind_at=now - timedelta(hours=1, minutes=30))
     Timer.objects.filter(case__number__in=[late, risky]).exclude(code="resolve").update(
         due_at=now + timedelta(days=9), remind_at=now + timedelta(days=8))
+    sync_deadline(late), sync_deadline(risky)
     overdue = web("handler_a").get("/?tab=overdue").content.decode()
     assert late in overdue and risky not in overdue
     at_risk = web("handler_a").get("/?tab=at_risk").content.decode()
