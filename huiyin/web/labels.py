@@ -10,8 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from huiyin.cases.models import (
     Channel,
     CloseReason,
+    CompensationStatus,
     ExtensionStatus,
     Flag,
+    InvalidReason,
     Kind,
     Liability,
     Satisfaction,
@@ -199,6 +201,87 @@ FIELDS = {
     "rule": _("Rule"),
     "notify": _("Notified"),
     "region": _("Region"),
+    "due_at": _("Deadline"),
+    "timer": _("Stage"),
+    "invalid_code": _("Invalid criterion"),
+    "reason_code": _("Invalid criterion"),
+    "compensation_status": _("Compensation approval"),
+    "reply_level": _("Reply approval level"),
+    "level": _("Approval level"),
+    "chain": _("Approval chain"),
+    "requires_approval": _("Needs the leader's instruction"),
+    "proposed_co_units": _("Proposed co-handling units"),
+    "co_unit": _("Co-handling unit"),
+    "repeat_of": _("Repeat of"),
+}
+
+# Where an event came from (`Event.source`).
+SOURCES = {
+    "web": _("staff pages"),
+    "api": _("API"),
+    "worker": _("scheduler"),
+    "rules": _("rules"),
+    "portal": _("customer portal"),
+    "email": _("e-mail"),
+    "import": _("import"),
+}
+
+# Tags that the workflow and the presets' rules put on cases (other tags are shown as written).
+TAGS = {
+    "repeat": _("repeat complaint"),
+    "unsatisfied": _("unsatisfied"),
+    "escalated": _("escalated"),
+    "risk": _("risk"),
+    "group": _("group complaint"),
+    "appeal": _("appeal"),
+    "appeal_risk": _("appeal risk"),
+    "batch_incident": _("batch incident"),
+    "compensation": _("compensation"),
+    "compensation_approval": _("compensation approval"),
+    "conduct": _("staff conduct"),
+    "emergency": _("emergency"),
+    "escalation_risk": _("escalation risk"),
+    "extreme_watch": _("watch: extreme action"),
+    "green_channel": _("green channel"),
+    "late": _("late"),
+    "legal": _("legal"),
+    "media": _("media"),
+    "media_or_regulator": _("media or regulator"),
+    "onsite": _("on site"),
+    "overdue": _("overdue"),
+    "public_opinion": _("public opinion"),
+    "recomplaint": _("complained again"),
+    "special": _("special"),
+    "upgraded": _("upgraded"),
+    "zero_tolerance": _("zero tolerance"),
+}
+
+# The intake form's fields (named as the form posts them).
+INTAKE_FIELDS = {
+    "kind": _("Kind"),
+    "channel": _("Channel"),
+    "subject": _("Subject"),
+    "description": _("What happened"),
+    "demands": _("Demands"),
+    "amount": _("Amount involved (yuan)"),
+    "people_count": _("People involved"),
+    "flags": _("Risk flags"),
+    "category": _("Category"),
+    "received_at": _("Received at"),
+    "occurred_at": _("Occurred at"),
+    "product": _("Product / service"),
+    "upstream_ref": _("Upstream reference"),
+    "upstream_due_at": _("Upstream deadline"),
+    "region": _("Region"),
+    "complainant_name": _("Name"),
+    "complainant_phone": _("Caller's phone"),
+    "complainant_email": _("Email"),
+    "complainant_address": _("Address"),
+    "complainant_account": _("Account / contract / order no."),
+    "complainant_id_number": _("ID number"),
+    "complainant_customer_class": _("Customer class"),
+    "complainant_anonymous": _("Anonymous"),
+    "complainant": _("Complainant"),
 }
 
 # Per action, a field whose meaning differs from the generic label.
@@ -237,6 +320,10 @@ CHOICES: dict[str, dict[str, Any]] = {
     "action": ACTIONS,
     "field": FIELDS,
     "close_reason": CLOSE_REASONS,
+    "invalid_reason": dict(InvalidReason.choices),
+    "compensation_status": {v: lab for v, lab in CompensationStatus.choices if v},
+    "tag": TAGS,
+    "source": SOURCES,
 }
 
 STATE_COLOURS = {

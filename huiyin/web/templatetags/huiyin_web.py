@@ -244,3 +244,12 @@ def unread_count(context: dict[str, Any]) -> int:
     if user is None or not user.is_authenticated:
         return 0
     return count(user)
+
+
+@register.simple_tag
+def js_texts() -> dict[str, str]:
+    """The few sentences app.js writes itself, in the reader's language."""
+    return {
+        "count": _("%(n)s / %(max)s characters"),
+        "over": _("At most %(max)s characters: remove %(over)s."),
+    }
