@@ -3,9 +3,11 @@ end stores — actions, timers, input fields. Model enums carry their own labels
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from huiyin.cases.models import (
     Channel,
@@ -108,7 +110,7 @@ def waiting_text(action: str) -> Any:
 
     step: Any = WAITING_STEPS.get(action) or ACTIONS.get(action) or action
     spec = ACTIONS.get(action)
-    roles = "、".join(str(label("role", r)) for r in spec.roles) if spec else ""
+    roles = join(label("role", r) for r in spec.roles) if spec else ""
     if not roles:
         return _("Waiting for %(step)s") % {"step": step}
     return _("Waiting for %(step)s (%(roles)s)") % {"step": step, "roles": roles}
@@ -348,3 +350,19 @@ def label(kind: str, code: Any) -> Any:
     if code is None or code == "":
         return ""
     return CHOICES.get(kind, {}).get(code, code)
+
+
+# Punctuation differs between the languages (、 ， ； ： in Chinese sentences).
+def join(items: Iterable[Any]) -> str:
+    """"派单员、督办" / "Dispatcher, Supervisor"."""
+    return pgettext("list separator", ", ").join(str(i) for i in items)
+
+
+def statements(items: Iterable[Any]) -> str:
+    """"原因：…；结论：…" / "Cause: …; Conclusion: …"."""
+    return pgettext("statement separator", "; ").join(str(i) for i in items)
+
+
+def pair(name: Any, value: Any) -> str:
+    """"原因：配送延误" / "Cause: late delivery"."""
+    return pgettext("label and value", "%(label)s: %(value)s") % {"label": name, "value": value}

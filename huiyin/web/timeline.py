@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from huiyin.cases.models import Event
 from huiyin.policies.models import Policy
@@ -48,6 +49,25 @@ class Entry:
     source: Any
     changes: list[Change] = field(default_factory=list)
 
+    @property
+    def changes_text(self) -> str:
+        """"承办单位：县局A；拟派单位：县局A → —"."""
+        return labels.statements(
+            labels.pair(c.label, pgettext("old and new value", "%(old)s → %(new)s") % {"old": c.old, "new": c.new}
+                        if c.old else c.new)
+            for c in self.changes
+        )
+
+    @property
+    def text(self) -> str:
+        """Who did what, with the state it moved and what changed: one sentence of a conflict notice."""
+        what = str(self.action)
+        if self.states:
+            what = pgettext("action and states", "%(action)s (%(from)s → %(to)s)") % {
+                "action": self.action, "from": self.states[0], "to": self.states[1]}
+        text = labels.pair(self.actor, what)
+        return labels.pair(text, self.changes_text) if self.changes else text
+
 
 def policy_titles(events: Iterable[Event]) -> dict[str, str]:
     """"tobacco@1" → the policy's own title, for the events that name a policy version."""
@@ -72,10 +92,10 @@ def value_text(value: Any, name: str, *, unit_names: dict[str, str], policies: d
         return "—"
     if name in UNIT_FIELDS:
         if isinstance(value, list):
-            return "、".join(str(unit_names.get(v, v)) for v in value)
+            return labels.join(unit_names.get(v, v) for v in value)
         return str(unit_names.get(value, value))
     if name in ROLE_FIELDS and isinstance(value, list):
-        return "、".join(str(labels.label("role", v)) for v in value)
+        return labels.join(labels.label("role", v) for v in value)
     if name == "policy" and isinstance(value, str):
         return (policies or {}).get(value, value)
     if name in ("accept", "uphold") and isinstance(value, bool):
@@ -85,18 +105,18 @@ def value_text(value: Any, name: str, *, unit_names: dict[str, str], policies: d
     table = CODE_FIELDS.get(name)
     if table:
         if isinstance(value, list):
-            return "、".join(str(labels.label(table, v)) for v in value)
+            return labels.join(labels.label(table, v) for v in value)
         return str(labels.label(table, value))
     if isinstance(value, list):
-        return "、".join(str(v) for v in value)
+        return labels.join(value)
     if isinstance(value, dict):
         parts = []
         for k, v in value.items():
             if k in HIDDEN_KEYS:
                 continue
             shown = value_text(v, k, unit_names=unit_names) if k not in DICT_KEYS else str(labels.label(DICT_KEYS[k], v))
-            parts.append(f"{labels.FIELDS.get(k, k)}：{shown}")
-        return "；".join(parts)
+            parts.append(labels.pair(labels.FIELDS.get(k, k), shown))
+        return labels.statements(parts)
     if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
         try:
             return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from huiyin.cases import selectors
 from huiyin.org.access import grants
@@ -172,7 +172,7 @@ def user_roles(context: dict[str, Any]) -> set[str]:
 @register.simple_tag(takes_context=True)
 def role_names(context: dict[str, Any]) -> str:
     roles = user_roles(context)
-    return "、".join(str(labels.label("role", r)) for r in Role.values if r in roles)
+    return labels.join(labels.label("role", r) for r in Role.values if r in roles)
 
 
 @register.filter
@@ -181,57 +181,6 @@ def get(mapping: Any, key: Any) -> Any:
         return mapping.get(key, "")
     except AttributeError:
         return ""
-
-
-UNIT_FIELDS = {"unit", "proposed_unit", "owner_unit", "returned_by_unit", "co_units"}
-
-
-@register.simple_tag
-def change_text(value: Any, field: str, unit_names: dict[str, str] | None = None) -> Any:
-    """A timeline change's stored code as its label (states, kinds, units …); other values as they are."""
-    if field in UNIT_FIELDS and unit_names is not None:
-        if isinstance(value, list):
-            return "、".join(str(unit_names.get(v, v)) for v in value) or "—"
-        if isinstance(value, str):
-            return unit_names.get(value, value)
-    kind = {
-        "state": "state", "kind": "kind", "channel": "channel", "severity": "severity",
-        "satisfaction": "satisfaction", "liability": "liability", "validity": "validity",
-        "close_reason": "close_reason", "from_state": "state", "to_state": "state",
-        "time_unit_": "time_unit", "extension_status_": "extension_status",
-    }.get(field)
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if kind:
-        return labels.label(kind, value)
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value) or "—"
-    if isinstance(value, dict):
-        parts = []
-        for k, v in value.items():
-            if k in ("id", "token", "sha256"):
-                continue
-            shown = change_text(v, {"unit": "time_unit_", "status": "extension_status_"}.get(k, str(k)), unit_names)
-            parts.append(f"{labels.FIELDS.get(k, k)}: {shown}")
-        return "；".join(parts)
-    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
-        try:
-            return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            return value
-    return value
-
-
-@register.filter
-def field_label(name: str) -> Any:
-    return labels.FIELDS.get(name, name)
-
-
-@register.filter
-def action_label(name: str) -> Any:
-    return labels.ACTIONS.get(name, name)
 
 
 @register.simple_tag(takes_context=True)
@@ -253,3 +202,9 @@ def js_texts() -> dict[str, str]:
         "count": _("%(n)s / %(max)s characters"),
         "over": _("At most %(max)s characters: remove %(over)s."),
     }
+
+
+@register.simple_tag
+def colon() -> str:
+    """The colon between a label and its value: "：" in Chinese, ": " in English."""
+    return pgettext("label separator", ": ")

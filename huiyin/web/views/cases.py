@@ -198,7 +198,7 @@ def changed_since(case: Case, seen: int, *, unit_names: dict[str, str]) -> list[
 def error_detail(exc: CaseError, fresh: Case, problems: dict[str, str], labels_of: dict[str, Any]) -> str:
     """The second line of an error, in the reader's language (never the service's English)."""
     if isinstance(exc, BadInput):
-        return "；".join(f"{labels_of.get(k, labels.FIELDS.get(k, k))}：{v}" for k, v in problems.items())
+        return labels.statements(labels.pair(labels_of.get(k, labels.FIELDS.get(k, k)), v) for k, v in problems.items())
     if isinstance(exc, (Conflict, InvalidTransition)):
         waiting = selectors.waiting_for(fresh)
         state = labels.label("state", fresh.state)

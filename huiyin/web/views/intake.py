@@ -125,7 +125,7 @@ def intake(request: HttpRequest) -> HttpResponse:
             web_errors.field_problems(inputs.CaseIn, data, exc.fields) if isinstance(exc, BadInput) else {})
         errors = {k.replace("complainant.", "complainant_"): v for k, v in problems.items()}
         context = _form_context(request, values, errors)
-        detail = "；".join(f"{labels.INTAKE_FIELDS.get(k, k)}：{v}" for k, v in errors.items())
+        detail = labels.statements(labels.pair(labels.INTAKE_FIELDS.get(k, k), v) for k, v in errors.items())
         context["alert"] = {"message": error_text(exc), "detail": detail}
         return render(request, "web/intake.html", context, status=exc.status)
     if not created and getattr(case, "urged_instead", False):
