@@ -131,6 +131,8 @@ def changes_of(event: Event, *, unit_names: dict[str, str], policies: dict[str, 
         if name in ("state", "version"):
             continue
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        if old in (None, "", []) and new in (None, "", []):
+            continue  # an empty note says nothing
         out.append(Change(
             field=name, label=labels.FIELDS.get(name, name),
             old="" if old is None or old == "" else value_text(old, name, unit_names=unit_names, policies=policies),

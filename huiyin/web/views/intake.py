@@ -94,6 +94,8 @@ def contact_problem(post: QueryDict) -> dict[str, str]:
     """A kind the policy calls back needs a phone or an e-mail address (unless anonymous)."""
     if post.get("kind") not in callback_kinds() or post.get("complainant_anonymous") == "on":
         return {}
+    if post.get("answer", "").strip():  # answered on the spot: closed at once, nobody calls back
+        return {}
     if post.get("complainant_phone", "").strip() or post.get("complainant_email", "").strip():
         return {}
     return {"complainant_phone": _("the policy calls this case back: enter a phone number or an e-mail address "
