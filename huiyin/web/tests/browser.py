@@ -3,7 +3,7 @@ a phone (390×844). The one Chromium of the session (`browser` in conftest.py) g
 per persona and size; a persona is signed in by its session cookie (the sign-in page itself is
 tested once, in test_browser.py), so a test pays for no login round trips.
 
-Import the fixture in a test module with `from .browser import screens  # noqa: F401`.
+Import the fixture in a test module with `from .browser import screens_fixture  # noqa: F401`.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class Screens:
             ctx.close()
 
 
-@pytest.fixture
-def screens(browser: Any, live_server: Any, org: Any) -> Iterator[Screens]:
+@pytest.fixture(name="screens")
+def screens_fixture(browser: Any, live_server: Any, org: Any) -> Iterator[Screens]:
     s = Screens(browser, live_server.url, org)
     yield s
     s.close()

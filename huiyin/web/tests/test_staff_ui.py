@@ -29,7 +29,7 @@ from .browser import (
     page_fits,
     reddish,
     rgb,
-    screens,  # noqa: F401 (the fixture)
+    screens_fixture,  # noqa: F401 (the `screens` fixture)
     shot,
     yellowish,
 )
