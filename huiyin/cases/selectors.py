@@ -423,7 +423,8 @@ DUE_CURSOR = re.compile(r"^d(\d{1,20})_(\d{1,20})$")
 NONE_CURSOR = re.compile(r"^n(\d{1,20})$")
 
 
-def _due_cursor(case: Case) -> str:
+def due_cursor(case: Case) -> str:
+    """Where a page of the most-urgent-first order ends: the case's deadline and id."""
     if case.next_due_at is None:
         return f"n{case.pk}"
     stamp = case.next_due_at - datetime(1970, 1, 1, tzinfo=UTC)
@@ -451,7 +452,7 @@ def _page_by_time_left(qs: QuerySet[Case], cursor: str, limit: int) -> tuple[lis
         rows += list(rest.order_by("-id")[: limit + 1 - len(rows)])
     has_next = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_due_cursor(rows[-1]) if has_next and rows else None)
+    return rows, (due_cursor(rows[-1]) if has_next and rows else None)
 
 
 def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:
