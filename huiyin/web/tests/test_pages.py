@@ -538,3 +538,23 @@ def test_a_page_error_is_in_the_readers_language_and_names_the_field(web: Any, a
     api_r = api("agent").post("/cases", {"kind": "complaint", "channel": "phone", "subject": "断货",
                                         "complainant": {"phone": "12345678"}})
     assert api_r.status_code == 422 and "mobile or landline" in api_r.json()["error"]["fields"]["complainant.phone"]
+
+
+def test_every_field_of_every_action_form_has_a_label_in_both_languages(org: Any) -> None:
+    from django.utils import translation
+
+    from huiyin.cases.inputs import ACTION_INPUTS
+    from huiyin.org.access import org_units
+    from huiyin.web import forms
+
+    units = org_units(org.dispatcher)
+    for lang in ("zh-hans", "en"):
+        with translation.override(lang):
+            for action in ACTION_INPUTS:
+                form = forms.action_form(action, units=units)
+                assert str(form.label) != action, (lang, action)
+                for w in form.widgets:
+                    assert str(w.label) != w.name, (lang, action, w.name)
+                    if lang == "zh-hans":  # English labels may be spelled like their codes ("minutes")
+                        for value, text in w.choices:
+                            assert value == "" or str(text) != value or w.name == "customer_class", (action, value)
