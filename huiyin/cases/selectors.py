@@ -136,8 +136,18 @@ def urgency(case: Case, now: datetime) -> str:
 
 def by_time_left(qs: QuerySet[Case]) -> QuerySet[Case]:
     """Most urgent first: the least time left, overdue first; cases without a counting deadline
-    (closed, paused) last, newest first."""
+    (closed, paused) last. For a small set (a page of ids); a large one goes through
+    `most_urgent_ids`, which reads the (state, next_due_at, id) and (next_due_at, id) indexes in order."""
     return qs.order_by(F("next_due_at").asc(nulls_last=True), "id")
+
+
+def most_urgent_ids(qs: QuerySet[Case], cap: int) -> list[int]:
+    """The ids of the `cap` most urgent cases of `qs`: those with a deadline in its order (an
+    index scan that stops at `cap`), then, if room is left, those without one, oldest first."""
+    ids = list(qs.filter(next_due_at__isnull=False).order_by("next_due_at", "id").values_list("id", flat=True)[:cap])
+    if len(ids) < cap:
+        ids += list(qs.filter(next_due_at__isnull=True).order_by("id").values_list("id", flat=True)[:cap - len(ids)])
+    return ids
 
 
 def _known(case: Case, key: str) -> Any:
@@ -541,7 +551,7 @@ def waiting_ids(user: User, *, cap: int = COUNT_CAP) -> list[int]:
     visible = cases_for(user)
     ids: set[int] = set()
     for term in waiting_terms(user):
-        ids.update(by_time_left(visible.filter(term)).values_list("id", flat=True)[:cap])
+        ids.update(most_urgent_ids(visible.filter(term), cap))
     return sorted(ids)
 
 
@@ -614,6 +624,9 @@ def unit_queues(user: User) -> list[dict[str, Any]]:
 # --- leaders and supervisors ----------------------------------------------------------------
 
 
+APPROVALS_SCAN = 2000  # compensation requests looked at per page (far more than ever wait at once)
+
+
 def approvals(user: User, *, sort: str = "due", limit: int = 100) -> dict[str, list[Case]]:
     """What waits for the leader's decision: 批示, plan approval, extension requests, compensation;
     each most urgent first (or oldest/newest first by `sort`)."""
@@ -625,7 +638,10 @@ def approvals(user: User, *, sort: str = "due", limit: int = 100) -> dict[str, l
         ("plan", "approve_plan", Q(state=S.PLAN_APPROVAL)),
         ("extension", "grant_extension", Q(pk__in=Extension.objects.filter(
             status=ExtensionStatus.REQUESTED).values("case_id"))),
-        ("compensation", "approve_compensation", Q(compensation_status=CompensationStatus.REQUESTED)),
+        # a handful among a million: the ids first, from their own index (a planner that sees one
+        # common value in the column would otherwise scan the table)
+        ("compensation", "approve_compensation", Q(pk__in=list(Case.objects.filter(
+            compensation_status=CompensationStatus.REQUESTED).values_list("id", flat=True)[:APPROVALS_SCAN]))),
     ):
         ids = unit_ids_with_roles(user, workflow.ACTIONS[action_name].roles)
         out[key] = list(queue_order(visible.filter(cond, owner_unit_id__in=ids), sort)[:limit]) if ids else []
@@ -646,10 +662,11 @@ def in_unit(unit: Unit | None) -> Q:
     return Q(unit_id__in=ids) | Q(unit__isnull=True, owner_unit_id__in=ids)
 
 
-def board(user: User, *, unit: Unit | None, sort: str = "due", limit: int = 200) -> dict[str, Any]:
+def board(user: User, *, unit: Unit | None, sort: str = "due", limit: int = 100) -> dict[str, Any]:
     """Overdue and at-risk open cases, counted per handling unit, for 督办; most urgent first."""
     now = timezone.now()
-    qs = cases_for(user).filter(in_unit(unit), state__in=OPEN_STATES)
+    # Only open cases have a current deadline: the deadline index alone finds them.
+    qs = cases_for(user).filter(in_unit(unit), next_due_at__isnull=False)
     overdue = qs.filter(urgency_q("overdue", now))
     at_risk = qs.filter(urgency_q("at_risk", now))
     per_unit: dict[int | None, dict[str, Any]] = {}
@@ -663,13 +680,16 @@ def board(user: User, *, unit: Unit | None, sort: str = "due", limit: int = 200)
         ({"unit": units.get(uid), **v} for uid, v in per_unit.items() if uid is not None),
         key=lambda r: (-r["overdue"], -r["at_risk"], r["unit"].path if r["unit"] else ""),
     )
-    rows = list(queue_order(qs.filter(urgency_q("overdue", now) | urgency_q("at_risk", now)), sort)
-                .select_related("owner_unit", "unit", "category")[:limit])
+    # Overdue or at risk: the reminder time is passed (it never comes after the deadline). In
+    # deadline order this reads the (next_due_at, id) index and stops at `limit`.
+    late = qs.filter(urgency_q("overdue", now) | Q(next_remind_at__lte=now))
+    ordered = late.order_by("next_due_at", "id") if sort == "due" else queue_order(late, sort)
+    rows = list(ordered.select_related("owner_unit", "unit", "category")[:limit])
     attach_next_deadline(rows, now)
     for c in rows:
         c.board_kind = urgency(c, now)
         c.can = workflow.possible(user, c, ("urge", "escalate", "redispatch"))
-    return {"table": table, "rows": rows, "now": now, "sort": sort,
+    return {"table": table, "rows": rows, "now": now, "sort": sort, "more": len(rows) >= limit,
             "totals": {"overdue": sum(r["overdue"] for r in table), "at_risk": sum(r["at_risk"] for r in table)}}
 
 

@@ -54,7 +54,8 @@ def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilt
         date_from=_date(params.get("from", "")),
         date_to=_date(params.get("to", "")),
         q=params.get("q", "").strip()[:100],
-        sort=params.get("sort", "-id") if params.get("sort") in selectors.SORTS else "-id",
+        # a deadline filter reads most urgent first unless asked otherwise (from the deadline index)
+        sort=params.get("sort", "") if params.get("sort") in selectors.SORTS else "due" if deadline else "-id",
         deadline=deadline,
     )
 

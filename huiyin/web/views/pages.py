@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from huiyin.cases import selectors
-from huiyin.org.access import org_units, visible_unit, visible_units
+from huiyin.org.access import visible_unit, visible_units
 
 from .. import forms, labels
 from .common import is_htmx, staff_required, user_of
@@ -63,7 +63,6 @@ def board(request: HttpRequest) -> HttpResponse:
     return render(request, "web/board.html", {
         **data, "unit": unit, "keep": urlencode({"unit": unit.code}) if unit else "",
         "unit_choices": forms.unit_choices(visible_units(user)),
-        "dispatch_units": forms.unit_choices(org_units(user)),
     })
 
 
