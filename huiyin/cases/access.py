@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from huiyin.org.access import grants, roles_over, scope_filter, visible_unit_ids
+from huiyin.org.access import grants, roles_over, scope_filter, unit_ids_with_roles, visible_unit_ids
 from huiyin.org.models import Role, User
 from huiyin.policies.config import PolicyConfig
 
@@ -55,6 +55,17 @@ def may_see_identity(user: User, case: Case) -> bool:
     if case.kind == Kind.REPORT:
         return bool(roles_over(user, case.owner_unit) & IDENTITY_ROLES)
     return bool(_roles_on(user, case) - {Role.AUDITOR})
+
+
+def name_searchable(user: User) -> Q:
+    """The cases a search by the complainant's name may find for `user`: those whose name the
+    user sees in a list (`complainant_view(listing=True)`): not a report (举报), and a role other
+    than the auditor's over the registering or the handling unit. Elsewhere a name finds nothing,
+    so a search never reveals a name the user may not read."""
+    ids = unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])
+    if not ids:
+        return Q(pk__in=[])
+    return ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=ids) | Q(unit_id__in=ids))
 
 
 def mask(value: str) -> str:
