@@ -581,6 +581,20 @@ def waiting_for(case: Case) -> str | None:
     return None
 
 
+def waiting_roles(case: Case) -> tuple[str, ...]:
+    """Who takes the step the case waits for: the role it awaits (an approval chain, a policy's
+    decision role), the roles of its WAITING row, or the roles of the action."""
+    for w in WAITING:
+        if w.state == case.state and w.test(case):
+            if w.by_awaiting and case.awaiting:
+                return (case.awaiting,)
+            return w.roles or workflow.ACTIONS[w.action].roles
+    if not case.is_open:
+        owed = case.timers.filter(stopped_at__isnull=True).exclude(role="").values_list("role", flat=True)
+        return tuple(dict.fromkeys(owed))
+    return ()
+
+
 def role_units(user: User) -> dict[str, list[int]]:
     """The unit ids each role name of the user reaches — the built-in roles, and the active
     policy's own roles (`roles:` a built-in role held in a named unit) — cached on the user."""

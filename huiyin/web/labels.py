@@ -102,15 +102,13 @@ WAITING_STEPS = {
 }
 
 
-def waiting_text(action: str) -> Any:
-    """"等待二次派单或说明理由办结（派单员、督办）"; "" for a case that waits for nothing."""
+def waiting_text(action: str, who: tuple[str, ...] = ()) -> Any:
+    """"等待二次派单或说明理由办结（派单员、督办）": the step and the roles that take it (from
+    `cases.selectors.waiting_roles`); "" for a case that waits for nothing."""
     if not action:
         return ""
-    from huiyin.cases.workflow import ACTIONS
-
     step: Any = WAITING_STEPS.get(action) or ACTIONS.get(action) or action
-    spec = ACTIONS.get(action)
-    roles = join(label("role", r) for r in spec.roles) if spec else ""
+    roles = join(label("role", r) for r in who)
     if not roles:
         return _("Waiting for %(step)s") % {"step": step}
     return _("Waiting for %(step)s (%(roles)s)") % {"step": step, "roles": roles}
@@ -288,12 +286,11 @@ INTAKE_FIELDS = {
 
 # --- issue 14 (policy language): new actions, clocks and fields — one block, owned by policy14 ---
 ACTIONS.update({
-    "withdraw": _("Withdraw (撤回)"),
+    "withdraw": _("Withdraw"),
     "fulfil": _("Fulfil obligation"),
     "oblige": _("Obligation started"),
 })
 TIMERS.update({
-    "decision": _("Decision after callback"),
     "end_to_end": _("Receipt to closure"),
     "appeal": _("Appeal review"),
 })
@@ -308,7 +305,7 @@ FIELDS.update({
     "reopened_at": _("Reopened at"),
     "respondent_unit": _("Complained-about unit"),
     "respondent_person": _("Complained-about person"),
-    "recusal": _("Recusal (回避)"),
+    "recusal": _("Recusal"),
     "representatives": _("Representatives"),
     "approval_level": _("Approval level"),
     "awaiting": _("Awaiting"),

@@ -155,9 +155,9 @@ def waiting_for(case: Any) -> str:
 
 
 @register.filter
-def waiting_label(action: str) -> Any:
-    """"等待二次派单（派单员或督办）": what the case waits for and who takes that step."""
-    return labels.waiting_text(action)
+def waiting_label(case: Any) -> Any:
+    """"等待二次派单（派单员、督办）": what the case waits for and who takes that step."""
+    return labels.waiting_text(selectors.waiting_for(case) or "", selectors.waiting_roles(case))
 
 
 @register.simple_tag(takes_context=True)

@@ -171,7 +171,8 @@ def outcome_text(action: str, case: Case) -> str:
         return _("%(action)s: submitted; %(pending)s.") % {"action": name, "pending": pending}
     waiting = selectors.waiting_for(case)
     if waiting:
-        return _("%(action)s: done. Now: %(waiting)s.") % {"action": name, "waiting": labels.waiting_text(waiting)}
+        return _("%(action)s: done. Now: %(waiting)s.") % {
+            "action": name, "waiting": labels.waiting_text(waiting, selectors.waiting_roles(case))}
     return _("%(action)s: done.") % {"action": name}
 
 
@@ -204,7 +205,8 @@ def error_detail(exc: CaseError, fresh: Case, problems: dict[str, str], labels_o
         state = labels.label("state", fresh.state)
         if waiting:
             return _("The case is now “%(state)s”: %(waiting)s.") % {"state": state,
-                                                                     "waiting": labels.waiting_text(waiting)}
+                                                                     "waiting": labels.waiting_text(
+                                                                         waiting, selectors.waiting_roles(fresh))}
         return _("The case is now “%(state)s”.") % {"state": state}
     return ""
 

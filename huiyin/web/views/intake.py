@@ -159,7 +159,7 @@ def intake(request: HttpRequest) -> HttpResponse:
     text = _("Case %(number)s registered.") % {"number": case.number}
     if waiting:
         text = _("Case %(number)s registered. Now: %(waiting)s.") % {
-            "number": case.number, "waiting": labels.waiting_text(waiting)}
+            "number": case.number, "waiting": labels.waiting_text(waiting, selectors.waiting_roles(case))}
     messages.success(request, text, extra_tags=f"case:{case.number} same:{case.number}")
     return _after_intake(then, case.number)
 
