@@ -6,13 +6,15 @@ reminder or fire the same rule twice. Each returns how much it did (0 = nothing 
 
 Write transactions are short: a job works in batches (`BATCH` timers, one case per rule
 examination, one timer per recomputation), each committed on its own, so SQLite's write lock
-(taken at BEGIN: the transactions are IMMEDIATE) is held for milliseconds and an intake
-waiting for it is never stalled by a whole pass.
+(taken at BEGIN: the transactions are IMMEDIATE) is held for milliseconds, and after each
+the worker gives way (`huiyin.db.give_way`) so that an intake waiting for the lock gets it:
+a pass never stalls intake, however much it has to do.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +26,7 @@ from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from huiyin.bulk import insert_rows
+from huiyin.db import give_way, insert_rows
 from huiyin.policies.models import Policy
 from huiyin.policies.rules import Rule
 from huiyin.policies.services import config_for
@@ -36,7 +38,7 @@ from .models import FINAL_STATES, Case, Event, RuleHit, Timer, TimerState
 log = logging.getLogger(__name__)
 
 # Timers claimed per transaction by the breach and reminder sweeps.
-BATCH = 200
+BATCH = 100
 
 
 # --- timers: breaches and reminders -------------------------------------------------------
@@ -222,7 +224,9 @@ def sweep_rules(now: datetime | None = None, *, limit: int = RULES_PAGE, memory:
             if watch.round is not None and not watch.round:
                 watch.round, watch.round_done_at = None, now
             for case_id in todo:
+                started = time.monotonic()
                 fired += _examine(case_id, rule, now)
+                give_way(started)
     return fired
 
 
@@ -353,8 +357,10 @@ def _age_crossings(cond: dict[str, Any], since: datetime, now: datetime) -> Q | 
     """The cases whose age crossed one of the condition's thresholds between `since` and `now`."""
     out: Q | None = None
     for age in _leaves(cond, "age"):
-        q = Q(received_at__gt=_age_bound(age, since), received_at__lte=_age_bound(age, now))
-        out = q if out is None else out | q
+        low, high = _age_bound(age, since), _age_bound(age, now)
+        if low < high:
+            q = Q(received_at__gt=low, received_at__lte=high)
+            out = q if out is None else out | q
     return out
 
 
@@ -417,12 +423,14 @@ def sweep_provisional(*, limit: int = 500) -> int:
         years = range(timezone.localtime(started_at).year, timezone.localtime(due_at).year + 2)
         if not all(cal.year_known(y) for y in years):
             continue
+        started = time.monotonic()
         with transaction.atomic():
             t = Timer.objects.select_for_update().select_related("case").filter(pk=timer_id, provisional=True).first()
             if t is None:
                 continue
             deadlines.recompute(t)
             recomputed += 1
+        give_way(started)
     return recomputed
 
 
@@ -451,7 +459,11 @@ def run_pass(memory: RulesMemory | None = None) -> dict[str, int]:
         elif job is sweep_provisional:
             total = sweep_provisional()  # its work does not shrink what it reads within a pass
         else:
-            while (n := job()) > 0:
+            while True:
+                started = time.monotonic()
+                if (n := job()) == 0:
+                    break
                 total += n
+                give_way(started)
         done[job.__name__] = total
     return done

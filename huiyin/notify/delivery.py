@@ -39,6 +39,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from huiyin.db import give_way
+
 from . import channels
 from .channels import DeliveryError
 from .models import WAITING, Attempt, Message, Status
@@ -137,8 +139,11 @@ def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = No
     overrides NOTIFY_LEASE_SECONDS (how long a claim holds before others may take over)."""
     worker_id = worker_id[:100]
     lease = lease or lease_seconds()
-    while fan_out_pending() > 0:
-        pass
+    while True:
+        started = time.monotonic()
+        if fan_out_pending() == 0:
+            break
+        give_way(started)  # let requests waiting for SQLite's write lock have it
     clock = now or timezone.now()
     batch = claim(worker_id, limit, clock, lease)
     if not batch:
@@ -163,5 +168,7 @@ def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = No
         if error is not None:
             log.warning("message %s (%s) failed: %s%s", message.pk, message.transport, error,
                         " (permanent)" if error.permanent else "")
+        started_record = time.monotonic()
         _record(message, worker_id, error, duration_ms, clock, rendered=message.pk in rendered)
+        give_way(started_record)
     return len(batch)

@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from huiyin.bulk import insert_rows
+from huiyin.db import insert_rows
 from huiyin.org.models import User
 
 from .models import (
@@ -132,7 +132,7 @@ def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
     seconds later — so a scheduler pass that breaches 10,000 timers stays short."""
     rows = _notice_rows(occurrences)
     # ON CONFLICT DO NOTHING skips the occurrences already written (a repeat, or a concurrent
-    # enqueue, which must not abort the caller's transaction). A lean INSERT (huiyin/bulk.py):
+    # enqueue, which must not abort the caller's transaction). A lean INSERT (huiyin/db.py):
     # a pass may write thousands.
     return insert_rows(Notice, _NOTICE_FIELDS, [[row[f] for f in _NOTICE_FIELDS] for row in rows],
                        ignore_conflicts=True)
@@ -277,7 +277,7 @@ def fan_out(notices: list[Notice]) -> int:
     return len(messages)
 
 
-def fan_out_pending(*, limit: int = 200) -> int:
+def fan_out_pending(*, limit: int = 100) -> int:
     """Fan out up to `limit` notices that `enqueue_many` left to the worker, in one short
     transaction; return how many. Safe with several workers: the notices are locked
     (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the IMMEDIATE transaction's write lock) and

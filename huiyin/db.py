@@ -1,23 +1,26 @@
-"""A fast bulk INSERT of plain rows, for the few paths that write thousands of rows at once.
+"""Database helpers for the background work that writes a lot while requests are served.
 
-The scheduler's pass over 10,000 due timers appends 10,000 timeline events and writes
-10,000 notices. Django's `bulk_create` sends every value through its field's machinery
+`insert_rows`: a fast bulk INSERT of plain rows, for the few paths that write thousands of
+rows at once. The scheduler's pass over 10,000 due timers appends 10,000 timeline events and
+writes 10,000 notices. Django's `bulk_create` sends every value through its field's machinery
 (pre_save, get_db_prep_save, placeholders), about 60 µs a row on SQLite — more than the
 database takes to store it. `insert_rows` adapts only the values that need it (datetimes,
 JSON) with the backend's own adapters and sends multi-row INSERTs, several times faster.
-
 On PostgreSQL the rows travel as one JSON document, turned into rows by the server
 (`INSERT … SELECT … FROM json_to_recordset(%s)`): one parameter for psycopg to pass instead
-of one per value, which is where most of the time went. On SQLite they are multi-row VALUES.
+of one per value, which is where most of the time went. It is `bulk_create` without the
+model: no signals, no field defaults, no primary keys set on anything. Give a value for every
+column that has no database default. Use it where the rows are many and simple; everywhere
+else, use the ORM.
 
-It is `bulk_create` without the model: no signals, no field defaults, no primary keys set on
-anything. Give a value for every column that has no database default. Use it where the rows
-are many and simple; everywhere else, use the ORM.
+`give_way`: the pause a worker takes after each of its write transactions, so that requests
+waiting for SQLite's single write lock get it (see its docstring).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -84,3 +87,20 @@ def _insert_postgresql(connection: Any, head: str, tail: str, columns: list[Any]
             cursor.execute(head + select + tail, [document])
             inserted += cursor.rowcount
     return inserted
+
+
+# The longest pause `give_way` takes.
+GIVE_WAY_MAX_S = 0.1
+
+
+def give_way(started: float) -> None:
+    """Pause as long as the write transaction begun at `started` (time.monotonic()) took, at
+    most GIVE_WAY_MAX_S, before the next one.
+
+    SQLite has one write lock and no queue: a waiting request retries on a timer (its busy
+    handler sleeps 1 ms, 2, 5 … 100 ms between tries), so a worker that goes straight into its
+    next transaction takes the lock again before the request's retry comes round, and a
+    backlog of short transactions stalls intake for seconds. Pausing as long as the work
+    took lets every waiting request in, and a backlog is worked off at most half the time
+    (on PostgreSQL too: the worker then leaves the CPU to the web workers)."""
+    time.sleep(min(GIVE_WAY_MAX_S, max(0.0, time.monotonic() - started)))
