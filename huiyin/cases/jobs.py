@@ -38,7 +38,7 @@ from .models import FINAL_STATES, Case, Event, RuleHit, Timer, TimerState
 log = logging.getLogger(__name__)
 
 # Timers claimed per transaction by the breach and reminder sweeps.
-BATCH = 100
+BATCH = 200
 
 
 # --- timers: breaches and reminders -------------------------------------------------------

@@ -125,3 +125,30 @@ def test_the_context_is_kept_as_plain_data(people: People, value: Any) -> None:
     enqueue("case.closed", case_number="N", context={"when": value}, recipients=[people.alice.pk], dedupe="c")
     stored = Notice.objects.get().context["when"]
     assert isinstance(stored, (str, float))
+
+
+def test_the_admin_shows_inbox_items_rendered_and_the_notices(admin_client: Any, people: People) -> None:
+    configure("email", enabled=False)
+    configure("sms", enabled=False)
+    dispatch(people)
+    page = admin_client.get("/admin/notify/inboxitem/").content.decode()
+    assert "工单派发：HY20260213-000001" in page
+    notice = Notice.objects.get()
+    assert admin_client.get("/admin/notify/notice/").status_code == 200
+    assert admin_client.get(f"/admin/notify/notice/{notice.pk}/change/").status_code == 200
+
+
+def test_purge_keeps_the_notices_that_inbox_items_render_from(people: People) -> None:
+    from django.core.management import call_command
+
+    configure("email", enabled=False)
+    configure("sms", enabled=False)
+    Webhook.objects.create(url="http://127.0.0.1:9/x", secret="s" * 20)
+    enqueue("case.closed", case_number="N1", context={}, recipients=[], dedupe="gone")
+    dispatch(people)  # inbox items and a webhook message
+    old = timezone.now() - timedelta(days=100)
+    Notice.objects.update(created_at=old)
+    Message.objects.update(created_at=old, status=Status.SENT)
+    call_command("outbox", "purge", "--days", "90")
+    assert list(Notice.objects.values_list("dedupe_key", flat=True)) == ["d1"]
+    assert InboxItem.objects.get(user=people.alice).title == "工单派发：HY20260213-000001"
