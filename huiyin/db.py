@@ -13,6 +13,8 @@ model: no signals, no field defaults, no primary keys set on anything. Give a va
 column that has no database default. Use it where the rows are many and simple; everywhere
 else, use the ORM.
 
+`insert_objects` does the same for unsaved model instances.
+
 `give_way`: the pause a worker takes after each of its write transactions, so that requests
 waiting for SQLite's single write lock get it (see its docstring).
 """
@@ -28,6 +30,21 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router
 from django.db.models.constants import OnConflict
+
+
+_PREPARED = (models.UUIDField, models.DecimalField, models.DateField, models.TimeField, models.DurationField,
+             models.GenericIPAddressField, models.BinaryField)
+
+
+def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> int:
+    """`insert_rows` for unsaved model instances of one model (their field defaults applied
+    when they were built): every concrete field but an unset primary key."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and getattr(objs[0], f.attname) is None)]
+    return insert_rows(model, [f.name for f in fields], [[getattr(o, f.attname) for f in fields] for o in objs],
+                       ignore_conflicts=ignore_conflicts)
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -54,7 +71,9 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
             adapters.append(lambda v, e=field.encoder: None if v is None else ops.adapt_json_value(v, e))
         elif isinstance(field, models.DateTimeField):
             adapters.append(ops.adapt_datetimefield_value)
-        else:
+        elif isinstance(field, _PREPARED):  # stored differently from their Python value (UUID as hex …)
+            adapters.append(lambda v, f=field: f.get_db_prep_save(v, connection))
+        else:  # text, numbers, booleans, foreign keys: as they are
             adapters.append(None)
     inserted = 0
     with connection.cursor() as cursor:

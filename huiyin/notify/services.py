@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from huiyin.db import insert_rows
+from huiyin.db import insert_objects, insert_rows
 from huiyin.org.models import User
 
 from .models import (
@@ -271,9 +271,10 @@ def fan_out(notices: list[Notice]) -> int:
         for hook in hooks:
             if hook.wants(event):
                 messages.append(message(Transport.WEBHOOK, f"{dedupe}|webhook|{hook.pk}", address=str(hook.pk)))
-    # ignore_conflicts: ON CONFLICT DO NOTHING on both databases (see `_write_notices`).
-    InboxItem.objects.bulk_create(inbox, ignore_conflicts=True, batch_size=500)
-    Message.objects.bulk_create(messages, ignore_conflicts=True, batch_size=500)
+    # ON CONFLICT DO NOTHING (see `enqueue`); a lean INSERT (huiyin/db.py): the worker's
+    # fan-out writes hundreds of rows per transaction, and holds SQLite's write lock meanwhile.
+    insert_objects(inbox, ignore_conflicts=True)
+    insert_objects(messages, ignore_conflicts=True)
     return len(messages)
 
 
