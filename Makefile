@@ -36,4 +36,4 @@ lint: venv
 	$(VENV)/bin/ruff check huiyin
 
 clean:
-	rm -rf $(VENV) var/test
+	rm -rf $(VENV) var/test var/pycache
