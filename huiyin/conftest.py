@@ -31,6 +31,34 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# Order of the tests. Django runs the tests that commit (transaction=True: live server,
+# subprocesses, threads) after the others, since their flush removes what data migrations
+# stored; pytest-django keeps that order and so do we. Within each group the slow tests come
+# first (a browser, property-based tests, or marked `slow`), so that the parallel workers
+# end on short tests and finish together.
+SLOW_FIXTURES = frozenset({"browser", "pages", "page", "live_server"})
+
+
+def _commits(item: pytest.Item) -> bool:
+    db = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(db and (db.kwargs.get("transaction") or db.kwargs.get("reset_sequences"))) or (
+        "transactional_db" in fixtures or "live_server" in fixtures
+    )
+
+
+def _slow(item: pytest.Item) -> bool:
+    return bool(
+        item.get_closest_marker("slow")
+        or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: (_commits(item), not _slow(item)))  # stable: modules stay together
+
+
 def is_postgres() -> bool:
     from django.db import connection
 
