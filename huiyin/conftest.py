@@ -1,4 +1,4 @@
-"""Shared fixtures: the demo organisation's personas, an API client, frozen time.
+"""Shared fixtures: the demo organisation's personas, an API client, the browser.
 
 Personas (demo organisation 示范市局, see huiyin/cases/demo.py):
 - agent       受理员 at 监控中心 (centre): registers cases; sees the centre's cases.
@@ -8,13 +8,18 @@ Personas (demo organisation 示范市局, see huiyin/cases/demo.py):
 - handler_a   处理人/第一责任人 at 县局A: sees only cases dispatched to county_a.
 - handler_b   same at 县局B: must get 404 on county_a's cases.
 - auditor     审计 at bureau: read-only.
+
+Browser tests (any app): `pages.as_("agent")` is a Chromium page signed in as that persona,
+`page` one signed in as nobody, both against a live server; one Chromium per test process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -228,6 +233,115 @@ def new_case(api: Any, user: str = "agent", **overrides: Any) -> dict[str, Any]:
     r = api(user).post("/cases", body)
     assert r.status_code == 201, r.content
     return r.json()
+
+
+# --- the browser ---------------------------------------------------------------------------------
+# Debian's Chromium (never a Playwright download), started once per test process; each test gets
+# fresh browser contexts (cookie jars), so tests share nothing but the browser process.
+#
+#     def test_x(pages):                    # any app; the live server and the personas come along
+#         agent = pages.as_("agent")        # signed in, on the workbench
+#         agent.goto("/intake/") ...
+#
+# What costs (Chromium's CPU, measured): a persona's first page, i.e. a new browser context,
+# 0.5-1 s; a navigation 0.2-0.3 s; a full-page screenshot 0.2 s; Python's side is small beside it.
+
+CHROMIUM = os.environ.get("HUIYIN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk")
+    static = Path(__file__).resolve().parent / "web" / "static" / "vendor" / "tabler.min.css"
+    if not static.exists():
+        pytest.fail("front-end assets are missing: run scripts/assets (make venv does)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the tests are
+    # still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Pages:
+    """Browser pages against the live server, one browser context (cookie jar) each."""
+
+    def __init__(self, browser: Any, base_url: str):
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: dict[str, Any] = {}
+        self.pages: dict[str, Any] = {}
+
+    def new_context(self) -> Any:
+        ctx = self.browser.new_context(
+            base_url=self.base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+            viewport={"width": 1400, "height": 900}, accept_downloads=True,
+        )
+        ctx.set_default_timeout(10_000)
+        return ctx
+
+    def as_(self, username: str) -> Any:
+        """A page on the workbench ("/"), signed in as `username` (the same page on every call).
+
+        The session is made on the server (Client.force_login: the same login signal and audit
+        record as the form) and handed to the browser as its cookie; signing in through the form
+        would cost three page loads per persona (test_pages checks the form itself)."""
+        if username not in self.pages:
+            from django.conf import settings
+
+            from huiyin.org.models import User
+
+            client = Client()
+            client.force_login(User.objects.get(username=username))
+            ctx = self.new_context()
+            ctx.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": self.base_url, "httpOnly": True,
+                              "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+            page = ctx.new_page()
+            page.goto("/")
+            self.contexts[username], self.pages[username] = ctx, page
+        return self.pages[username]
+
+    def anonymous(self) -> Any:
+        """A new page signed in as nobody, on about:blank (`page.goto("/login/")`)."""
+        ctx = self.new_context()
+        self.contexts[f"anonymous-{len(self.contexts)}"] = ctx
+        return ctx.new_page()
+
+    def close(self) -> None:
+        for ctx in self.contexts.values():
+            ctx.close()
+
+
+@pytest.fixture
+def pages(browser: Any, live_server: Any, org: Personas) -> Iterator[Pages]:
+    p = Pages(browser, live_server.url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def page(pages: Pages) -> Any:
+    """A browser page signed in as nobody (the demo organisation exists)."""
+    return pages.anonymous()
+
+
+def shot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot under var/screenshots/ (looked at by people, not compared)."""
+    from django.conf import settings
+
+    folder = Path(settings.BASE_DIR) / "var" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 os.environ.setdefault("HUIYIN_TESTING", "1")
