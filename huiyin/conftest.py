@@ -35,6 +35,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # Password hashing at full strength costs ~0.3 s per user; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+    # Property-based tests: no per-example deadline (a shared machine, a real database) and 50
+    # examples unless the test asks for more with @settings; HYPOTHESIS_PROFILE=thorough (or
+    # --hypothesis-profile=thorough) runs 1000 where the test does not set its own number.
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis
+
+    hypothesis.register_profile(
+        "huiyin", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    hypothesis.register_profile("thorough", hypothesis.get_profile("huiyin"), max_examples=1000)
+    hypothesis.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "huiyin"))
+
 
 # Order of the tests. Django runs the tests that commit (transaction=True: live server,
 # subprocesses, threads) after the others, since their flush removes what data migrations
@@ -243,8 +255,8 @@ def new_case(api: Any, user: str = "agent", **overrides: Any) -> dict[str, Any]:
 #         agent = pages.as_("agent")        # signed in, on the workbench
 #         agent.goto("/intake/") ...
 #
-# What costs (Chromium's CPU, measured): a persona's first page, i.e. a new browser context,
-# 0.5-1 s; a navigation 0.2-0.3 s; a full-page screenshot 0.2 s; Python's side is small beside it.
+# What costs (Chromium's CPU, measured): a persona's first page (a new context and page) 0.5-1 s,
+# a navigation 0.2-0.3 s, a full-page screenshot 0.2 s; Python's side is small beside it.
 
 CHROMIUM = os.environ.get("HUIYIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
