@@ -82,13 +82,13 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def bj(*args: int) -> datetime:
+def bj(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A Beijing-time datetime: bj(2026, 2, 13, 9, 0)."""
-    return datetime(*args, tzinfo=SH)
+    return datetime(year, month, day, hour, minute, second, tzinfo=SH)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sla_calendar():  # type: ignore[no-untyped-def]
+def _fresh_sla_calendar():
     """A calendar year imported in a rolled-back test must not stay in the process cache."""
     from huiyin.cases.grading import clear_cache as clear_categories
     from huiyin.policies.services import clear_cache as clear_policies
@@ -219,7 +219,7 @@ class Api:
 
 
 @pytest.fixture
-def api(org: Personas):  # type: ignore[no-untyped-def]
+def api(org: Personas):
     cache: dict[str, Api] = {}
 
     def as_(username: str) -> Api:

@@ -25,6 +25,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -46,6 +47,10 @@ def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = Fal
                        ignore_conflicts=ignore_conflicts)
 
 
+def _adapt_json(ops: Any, encoder: Any, value: Any) -> Any:
+    return None if value is None else ops.adapt_json_value(value, encoder)
+
+
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 ignore_conflicts: bool = False) -> int:
     """INSERT `rows` (tuples of plain values, in the order of `fields`) into `model`'s table;
@@ -56,9 +61,13 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     connection = connections[router.db_for_write(model)]
     ops = connection.ops
     opts = model._meta
-    columns = [opts.get_field(name) for name in fields]
+    columns: list[models.Field[Any, Any]] = []
+    for name in fields:
+        column = opts.get_field(name)
+        assert isinstance(column, models.Field)
+        columns.append(column)
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
-    names = ", ".join(ops.quote_name(f.column) for f in columns)  # type: ignore[union-attr]
+    names = ", ".join(ops.quote_name(f.column) for f in columns if f.column)
     head = f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} ({names}) "
     tail = ops.on_conflict_suffix_sql(columns, on_conflict, None, None)
     tail = " " + tail if tail else ""
@@ -67,11 +76,11 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     adapters: list[Callable[[Any], Any] | None] = []
     for field in columns:
         if isinstance(field, models.JSONField):
-            adapters.append(lambda v, e=field.encoder: None if v is None else ops.adapt_json_value(v, e))
+            adapters.append(partial(_adapt_json, ops, field.encoder))
         elif isinstance(field, models.DateTimeField):
             adapters.append(ops.adapt_datetimefield_value)
         elif isinstance(field, _PREPARED):  # stored differently from their Python value (UUID as hex …)
-            adapters.append(lambda v, f=field: f.get_db_prep_save(v, connection))
+            adapters.append(partial(field.get_db_prep_save, connection=connection))
         else:  # text, numbers, booleans, foreign keys: as they are
             adapters.append(None)
     inserted = 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -264,7 +264,7 @@ _TEXT_COLUMNS = {"kind", "channel", "state", "severity", "region", "customer_cla
 _NUMBER_COLUMNS = {"amount", "people_count", "round", "urge_count"}
 
 
-def _narrowing(cond: dict[str, Any], now: datetime) -> Q | None:
+def _narrowing(cond: Mapping[str, Any], now: datetime) -> Q | None:
     """A filter every case matching `cond` now — or newly matching it, for counts — passes,
     so that a pass over a million cases looks at the few that can match; None when the
     condition says nothing usable."""
@@ -277,12 +277,13 @@ def _narrowing(cond: dict[str, Any], now: datetime) -> Q | None:
             out &= q
         return out
     if "any" in cond:
-        parts = [_narrowing(c, now) for c in cond["any"]]
-        if any(q is None for q in parts):
+        found = [_narrowing(c, now) for c in cond["any"]]
+        alternatives = [q for q in found if q is not None]
+        if len(alternatives) < len(found):
             return None
-        out = parts[0]
-        for q in parts[1:]:
-            out |= q  # type: ignore[operator]
+        out = alternatives[0]
+        for q in alternatives[1:]:
+            out |= q
         return out
     if "age" in cond:
         return Q(received_at__lte=_age_bound(cond["age"], now))
@@ -341,7 +342,7 @@ def _age_bound(age: dict[str, Any], at: datetime) -> datetime:
     return lo
 
 
-def _leaves(cond: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+def _leaves(cond: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     if "all" in cond or "any" in cond:
         return [leaf for c in cond.get("all", cond.get("any", [])) for leaf in _leaves(c, kind)]
     if "not" in cond:
@@ -349,7 +350,7 @@ def _leaves(cond: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [cond[kind]] if kind in cond else []
 
 
-def _age_crossings(cond: dict[str, Any], since: datetime, now: datetime) -> Q | None:
+def _age_crossings(cond: Mapping[str, Any], since: datetime, now: datetime) -> Q | None:
     """The cases whose age crossed one of the condition's thresholds between `since` and `now`."""
     out: Q | None = None
     for age in _leaves(cond, "age"):
@@ -360,7 +361,7 @@ def _age_crossings(cond: dict[str, Any], since: datetime, now: datetime) -> Q | 
     return out
 
 
-def _window_leaves(cond: dict[str, Any]) -> list[tuple[list[str], float]]:
+def _window_leaves(cond: Mapping[str, Any]) -> list[tuple[list[str], float]]:
     """(the case columns compared, the window in hours) of each count and share condition."""
     out = []
     for spec in _leaves(cond, "count"):
@@ -382,7 +383,7 @@ def _case_rows(ids: Iterable[int]) -> list[dict[str, Any]]:
     return rows
 
 
-def _neighbours(cond: dict[str, Any], changed: list[dict[str, Any]]) -> Q:
+def _neighbours(cond: Mapping[str, Any], changed: list[dict[str, Any]]) -> Q:
     """The cases whose count or share may have moved because these cases changed or arrived:
     the same compared fields, received within the window of one of them."""
     out = Q()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -73,7 +74,7 @@ def users_with_roles_over(roles: Iterable[str], units: Iterable[Unit]) -> set[in
 
 def _routes(policy_id: int, event: str) -> list[dict[str, Any]]:
     routes = config_for(policy_id).raw.get("notifications", {}).get("routes", {})
-    return routes.get(event, DEFAULT_ROUTES.get(event, []))  # type: ignore[no-any-return]
+    return routes.get(event, DEFAULT_ROUTES.get(event, []))
 
 
 def recipients(case: Case, event: str, co_units: list[Unit] | None = None) -> set[int]:
@@ -195,7 +196,9 @@ def context(case: Case, **extra: Any) -> dict[str, Any]:
 def _label(language: str | None, field: str, value: str) -> str:
     """A choice's label in a language (what `get_FOO_display` gives, without its cost per call:
     the scheduler builds thousands of contexts a pass)."""
-    return str(dict(Case._meta.get_field(field).flatchoices).get(value, value))  # type: ignore[arg-type]
+    column = Case._meta.get_field(field)
+    assert isinstance(column, models.Field)
+    return str(dict(column.flatchoices).get(value, value))
 
 
 def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: str = "",

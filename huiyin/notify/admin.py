@@ -54,7 +54,7 @@ class AttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["at", "outcome", "permanent", "error", "duration_ms", "worker"]
-    readonly_fields = fields
+    readonly_fields = ["at", "outcome", "permanent", "error", "duration_ms", "worker"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -230,7 +230,7 @@ class Attempt(models.Model):
         return f"#{self.message_id} {self.get_outcome_display()} {self.at:%Y-%m-%d %H:%M:%S}"
 
 
-class _RenderedInboxIterable(ModelIterable):  # type: ignore[type-arg]
+class _RenderedInboxIterable(ModelIterable):
     """Model instances whose `title` and `body` are rendered from their notices, a chunk at
     a time (one query for the templates of the chunk)."""
 
@@ -262,7 +262,7 @@ class InboxItemQuerySet(models.QuerySet["InboxItem"]):
 class InboxItemManager(models.Manager.from_queryset(InboxItemQuerySet)):  # type: ignore[misc]
     def get_queryset(self) -> InboxItemQuerySet:
         # The notice holds the context and the user's name may be in the text: read them along.
-        return super().get_queryset().select_related("notice", "user")  # type: ignore[no-any-return]
+        return super().get_queryset().select_related("notice", "user")
 
 
 class InboxItem(models.Model):

@@ -66,7 +66,7 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """The caller's context as plain JSON data (dates as ISO strings, unknown objects as text)."""
     if all(isinstance(v, _PLAIN_SCALARS) for v in data.values()):
         return dict(data)  # the common case, already plain: no round trip through JSON
-    return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
