@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "huiyin.api",
     "huiyin.notify",
     "huiyin.web",
+    "huiyin.reports",
 ]
 
 MIDDLEWARE = [

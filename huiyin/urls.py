@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", health),
+    path("reports/", include("huiyin.reports.urls")),
     path("", include("huiyin.web.urls")),
 ]

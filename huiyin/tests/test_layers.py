@@ -16,8 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"org"},
     "policies": {"sla", "org"},
     "cases": {"policies", "sla", "org", "notify"},
-    "api": {"cases", "policies", "sla", "org", "notify"},
+    "api": {"cases", "policies", "sla", "org", "notify", "reports"},
     "web": {"cases", "policies", "sla", "org", "notify"},
+    "reports": {"cases", "policies", "sla", "org", "notify"},
 }
 
 
