@@ -340,6 +340,10 @@ class Bulletin(models.Model):
                                      related_name="+")
     published_at = models.DateTimeField(null=True)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["spec", "unit", "period_start", "period_end"],
+                                               condition=~Q(spec=""), name="scheduled_bulletin_once")]
+
     def __str__(self) -> str:
         return self.title
 

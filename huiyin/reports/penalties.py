@@ -418,3 +418,26 @@ def threshold_alerts(entries: list[PenaltyEntry]) -> dict[tuple[int | None, str]
 def manual_rules(case: Case) -> list[PenaltySpec]:
     return [s for s in config_for(case.policy_id).penalty_specs if s.manual and s.threshold is None]
 
+def summary_xlsx(user: User, *, unit: Unit | None, period: Any) -> bytes:
+    """The accountability summary of a period as a workbook for the performance review: per unit,
+    then per person (valid complaints, points, fines, quality scores, alerts), then the entries."""
+    from . import excel
+
+    data = summary(user, unit=unit, start=period.start, end=period.end)
+    stamp = datetime.combine(period.end, time(23, 59, 59))
+    headers = ["类别", "单位", "责任人", "有效投诉(件)", "扣分", "加分", "净分", "罚款下限(元)", "罚款上限(元)",
+               "质检平均分", "质检(件)", "提示"]
+    rows: list[list[Any]] = []
+    for u in data["units"]:
+        rows.append(["单位", u["unit"].name, "", u["cases"], float(u["deducted"]), float(u["rewarded"]), float(u["net"]),
+                     float(u["fine_min"]), float(u["fine_max"]), u["quality"], u["inspections"], ""])
+    for p in data["people"]:
+        rows.append(["个人", p["unit"].name, p["person_name"], p["cases"], float(p["deducted"]), float(p["rewarded"]),
+                     float(p["net"]), float(p["fine_min"]), float(p["fine_max"]), p["quality"], p["inspections"],
+                     ";".join(p["alerts"])])
+    for e in entries_for(user, unit=unit, start=period.start, end=period.end):
+        rows.append(["明细", e.unit.name, e.person_name, e.case.number, float(e.points) if e.kind == "penalty" else 0,
+                     float(e.points) if e.kind == "reward" else 0, "", float(e.fine_min or 0),
+                     float(e.fine_max or e.fine_min or 0), "", "", f"{e.rule} {e.get_status_display()} {e.basis}"])
+    return excel.table(f"{period.label}考核汇总", headers, rows, sheet="考核汇总", stamp=stamp,
+                       numeric={4, 5, 6, 7, 8, 9, 10} | {3})

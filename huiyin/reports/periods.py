@@ -65,9 +65,9 @@ class Period:
     def previous(self) -> Period:
         """The period just before (环比): the previous month, quarter, week, year, or as many days."""
         if self.kind == "month":
-            return month(_shift_month(self.start, -1))
+            return month(shift_month(self.start, -1))
         if self.kind == "quarter":
-            return quarter(_shift_month(self.start, -3))
+            return quarter(shift_month(self.start, -3))
         if self.kind == "year":
             return year(self.start.year - 1)
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.kind)
@@ -96,7 +96,7 @@ def _year_back(d: date) -> date:
         return d.replace(year=d.year - 1, day=28)
 
 
-def _shift_month(d: date, months: int) -> date:
+def shift_month(d: date, months: int) -> date:
     index = d.year * 12 + d.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
@@ -108,7 +108,7 @@ def month(d: date) -> Period:
 
 def quarter(d: date) -> Period:
     first = date(d.year, (d.month - 1) // 3 * 3 + 1, 1)
-    last = _shift_month(first, 3) - timedelta(days=1)
+    last = shift_month(first, 3) - timedelta(days=1)
     return Period(first, last, "quarter")
 
 
@@ -162,9 +162,9 @@ def between(start: date, end: date) -> Period:
 def last_complete(kind: str, today: date) -> Period:
     """The last whole period of `kind` before `today` (the month's report on the 1st …)."""
     if kind == "month":
-        return month(_shift_month(today.replace(day=1), -1))
+        return month(shift_month(today.replace(day=1), -1))
     if kind == "quarter":
-        return quarter(_shift_month(quarter(today).start, -3))
+        return quarter(shift_month(quarter(today).start, -3))
     if kind == "year":
         return year(today.year - 1)
     if kind == "week":
