@@ -333,7 +333,7 @@ from huiyin.notify.api import router as notify_router
 
 api.add_router("/notifications", notify_router)
 
-from huiyin.reports.api import router as reports_router  # noqa: E402 — mounted after the cases' routes
+from huiyin.reports.api import router as reports_router
 
 api.add_router("", reports_router)
 

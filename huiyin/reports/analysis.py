@@ -161,9 +161,7 @@ def build(scope: Scope, period: Period, spec: ReportSpec | None = None) -> Repor
             sections.append(section)
     for section in sections:
         _fill_shares(section)
-    number = 0
-    for s in sections:  # 一、二、三 … in the order shown
-        number += 1
+    for number, s in enumerate(sections, start=1):  # 一、二、三 … in the order shown
         s.title = f"{_chinese_number(number)}、{s.title.split('、')[-1]}"
     unit_name = scope.unit.name if scope.unit else "、".join(u.name for u in indicators.report_units(scope))
     return Report(
@@ -246,8 +244,8 @@ def _narrative(fig: Figures, prev: dict[str, Any], ago: dict[str, Any]) -> str:
         return f"{'增长' if pct >= 0 else '下降'}{abs(pct):.1f}%"
 
     r = fig.rates
-    parts = [f"本期共受理{fig.received}件,环比{change(fig.received, prev['counts']['received'])},"
-             f"同比{change(fig.received, ago['counts']['received'])}。"]
+    parts = [(f"本期共受理{fig.received}件,环比{change(fig.received, prev['counts']['received'])},"
+              f"同比{change(fig.received, ago['counts']['received'])}。")]
     kinds = fig.breakdowns.get("kind") or []
     if kinds:
         parts.append("其中" + "、".join(f"{k['label']}{k['count']}件" for k in kinds) + "。")

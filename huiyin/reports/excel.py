@@ -72,8 +72,8 @@ def _sheet_title(title: str, taken: list[str]) -> str:
 def _cover(ws: Worksheet, report: Report) -> None:
     text(ws["A1"], report.title)
     ws["A1"].font = TITLE_FONT
-    rows = [("单位", report.unit_name), ("统计期间", f"{report.period.label}({report.period.start:%Y-%m-%d}至"
-                                                  f"{report.period.end:%Y-%m-%d})"),
+    span = f"{report.period.label}({report.period.start:%Y-%m-%d}至{report.period.end:%Y-%m-%d})"
+    rows = [("单位", report.unit_name), ("统计期间", span),
             ("统计口径", "按受理时间计入期间;办结、满意等结果以数据截止时的处理记录为准"),
             ("数据截至", report.as_of or "—"), ("依据", report.basis or "—")]
     for i, (label, value) in enumerate(rows, start=3):

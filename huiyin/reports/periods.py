@@ -123,8 +123,8 @@ def year(y: int) -> Period:
 
 FORMS = "2026-11, 2026-Q4, 2026-W47, 2026, 2026-11-05 or 2026-11-01..2026-11-30"
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
-_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.I)
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 _YEAR = re.compile(r"^(\d{4})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:\.\.|~|/)\s*(\d{4}-\d{2}-\d{2})$")
 

@@ -456,8 +456,9 @@ def quality_page(request: HttpRequest) -> HttpResponse:
         size = max(1, min(int(request.GET.get("size", "10")), 200))
     except ValueError:
         size = 10
-    from .models import QualityInspection
     from huiyin.cases.access import cases_for
+
+    from .models import QualityInspection
 
     done = list(QualityInspection.objects.filter(case__in=cases_for(user).values("pk"))
                 .select_related("case", "inspector", "unit").order_by("-at")[:100])

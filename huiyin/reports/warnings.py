@@ -272,7 +272,7 @@ def warning_for(user: User, pk: int) -> EarlyWarning | None:
 
 
 def warning_json(w: EarlyWarning) -> dict[str, Any]:
-    iso = lambda v: timezone.localtime(v).isoformat()  # noqa: E731
+    iso = lambda v: timezone.localtime(v).isoformat()
     return {
         "id": w.pk, "kind": w.kind, "level": w.level, "key": w.key, "label": w.label, "unit": w.unit.code,
         "observed": w.observed, "median": w.median, "mad": w.mad, "score": w.score, "reason": w.reason,
