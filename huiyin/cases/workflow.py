@@ -300,6 +300,7 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
                                                next_remind_at=case.next_remind_at)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
+    case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet
     notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
     for send in held:
         send()
