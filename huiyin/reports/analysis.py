@@ -191,7 +191,7 @@ def _fill_shares(section: Section) -> None:
         for r in section.rows:
             while len(r.cells) <= j:
                 r.cells.append(None)
-            r.cells[j] = indicators.ratio(r.cells[1] or 0, total) if total else None
+            r.cells[j] = indicators.ratio(int(r.cells[1] or 0), int(total)) if total else None
 
 
 def _chinese_number(n: int) -> str:

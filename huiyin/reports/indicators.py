@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.db.models import Count, Q, QuerySet
@@ -86,7 +86,7 @@ class Scope:
     kind: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
-    def filters(self, period: Period, *, outcome: str | None = None, **more: str) -> ListFilters:
+    def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
         f = ListFilters(date_from=period.start, date_to=period.end, within=self.unit, kind=self.kind)
         for key, value in {**self.extra, **more}.items():
             setattr(f, key, value)
@@ -169,10 +169,10 @@ class Figures:
     def timeliness(self) -> dict[str, float | None]:
         return {code: ratio(on_time, decided) for code, (decided, on_time) in self.stages.items()}
 
-    def filters(self, outcome: str | None = None, **more: str) -> ListFilters:
+    def filters(self, outcome: str | None = None, **more: Any) -> ListFilters:
         return self.scope.filters(self.period, outcome=outcome, **more)
 
-    def url(self, outcome: str | None = None, *, api: bool = False, **more: str) -> str:
+    def url(self, outcome: str | None = None, *, api: bool = False, **more: Any) -> str:
         return cases_url(self.filters(outcome, **more), api=api)
 
 
@@ -220,7 +220,7 @@ def _breakdowns(qs: QuerySet[CaseFact]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def drill_key(dim: str, code: str) -> dict[str, str]:
+def drill_key(dim: str, code: str) -> dict[str, Any]:
     """The case-list filter that selects a breakdown's row."""
     if dim == "category":
         return {"category_under": code} if code else {}
@@ -230,8 +230,8 @@ def drill_key(dim: str, code: str) -> dict[str, str]:
 def handling_time(qs: QuerySet[CaseFact]) -> dict[str, Any]:
     """Average and 90th percentile (nearest rank) of the working days from receipt to the last
     closing, over the concluded cases of the cohort."""
-    minutes = sorted(m for m in qs.filter(concluded=True, handling_minutes__isnull=False)
-                     .values_list("handling_minutes", flat=True))
+    minutes: list[int] = sorted(m for m in qs.filter(concluded=True, handling_minutes__isnull=False)
+                                .values_list("handling_minutes", flat=True) if m is not None)
     per_day = config_for(active_policy().pk).business_hours.minutes_per_day or 450
     if not minutes:
         return {"cases": 0, "average_days": None, "p90_days": None}
@@ -260,8 +260,8 @@ def volume_of(unit: Unit, measure: str, months: list[Any]) -> Decimal | None:
     rows = BusinessVolume.objects.filter(unit_id__in=subtree_ids({unit.path}), measure=measure,
                                          month__in=months).values_list("unit_id", "month", "value")
     by_unit: dict[int, dict[Any, Decimal]] = {}
-    for unit_id, m, value in rows:
-        by_unit.setdefault(unit_id, {})[m] = value
+    for unit_id, m, amount in rows:
+        by_unit.setdefault(unit_id, {})[m] = amount
     if not by_unit:
         return None
     units = {u.pk: u for u in Unit.objects.filter(id__in=subtree_ids({unit.path})).only("id", "parent_id", "path")}
@@ -337,21 +337,25 @@ def by_unit(scope: Scope, period: Period, units: list[Unit] | None = None) -> li
     per: dict[int, dict[str, int]] = {u.pk: dict.fromkeys(("received", *FLAGS), 0) for u in units}
     stage: dict[int, dict[str, list[int]]] = {u.pk: {} for u in units}
     sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in FLAGS}
-    for r in qs.values("unit_id", "owner_unit_id").annotate(received=Count("pk"), **sums).order_by():
+    unit_rows = cast(list[dict[str, Any]],
+                     list(qs.values("unit_id", "owner_unit_id").annotate(received=Count("pk"), **sums).order_by()))
+    for r in unit_rows:
         u = home.get(r["unit_id"] if r["unit_id"] is not None else r["owner_unit_id"])
         if u is None:
             continue
         for key in ("received", *FLAGS):
             per[u.pk][key] += r[key]
-    for r in (StageFact.objects.filter(fact__in=qs).values("fact__unit_id", "fact__owner_unit_id", "code")
-              .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()):
-        uid = r["fact__unit_id"] if r["fact__unit_id"] is not None else r["fact__owner_unit_id"]
+    stage_rows = cast(list[dict[str, Any]], list(
+        StageFact.objects.filter(fact__in=qs).values("fact__unit_id", "fact__owner_unit_id", "code")
+        .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()))
+    for sr in stage_rows:
+        uid = sr["fact__unit_id"] if sr["fact__unit_id"] is not None else sr["fact__owner_unit_id"]
         u = home.get(uid)
         if u is None:
             continue
-        entry = stage[u.pk].setdefault(r["code"], [0, 0])
-        entry[0] += r["n"]
-        entry[1] += r["n"] - r["late"]
+        entry = stage[u.pk].setdefault(sr["code"], [0, 0])
+        entry[0] += sr["n"]
+        entry[1] += sr["n"] - sr["late"]
     rows = []
     for u in units:
         counts = per[u.pk]

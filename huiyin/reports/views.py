@@ -115,7 +115,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         cards.append({"label": rate.label, "short": rate.short, "value": fig.rates[name], "rate": True,
                       "url": fig.url(rate.numerator), "den_url": fig.url(rate.denominator),
                       "num": fig.counts[rate.numerator], "den": fig.counts[rate.denominator or "received"]})
-    timeliness = [{"code": code, "label": analysis.STAGE_LABELS.get(code, code), "decided": d, "on_time": o,
+    timeliness: list[dict[str, Any]] = [{"code": code, "label": analysis.STAGE_LABELS.get(code, code), "decided": d, "on_time": o,
                    "rate": indicators.ratio(o, d), "late_url": fig.url(f"late:{code}"),
                    "url": fig.url(f"decided:{code}")}
                   for code in indicators.STAGES if code in fig.stages for d, o in [fig.stages[code]]]
@@ -597,7 +597,7 @@ def volumes(request: HttpRequest) -> HttpResponse:
             if value < 0 or value.as_tuple().exponent < -2 or abs(value) >= Decimal(10) ** 16:  # type: ignore[operator]
                 raise InvalidOperation
         except (ValueError, InvalidOperation):
-            when, value = None, None  # type: ignore[assignment]
+            when, value = None, None
         if unit is None or measure not in Measure.values or when is None or value is None:
             messages.error(request, _("Choose a unit you manage, a measure, a month (YYYY-MM) and a number."))
         else:

@@ -98,11 +98,11 @@ def evaluate_surges(today: Any) -> int:
                 keys.append(("category", str(row["category_id"])))
             if "region" in cfg["by"] and row["region"]:
                 keys.append(("region", row["region"]))
-            u = home.get(row["unit_id"] if row["unit_id"] is not None else row["owner_unit_id"])
-            if "unit" in cfg["by"] and u is not None and u.pk != root.pk:
-                keys.append(("unit", str(u.pk)))
-            for key in keys:
-                series.setdefault(key, [0] * (weeks + 1))[slot] += row["n"]
+            home_unit = home.get(row["unit_id"] if row["unit_id"] is not None else row["owner_unit_id"])
+            if "unit" in cfg["by"] and home_unit is not None and home_unit.pk != root.pk:
+                keys.append(("unit", str(home_unit.pk)))
+            for series_key in keys:
+                series.setdefault(series_key, [0] * (weeks + 1))[slot] += row["n"]
         start_dt = timezone.make_aware(datetime.combine(end - timedelta(days=w), time.min))
         end_dt = timezone.make_aware(datetime.combine(end, time.min))
         categories = {str(c.pk): c for c in Category.objects.all()}
@@ -154,13 +154,14 @@ def evaluate_cases(now: datetime) -> int:
         if first is None:
             continue
         n, need = row["n"], int(group["cases"])
-        level = WarningLevel.RED if n >= 3 * need else WarningLevel.ORANGE if n >= 2 * need else WarningLevel.YELLOW
+        group_level = (WarningLevel.RED if n >= 3 * need
+                       else WarningLevel.ORANGE if n >= 2 * need else WarningLevel.YELLOW)
         cat = Category.objects.get(pk=row["category_id"])
         region = row["region"] or "本单位"
-        raised += _raise(WarningKind.GROUP, level, f"{cat.code}|{row['region']}", f"{region}{cat.name}群体投诉苗头",
+        raised += _raise(WarningKind.GROUP, group_level, f"{cat.code}|{row['region']}", f"{region}{cat.name}群体投诉苗头",
                          _root_of(first.owner_unit), since, now, list(cases.values_list("pk", flat=True)[:CASES_KEPT]),
                          observed=n, reason=f"{int(group['hours'])}小时内同类同区域{n}件(≥{need})",
-                         dedupe=f"group:{cat.code}|{row['region']}:{timezone.localdate(now).isoformat()}:{level}",
+                         dedupe=f"group:{cat.code}|{row['region']}:{timezone.localdate(now).isoformat()}:{group_level}",
                          recent_days=1)
     open_cases = Case.objects.exclude(state__in=list(FINAL_STATES)).filter(
         received_at__gte=now - timedelta(days=90)).select_related("owner_unit", "unit")
@@ -174,7 +175,8 @@ def evaluate_cases(now: datetime) -> int:
                              case.unit or case.owner_unit, case.received_at, now, [case.pk],
                              observed=case.people_count, reason=f"涉及{case.people_count}人",
                              dedupe=f"group:{case.number}")
-        level, why = None, ""
+        level: str | None = None
+        why = ""
         flags = set(case.flags or [])
         text = f"{case.subject}\n{case.description}\n{case.demands}"
         words = [k for k in keywords if k in text]
