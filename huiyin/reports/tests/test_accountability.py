@@ -70,7 +70,7 @@ def test_a_valid_complaint_closed_with_liability_costs_its_points_once(api: Any,
     with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
         assert _drain() == 2
     entry = PenaltyEntry.objects.get()
-    assert (entry.case.number, entry.rule, entry.points, entry.unit.code, entry.person) == (
+    assert (entry.case.number, entry.rule, int(entry.points), entry.unit.code, entry.person) == (
         liable, "general_complaint", 1, "county_a", org.handler_a)
     # on the case's timeline: a `penalty` event with the points and the rule
     event = Event.objects.filter(case__number=liable, action="penalty").get()
@@ -134,7 +134,8 @@ def test_a_manual_rule_is_recorded_by_a_supervisor_and_exported(api: Any, org: A
     assert r.status_code == 302 and PenaltyEntry.objects.count() == 1  # only a supervisor records
     r = _page(org.supervisor).post("/reports/penalties/record", {"case": number, "rule": "concealment", "note": "瞒报"})
     assert r.status_code == 302
-    assert sorted(PenaltyEntry.objects.values_list("rule", "points")) == [("concealment", 3), ("general_complaint", 1)]
+    assert sorted((r, int(p)) for r, p in PenaltyEntry.objects.values_list("rule", "points")) == [
+        ("concealment", 3), ("general_complaint", 1)]
     r = _page(org.supervisor).post("/reports/penalties/record", {"case": number, "rule": "nonsense"})
     assert r.status_code == 302 and PenaltyEntry.objects.count() == 2
 

@@ -92,7 +92,7 @@ def test_the_monthly_report_dashboard_and_bulletin_of_october(api: Any, org: Any
         assert ReportRun.objects.count() == 1
 
         # the special report of one case
-        number = Case.objects.order_by("id").first().number  # type: ignore[union-attr]
+        number = Case.objects.order_by("id").first().number
         assert leader.get(f"/reports/major/{number}/").status_code == 200
         assert leader.get("/reports/major/NOPE/").status_code == 404
 
@@ -151,7 +151,7 @@ def test_quality_inspection_scores_a_closed_case_once(api: Any, org: Any) -> Non
     r = sup.post(f"/reports/quality/{number}/", {**scores, "recording_ref": "rec-0001", "comment": "答复稍欠规范"})
     assert r.status_code == 302
     q = QualityInspection.objects.get()
-    assert (q.score, q.max_score) == (93, 100)
+    assert (int(q.score), int(q.max_score)) == (93, 100)
     assert Event.objects.filter(case__number=number, action="quality").count() == 1
     sup.post(f"/reports/quality/{number}/", scores)
     assert QualityInspection.objects.count() == 1
