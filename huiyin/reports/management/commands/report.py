@@ -3,6 +3,7 @@
     huiyin report analysis --unit CODE --period 2026-11 --out FILE.xlsx [--spec CODE] [--as USER]
     huiyin report penalties --period 2026-Q4 --out FILE.xlsx [--unit CODE]
     huiyin report run-due          # the scheduled work of one worker pass (summaries, penalties, …)
+    huiyin report demo-history [--days 92]   # the demo's months of history (make run; HUIYIN_DEMO_HISTORY=0 skips)
 
 Without `--as` the report reads the unit's whole tree (the organisation's view).
 """
@@ -34,6 +35,8 @@ class Command(BaseCommand):
         p.add_argument("--out", required=True)
         p.add_argument("--unit", default="")
         sub.add_parser("run-due", help="Run the reports' scheduled work once (what the worker does each pass).")
+        h = sub.add_parser("demo-history", help="Load months of demo history through the real workflow (once).")
+        h.add_argument("--days", type=int, default=92, help="How many days before today (default 92).")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         what = opts["what"]
@@ -41,6 +44,8 @@ class Command(BaseCommand):
             self._analysis(opts)
         elif what == "penalties":
             self._penalties(opts)
+        elif what == "demo-history":
+            self._history(opts)
         else:
             from huiyin.reports.jobs import run_reports_jobs
 
@@ -48,6 +53,28 @@ class Command(BaseCommand):
             while (n := run_reports_jobs()) > 0:
                 total += n
             self.stdout.write(f"done: {total}")
+
+    def _history(self, opts: dict[str, Any]) -> None:
+        import os
+        import time
+
+        from django.conf import settings
+
+        from huiyin.reports import demo_history
+        if os.environ.get("HUIYIN_DEMO_HISTORY", "1") == "0":
+            self.stdout.write("demo history: skipped (HUIYIN_DEMO_HISTORY=0)")
+            return
+        if settings.PRODUCTION:
+            raise CommandError("The demo history is never loaded in production (HUIYIN_PRODUCTION=1).")
+        if not 1 <= opts["days"] <= 400:
+            raise CommandError("--days must be between 1 and 400.")
+        began = time.monotonic()
+        try:
+            n = demo_history.load(days=opts["days"])
+        except demo_history.Skipped as exc:
+            self.stdout.write(f"demo history: skipped ({exc})")
+            return
+        self.stdout.write(f"demo history: {n} cases in {time.monotonic() - began:.1f} s")
 
     def _unit(self, code: str) -> Unit:
         unit = Unit.objects.filter(code=code).first()
