@@ -203,6 +203,9 @@ class Due:
     event: str
     dedupe: str
     extra: dict[str, Any]
+    # The timer the notice is about: an obligation's reminder or breach goes to the role the
+    # obligation is assigned to (`obligations[].role`), not to the event's routes.
+    timer: str = ""
 
 
 # What `notify_batch` reads of a case: routing and context, as plain values.
@@ -237,9 +240,12 @@ def notify_batch(items: Sequence[Due]) -> int:
                   r["owner_unit_id"], r["unit_id"], tuple(co.get(item.case_id, ())), r["registered_by_id"],
                   r["awaiting"] or "")
         # The same people for every case that agrees on what routing looks at.
-        key = (item.event, c)
+        duty = config_for(c.policy_id).obligation(item.timer) if item.timer else None
+        key = (item.event, c, duty.role if duty else None)
         if key not in cache:
-            cache[key] = targets(c, item.event, who, now)
+            cache[key] = ({u: None for u in who.over([duty.role], [c.owner_unit_id, c.unit_id],
+                                                     config_for(c.policy_id))}
+                          if duty else targets(c, item.event, who, now))
         found = cache[key]
         ctx = dict(item.extra)
         if ctx.get("deadline") is not None:
