@@ -99,8 +99,8 @@ def _on_account_saved(sender: type[User], instance: User, created: bool, **kwarg
     are audited there: org.accounts, the admin's LogEntry below.)"""
     before: dict[str, Any] | None = getattr(instance, "_huiyin_before", None)
     instance._huiyin_before = None  # type: ignore[attr-defined]
-    if created or not before:
-        return
+    if created or not before or not before["password"]:
+        return  # an account still being set up (no password yet) is part of its creation
     changed = [f for f in WATCHED if before[f] != getattr(instance, f)]
     if "password" in changed:
         audit("password_changed", target=instance.username)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-
-from axes.backends import AxesStandaloneBackend
 
 
 def _valid_ip(value: str) -> str | None:

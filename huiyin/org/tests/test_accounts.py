@@ -22,7 +22,6 @@ from django.test import Client, override_settings
 from huiyin.org import mfa
 from huiyin.org.models import ApiToken, AuditEntry, Membership, TotpDevice, User
 from huiyin.org.tokens import token_issue
-from huiyin.tests.security_fixtures import web_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests"
