@@ -52,4 +52,4 @@ lint: venv
 	$(VENV)/bin/bandit -r huiyin -ll -q -x '*/tests/*,*/conftest.py,*/migrations/*'
 
 clean:
-	rm -rf $(VENV) var/test
+	rm -rf $(VENV) var/test var/pycache

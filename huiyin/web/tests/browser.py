@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from .conftest import SCREENSHOTS
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 SIZES = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
