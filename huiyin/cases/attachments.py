@@ -162,6 +162,6 @@ def attachment_reseal(att: Attachment) -> bool:
         old = att.file.name
         att.file.save(att.token, File(sealed), save=False)
     Attachment.objects.filter(pk=att.pk).update(file=att.file.name, sealed=True)
-    if old != att.file.name:
+    if old and old != att.file.name:
         att.file.storage.delete(old)
     return True

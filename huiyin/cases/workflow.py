@@ -1458,7 +1458,7 @@ def anonymise(case: Case, *, groups: Iterable[str], at: datetime, complete: bool
                     step.changes[name] = [REDACTED, ""]
             if group == "attachments":
                 rows = list(step.case.attachments.all())
-                files = [a.file.name for a in rows if a.file]
+                files = [a.file.name for a in rows if a.file and a.file.name]
                 if rows:
                     step.note("attachments_deleted", len(rows))
                     step.case.attachments.all().delete()
@@ -1471,7 +1471,11 @@ def anonymise(case: Case, *, groups: Iterable[str], at: datetime, complete: bool
     if files:
         from django.core.files.storage import default_storage
 
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+        def delete_files() -> None:
+            for name in files:
+                default_storage.delete(name)
+
+        transaction.on_commit(delete_files)
     return step.case
 
 

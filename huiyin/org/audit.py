@@ -122,7 +122,7 @@ def _on_admin_change(sender: type[LogEntry], instance: LogEntry, created: bool, 
     if not created:
         return
     kind = {1: "admin_add", 2: "admin_change", 3: "admin_delete"}.get(instance.action_flag, "admin_change")
-    model = instance.content_type.model if instance.content_type_id else ""
-    app = instance.content_type.app_label if instance.content_type_id else ""
+    ctype = instance.content_type
+    model, app = (ctype.model, ctype.app_label) if ctype is not None else ("", "")
     audit(kind, actor=instance.user, target=f"{app}.{model}:{instance.object_id or ''}"[:200],
           details={"object": instance.object_repr[:200], "change": instance.get_change_message()[:1000]})

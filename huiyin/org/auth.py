@@ -46,6 +46,7 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
                      credentials: dict[str, Any] | None = None) -> HttpResponse:
     """django-axes' answer to a locked-out attempt: the API's error shape under /api/, else a page."""
     minutes = int(settings.AXES_COOLOFF_TIME * 60) if settings.AXES_COOLOFF_TIME else 0
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"error": {"code": "locked_out", "message": LOCKED_MESSAGE, "fields": {}}}, status=429)
     else:
@@ -65,5 +66,5 @@ class LockoutBackend(AxesStandaloneBackend):
                      **kwargs: Any) -> None:
         if request is None:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[no-any-return]
+        return super().authenticate(request, username=username, password=password, **kwargs)
 

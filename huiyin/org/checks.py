@@ -16,7 +16,7 @@ def production_settings(app_configs: Any, **kwargs: Any) -> list[Any]:
         found.append(Warning("HUIYIN_PRODUCTION is not set: the demo data, the development secret and key, "
                              "and sign-ins without a one-time code are allowed.", id="huiyin.W001"))
         return found
-    if not any(b.get("BACKEND", "").endswith("smtp.EmailBackend") for b in settings.MAILERS.values()):
+    if not any(str(b.get("BACKEND", "")).endswith("smtp.EmailBackend") for b in settings.MAILERS.values()):
         found.append(Error("Production sends e-mail through SMTP: set HUIYIN_SMTP_HOST (else notifications are "
                            "written to files).", id="huiyin.E001"))
     if "*" in settings.ALLOWED_HOSTS:

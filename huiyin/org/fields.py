@@ -110,6 +110,9 @@ class SealedTextField(models.TextField):
 class SealedJSONField(SealedTextField):
     """A JSON value (a list of representatives …) sealed at rest; the empty value is `[]`."""
 
+    _pyi_private_set_type: Any  # django-stubs: what the attribute takes and gives (JSON, not a str)
+    _pyi_private_get_type: Any
+
     def empty(self) -> Any:
         return []
 
@@ -126,3 +129,21 @@ class SealedJSONField(SealedTextField):
 
     def value_to_string(self, obj: models.Model) -> str:
         return self.encode(self.value_from_object(obj))
+
+    def formfield(self, **kwargs: Any) -> Any:
+        from django import forms
+
+        return forms.JSONField(required=not self.blank, label=self.verbose_name, **{
+            k: v for k, v in kwargs.items() if k in ("widget", "help_text", "initial")})
+
+
+class SealedJSONObjectField(SealedJSONField):
+    """A sealed JSON object (a transport's options with their secrets); the empty value is `{}`."""
+
+    def empty(self) -> Any:
+        return {}
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value == {}:
+            return ""
+        return super().get_prep_value(value)

@@ -122,7 +122,10 @@ def pending(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
     data = request.session.get(PENDING)
     if not isinstance(data, dict) or time.time() - float(data.get("at", 0)) > PENDING_SECONDS:
         return None
-    user = User.objects.filter(pk=data.get("user"), is_active=True).first()
+    pk = data.get("user")
+    if not isinstance(pk, int):
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
     return (user, data) if user is not None else None
 
 

@@ -39,7 +39,7 @@ class LoginView(auth_views.LoginView):
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("web:home")
+    next_page = reverse_lazy("web:home")  # type: ignore[assignment]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

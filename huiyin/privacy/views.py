@@ -34,9 +34,8 @@ def download_url(req: ExportRequest) -> str:
 @login_required
 def export_requests(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    rows = list(exports.visible_requests(user)[:100])
-    for r in rows:
-        r.download = download_url(r) if r.requester_id == user.pk and exports.redeemable(user, r.pk)[0] else ""
+    rows = [{"request": r, "download": download_url(r) if r.requester_id == user.pk and exports.redeemable(
+        user, r.pk)[0] else ""} for r in exports.visible_requests(user)[:100]]
     return render(request, "privacy/export_requests.html", {
         "rows": rows, "may_approve": exports.may_approve(user), "requested": ExportStatus.REQUESTED,
     })

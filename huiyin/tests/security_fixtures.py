@@ -9,13 +9,27 @@ is a complaint dispatched to county_a (handler_b must get 404 on it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from huiyin.cases.tests.helpers import case_in
+
+# The suite's receivers (webhooks, group robots, SMS gateways, the e-mail server) listen on loopback:
+# allowed, as an operator allows an intranet gateway, for this process and the workers the tests
+# start (test_outbound.py checks the refusals with nothing allowed).
+LOOPBACK = ["127.0.0.1", "::1", "localhost"]
+os.environ.setdefault("HUIYIN_OUTBOUND_ALLOW", ",".join(LOOPBACK))
+
+
+@pytest.fixture(autouse=True)
+def _loopback_receivers_allowed(settings: Any) -> Iterator[None]:
+    settings.OUTBOUND_ALLOW = LOOPBACK
+    yield
+
 
 REPORTER = "举报人甲"
 REPORTER_PHONE = "13912345678"

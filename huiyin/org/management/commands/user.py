@@ -68,9 +68,10 @@ class Command(BaseCommand):
             n = accounts.user_unlock(opts["username"])
             self.stdout.write(f"{opts['username']} unlocked ({n} records cleared)")
             return
-        user = User.objects.filter(username=opts["username"]).first()
-        if user is None:
+        found = User.objects.filter(username=opts["username"]).first()
+        if found is None:
             raise CommandError(f"No user {opts['username']!r}.")
+        user = found
         if action == "disable":
             accounts.user_disable(user)
             self.stdout.write(f"{user.username} disabled; sessions and API tokens ended")
@@ -78,5 +79,5 @@ class Command(BaseCommand):
             accounts.user_signout(user)
             self.stdout.write(f"{user.username}: every session and API token ended")
         elif action == "mfa-reset":
-            found = accounts.mfa_reset(user)
-            self.stdout.write(f"{user.username}: authenticator app {'removed' if found else 'none to remove'}")
+            removed = accounts.mfa_reset(user)
+            self.stdout.write(f"{user.username}: authenticator app {'removed' if removed else 'none to remove'}")

@@ -78,7 +78,7 @@ class Command(BaseCommand):
         others = 0
         for model, fields in ((Attachment, ("name",)), (TotpDevice, ("secret",)),
                               (SubjectRequest, ("name", "phone", "id_number", "email", "details"))):
-            for obj in model.objects.all().iterator():  # type: ignore[attr-defined]
+            for obj in model.objects.all().iterator():
                 stale = [f for f in fields if not crypto.is_current(getattr(obj.__dict__.get(f), "token", "") or "")]
                 if stale:
                     for f in stale:

@@ -82,9 +82,10 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"request {req.pk} registered, due {timezone.localtime(req.due_at):%Y-%m-%d %H:%M}")
             return
-        req = SubjectRequest.objects.filter(pk=opts["id"]).first()
-        if req is None:
+        found = SubjectRequest.objects.filter(pk=opts["id"]).first()
+        if found is None:
             raise CommandError(f"No request {opts['id']}.")
+        req = found
         try:
             if step == "copy":
                 data = json.dumps(services.subject_copy(req, actor=actor), ensure_ascii=False, indent=2)
