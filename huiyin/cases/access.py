@@ -219,3 +219,8 @@ def is_respondent(user: User, case: Case) -> bool:
     """回避: the complained-about person (by user name or display name) never acts on the case."""
     person = case.respondent_person.strip()
     return bool(person) and person in (user.username, user.display_name)
+
+
+def visible_numbers(user: User, numbers: set[str]) -> set[str]:
+    """Of these case numbers, those `user` sees (one query): what the inbox may name."""
+    return set(cases_for(user).filter(number__in=list(numbers)).values_list("number", flat=True))

@@ -20,7 +20,8 @@ from .phones import normalise_phone
 
 
 def normalise_name(value: str) -> str:
-    return " ".join(value.split()).casefold()
+    """Without any whitespace ("王 五" is "王五"), case folded."""
+    return "".join(value.split()).casefold()
 
 
 def normalise_plain(value: str) -> str:

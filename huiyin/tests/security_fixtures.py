@@ -78,3 +78,17 @@ def approved_export(requester: Client, approver: Client, **params: Any) -> Any:
     request_id = r.json()["export_request"]
     assert approver.post(f"/privacy/exports/{request_id}/decide", {"decision": "approve"}).status_code == 302
     return requester.get("/cases/export.xlsx", {**params, "export_request": request_id})
+
+
+@pytest.fixture
+def staff(org: Any) -> Callable[[str], Client]:
+    """`staff(username)`: a test client signed in as that persona (force_login, like web/tests' `web`)."""
+    cache: dict[str, Client] = {}
+
+    def as_(username: str) -> Client:
+        if username not in cache:
+            cache[username] = Client()
+            cache[username].force_login(getattr(org, username))
+        return cache[username]
+
+    return as_

@@ -20,6 +20,7 @@ from huiyin.cases.attachments import attachment_reseal
 from huiyin.cases.models import Attachment, Case
 from huiyin.org import crypto
 from huiyin.org.audit import audit
+from huiyin.org.fields import Sealed
 from huiyin.org.models import TotpDevice
 from huiyin.privacy.models import SubjectRequest
 
@@ -50,8 +51,9 @@ class Command(BaseCommand):
         seen: Counter[str] = Counter()
         for row in Case.objects.values_list(*identity.SEALED).iterator(chunk_size=2000):
             for value in row:
-                if value:
-                    seen[crypto.sealed_with(value) or "clear"] += 1
+                token = value.token if isinstance(value, Sealed) else ""
+                if token:
+                    seen[crypto.sealed_with(token) or "clear"] += 1
         for att in Attachment.objects.only("sealed", "file").iterator():
             if not att.sealed:
                 seen["clear file"] += 1
