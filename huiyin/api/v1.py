@@ -18,7 +18,7 @@ from django.utils import timezone
 from ninja import File, Path, Query, Router, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from huiyin.cases import inputs, selectors, services, workflow
 from huiyin.cases.access import case_for
@@ -402,9 +402,12 @@ calendar_router = Router(tags=["calendar"])
 
 
 class DeadlineQuery(Schema):
-    start: datetime
+    start: datetime = Field(description=f"Between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}, "
+                                        "with an offset within ±14:00 (naive: Beijing time).")
     amount: int = Field(ge=0, le=10000)
     unit: cal.TimeUnit
+
+    _check_start = field_validator("start")(inputs.check_time)
 
 
 @calendar_router.get("/deadline", summary="Add an amount of time on the working-day calendar",
@@ -419,7 +422,14 @@ def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResp
 
 
 class DayQuery(Schema):
-    date: date
+    date: Annotated[date, Field(description=f"Between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}.")]
+
+    @field_validator("date")
+    @classmethod
+    def _check_date(cls, value: date) -> date:
+        if not inputs.EARLIEST_YEAR <= value.year <= inputs.LATEST_YEAR:
+            raise ValueError(f"must be between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}")
+        return value
 
 
 @calendar_router.get("/day", summary="Whether a date is a working day, a holiday or a make-up working day",
