@@ -45,7 +45,7 @@ bench-peer: venv
 	$(PY) -m bench.peer $(BENCH_ARGS)
 
 ## make lint: ruff (bugs, security, imports), mypy (types, with Django's stubs) and bandit (no
-## security finding of medium severity or above; huiyin/tests/test_security_lint.py runs it in the suite)
+## security finding of medium severity or above; huiyin/tests/test_production.py runs it in the suite)
 lint: venv
 	$(VENV)/bin/ruff check huiyin bench
 	$(VENV)/bin/mypy
