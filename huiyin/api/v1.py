@@ -421,12 +421,15 @@ def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResp
                          "unknown_years": list(d.unknown_years)})
 
 
+CalendarDate = date  # the field below is named `date`, which hides the type inside the class
+
+
 class DayQuery(Schema):
-    date: Annotated[date, Field(description=f"Between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}.")]
+    date: Annotated[CalendarDate, Field(description=f"Between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}.")]
 
     @field_validator("date")
     @classmethod
-    def _check_date(cls, value: date) -> date:
+    def _check_date(cls, value: CalendarDate) -> CalendarDate:
         if not inputs.EARLIEST_YEAR <= value.year <= inputs.LATEST_YEAR:
             raise ValueError(f"must be between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}")
         return value

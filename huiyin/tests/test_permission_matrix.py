@@ -19,7 +19,6 @@ know who reported; the reporter also filed `earlier_complaint`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +33,6 @@ from huiyin.cases.workflow import ACTIONS
 from huiyin.notify.services import enqueue
 from huiyin.org.models import ApiToken, User
 from huiyin.org.tokens import token_issue
-from huiyin.privacy.models import ExportRequest
 from huiyin.tests.security_fixtures import REPORTER, REPORTER_ID, REPORTER_PHONE
 from huiyin.tests.url_coverage import EXEMPT, keys
 from huiyin.web.models import SavedFilter
