@@ -13,5 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", health),
+    path("", include("huiyin.org.urls")),
+    path("", include("huiyin.privacy.urls")),
     path("", include("huiyin.web.urls")),
 ]
