@@ -14,5 +14,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("healthz", health),
     path("reports/", include("huiyin.reports.urls")),
+    path("", include("huiyin.org.urls")),
+    path("", include("huiyin.privacy.urls")),
     path("", include("huiyin.web.urls")),
 ]
