@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "huiyin.api",
     "huiyin.notify",
     "huiyin.web",
+    "huiyin.text",  # search index, suggestions, similar cases (issue 13)
 ]
 
 MIDDLEWARE = [

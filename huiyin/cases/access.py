@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from huiyin.org.access import grants, roles_over, scope_filter, visible_unit_ids
+from huiyin.org.access import grants, roles_over, scope_filter, unit_ids_with_roles, visible_unit_ids
 from huiyin.org.models import Role, User
 from huiyin.policies.config import PolicyConfig
 
@@ -55,6 +55,16 @@ def may_see_identity(user: User, case: Case) -> bool:
     if case.kind == Kind.REPORT:
         return bool(roles_over(user, case.owner_unit) & IDENTITY_ROLES)
     return bool(_roles_on(user, case) - {Role.AUDITOR})
+
+
+def identity_filter(user: User) -> Q:
+    """`may_see_identity` as a filter: the cases whose complainant the user may see — so a search
+    by a phone number or an account never reveals who reported (举报) to a role that may not know."""
+    reporters = unit_ids_with_roles(user, IDENTITY_ROLES)
+    workers = unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])
+    report = Q(kind=Kind.REPORT, owner_unit_id__in=reporters)
+    other = ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=workers) | Q(unit_id__in=workers))
+    return report | other
 
 
 def mask(value: str) -> str:

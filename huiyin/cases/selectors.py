@@ -15,7 +15,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case as DbCase
+from django.db.models import Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from huiyin.org.access import (
@@ -28,8 +29,8 @@ from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
-from . import workflow
-from .access import cases_for, complainant_view, mask, may_see_identity
+from . import derived, workflow
+from .access import cases_for, complainant_view, identity_filter, mask, may_see_identity
 from .models import (
     FINAL_STATES,
     Case,
@@ -58,16 +59,58 @@ CASE_NUMBER = re.compile(r"^[A-Za-z]{2}\d{8}-\d{6}$")
 PHONE_LIKE = re.compile(r"^[0-9+\-() ]{5,20}$")
 
 
-def text_query(text: str) -> Q:
-    """The search box, by the shape of what was typed, so each form is one indexed lookup:
-    a case number exactly; a phone number (normalised as stored) or an account; else words in
-    the subject (a trigram index serves it on PostgreSQL)."""
+def exact_query(text: str, user: User | None = None) -> Q | None:
+    """The exact forms of the search box, each one indexed lookup: a case number; a phone number
+    (normalised as stored) or an account — only on cases whose complainant the reader may see
+    (`access.identity_filter`), so a search never tells a handler who reported (举报)."""
     q = text.strip()
     if CASE_NUMBER.match(q):
         return Q(number=q.upper())
     if PHONE_LIKE.match(q) and sum(ch.isdigit() for ch in q) >= 5:
-        return Q(complainant_phone=normalise_phone(q)) | Q(complainant_account=q)
-    return Q(subject__icontains=q)
+        person = Q(complainant_phone=normalise_phone(q)) | Q(complainant_account=q)
+        return person & identity_filter(user) if user is not None else person
+    return None
+
+
+def text_query(text: str, user: User | None = None) -> Q:
+    """The search box: the exact forms (`exact_query`) or, for anything else that is not a case
+    number, the full-text index over subject, description, demands, replies and comments
+    (`cases/derived.py`: registered by the text app; SQLite FTS5 / PostgreSQL tsvector over words
+    cut by rjieba). Without an index, words in the subject."""
+    q = text.strip()
+    exact = exact_query(q, user)
+    if exact is not None and CASE_NUMBER.match(q):
+        return exact
+    backend = derived.search()
+    full = backend.matches(q) if backend is not None else Q(subject__icontains=q)
+    if full is None:  # nothing but punctuation
+        full = Q(subject__icontains=q)
+    return exact | full if exact is not None else full
+
+
+RANKED = 200  # search results ordered by relevance; the rest of the matches follow, newest first
+SEARCH_CURSOR = 10**12  # a search's cursor: position * SEARCH_CURSOR + id (ids stay far below)
+
+
+def ranked(user: User, qs: QuerySet[Case], text: str) -> QuerySet[Case]:
+    """Order a searched list by relevance: exact matches (number, phone, account) first, then the
+    best `RANKED` full-text matches the reader may see, best first, then the other matches newest
+    first. Annotates `search_pos` (0 exact, 1…RANKED ranked, RANKED + 1 the rest) for `page`."""
+    exact = exact_query(text, user)
+    backend = derived.search()
+    whens = []
+    if exact is not None:
+        whens.append(When(exact, then=Value(0)))
+    if backend is not None and not CASE_NUMBER.match(text.strip()):
+        best = backend.ranked_ids(text, limit=RANK_WINDOW)
+        if best:
+            mine = set(qs.filter(pk__in=best).values_list("pk", flat=True))
+            top = [pk for pk in best if pk in mine][:RANKED]
+            whens += [When(pk=pk, then=Value(i)) for i, pk in enumerate(top, start=1)]
+    return qs.annotate(search_pos=DbCase(*whens, default=Value(RANKED + 1), output_field=IntegerField()))
+
+
+RANK_WINDOW = 5000  # the newest matches that are ranked (bounds the cost of a common word)
 
 
 # --- deadlines ---------------------------------------------------------------------------------
@@ -385,13 +428,17 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
     if f.date_to:
         qs = qs.filter(received_at__lt=timezone.make_aware(datetime.combine(f.date_to + timedelta(days=1), time.min)))
     if f.q:
-        qs = qs.filter(text_query(f.q))
+        qs = qs.filter(text_query(f.q, user))
+        if f.sort == "-id":  # the default order: by relevance for a search
+            qs = ranked(user, qs, f.q)
     return qs
 
 
 def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
     """One page by keyset (never OFFSET): `cursor` is the last row's id of the previous page;
     returns the rows and the cursor of the next page (None on the last)."""
+    if "search_pos" in qs.query.annotations and sort == "-id":
+        return _page_ranked(qs, cursor=cursor, limit=limit)
     order = SORTS.get(sort, SORTS["-id"])
     try:
         last_id = int(cursor) if cursor else 0
@@ -405,6 +452,25 @@ def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int)
     if not has_next or not rows:
         return rows, None
     return rows, str(rows[-1].pk)
+
+
+def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
+    """A page of a search ordered by relevance (`ranked`), by keyset on (search_pos, -id): the
+    cursor carries both (`position * SEARCH_CURSOR + id`), so it stays one integer."""
+    try:
+        raw = int(cursor) if cursor else 0
+    except ValueError:
+        raw = 0
+    if raw > 0:
+        pos, last_id = divmod(raw, SEARCH_CURSOR)
+        qs = qs.filter(Q(search_pos__gt=pos) | Q(search_pos=pos, id__lt=last_id))
+    rows = list(qs.select_related("owner_unit", "unit", "category").order_by("search_pos", "-id")[: limit + 1])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    if not has_next or not rows:
+        return rows, None
+    last = rows[-1]
+    return rows, str(last.search_pos * SEARCH_CURSOR + last.pk)  # type: ignore[attr-defined]
 
 
 def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:

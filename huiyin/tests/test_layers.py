@@ -16,7 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"org"},
     "policies": {"sla", "org"},
     "cases": {"policies", "sla", "org", "notify"},
-    "api": {"cases", "policies", "sla", "org", "notify"},
+    "text": {"cases", "policies", "sla", "org", "notify"},
+    "knowledge": {"text", "cases", "policies", "sla", "org", "notify"},
+    "api": {"cases", "policies", "sla", "org", "notify", "text", "knowledge"},
     "web": {"cases", "policies", "sla", "org", "notify"},
 }
 
