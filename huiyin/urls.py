@@ -13,5 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", health),
+    path("text/", include("huiyin.text.urls")),  # issue 13: intake assistant, search page, model quality
+    path("knowledge/", include("huiyin.knowledge.urls")),  # issue 13: articles, proposals, standard replies
     path("", include("huiyin.web.urls")),
 ]

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Case as DbCase
-from django.db.models import Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from huiyin.org.access import (
@@ -463,8 +463,9 @@ def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) ->
         raw = 0
     if raw > 0:
         pos, last_id = divmod(raw, SEARCH_CURSOR)
-        qs = qs.filter(Q(search_pos__gt=pos) | Q(search_pos=pos, id__lt=last_id))
-    rows = list(qs.select_related("owner_unit", "unit", "category").order_by("search_pos", "-id")[: limit + 1])
+        after = {"search_pos__gt": pos}  # an annotation (`ranked`), named by keyword
+        qs = qs.filter(Q(**after) | Q(**{"search_pos": pos, "id__lt": last_id}))
+    rows = list(qs.select_related("owner_unit", "unit", "category").order_by(F("search_pos").asc(), "-id")[: limit + 1])
     has_next = len(rows) > limit
     rows = rows[:limit]
     if not has_next or not rows:

@@ -153,3 +153,14 @@ def highlight_terms(text: str, *, preset: str | None = None) -> list[str]:
         for alt in alternatives:
             found.update(alt.split())
     return sorted(found, key=len, reverse=True)
+
+
+class WordAnalyzer:
+    """rjieba words with the preset's dictionary, as a TF-IDF analyzer (picklable: a stored model
+    keeps the preset's name; this module imports nothing of Django, so worker processes load it)."""
+
+    def __init__(self, preset: str | None) -> None:
+        self.preset = preset
+
+    def __call__(self, text: str) -> list[str]:
+        return words(text, preset=self.preset)
