@@ -155,12 +155,19 @@ def highlight_terms(text: str, *, preset: str | None = None) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def first_line(text: str) -> str:
+    """The subject of a case's text (subject, newline, description)."""
+    return text.split("\n", 1)[0]
+
+
 class WordAnalyzer:
     """rjieba words with the preset's dictionary, as a TF-IDF analyzer (picklable: a stored model
-    keeps the preset's name; this module imports nothing of Django, so worker processes load it)."""
+    keeps the preset's name; this module imports nothing of Django, so worker processes load it).
+    With `first_line`, the words of the subject only."""
 
-    def __init__(self, preset: str | None) -> None:
+    def __init__(self, preset: str | None, *, first_line: bool = False) -> None:
         self.preset = preset
+        self.first_line = first_line
 
     def __call__(self, text: str) -> list[str]:
-        return words(text, preset=self.preset)
+        return words(first_line(text) if self.first_line else text, preset=self.preset)

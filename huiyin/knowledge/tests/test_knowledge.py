@@ -38,7 +38,7 @@ def test_articles_in_force_are_found_and_suggested_while_typing(org, web) -> Non
     supply = article("货源分配办法", "卷烟货源按客户档位分配，每月调整一次档位。", issuing_body="市局营销部", owner=org.leader)
     article("专卖许可证办理", "办理烟草专卖零售许可证需要营业执照和身份证。")
     assert [h.article for h in services.search("货源分配")] == [supply]
-    assert [h.article for h in services.suggest_for("咨询", "我想问一下货源是怎么分配的")][0] == supply
+    assert services.suggest_for("咨询", "我想问一下货源是怎么分配的")[0].article == supply
     html = web("agent").get("/knowledge/suggest/", {"subject": "货源怎么分配", "kind": "consultation"}).content.decode()
     assert "货源分配办法" in html and "<mark>" in html
     assert 'data-fill="#f-answer"' in html  # a consultation can be answered with it on the spot

@@ -85,3 +85,8 @@ def test_closed_cases_are_not_similar_open_cases(api) -> None:
     number = new_case(api, subject="东门卷烟店销售假烟", description="卷烟店长期销售假烟")["number"]
     Case.objects.filter(number=number).update(state=State.CLOSED)
     assert api("agent").get("/text/similar", subject="东门卷烟店销售假烟").json()["items"] == []
+
+
+def test_the_intake_page_includes_the_assistant(web) -> None:
+    html = web("agent").get("/intake/").content.decode()
+    assert 'id="text-assist"' in html and "/text/assist/" in html

