@@ -463,8 +463,8 @@ def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) ->
         raw = 0
     if raw > 0:
         pos, last_id = divmod(raw, SEARCH_CURSOR)
-        after = {"search_pos__gt": pos}  # an annotation (`ranked`), named by keyword
-        qs = qs.filter(Q(**after) | Q(**{"search_pos": pos, "id__lt": last_id}))
+        # search_pos is an annotation (`ranked`): named as (lookup, value) pairs
+        qs = qs.filter(Q(("search_pos__gt", pos)) | Q(("search_pos", pos), ("id__lt", last_id)))
     rows = list(qs.select_related("owner_unit", "unit", "category").order_by(F("search_pos").asc(), "-id")[: limit + 1])
     has_next = len(rows) > limit
     rows = rows[:limit]
