@@ -33,6 +33,10 @@ from . import tokens
 from .models import CaseText
 
 RANK_WINDOW = 5000
+# A search matches at most the newest MATCH_WINDOW cases with the words: a word in most of a
+# million cases (卷烟 at a tobacco bureau) must not cost reading them all; another word or a date
+# range reaches further back (docs/text.md).
+MATCH_WINDOW = 20_000
 
 
 def fts_query(terms: list[list[str]]) -> str:
@@ -94,13 +98,16 @@ class Index:
 
     # -- queries ------------------------------------------------------------------------------------
 
-    def match_sql(self, terms: list[list[str]]) -> tuple[str, list[Any]]:
-        """`SELECT key FROM … WHERE <matches>` for an `IN (…)` filter."""
+    def match_sql(self, terms: list[list[str]], *, window: int | None = None) -> tuple[str, list[Any]]:
+        """`SELECT key FROM … WHERE <matches>` (the newest `window`) for an `IN (…)` filter."""
         t, k = self.table, self.key
+        window = window or MATCH_WINDOW
         if connection.vendor == "postgresql":
-            return f"SELECT {k} FROM {t} WHERE document @@ to_tsquery('simple', %s)", [ts_query(terms)]
+            return (f"SELECT {k} FROM {t} WHERE document @@ to_tsquery('simple', %s) ORDER BY {k} DESC LIMIT %s",
+                    [ts_query(terms), window])
         if connection.vendor == "sqlite":
-            return f"SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s", [fts_query(terms)]
+            return (f"SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s",
+                    [fts_query(terms), window])
         # any other database: a substring match on the words (slow, but right)
         words = [alt[0] for alt in terms]
         return (f"SELECT {k} FROM {t} WHERE " + " AND ".join(["tokens LIKE %s"] * len(words)),

@@ -44,7 +44,7 @@ def closed_history(api: Any, per_topic: int = 8) -> None:
 def test_suggestions_are_off_with_too_little_history_and_say_why(api, web) -> None:
     html = web("agent").get("/text/assist/", {"subject": "配送又延误了三天"}).content.decode()
     assert html.count("data-off") == 3  # category, unit, severity
-    assert "0 closed cases" in html and "200" in html
+    assert "仅 0 件" in html and "200" in html  # only 0 closed cases to learn from; starts at 200
 
 
 def test_retrain_learns_from_closed_cases_and_the_agent_confirms_the_suggestion(api, web, monkeypatch) -> None:
