@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from huiyin.cases import selectors, workflow
+from huiyin.cases.access import case_for
 from huiyin.cases.models import Kind
 from huiyin.org.access import roles_of
 from huiyin.org.models import Role, User
@@ -44,11 +45,19 @@ def _typed(request: HttpRequest) -> dict[str, str]:
 def assist(request: HttpRequest) -> HttpResponse:
     """Beside the intake form, refreshed while the agent types: suggested category, unit and
     severity (applied only by the agent's click), similar open cases (one click urges one instead
-    of registering a new case, through the case page's own action endpoint), and — from the knowledge app — the relevant articles."""
+    of registering a new case, through the case page's own action endpoint), and — from the knowledge app — the relevant articles.
+    With `case=NUMBER` (the dispatch form), the same for a registered case."""
     user = _user(request)
     t = _typed(request)
+    exclude = None
+    if request.GET.get("case"):  # at dispatch: the suggestions for a registered case
+        case = case_for(user, request.GET["case"])
+        if case is None:
+            raise Http404
+        t.update(subject=case.subject, description=case.description[:5000], kind=case.kind)
+        exclude = case.pk
     found = similar.open_similar(user, subject=t["subject"], description=t["description"], phone=t["phone"],
-                                 account=t["account"])
+                                 account=t["account"], exclude=exclude)
     for s in found:
         s.may_urge = "urge" in workflow.possible(user, s.case, ["urge"])  # type: ignore[attr-defined]
     context: dict[str, Any] = {

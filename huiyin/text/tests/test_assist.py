@@ -90,3 +90,22 @@ def test_closed_cases_are_not_similar_open_cases(api) -> None:
 def test_the_intake_page_includes_the_assistant(web) -> None:
     html = web("agent").get("/intake/").content.decode()
     assert 'id="text-assist"' in html and "/text/assist/" in html
+
+
+def test_at_dispatch_the_assistant_reads_the_registered_case(api, web) -> None:
+    first = new_case(api, subject="东门卷烟店销售假烟", description="卷烟店长期销售假烟，无人处理")["number"]
+    second = new_case(api, subject="东门卷烟店又在销售假烟", description="卷烟店长期销售假烟，还是无人处理")["number"]
+    html = web("dispatcher").get("/text/assist/", {"case": second}).content.decode()
+    assert f'data-similar-case="{first}"' in html and f'data-similar-case="{second}"' not in html
+    assert web("handler_b").get("/text/assist/", {"case": second}).status_code == 404
+
+
+def test_groups_of_similar_cases_in_a_day(api, org) -> None:
+    from huiyin.text.similar import groups
+
+    for i in range(3):
+        new_case(api, subject="小区停电三天无人处理", description=f"幸福小区停电三天，供电所电话打不通，第{i}位业主反映")
+    new_case(api, subject="路灯不亮", description="路灯坏了很久")
+    found = groups(org.leader)
+    assert [len(g) for g in found] == [3]
+    assert groups(org.handler_b) == []
