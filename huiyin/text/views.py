@@ -45,8 +45,9 @@ def _typed(request: HttpRequest) -> dict[str, str]:
 def assist(request: HttpRequest) -> HttpResponse:
     """Beside the intake form, refreshed while the agent types: suggested category, unit and
     severity (applied only by the agent's click), similar open cases (one click urges one instead
-    of registering a new case, through the case page's own action endpoint), and — from the knowledge app — the relevant articles.
-    With `case=NUMBER` (the dispatch form), the same for a registered case."""
+    of registering a new case, through the case page's own action endpoint), and — from the
+    knowledge app — the relevant articles. With `case=NUMBER` (the dispatch form), the same for a
+    registered case."""
     user = _user(request)
     t = _typed(request)
     exclude = None
