@@ -221,7 +221,8 @@ def fit(texts: Sequence[str], labels: Sequence[str], *, preset: str | None = Non
     train_blocks = fit_blocks(vecs, [clipped[i] for i in train_idx])
     y_train = [labels[i] for i in train_idx]
     classes = sorted(set(labels))
-    temperature, measured = 5.0, {}
+    temperature = 5.0
+    measured: dict[str, Any] = {}
     clf: Any = None
     candidates = CANDIDATES[language]
     chosen = candidates[-1] if language == "zh" else candidates[0]

@@ -25,6 +25,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,14 @@ def english(say: Say) -> dict[str, Any] | None:
 # --- 4. similar cases on real re-posts ------------------------------------------------------------------
 
 
+@dataclass
+class Msg:
+    t: datetime
+    subject: str
+    text: str
+    grams: Counter[str]
+
+
 def reposts(say: Say, *, window_days: int = similar.WINDOW_DAYS) -> dict[str, Any]:
     """For each message, its most similar earlier message within the window (text similarity of
     `similar.bigrams`). Gold: a re-post — the same subject or the same text (normalised) posted
@@ -247,20 +256,20 @@ def reposts(say: Say, *, window_days: int = similar.WINDOW_DAYS) -> dict[str, An
     def norm(value: str) -> str:
         return "".join(value.split()).lower()
 
-    msgs = sorted(({"t": when(r["time"]), "subject": norm(r["subject"]), "text": norm(r["text"]),
-                    "grams": similar.bigrams(f"{r['subject']}\n{r['text']}")} for r in rows), key=lambda m: m["t"])
+    msgs = sorted((Msg(t=when(r["time"]), subject=norm(r["subject"]), text=norm(r["text"]),
+                       grams=similar.bigrams(f"{r['subject']}\n{r['text']}")) for r in rows), key=lambda m: m.t)
     window = timedelta(days=window_days)
     pairs: list[tuple[float, bool]] = []  # (best similarity, is a re-post)
     start = 0
     for i, m in enumerate(msgs):
-        while msgs[start]["t"] < m["t"] - window:
+        while msgs[start].t < m.t - window:
             start += 1
         best, gold = 0.0, False
         for j in range(start, i):
             o = msgs[j]
-            if o["subject"] == m["subject"] or o["text"] == m["text"]:
+            if o.subject == m.subject or o.text == m.text:
                 gold = True
-            s = similar.cosine(m["grams"], o["grams"])
+            s = similar.cosine(m.grams, o.grams)
             best = max(best, s)
         if i > start:
             pairs.append((best, gold))
