@@ -34,9 +34,9 @@ class TextSearch(Protocol):
         """A Q keeping the cases whose indexed text matches `text` (None: nothing to search for,
         e.g. only punctuation)."""
 
-    def ranked_ids(self, text: str, *, limit: int) -> list[int]:
-        """The ids of the best `limit` matching cases, best first (over all cases: the caller
-        narrows them to the reader's scope)."""
+    def ranked_ids(self, text: str, *, limit: int) -> list[int] | None:
+        """The ids of the newest `limit` matching cases, best first (over all cases: the caller
+        narrows them to the reader's scope); None when there is nothing to search for."""
 
 
 SEARCH: list[TextSearch] = []

@@ -15,8 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case as DbCase
-from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Count, Q, QuerySet, Value
 from django.utils import timezone
 
 from huiyin.org.access import (
@@ -73,44 +72,41 @@ def exact_query(text: str, user: User | None = None) -> Q | None:
 
 
 def text_query(text: str, user: User | None = None) -> Q:
-    """The search box: the exact forms (`exact_query`) or, for anything else that is not a case
-    number, the full-text index over subject, description, demands, replies and comments
-    (`cases/derived.py`: registered by the text app; SQLite FTS5 / PostgreSQL tsvector over words
-    cut by rjieba). Without an index, words in the subject."""
+    """The search box as a filter: the exact forms (`exact_query`) or, for anything else that is
+    not a case number, the full-text index over subject, description, demands, replies and
+    comments (`cases/derived.py`: registered by the text app; SQLite FTS5 / PostgreSQL tsvector
+    over words cut by rjieba; the newest 5,000 matches). Without an index, words in the subject."""
+    return _search(text, user)[0]
+
+
+SEARCH_WINDOW = 5000  # the newest full-text matches a search considers (text.index.MATCH_WINDOW)
+
+
+def _search(text: str, user: User | None) -> tuple[Q, list[int] | None]:
+    """(the filter, the full-text matches best first — None without a full-text search)."""
     q = text.strip()
     exact = exact_query(q, user)
     if exact is not None and CASE_NUMBER.match(q):
-        return exact
+        return exact, None
     backend = derived.search()
-    full = backend.matches(q) if backend is not None else Q(subject__icontains=q)
-    if full is None:  # nothing but punctuation
-        full = Q(subject__icontains=q)
-    return exact | full if exact is not None else full
+    best = backend.ranked_ids(q, limit=SEARCH_WINDOW) if backend is not None else None
+    full = Q(pk__in=best) if best is not None else Q(subject__icontains=q)
+    return (exact | full if exact is not None else full), best
 
 
-RANKED = 200  # search results ordered by relevance; the rest of the matches follow, newest first
-SEARCH_CURSOR = 10**12  # a search's cursor: position * SEARCH_CURSOR + id (ids stay far below)
-
-
-def ranked(user: User, qs: QuerySet[Case], text: str) -> QuerySet[Case]:
-    """Order a searched list by relevance: exact matches (number, phone, account) first, then the
-    best `RANKED` full-text matches the reader may see, best first, then the other matches newest
-    first. Annotates `search_pos` (0 exact, 1…RANKED ranked, RANKED + 1 the rest) for `page`."""
+def search_filter(user: User, qs: QuerySet[Case], text: str, *, ranked: bool) -> QuerySet[Case]:
+    """`qs` narrowed by the search box. With `ranked`, the order `page` gives it is kept with
+    it: exact matches (number, phone, account — newest first), then the full-text matches by
+    relevance (bm25 / ts_rank; ties newest first)."""
+    cond, best = _search(text, user)
+    qs = qs.filter(cond)
+    if not ranked or best is None:
+        return qs
     exact = exact_query(text, user)
-    backend = derived.search()
-    whens = []
-    if exact is not None:
-        whens.append(When(exact, then=Value(0)))
-    if backend is not None and not CASE_NUMBER.match(text.strip()):
-        best = backend.ranked_ids(text, limit=RANK_WINDOW)
-        if best:
-            mine = set(qs.filter(pk__in=best).values_list("pk", flat=True))
-            top = [pk for pk in best if pk in mine][:RANKED]
-            whens += [When(pk=pk, then=Value(i)) for i, pk in enumerate(top, start=1)]
-    return qs.annotate(search_pos=DbCase(*whens, default=Value(RANKED + 1), output_field=IntegerField()))
-
-
-RANK_WINDOW = 5000  # the newest matches that are ranked (bounds the cost of a common word)
+    exact_ids = list(qs.filter(exact).order_by("-id").values_list("pk", flat=True)[:100]) if exact else []
+    # carried by the queryset to `page` (an alias is never selected); ids only, no SQL
+    return qs.alias(search_exact=Value(",".join(map(str, exact_ids))),
+                    search_order=Value(",".join(map(str, best))))
 
 
 # --- deadlines ---------------------------------------------------------------------------------
@@ -427,17 +423,15 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
         qs = qs.filter(received_at__gte=timezone.make_aware(datetime.combine(f.date_from, time.min)))
     if f.date_to:
         qs = qs.filter(received_at__lt=timezone.make_aware(datetime.combine(f.date_to + timedelta(days=1), time.min)))
-    if f.q:
-        qs = qs.filter(text_query(f.q, user))
-        if f.sort == "-id":  # the default order: by relevance for a search
-            qs = ranked(user, qs, f.q)
+    if f.q:  # the default order (-id) becomes relevance for a search
+        qs = search_filter(user, qs, f.q, ranked=f.sort == "-id")
     return qs
 
 
 def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
     """One page by keyset (never OFFSET): `cursor` is the last row's id of the previous page;
     returns the rows and the cursor of the next page (None on the last)."""
-    if "search_pos" in qs.query.annotations and sort == "-id":
+    if "search_order" in qs.query.annotations and sort == "-id":
         return _page_ranked(qs, cursor=cursor, limit=limit)
     order = SORTS.get(sort, SORTS["-id"])
     try:
@@ -454,24 +448,30 @@ def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int)
     return rows, str(rows[-1].pk)
 
 
+def _ids(alias: Any) -> list[int]:
+    return [int(x) for x in str(alias.value).split(",") if x]
+
+
 def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
-    """A page of a search ordered by relevance (`ranked`), by keyset on (search_pos, -id): the
-    cursor carries both (`position * SEARCH_CURSOR + id`), so it stays one integer."""
+    """A page of a search in its order (`search_filter`): the matches the reader may see under the
+    other filters are read once (at most SEARCH_WINDOW ids, by primary key), ordered in Python, and
+    the page's rows fetched by id. The cursor is the position reached (one integer, ≥ 1)."""
+    exact = _ids(qs.query.annotations["search_exact"])
+    order = _ids(qs.query.annotations["search_order"])
+    visible = set(qs.values_list("pk", flat=True))
+    seen = set(exact)
+    ordered = [pk for pk in exact if pk in visible] + [pk for pk in order if pk in visible and pk not in seen]
     try:
-        raw = int(cursor) if cursor else 0
+        start = max(0, int(cursor)) if cursor else 0
     except ValueError:
-        raw = 0
-    if raw > 0:
-        pos, last_id = divmod(raw, SEARCH_CURSOR)
-        # search_pos is an annotation (`ranked`): named as (lookup, value) pairs
-        qs = qs.filter(Q(("search_pos__gt", pos)) | Q(("search_pos", pos), ("id__lt", last_id)))
-    rows = list(qs.select_related("owner_unit", "unit", "category").order_by(F("search_pos").asc(), "-id")[: limit + 1])
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    if not has_next or not rows:
-        return rows, None
-    last = rows[-1]
-    return rows, str(last.search_pos * SEARCH_CURSOR + last.pk)  # type: ignore[attr-defined]
+        start = 0
+    ids = ordered[start:start + limit]
+    found = Case.objects.filter(pk__in=ids).select_related("owner_unit", "unit", "category").in_bulk()
+    rows = [found[pk] for pk in ids if pk in found]
+    for i, row in enumerate(rows):
+        row.search_pos = 0 if row.pk in seen else start + i + 1  # type: ignore[attr-defined]
+    end = start + limit
+    return rows, (str(end) if end < len(ordered) else None)
 
 
 def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:

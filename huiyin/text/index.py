@@ -6,9 +6,9 @@
 - PostgreSQL: a stored generated column `document tsvector` (`to_tsvector('simple', tokens)`)
   with a GIN index; ranked by ts_rank.
 
-The words are cut in Python on both, so both databases find the same documents. Ranking looks at
-the newest `RANK_WINDOW` matches (a hotline cares about recent cases; it bounds the cost of a
-common word over a million cases); older matches still match, newest first after the ranked ones.
+The words are cut in Python on both, so both databases find the same documents. A search looks at
+the newest `MATCH_WINDOW` matches (a hotline cares about recent cases; it bounds the cost of a
+common word over a million cases) and ranks them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -32,11 +31,11 @@ from huiyin.policies.services import active_policy
 from . import tokens
 from .models import CaseText
 
-RANK_WINDOW = 5000
-# A search matches at most the newest MATCH_WINDOW cases with the words: a word in most of a
-# million cases (卷烟 at a tobacco bureau) must not cost reading them all; another word or a date
-# range reaches further back (docs/text.md).
-MATCH_WINDOW = 20_000
+# A search matches at most the newest MATCH_WINDOW cases with the words, ranked: a word in most of
+# a million cases (卷烟 at a tobacco bureau) must not cost reading them all; another word reaches
+# further back (docs/text.md).
+MATCH_WINDOW = 5000
+FIRST_CHUNK = 20_000  # PostgreSQL: ids scanned in the first step back from the newest (then doubled)
 
 
 def fts_query(terms: list[list[str]]) -> str:
@@ -98,45 +97,45 @@ class Index:
 
     # -- queries ------------------------------------------------------------------------------------
 
-    def match_sql(self, terms: list[list[str]], *, window: int | None = None) -> tuple[str, list[Any]]:
-        """`SELECT key FROM … WHERE <matches>` (the newest `window`) for an `IN (…)` filter."""
-        t, k = self.table, self.key
+    def newest_matches(self, terms: list[list[str]], *, window: int | None = None) -> list[tuple[int, float]]:
+        """(key, score) of the newest `window` matches, newest first; a higher score is better.
+
+        SQLite: FTS5 walks the doclists newest first and stops. PostgreSQL: a GIN match cannot be
+        read in id order, and reading every match's row costs ~one page each; so the newest ids
+        are searched in steps (FIRST_CHUNK ids, then twice as many each time) until the window
+        is full — a bitmap AND of the GIN index and the primary key's range."""
         window = window or MATCH_WINDOW
-        if connection.vendor == "postgresql":
-            return (f"SELECT {k} FROM {t} WHERE document @@ to_tsquery('simple', %s) ORDER BY {k} DESC LIMIT %s",
-                    [ts_query(terms), window])
+        t, k = self.table, self.key
         if connection.vendor == "sqlite":
-            return (f"SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s",
-                    [fts_query(terms), window])
-        # any other database: a substring match on the words (slow, but right)
-        words = [alt[0] for alt in terms]
-        return (f"SELECT {k} FROM {t} WHERE " + " AND ".join(["tokens LIKE %s"] * len(words)),
-                [f"%{w}%" for w in words])
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT rowid, -bm25({t}_fts) FROM {t}_fts WHERE {t}_fts MATCH %s "
+                            f"ORDER BY rowid DESC LIMIT %s", [fts_query(terms), window])
+                return [(int(r[0]), float(r[1])) for r in cur.fetchall()]
+        if connection.vendor != "postgresql":
+            return []
+        query = ts_query(terms)
+        out: list[tuple[int, float]] = []
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT max({k}) FROM {t}")
+            top = cur.fetchone()[0]
+            chunk = FIRST_CHUNK
+            while top is not None and top > 0 and len(out) < window:
+                low = max(0, top - chunk)
+                cur.execute(f"SELECT {k}, ts_rank(document, q) FROM {t}, to_tsquery('simple', %s) q "
+                            f"WHERE document @@ q AND {k} > %s AND {k} <= %s ORDER BY {k} DESC LIMIT %s",
+                            [query, low, top, window - len(out)])
+                out += [(int(r[0]), float(r[1])) for r in cur.fetchall()]
+                top, chunk = low, chunk * 2
+        return out
+
+    def ranked(self, terms: list[list[str]], *, window: int | None = None) -> list[int]:
+        """Keys of the newest `window` matches, best first (ties: newest first)."""
+        rows = self.newest_matches(terms, window=window)
+        rows.sort(key=lambda r: (-r[1], -r[0]))
+        return [r[0] for r in rows]
 
     def matches(self, terms: list[list[str]], field: str = "pk") -> Q:
-        sql, params = self.match_sql(terms)
-        return Q(**{f"{field}__in": RawSQL(sql, params)})  # noqa: S611 - our own SQL, parameters bound
-
-    def ranked(self, terms: list[list[str]], *, window: int = RANK_WINDOW) -> list[int]:
-        """Keys of the newest `window` matches, best first."""
-        t, k = self.table, self.key
-        if connection.vendor == "postgresql":
-            sql = (f"SELECT {k}, ts_rank(document, q) FROM {t}, to_tsquery('simple', %s) q "
-                   f"WHERE document @@ q ORDER BY {k} DESC LIMIT %s")
-            params: list[Any] = [ts_query(terms), window]
-            better_high = True
-        elif connection.vendor == "sqlite":
-            sql = (f"SELECT rowid, bm25({t}_fts) FROM {t}_fts WHERE {t}_fts MATCH %s "
-                   f"ORDER BY rowid DESC LIMIT %s")
-            params = [fts_query(terms), window]
-            better_high = False  # bm25 in FTS5 is negative: lower is better
-        else:
-            return []
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        rows.sort(key=lambda r: (-r[1] if better_high else r[1], -r[0]))
-        return [int(r[0]) for r in rows]
+        return Q(**{f"{field}__in": [r[0] for r in self.newest_matches(terms)]})
 
 
 CASES = Index(table="text_casetext", key="case_id")
@@ -238,9 +237,9 @@ class CaseSearch:
         terms = self.terms(text)
         return CASES.matches(terms) if terms else None
 
-    def ranked_ids(self, text: str, *, limit: int) -> list[int]:
+    def ranked_ids(self, text: str, *, limit: int) -> list[int] | None:
         terms = self.terms(text)
-        return CASES.ranked(terms, window=limit) if terms else []
+        return CASES.ranked(terms, window=limit) if terms else None
 
 
 SEARCH = CaseSearch()

@@ -124,9 +124,9 @@ def test_punctuation_alone_finds_nothing_and_breaks_nothing(api) -> None:
 
 
 def test_a_word_in_very_many_cases_finds_the_newest_of_them(api, monkeypatch) -> None:
-    from huiyin.text import index
+    from huiyin.cases import selectors
 
-    monkeypatch.setattr(index, "MATCH_WINDOW", 2)
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 2)
     numbers = [new_case(api, subject=f"常见问题{i}", description="卷烟")["number"] for i in range(4)]
     assert sorted(found(api, "卷烟")) == sorted(numbers[-2:])
     assert found(api, "卷烟 常见问题0") == [numbers[0]]  # another word reaches further back
