@@ -10,11 +10,15 @@ apps built on it (docs/architecture.md). So those apps register here, explicitly
   decides itself whether the event makes its data stale (e.g. only text fields or comments).
 - `SEARCH`: the full-text search backend (one at most). Without one, the search box falls back to
   a substring match on the subject.
+- `SIMILAR`: which cases received in a window are worded like a case (one at most), for the
+  count rules' `same: [text]` (群体投诉, `grading.facts_for`). Without one, a case is similar only
+  to itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from django.db.models import Q
@@ -41,6 +45,11 @@ class TextSearch(Protocol):
 
 SEARCH: list[TextSearch] = []
 
+Similar = Callable[["Case", datetime, datetime], list[int]]
+"""(case, start, end) → ids of the cases received in [start, end] worded like `case` (itself included)."""
+
+SIMILAR: list[Similar] = []
+
 
 def written(case: Case, event: Event) -> None:
     """Called by the workflow inside the change's transaction."""
@@ -50,3 +59,8 @@ def written(case: Case, event: Event) -> None:
 
 def search() -> TextSearch | None:
     return SEARCH[0] if SEARCH else None
+
+
+def similar_ids(case: Case, start: datetime, end: datetime) -> list[int] | None:
+    """The ids of the cases received in [start, end] worded like `case`; None without a backend."""
+    return SIMILAR[0](case, start, end) if SIMILAR else None

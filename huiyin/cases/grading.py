@@ -20,6 +20,7 @@ from django.utils import timezone
 from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
+from . import derived
 from .models import Case, Category, CloseReason, State, Timer, Validity
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ SAME_FIELDS = {
     "category": "category_id", "region": "region", "unit": "unit_id", "owner_unit": "owner_unit_id",
     "kind": "kind", "phone": "complainant_phone", "account": "complainant_account", "subject": "subject",
     "product": "product",
+    # similar wording (`derived.similar_ids`, registered by the text app); the column is what the
+    # scheduler narrows on: a case without a subject has no text to compare
+    "text": "subject",
 }
 
 
@@ -116,12 +120,19 @@ def facts_for(case: Case, now: datetime) -> Facts:
         merged duplicates never count, and with `valid_only` neither do cases marked invalid."""
         filters: dict[str, Any] = {}
         for key in spec.get("same", []):
+            if key == "text":
+                continue
             value = getattr(case, SAME_FIELDS[key])
             if value in (None, ""):
                 return 1  # nothing to compare on: only this case
             filters[SAME_FIELDS[key]] = value
         start, end = _window(case.received_at, spec)
         qs = Case.objects.filter(received_at__gte=start, received_at__lte=end, **filters)
+        if "text" in spec.get("same", []):
+            ids = derived.similar_ids(case, start, end)
+            if ids is None:
+                return 1  # no similarity without the text app: only this case
+            qs = qs.filter(pk__in=ids)
         if spec.get("kinds"):
             qs = qs.filter(kind__in=spec["kinds"])
         if spec.get("channels"):

@@ -12,8 +12,11 @@ class TextConfig(AppConfig):
         from huiyin.cases import derived
 
         from .index import SEARCH, case_written
+        from .similar import similar_in_window
 
         if case_written not in derived.WRITERS:
             derived.WRITERS.append(case_written)
         if SEARCH not in derived.SEARCH:
             derived.SEARCH.append(SEARCH)
+        if similar_in_window not in derived.SIMILAR:  # count rules' same: [text] (群体投诉)
+            derived.SIMILAR.append(similar_in_window)

@@ -121,6 +121,25 @@ def open_similar(user: User, *, subject: str, description: str = "", phone: str 
     return sorted(found.values(), key=lambda s: (not s.same_customer, -s.score, -s.case.pk))[:limit]
 
 
+def similar_in_window(case: Case, start: datetime, end: datetime, *, threshold: float = THRESHOLD) -> list[int]:
+    """Ids of the cases received in [start, end] worded like `case` (its subject and description:
+    cosine of character bigrams ≥ `threshold`), `case` included — the count rules' `same: [text]`
+    (registered in `cases.derived.SIMILAR`). Over every case, whatever the reader's scope: rules
+    judge the organisation's whole picture."""
+    text = f"{case.subject}\n{case.description}".strip()
+    found = [case.pk]
+    if len(text) < 4:
+        return found
+    ids = [pk for pk in candidate_ids(text) if pk != case.pk]
+    if not ids:
+        return found
+    mine = bigrams(text)
+    rows = (Case.objects.filter(pk__in=ids, received_at__gte=start, received_at__lte=end)
+            .values_list("pk", "subject", "description"))
+    found += [pk for pk, subject, description in rows if cosine(mine, bigrams(f"{subject}\n{description}")) >= threshold]
+    return found
+
+
 def groups(user: User, *, days: int = 1, now: datetime | None = None, threshold: float = THRESHOLD,
            min_size: int = 3, cap: int = 2000) -> list[list[Case]]:
     """Clusters of similar cases received in the last `days` (群体投诉 forming): cases joined when

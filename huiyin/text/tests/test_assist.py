@@ -109,3 +109,27 @@ def test_groups_of_similar_cases_in_a_day(api, org) -> None:
     found = groups(org.leader)
     assert [len(g) for g in found] == [3]
     assert groups(org.handler_b) == []
+
+
+GROUP_RULE = """
+name: textgroup
+workflow: {approval_before_dispatch: []}
+repeat: {within_days: 30, open_contact: urge}
+rules:
+  - name: 同一事由多人投诉
+    when: {count: {same: [text], window_hours: 24, gte: 3}}
+    then: [{add_tag: group}]
+"""
+
+
+def test_similar_wording_feeds_the_count_rules_as_a_group_complaint(api) -> None:
+    from huiyin.policies.services import policy_load_preset
+
+    policy_load_preset("textgroup", text=GROUP_RULE)
+    numbers = [new_case(api, subject=subject, complainant={"phone": f"1390000001{i}"},
+                        description=f"幸福小区停电三天，供电所电话打不通，第{i}位业主反映")["number"]
+               for i, subject in enumerate(["小区停电三天无人处理", "幸福小区停电三天", "停电三天没人管"])]
+    other = new_case(api, subject="路灯不亮", description="路灯坏了很久", complainant={"phone": "13900000020"})
+    tags = {n: Case.objects.get(number=n).tags for n in [*numbers, other["number"]]}
+    assert "group" in tags[numbers[2]]  # the third caller, in other words, makes it a group
+    assert "group" not in tags[numbers[0]] and "group" not in tags[other["number"]]
