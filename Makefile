@@ -56,4 +56,4 @@ lint: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) var/test
+	rm -rf $(VENV) var/test var/pycache

@@ -112,8 +112,17 @@ def run(client_factory: Callable[[str], Any] | None = None, *, samples: int = 40
         ("workbench_overdue_tab_handler_a", "handler_a", ["/?tab=overdue"]),
         ("case_page_dispatcher", "dispatcher", [f"/cases/{n}/" for n in _sample_numbers("dispatcher", 20)]),
         ("case_page_handler_a", "handler_a", [f"/cases/{n}/" for n in _sample_numbers("handler_a", 20)]),
+        ("workbench_oldest_first_handler_a", "handler_a", ["/?sort=id"]),
         ("list_filtered", "dispatcher", ["/cases/?state=accepted&kind=complaint&unit=county_a"]),
         ("list_overdue", "dispatcher", ["/cases/?overdue=yes"]),
+        # most urgent first and the deadline filters: from the (next_due_at, id) index
+        ("list_by_time_left", "dispatcher", ["/cases/?sort=due"]),
+        ("list_by_time_left_filtered", "dispatcher", ["/cases/?sort=due&state=accepted&unit=county_a"]),
+        ("list_by_time_left_handler_b", "handler_b", ["/cases/?sort=due"]),
+        ("list_at_risk", "dispatcher", ["/cases/?deadline=at_risk&sort=due"]),
+        ("list_by_time_left_closed", "dispatcher", ["/cases/?sort=due&state=closed"]),
+        ("board_supervisor", "supervisor", ["/board/"]),
+        ("approvals_leader", "leader", ["/approvals/"]),
         ("list_phone", "dispatcher", [f"/cases/?q={phone}"]),
         ("list_handler_b", "handler_b", ["/cases/?kind=complaint&severity=major"]),
         ("intake_lookup", "agent", [f"/intake/lookup?complainant_phone={phone}"]),
@@ -123,6 +132,17 @@ def run(client_factory: Callable[[str], Any] | None = None, *, samples: int = 40
     if bounds["hi"]:
         middle = (bounds["lo"] + bounds["hi"]) // 2
         plan.append(("list_deep_cursor", "dispatcher", [f"/cases/?state=closed&cursor={middle}"]))
+    # A page deep in the most-urgent-first order: the cursor of the 1,000th case with a deadline.
+    deep = (Case.objects.filter(next_due_at__isnull=False).order_by("next_due_at", "id")
+            .values_list("next_due_at", "id")[1000:1001])
+    if deep:
+        from huiyin.cases.selectors import due_cursor
+
+        probe = Case(pk=deep[0][1], next_due_at=deep[0][0])
+        plan.append(("list_by_time_left_deep_cursor", "dispatcher", [f"/cases/?sort=due&cursor={due_cursor(probe)}"]))
+    name_of = Case.objects.order_by("-id").values_list("complainant_name", flat=True).first()
+    if name_of:
+        plan.append(("list_by_name", "dispatcher", [f"/cases/?q={name_of}"]))
     for name, username, paths in plan:
         if not paths:
             results["pages"][name] = {"skipped": "no case visible"}

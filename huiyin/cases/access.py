@@ -67,6 +67,17 @@ def identity_filter(user: User) -> Q:
     return report | other
 
 
+def name_searchable(user: User) -> Q:
+    """The cases a search by the complainant's name may find for `user`: those whose name the
+    user sees in a list (`complainant_view(listing=True)`): not a report (举报), and a role other
+    than the auditor's over the registering or the handling unit. Elsewhere a name finds nothing,
+    so a search never reveals a name the user may not read."""
+    ids = unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])
+    if not ids:
+        return Q(pk__in=[])
+    return ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=ids) | Q(unit_id__in=ids))
+
+
 def mask(value: str) -> str:
     """A phone or ID number masked: the first 3 and the last 4 characters kept."""
     if len(value) >= 7:

@@ -1,7 +1,9 @@
 """Who is told what about a case: the routing from workflow events to people (DESIGN §6).
 
-Called inside the workflow's transaction; `notify.enqueue` only writes outbox rows there,
-so a notification exists exactly when the change that caused it committed.
+Called inside the workflow's transaction; `notify.enqueue` only writes rows there (a notice
+with the context, inbox items, outbox messages; nothing is rendered), so a notification
+exists exactly when the change that caused it committed. The context is plain data built
+here (`context`): notify renders its texts from it later and never reads a case.
 Routes come from the policy (`notifications.routes`), falling back to DEFAULT_ROUTES:
 for each event, which roles, reached over which unit of the case:
 `owner` (the registering centre's line), `unit` (the handling unit, lead and co-units),
@@ -10,12 +12,16 @@ for each event, which roles, reached over which unit of the case:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 
-from huiyin.notify.services import Notice, enqueue, enqueue_many
+from huiyin.notify.services import Occurrence, enqueue, enqueue_many
 from huiyin.org.models import Membership, Unit
 from huiyin.policies.services import config_for
 
@@ -66,10 +72,14 @@ def users_with_roles_over(roles: Iterable[str], units: Iterable[Unit]) -> set[in
     )
 
 
+def _routes(policy_id: int, event: str) -> list[dict[str, Any]]:
+    routes = config_for(policy_id).raw.get("notifications", {}).get("routes", {})
+    return routes.get(event, DEFAULT_ROUTES.get(event, []))
+
+
 def recipients(case: Case, event: str, co_units: list[Unit] | None = None) -> set[int]:
-    routes = config_for(case.policy_id).raw.get("notifications", {}).get("routes", {})
     ids: set[int] = set()
-    for route in routes.get(event, DEFAULT_ROUTES.get(event, [])):
+    for route in _routes(case.policy_id, event):
         over = route.get("over", "owner")
         if over == "registrar":
             ids.add(case.registered_by_id)
@@ -78,35 +88,117 @@ def recipients(case: Case, event: str, co_units: list[Unit] | None = None) -> se
     return ids
 
 
-def notify_batch(items: list[tuple[Case, str, str, dict[str, Any]]]) -> int:
-    """Many (case, event, dedupe, extra context) at once, for the scheduler: recipients are
-    worked out once per distinct (policy, event, units) and the rows written in bulk."""
+@dataclass(frozen=True)
+class Due:
+    """One notice of the scheduler for `notify_batch`: which case, which event, the dedupe key
+    of the occurrence and the extra context (note, deadline)."""
+
+    case_id: int
+    event: str
+    dedupe: str
+    extra: dict[str, Any]
+
+
+# What `notify_batch` reads of a case: routing and context, as plain values.
+_ROW_FIELDS = ("id", "number", "subject", "severity", "kind", "state", "policy_id", "round", "registered_by_id",
+               "owner_unit_id", "unit_id")
+
+
+def notify_batch(items: Sequence[Due]) -> int:
+    """The scheduler's notices (breaches, reminders) for many cases at once: the cases are read
+    as plain rows, the recipients worked out once per distinct (policy, event, units) from one
+    read of the memberships, and the notices written in bulk (`notify.enqueue_many`; the worker
+    writes their inbox items and messages). Returns how many notices were written."""
     if not items:
         return 0
-    co: dict[int, list[Unit]] = {}
-    case_ids = [c.pk for c, _, _, _ in items]
-    for h in CoHandling.objects.filter(case_id__in=case_ids, active=True).select_related("unit", "case"):
-        if h.round == h.case.round:
-            co.setdefault(h.case_id, []).append(h.unit)
+    case_ids = list({i.case_id for i in items})
+    rows = {r["id"]: r for r in Case.objects.filter(pk__in=case_ids).values(*_ROW_FIELDS)}
+    co: dict[int, list[int]] = {}
+    for case_id, unit_id, round_no in CoHandling.objects.filter(case_id__in=case_ids, active=True).values_list(
+            "case_id", "unit_id", "round"):
+        if round_no == rows[case_id]["round"]:
+            co.setdefault(case_id, []).append(unit_id)
+    unit_ids = {r[k] for r in rows.values() for k in ("owner_unit_id", "unit_id") if r[k]} | {
+        u for units in co.values() for u in units}
+    units = {pk: (path, name) for pk, path, name in Unit.objects.filter(pk__in=unit_ids).values_list("pk", "path", "name")}
+    who = _Memberships(units)
     cache: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    notices = []
-    for case, event, dedupe, extra in items:
-        units = co.get(case.pk, [])
-        key = (case.policy_id, event, case.owner_unit_id, case.unit_id, tuple(u.pk for u in units),
-               case.registered_by_id)
+    language, tz = get_language(), timezone.get_current_timezone()
+    occurrences = []
+    for item in items:
+        r = rows[item.case_id]
+        co_units = tuple(co.get(item.case_id, ()))
+        routes = _routes(r["policy_id"], item.event)
+        overs = {route.get("over", "owner") for route in routes}
+        # The same recipients for every case that agrees on what the event's routes look at.
+        key = (r["policy_id"], item.event, r["owner_unit_id"] if "owner" in overs else None,
+               (r["unit_id"], co_units) if "unit" in overs else None,
+               r["registered_by_id"] if "registrar" in overs else None)
         if key not in cache:
-            cache[key] = tuple(sorted(recipients(case, event, units)))
-        ctx = dict(extra)
+            ids: set[int] = set()
+            for route in routes:
+                over = route.get("over", "owner")
+                if over == "registrar":
+                    ids.add(r["registered_by_id"])
+                elif over == "owner":
+                    ids |= who.over(route.get("roles", []), [r["owner_unit_id"]])
+                elif over == "unit":
+                    ids |= who.over(route.get("roles", []), [u for u in (r["unit_id"], *co_units) if u])
+            cache[key] = tuple(sorted(ids))
+        ctx = dict(item.extra)
         if ctx.get("deadline") is not None:
-            ctx["deadline"] = timezone.localtime(ctx["deadline"]).strftime("%Y-%m-%d %H:%M")
-        notices.append(Notice(event, case.number, context(case, **ctx), cache[key], dedupe, event in URGENT))
-    return enqueue_many(notices)
+            ctx["deadline"] = _when(ctx["deadline"], tz)
+        context_ = {"subject": r["subject"], "unit": units[r["unit_id"]][1] if r["unit_id"] else "",
+                    "severity": _label(language, "severity", r["severity"]),
+                    "kind": _label(language, "kind", r["kind"]), "state": _label(language, "state", r["state"]),
+                    **ctx}
+        occurrences.append(Occurrence(item.event, r["number"], context_, cache[key], item.dedupe,
+                                      item.event in URGENT))
+    return enqueue_many(occurrences)
+
+
+class _Memberships:
+    """`users_with_roles_over` for a batch: one read of the memberships in the units' lines."""
+
+    def __init__(self, units: dict[int, tuple[str, str]]) -> None:
+        self.ancestors = {pk: [int(p) for p in path.strip("/").split("/") if p] for pk, (path, _) in units.items()}
+        lines = {a for ids in self.ancestors.values() for a in ids}
+        self.held: dict[tuple[int, str], set[int]] = {}
+        for user_id, unit_id, role in Membership.objects.filter(unit_id__in=lines, user__is_active=True).values_list(
+                "user_id", "unit_id", "role"):
+            self.held.setdefault((unit_id, role), set()).add(user_id)
+
+    def over(self, roles: Iterable[str], unit_ids: Iterable[int]) -> set[int]:
+        out: set[int] = set()
+        for unit_id in unit_ids:
+            for ancestor in self.ancestors.get(unit_id, ()):
+                for role in roles:
+                    out |= self.held.get((ancestor, role), set())
+        return out
+
+
+def _when(moment: Any, tz: Any = None) -> str:
+    """A deadline as the texts show it, in Beijing time."""
+    return moment.astimezone(tz or timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 def context(case: Case, **extra: Any) -> dict[str, Any]:
+    """The plain data notify renders texts from (and sends to webhooks as `data`): the
+    case's subject, unit and labels as text — never the complainant (DESIGN §8).
+    `notify_batch` builds the same from plain rows."""
     unit = case.unit.name if case.unit_id and case.unit else ""
-    return {"subject": case.subject, "unit": unit, "severity": case.get_severity_display(),
-            "kind": case.get_kind_display(), "state": case.get_state_display(), **extra}
+    language = get_language()
+    return {"subject": case.subject, "unit": unit, "severity": _label(language, "severity", case.severity),
+            "kind": _label(language, "kind", case.kind), "state": _label(language, "state", case.state), **extra}
+
+
+@cache
+def _label(language: str | None, field: str, value: str) -> str:
+    """A choice's label in a language (what `get_FOO_display` gives, without its cost per call:
+    the scheduler builds thousands of contexts a pass)."""
+    column = Case._meta.get_field(field)
+    assert isinstance(column, models.Field)
+    return str(dict(column.flatchoices).get(value, value))
 
 
 def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: str = "",
@@ -114,7 +206,7 @@ def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: 
     """Tell everyone the policy routes `event` to; `dedupe` names this occurrence."""
     extra: dict[str, Any] = {"actor": actor, "note": note}
     if deadline is not None:
-        extra["deadline"] = timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")
+        extra["deadline"] = _when(deadline)
     return enqueue(event, case_number=case.number, context=context(case, **extra),
                    recipients=sorted(recipients(case, event)), urgent=event in URGENT, dedupe=dedupe)
 

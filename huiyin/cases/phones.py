@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import phonenumbers
+from django.utils.translation import gettext_lazy
 
 SEPARATORS = " -()（）.\u3000"
+# The API's message (English, a contract) and the pages' (in the reader's language).
 PHONE_HINT = "a Chinese mobile or landline number with its area code, e.g. 13800138000 or 0871-12345678"
+PHONE_HELP = gettext_lazy(
+    "enter a mobile number (e.g. 13800138000) or a landline number with its area code "
+    "(e.g. 0871-12345678); +86, spaces and dashes are fine"
+)
 
 
 def normalise_phone(phone: str) -> str:

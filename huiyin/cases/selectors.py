@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.utils import timezone
 
 from huiyin.org.access import (
@@ -29,7 +29,7 @@ from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
 from . import derived, workflow
-from .access import cases_for, complainant_view, identity_filter, mask, may_see_identity
+from .access import cases_for, complainant_view, identity_filter, mask, may_see_identity, name_searchable
 from .models import (
     FINAL_STATES,
     Case,
@@ -58,24 +58,31 @@ CASE_NUMBER = re.compile(r"^[A-Za-z]{2}\d{8}-\d{6}$")
 PHONE_LIKE = re.compile(r"^[0-9+\-() ]{5,20}$")
 
 
+NAME_LIKE = re.compile(r"^[^\s\d@]{2,30}$")
+
+
 def exact_query(text: str, user: User | None = None) -> Q | None:
     """The exact forms of the search box, each one indexed lookup: a case number; a phone number
     (normalised as stored) or an account — only on cases whose complainant the reader may see
-    (`access.identity_filter`), so a search never tells a handler who reported (举报)."""
+    (`access.identity_filter`), so a search never tells a handler who reported (举报); for a user
+    who may read it, the complainant's name exactly (its own index; `access.name_searchable`)."""
     q = text.strip()
     if CASE_NUMBER.match(q):
         return Q(number=q.upper())
     if PHONE_LIKE.match(q) and sum(ch.isdigit() for ch in q) >= 5:
         person = Q(complainant_phone=normalise_phone(q)) | Q(complainant_account=q)
         return person & identity_filter(user) if user is not None else person
+    if user is not None and NAME_LIKE.match(q):
+        return Q(complainant_name=q) & name_searchable(user)
     return None
 
 
-def text_query(text: str, user: User | None = None) -> Q:
+def text_query(text: str, *, user: User | None = None) -> Q:
     """The search box as a filter: the exact forms (`exact_query`) or, for anything else that is
     not a case number, the full-text index over subject, description, demands, replies and
     comments (`cases/derived.py`: registered by the text app; SQLite FTS5 / PostgreSQL tsvector
-    over words cut by rjieba; the newest 5,000 matches). Without an index, words in the subject."""
+    over words cut by rjieba; the newest 5,000 matches). Without an index, words in the subject
+    (a trigram index serves it on PostgreSQL)."""
     return _search(text, user)[0]
 
 
@@ -124,8 +131,7 @@ def overdue_timers(now: datetime) -> QuerySet[Timer]:
 
 
 def due_today_timers(now: datetime) -> QuerySet[Timer]:
-    end = timezone.make_aware(datetime.combine(timezone.localdate(now) + timedelta(days=1), time.min))
-    return open_timers().filter(due_at__gte=now, due_at__lt=end)
+    return open_timers().filter(due_at__gte=now, due_at__lt=end_of_day(now))
 
 
 def at_risk_timers(now: datetime) -> QuerySet[Timer]:
@@ -136,6 +142,56 @@ def at_risk_timers(now: datetime) -> QuerySet[Timer]:
 
 def timer_case_ids(timers: QuerySet[Timer]) -> QuerySet[Timer, Any]:
     return timers.values("case_id")
+
+
+def end_of_day(now: datetime) -> datetime:
+    return timezone.make_aware(datetime.combine(timezone.localdate(now) + timedelta(days=1), time.min))
+
+
+# The case's current deadline is kept on its row (`next_due_at`, `next_remind_at`: the earliest
+# counting deadline of its main stages and when that stage is at risk), so "overdue", "at risk"
+# and "most urgent first" are read from the (next_due_at, id) index, never from the timers.
+URGENCY = ("overdue", "at_risk", "due_today")
+
+
+def urgency_q(which: str, now: datetime) -> Q:
+    """Cases whose current deadline is past (`overdue`), not past but in its reminder share
+    (`at_risk`), or due before midnight (`due_today`)."""
+    if which == "overdue":
+        return Q(next_due_at__lt=now)
+    if which == "at_risk":
+        return Q(next_due_at__gte=now, next_remind_at__lte=now)
+    if which == "due_today":
+        return Q(next_due_at__gte=now, next_due_at__lt=end_of_day(now))
+    raise ValueError(which)
+
+
+def urgency(case: Case, now: datetime) -> str:
+    """The marking of one case in a list: "overdue" (red), "at_risk" (yellow) or ""."""
+    due, remind = case.next_due_at, case.next_remind_at
+    if due is None:
+        return ""
+    if due < now:
+        return "overdue"
+    if remind is not None and remind <= now:
+        return "at_risk"
+    return ""
+
+
+def by_time_left(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """Most urgent first: the least time left, overdue first; cases without a counting deadline
+    (closed, paused) last. For a small set (a page of ids); a large one goes through
+    `most_urgent_ids`, which reads the (state, next_due_at, id) and (next_due_at, id) indexes in order."""
+    return qs.order_by(F("next_due_at").asc(nulls_last=True), "id")
+
+
+def most_urgent_ids(qs: QuerySet[Case], cap: int) -> list[int]:
+    """The ids of the `cap` most urgent cases of `qs`: those with a deadline in its order (an
+    index scan that stops at `cap`), then, if room is left, those without one, oldest first."""
+    ids = list(qs.filter(next_due_at__isnull=False).order_by("next_due_at", "id").values_list("id", flat=True)[:cap])
+    if len(ids) < cap:
+        ids += list(qs.filter(next_due_at__isnull=True).order_by("id").values_list("id", flat=True)[:cap - len(ids)])
+    return ids
 
 
 def _known(case: Case, key: str) -> Any:
@@ -158,16 +214,17 @@ def current_timers(case: Case) -> list[Timer]:
 
 
 def attach_next_deadline(rows: list[Case], now: datetime) -> None:
-    """Set `next_due`, `next_timer` and `overdue` on each case: its earliest counting deadline."""
+    """Set `next_timer` (the stage of the case's current deadline: its code, unit and basis),
+    `next_due` and `overdue` on each case, from the row's own deadline columns."""
     by_case: dict[int, Timer] = {}
     if rows:
-        for t in open_timers().filter(case_id__in=[c.pk for c in rows], co_unit__isnull=True).order_by("due_at"):
+        for t in open_timers().filter(case_id__in=[c.pk for c in rows], co_unit__isnull=True).order_by("due_at", "id"):
             by_case.setdefault(t.case_id, t)
     for c in rows:
         found = by_case.get(c.pk)
         c.next_timer = found
-        c.next_due = found.due_at if found else None
-        c.overdue = bool(found and found.due_at < now)
+        c.next_due = c.next_due_at
+        c.overdue = bool(c.next_due_at and c.next_due_at < now)
 
 
 # --- one case, as a reader sees it ---------------------------------------------------------------
@@ -373,10 +430,12 @@ def case_row(user: User, case: Case) -> dict[str, Any]:
 
 # Keyset-friendly orders only: the id follows registration, and every filter index ends in id,
 # so any filter with either order reads a few index entries. (Ordering by received_at would need
-# composite indexes per filter column at 1,000,000 cases; not offered.)
+# composite indexes per filter column at 1,000,000 cases; not offered.) "due" is most urgent
+# first, from the (next_due_at, id) index; cases without a counting deadline follow, newest first.
 SORTS = {
     "-id": ("-id",),
     "id": ("id",),
+    "due": ("next_due_at", "id"),
 }
 
 
@@ -385,7 +444,9 @@ class ListFilters:
     """A case list's filters, the same for the API, the pages and the export.
 
     `unit` keeps the cases handled in that unit's subtree (a city includes its counties);
-    `overdue` is "yes" when a counting deadline (not a paused one) is past, "no" when none is."""
+    `overdue` is "yes" when the case's current deadline (its earliest counting one; a paused
+    clock does not count) is past, "no" when it is not; `deadline` keeps the cases "overdue",
+    "at_risk" (in the policy's reminder share, not yet past) or "due_today"."""
 
     state: list[str] = field(default_factory=list)
     kind: str = ""
@@ -398,6 +459,7 @@ class ListFilters:
     date_to: date | None = None
     q: str = ""
     sort: str = "-id"
+    deadline: str = ""  # "", "overdue", "at_risk", "due_today"
 
 
 def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) -> QuerySet[Case]:
@@ -416,9 +478,11 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
     if f.unit is not None:
         qs = qs.filter(unit_id__in=subtree_ids({f.unit.path}))
     if f.overdue == "yes":
-        qs = qs.filter(pk__in=timer_case_ids(overdue_timers(now)))
+        qs = qs.filter(urgency_q("overdue", now))
     elif f.overdue == "no":
-        qs = qs.exclude(pk__in=timer_case_ids(overdue_timers(now)))
+        qs = qs.exclude(urgency_q("overdue", now))
+    if f.deadline in URGENCY:
+        qs = qs.filter(urgency_q(f.deadline, now))
     if f.date_from:
         qs = qs.filter(received_at__gte=timezone.make_aware(datetime.combine(f.date_from, time.min)))
     if f.date_to:
@@ -429,10 +493,13 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
 
 
 def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
-    """One page by keyset (never OFFSET): `cursor` is the last row's id of the previous page;
-    returns the rows and the cursor of the next page (None on the last)."""
+    """One page by keyset (never OFFSET): `cursor` is where the previous page ended (the last
+    row's id, or for "due" its deadline and id; for a search ordered by relevance, the position
+    reached); returns the rows and the cursor of the next page (None on the last)."""
     if "search_order" in qs.query.annotations and sort == "-id":
         return _page_ranked(qs, cursor=cursor, limit=limit)
+    if sort == "due":
+        return _page_by_time_left(qs, str(cursor or ""), limit)
     order = SORTS.get(sort, SORTS["-id"])
     try:
         last_id = int(cursor) if cursor else 0
@@ -472,6 +539,42 @@ def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) ->
         row.search_pos = 0 if row.pk in seen else start + i + 1  # type: ignore[attr-defined]
     end = start + limit
     return rows, (str(end) if end < len(ordered) else None)
+
+
+DUE_CURSOR = re.compile(r"^d(\d{1,20})_(\d{1,20})$")
+NONE_CURSOR = re.compile(r"^n(\d{1,20})$")
+
+
+def due_cursor(case: Case) -> str:
+    """Where a page of the most-urgent-first order ends: the case's deadline and id."""
+    if case.next_due_at is None:
+        return f"n{case.pk}"
+    stamp = case.next_due_at - datetime(1970, 1, 1, tzinfo=UTC)
+    return f"d{stamp // timedelta(microseconds=1)}_{case.pk}"
+
+
+def _page_by_time_left(qs: QuerySet[Case], cursor: str, limit: int) -> tuple[list[Case], str | None]:
+    """Most urgent first, by keyset on (next_due_at, id): "d<µs since 1970>_<id>" inside the cases
+    with a deadline, then "n<id>" inside those without one (newest first). An unreadable
+    cursor starts again at the top."""
+    qs = qs.select_related("owner_unit", "unit", "category")
+    rows: list[Case] = []
+    in_due, in_none = DUE_CURSOR.match(cursor), NONE_CURSOR.match(cursor)
+    if not in_none:
+        due = qs.filter(next_due_at__isnull=False)
+        if in_due:
+            after = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(in_due.group(1)))
+            last_id = int(in_due.group(2))
+            due = due.filter(next_due_at__gte=after).filter(Q(next_due_at__gt=after) | Q(id__gt=last_id))
+        rows = list(due.order_by("next_due_at", "id")[: limit + 1])
+    if len(rows) <= limit:
+        rest = qs.filter(next_due_at__isnull=True)
+        if in_none:
+            rest = rest.filter(id__lt=int(in_none.group(1)))
+        rows += list(rest.order_by("-id")[: limit + 1 - len(rows)])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (due_cursor(rows[-1]) if has_next and rows else None)
 
 
 def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:
@@ -546,6 +649,20 @@ def waiting_for(case: Case) -> str | None:
     return None
 
 
+def waiting_roles(case: Case) -> tuple[str, ...]:
+    """Who takes the step the case waits for: the role it awaits (an approval chain, a policy's
+    decision role), the roles of its WAITING row, or the roles of the action."""
+    for w in WAITING:
+        if w.state == case.state and w.test(case):
+            if w.by_awaiting and case.awaiting:
+                return (case.awaiting,)
+            return w.roles or workflow.ACTIONS[w.action].roles
+    if not case.is_open:
+        owed = case.timers.filter(stopped_at__isnull=True).exclude(role="").values_list("role", flat=True)
+        return tuple(dict.fromkeys(owed))
+    return ()
+
+
 def role_units(user: User) -> dict[str, list[int]]:
     """The unit ids each role name of the user reaches — the built-in roles, and the active
     policy's own roles (`roles:` a built-in role held in a named unit) — cached on the user."""
@@ -612,12 +729,12 @@ def waiting_terms(user: User) -> list[Q]:
 
 
 def waiting_ids(user: User, *, cap: int = COUNT_CAP) -> list[int]:
-    """Ids of the cases waiting for the user, oldest first: the union of one small indexed query
-    per term (an OR of them all would make the database scan the whole table)."""
+    """Ids of the cases waiting for the user: the union of one small indexed query per term (an
+    OR of them all would make the database scan the whole table), each term's most urgent first."""
     visible = cases_for(user)
     ids: set[int] = set()
     for term in waiting_terms(user):
-        ids.update(visible.filter(term).order_by("id").values_list("id", flat=True)[:cap])
+        ids.update(most_urgent_ids(visible.filter(term), cap))
     return sorted(ids)
 
 
@@ -626,34 +743,38 @@ def capped_count(qs: QuerySet[Any], cap: int = COUNT_CAP) -> int:
 
 
 WORKBENCH_TABS = ("waiting", "due_today", "at_risk", "overdue", "registered_by_me")
+# The orders a queue offers: most urgent first (the workbench's default), oldest or newest first.
+QUEUE_SORTS = ("due", "id", "-id")
 
 
-def workbench(user: User, *, tab: str, limit: int = 50) -> dict[str, Any]:
+def queue_order(qs: QuerySet[Case], sort: str) -> QuerySet[Case]:
+    """A queue (workbench, approvals, board) in the chosen order; most urgent first by default."""
+    if sort in ("id", "-id"):
+        return qs.order_by(sort)
+    return by_time_left(qs)
+
+
+def workbench(user: User, *, tab: str, sort: str = "due", limit: int = 50) -> dict[str, Any]:
     """我的待办: what waits for the user, what is due today, at risk or overdue among it, and what
-    the user registered that is still open; with capped counts and the unit queues."""
+    the user registered that is still open; with capped counts and the unit queues. Most urgent
+    first unless `sort` asks for the oldest ("id") or the newest ("-id")."""
     now = timezone.now()
     visible = cases_for(user)
     waiting = waiting_ids(user)
     mine = visible.filter(Q(pk__in=waiting) | Q(registered_by=user, state__in=OPEN_STATES))
     sets: dict[str, QuerySet[Case]] = {
         "registered_by_me": visible.filter(registered_by=user, state__in=OPEN_STATES),
-        "due_today": mine.filter(pk__in=timer_case_ids(due_today_timers(now))),
-        "at_risk": mine.filter(pk__in=timer_case_ids(at_risk_timers(now))),
-        "overdue": mine.filter(pk__in=timer_case_ids(overdue_timers(now))),
+        "due_today": mine.filter(urgency_q("due_today", now)),
+        "at_risk": mine.filter(urgency_q("at_risk", now)),
+        "overdue": mine.filter(urgency_q("overdue", now)),
     }
     counts = {"waiting": len(waiting), **{key: capped_count(qs) for key, qs in sets.items()}}
     tab = tab if tab in counts else "waiting"
-    if tab == "waiting":
-        ordered = visible.filter(pk__in=waiting[:limit]).order_by("id")
-    elif tab == "registered_by_me":
-        ordered = sets[tab].order_by("id")
-    else:
-        ordered = sets[tab].order_by("-id")
-    rows = list(ordered.select_related("owner_unit", "unit", "category")[:limit])
+    sort = sort if sort in QUEUE_SORTS else "due"
+    chosen = visible.filter(pk__in=waiting) if tab == "waiting" else sets[tab]
+    rows = list(queue_order(chosen, sort).select_related("owner_unit", "unit", "category")[:limit])
     attach_next_deadline(rows, now)
-    if tab not in ("waiting", "registered_by_me"):
-        rows.sort(key=lambda c: (c.next_due is None, c.next_due or now))
-    return {"tab": tab, "counts": counts, "rows": rows, "queues": unit_queues(user), "now": now}
+    return {"tab": tab, "sort": sort, "counts": counts, "rows": rows, "queues": unit_queues(user), "now": now}
 
 
 def unit_queues(user: User) -> list[dict[str, Any]]:
@@ -686,9 +807,14 @@ def unit_queues(user: User) -> list[dict[str, Any]]:
 # --- leaders and supervisors ----------------------------------------------------------------
 
 
-def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
+APPROVALS_SCAN = 2000  # compensation requests looked at per page (far more than ever wait at once)
+
+
+def approvals(user: User, *, sort: str = "due", limit: int = 100) -> dict[str, list[Case]]:
     """What waits for the user's decision: 批示 (and appeals), plan approval, extension requests
-    (by their tier's approver), compensation — by the role each waits for (a policy may name any)."""
+    (by their tier's approver), compensation — by the role each waits for (a policy may name any);
+    each most urgent first (or oldest/newest first by `sort`)."""
+    now = timezone.now()
     visible = cases_for(user).select_related("owner_unit", "unit", "proposed_unit", "category")
     named = role_units(user)
     out: dict[str, list[Case]] = {}
@@ -697,15 +823,21 @@ def approvals(user: User, *, limit: int = 100) -> dict[str, list[Case]]:
         q = Q(pk__in=[])
         for name, ids in named.items():
             q |= by(name) & _on_case(ids)
-        return list(visible.filter(cond, q).order_by("id")[:limit]) if named else []
+        return list(queue_order(visible.filter(cond, q), sort)[:limit]) if named else []
 
     out["dispatch"] = terms(Q(state=S.PENDING_APPROVAL), lambda name: Q(awaiting=name))
     out["plan"] = terms(Q(state=S.PLAN_APPROVAL), lambda name: Q(awaiting=name))
     out["extension"] = terms(Q(state__in=list(workflow.ACTIONS["grant_extension"].sources)), lambda name: Q(
         pk__in=Extension.objects.filter(status=ExtensionStatus.REQUESTED, approver=name).values("case_id")))
     ids = unit_ids_with_roles(user, workflow.ACTIONS["approve_compensation"].roles)
-    out["compensation"] = list(visible.filter(compensation_status=CompensationStatus.REQUESTED,
-                                              owner_unit_id__in=ids).order_by("id")[:limit]) if ids else []
+    # a handful among a million: the ids first, from their own index (a planner that sees one
+    # common value in the column would otherwise scan the table)
+    requested = list(Case.objects.filter(compensation_status=CompensationStatus.REQUESTED)
+                     .values_list("id", flat=True)[:APPROVALS_SCAN]) if ids else []
+    out["compensation"] = list(queue_order(visible.filter(pk__in=requested, owner_unit_id__in=ids), sort)
+                               [:limit]) if ids else []
+    for rows in out.values():
+        attach_next_deadline(rows, now)
     ext_cases = [c.pk for c in out["extension"]]
     pending = {e.case_id: e for e in Extension.objects.filter(case_id__in=ext_cases, status=ExtensionStatus.REQUESTED)
                .select_related("requested_by")}
@@ -722,12 +854,13 @@ def in_unit(unit: Unit | None) -> Q:
     return Q(unit_id__in=ids) | Q(unit__isnull=True, owner_unit_id__in=ids)
 
 
-def board(user: User, *, unit: Unit | None, limit: int = 200) -> dict[str, Any]:
-    """Overdue and at-risk open cases, counted per handling unit, for 督办."""
+def board(user: User, *, unit: Unit | None, sort: str = "due", limit: int = 100) -> dict[str, Any]:
+    """Overdue and at-risk open cases, counted per handling unit, for 督办; most urgent first."""
     now = timezone.now()
-    qs = cases_for(user).filter(in_unit(unit), state__in=OPEN_STATES)
-    overdue = qs.filter(pk__in=timer_case_ids(overdue_timers(now)))
-    at_risk = qs.filter(pk__in=timer_case_ids(at_risk_timers(now))).exclude(pk__in=timer_case_ids(overdue_timers(now)))
+    # Only open cases have a current deadline: the deadline index alone finds them.
+    qs = cases_for(user).filter(in_unit(unit), next_due_at__isnull=False)
+    overdue = qs.filter(urgency_q("overdue", now))
+    at_risk = qs.filter(urgency_q("at_risk", now))
     per_unit: dict[int | None, dict[str, Any]] = {}
     for key, subset in (("overdue", overdue), ("at_risk", at_risk)):
         for row in subset.values("unit_id", "owner_unit_id").annotate(n=Count("id")).order_by():
@@ -739,16 +872,16 @@ def board(user: User, *, unit: Unit | None, limit: int = 200) -> dict[str, Any]:
         ({"unit": units.get(uid), **v} for uid, v in per_unit.items() if uid is not None),
         key=lambda r: (-r["overdue"], -r["at_risk"], r["unit"].path if r["unit"] else ""),
     )
-    rows = []
-    for key, subset in (("overdue", overdue), ("at_risk", at_risk)):
-        for c in subset.select_related("owner_unit", "unit", "category").order_by("id")[:limit]:
-            c.board_kind = key
-            rows.append(c)
+    # Overdue or at risk: the reminder time is passed (it never comes after the deadline). In
+    # deadline order this reads the (next_due_at, id) index and stops at `limit`.
+    late = qs.filter(urgency_q("overdue", now) | Q(next_remind_at__lte=now))
+    ordered = late.order_by("next_due_at", "id") if sort == "due" else queue_order(late, sort)
+    rows = list(ordered.select_related("owner_unit", "unit", "category")[:limit])
     attach_next_deadline(rows, now)
-    rows.sort(key=lambda c: (c.next_due is None, c.next_due or now))
     for c in rows:
-        c.can = workflow.possible(user, c, ("urge", "escalate"))
-    return {"table": table, "rows": rows, "now": now,
+        c.board_kind = urgency(c, now)
+        c.can = workflow.possible(user, c, ("urge", "escalate", "redispatch"))
+    return {"table": table, "rows": rows, "now": now, "sort": sort, "more": len(rows) >= limit,
             "totals": {"overdue": sum(r["overdue"] for r in table), "at_risk": sum(r["at_risk"] for r in table)}}
 
 

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.utils import timezone
 
+from huiyin.db import insert_rows
 from huiyin.org.access import roles_over, unit_for
 from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import PolicyConfig
@@ -181,14 +182,17 @@ def change(
         _write(step, action, from_state="", to_state="", comment=comment, source=source, ip=ip, bump=False)
 
 
+_EVENT_FIELDS = ("case", "action", "actor", "at", "from_state", "to_state", "changes", "comment", "source", "ip")
+
+
 def record_events(rows: Iterable[tuple[int, str, dict[str, list[Any]]]], *, at: datetime, source: str) -> int:
     """Timeline entries `(case_id, action, changes)` of many cases at once that change no field of
     them — a deadline breached, found by the worker. Written in bulk inside the caller's
-    transaction; no version bump (nothing a reader could overwrite changed)."""
-    events = [Event(case_id=case_id, action=action, actor=None, at=at, source=source, changes=changes)
-              for case_id, action, changes in rows]
-    Event.objects.bulk_create(events, batch_size=500)
-    return len(events)
+    transaction (a lean INSERT: a pass may breach thousands); no version bump (nothing a reader
+    could overwrite changed, so a form opened before the breach still saves)."""
+    return insert_rows(Event, _EVENT_FIELDS, [
+        (case_id, action, None, at, "", "", changes, "", source, None) for case_id, action, changes in rows
+    ])
 
 
 # --- notifications written after the change ------------------------------------------------------
@@ -299,6 +303,7 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         derived.written(case, registered)  # derived data (the search index) of the new case: cases/derived.py
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
+    case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet
     notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
     for send in held:
         send()

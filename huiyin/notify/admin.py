@@ -17,6 +17,7 @@ from .models import (
     Attempt,
     InboxItem,
     Message,
+    Notice,
     NotifySettings,
     Preference,
     Template,
@@ -53,7 +54,7 @@ class AttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["at", "outcome", "permanent", "error", "duration_ms", "worker"]
-    readonly_fields = fields
+    readonly_fields = ["at", "outcome", "permanent", "error", "duration_ms", "worker"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -77,6 +78,7 @@ class MessageAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Message._meta.fields]
     list_select_related = ["recipient"]
+    raw_id_fields = ["notice"]
 
     @admin.display(description=_("最近错误"))
     def short_error(self, obj: Message) -> str:
@@ -100,12 +102,25 @@ class AttemptAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["id", "event", "case_number", "urgent", "created_at"]
+    list_filter = ["event"]
+    search_fields = ["case_number", "=dedupe_key"]
+    readonly_fields = [f.name for f in Notice._meta.fields]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by enqueue only
+
+
 @admin.register(InboxItem)
 class InboxItemAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "event", "case_number", "title", "created_at", "read_at"]
     list_filter = ["event"]
-    search_fields = ["case_number", "title"]
+    search_fields = ["case_number"]  # titles are rendered when read, not stored
     readonly_fields = [f.name for f in InboxItem._meta.fields]
+    raw_id_fields = ["notice"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,16 +2,22 @@
 
 At-least-once, safe with several workers on several nodes:
 
+0. fan out the notices the scheduler left to the worker (`services.fan_out_pending`: their
+   inbox items and messages, a batch per transaction);
 1. select up to `limit` ids of due messages — waiting (pending/failed) whose
    `next_attempt_at` has come, or `sending` whose lease has expired (a worker died);
 2. claim them with one conditional UPDATE that repeats those conditions and sets
    `status=sending, claimed_by=<worker>, claimed_until=<lease end>` — a row another
    worker claimed in between no longer matches — then read back the rows this claim won;
-3. send each one; before a send, if the batch has used a third of its lease, renew the
+3. render the texts of the messages that have none yet from their notices (`texts.py`: the
+   event's template as it is now, the context stored when the event was queued);
+4. send each one; before a send, if the batch has used a third of its lease, renew the
    lease of the rest (a slow batch must not be stolen while it is still working);
-4. record an `Attempt` and set the outcome with an UPDATE conditional on our claim
+5. record an `Attempt` and set the outcome with an UPDATE conditional on our claim
    (`status=sending, claimed_by=<worker>`): sent; or failed with a next attempt after
    30 s × 2^(n-1), capped; or dead after `NOTIFY_MAX_ATTEMPTS` or on a permanent error.
+   The text rendered in step 3 is saved with the outcome, so the row shows what was sent
+   and a retry sends the same text.
 
 A worker killed between sending and recording leaves the row `sending` until its lease
 ends; another worker then sends it again with the same `delivery_id`, which receivers use
@@ -26,15 +32,20 @@ import os
 import socket
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from huiyin.db import give_way
+
 from . import channels
 from .channels import DeliveryError
 from .models import WAITING, Attempt, Message, Status
+from .services import fan_out_pending
+from .texts import render_messages
 
 log = logging.getLogger("huiyin.notify.delivery")
 
@@ -89,7 +100,7 @@ def claim(worker_id: str, limit: int, now: datetime, lease: float | None = None)
         return []  # another worker claimed all of them first
     return list(
         Message.objects.filter(pk__in=ids, status=Status.SENDING, claimed_by=worker_id, claimed_until=until)
-        .order_by("id")
+        .select_related("notice", "recipient").order_by("id")
     )
 
 
@@ -100,9 +111,12 @@ def _renew(worker_id: str, ids: list[int], lease: float) -> None:
 
 
 def _record(message: Message, worker_id: str, error: DeliveryError | None, duration_ms: int,
-            clock: datetime) -> None:
+            clock: datetime, *, rendered: bool) -> None:
     now = max(timezone.now(), clock)
     mine = Message.objects.filter(pk=message.pk, status=Status.SENDING, claimed_by=worker_id)
+    # The text rendered for this (first) attempt is kept: what was sent, and what a retry sends.
+    text: dict[str, Any] = {"subject": message.subject, "body": message.body, "render_error": message.render_error,
+                            "extra": message.extra} if rendered else {}
     with transaction.atomic():
         Attempt.objects.create(
             message_id=message.pk, at=now, transport=message.transport, worker=worker_id[:100],
@@ -110,12 +124,12 @@ def _record(message: Message, worker_id: str, error: DeliveryError | None, durat
             permanent=bool(error and error.permanent), error=str(error or "")[:4000], duration_ms=duration_ms,
         )
         if error is None:
-            mine.update(status=Status.SENT, sent_at=now, claimed_by="", claimed_until=None)
+            mine.update(status=Status.SENT, sent_at=now, claimed_by="", claimed_until=None, **text)
         elif error.permanent or message.attempts >= max_attempts():
-            mine.update(status=Status.DEAD, last_error=str(error)[:4000], claimed_by="", claimed_until=None)
+            mine.update(status=Status.DEAD, last_error=str(error)[:4000], claimed_by="", claimed_until=None, **text)
         else:
             mine.update(status=Status.FAILED, last_error=str(error)[:4000], claimed_by="", claimed_until=None,
-                        next_attempt_at=now + backoff(message.attempts))
+                        next_attempt_at=now + backoff(message.attempts), **text)
 
 
 def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = None,
@@ -125,10 +139,16 @@ def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = No
     overrides NOTIFY_LEASE_SECONDS (how long a claim holds before others may take over)."""
     worker_id = worker_id[:100]
     lease = lease or lease_seconds()
+    while True:
+        started = time.monotonic()
+        if fan_out_pending() == 0:
+            break
+        give_way(started)  # let requests waiting for SQLite's write lock have it
     clock = now or timezone.now()
     batch = claim(worker_id, limit, clock, lease)
     if not batch:
         return 0
+    rendered = {m.pk for m in render_messages(batch)}
     started = time.monotonic()
     renew_after = lease / 3
     for index, message in enumerate(batch):
@@ -148,5 +168,7 @@ def deliver_batch(worker_id: str, limit: int = 100, *, now: datetime | None = No
         if error is not None:
             log.warning("message %s (%s) failed: %s%s", message.pk, message.transport, error,
                         " (permanent)" if error.permanent else "")
-        _record(message, worker_id, error, duration_ms, clock)
+        started_record = time.monotonic()
+        _record(message, worker_id, error, duration_ms, clock, rendered=message.pk in rendered)
+        give_way(started_record)
     return len(batch)

@@ -1,15 +1,21 @@
 """Notifications (DESIGN §6): the outbox, its delivery attempts, the in-app inbox, templates,
 webhooks, user preferences and the organisation's transport configuration.
 
-The outbox (`Message`) is written in the caller's transaction by `services.enqueue` and
-consumed by `delivery.deliver_batch`, which claims rows with a conditional UPDATE over a
-partial index of due rows — the same shape as healthchecks' `Flip` and `sendalerts`.
+`services.enqueue` writes, in the caller's transaction, one `Notice` per occurrence of an
+event (its context stored once, as plain data), an `InboxItem` per recipient and the outbox
+rows (`Message`, one per recipient and transport) — none of them with a rendered text; for
+the scheduler's batches (`enqueue_many`) the worker writes the inbox items and messages.
+`delivery.deliver_batch` claims due messages with a conditional UPDATE over a partial index
+of due rows (the same shape as healthchecks' `Flip` and `sendalerts`) and renders each one
+from its notice just before sending it; an inbox item is rendered from its notice whenever it
+is read (`InboxItemQuerySet`). See `texts.py` and docs/decisions/0004-render-at-delivery.md.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -19,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +92,39 @@ class Status(models.TextChoices):
 WAITING = (Status.PENDING, Status.FAILED)
 
 
+class Notice(models.Model):
+    """One occurrence of an event, as `enqueue` was told it: the event, the case number and
+    the context — plain data (texts, labels, ISO dates), stored once however many people and
+    transports hear of it. Its inbox items and outbox messages are rendered from it: a message
+    when it is delivered, an inbox item when it is read. `dedupe_key` names the occurrence:
+    enqueueing it again writes nothing.
+    """
+
+    event = models.CharField(_("事件"), max_length=40, choices=Event.choices)
+    case_number = models.CharField(_("工单编号"), max_length=40, blank=True)
+    # The caller's context plus event, event_label, case_number, urgent and recipients (the
+    # recipients' names); `recipient` is added per person when a text is rendered.
+    context = models.JSONField(_("数据"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # The ids of the users told (those active when the event was queued).
+    recipients = models.JSONField(_("接收人"), default=list, blank=True)
+    urgent = models.BooleanField(_("紧急"), default=False)
+    dedupe_key = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    # When its inbox items and messages were written: at once by `enqueue`; by the worker
+    # for the scheduler's batches (`services.fan_out_pending`). Null: not yet.
+    fanned_out_at = models.DateTimeField(_("分发时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知事件")
+        verbose_name_plural = _("通知事件")
+        indexes = [
+            models.Index(fields=["id"], name="notify_notice_pending", condition=Q(fanned_out_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.case_number}"
+
+
 class Message(models.Model):
     """One notification to one recipient (or group chat, or webhook) through one transport.
 
@@ -104,9 +144,17 @@ class Message(models.Model):
     transport = models.CharField(_("发送方式"), max_length=20, choices=Transport.choices)
     # E-mail address, phone number, Webhook id; empty for the group robots.
     address = models.CharField(_("地址"), max_length=500, blank=True)
+    # What this message is about. Null only on messages written before notices existed, whose
+    # context is in `extra["context"]` and whose texts were rendered when they were queued.
+    notice = models.ForeignKey(Notice, verbose_name=_("通知事件"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="messages")
+    # Empty until the first delivery attempt renders them from the notice; then the text sent.
     subject = models.CharField(_("标题"), max_length=200, blank=True)
     body = models.TextField(_("内容"), blank=True)
-    payload = models.JSONField(_("数据"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # What this transport needs beyond the notice: the robots' mentions, the SMS gateway's
+    # template. Read it through `payload`, which adds the notice's context.
+    extra = models.JSONField(_("附加数据"), db_column="payload", default=dict, blank=True,
+                             encoder=DjangoJSONEncoder)
     dedupe_key = models.CharField(max_length=255, unique=True)
     urgent = models.BooleanField(_("紧急"), default=False)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -137,6 +185,24 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.event} {self.case_number} → {self.get_transport_display()} {self.address}"
 
+    @property
+    def context(self) -> dict[str, Any]:
+        """The occurrence's context (plain data), as the notice stored it."""
+        if self.notice_id is not None:
+            return dict(self.notice.context)  # type: ignore[union-attr]
+        return dict((self.extra or {}).get("context", {}))
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What the transport gets besides the texts: {"context": …} and this message's extras."""
+        return {**(self.extra or {}), "context": self.context}
+
+    @payload.setter
+    def payload(self, value: dict[str, Any]) -> None:
+        # Message(payload={...}) keeps working: a "context" given here is used when the
+        # message has no notice (rows written directly, e.g. by the benchmarks).
+        self.extra = dict(value or {})
+
 
 class Attempt(models.Model):
     """One try at delivering one message, kept for the administrators (DESIGN §6)."""
@@ -164,18 +230,64 @@ class Attempt(models.Model):
         return f"#{self.message_id} {self.get_outcome_display()} {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class _RenderedInboxIterable(ModelIterable):
+    """Model instances whose `title` and `body` are rendered from their notices, a chunk at
+    a time (one query for the templates of the chunk)."""
+
+    CHUNK = 100
+
+    def __iter__(self) -> Iterator[InboxItem]:
+        from .texts import render_inbox
+
+        chunk: list[InboxItem] = []
+        for item in super().__iter__():
+            chunk.append(item)
+            if len(chunk) >= self.CHUNK:
+                render_inbox(chunk)
+                yield from chunk
+                chunk = []
+        if chunk:
+            render_inbox(chunk)
+            yield from chunk
+
+
+class InboxItemQuerySet(models.QuerySet["InboxItem"]):
+    """Inbox items come out of the database with their texts rendered (see `InboxItem`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._iterable_class = _RenderedInboxIterable
+
+
+class InboxItemManager(models.Manager.from_queryset(InboxItemQuerySet)):  # type: ignore[misc]
+    def get_queryset(self) -> InboxItemQuerySet:
+        # The notice holds the context and the user's name may be in the text: read them along.
+        return super().get_queryset().select_related("notice", "user")
+
+
 class InboxItem(models.Model):
-    """The in-app inbox: always on, written in the caller's transaction, never delivered."""
+    """The in-app inbox: always on, written in the caller's transaction, never delivered.
+
+    Its text is rendered from the notice each time the item is read (the current inbox
+    template of the event, the context the notice stored), so the item exists — and counts
+    as unread — the moment the change that caused it commits, without any rendering there.
+    `title` and `body` are filled in memory when items are fetched; they are stored only on
+    items written before notices existed (`notice` null).
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="inbox_items", verbose_name=_("用户"))
+    notice = models.ForeignKey(Notice, verbose_name=_("通知事件"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="inbox_items")
     event = models.CharField(_("事件"), max_length=40, choices=Event.choices)
     case_number = models.CharField(_("工单编号"), max_length=40, blank=True)
-    title = models.CharField(_("标题"), max_length=200)
+    title = models.CharField(_("标题"), max_length=200, blank=True)
     body = models.TextField(_("内容"), blank=True)
     dedupe_key = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    objects = InboxItemManager()
 
     class Meta:
         verbose_name = _("站内信")

@@ -1,27 +1,30 @@
 """The write side of notifications. `enqueue` is what other apps call.
 
-`enqueue` only writes rows, in the caller's transaction: no network I/O, ever. If the
-caller's transaction rolls back, no notification exists; if it commits, the worker
-(`delivery.deliver_batch`) will deliver every row, at least once.
+`enqueue` only writes rows, in the caller's transaction: no network I/O, ever, and no
+rendering. If the caller's transaction rolls back, no notification exists; if it commits, the
+worker (`delivery.deliver_batch`) will deliver every outbox row, at least once, rendering its
+text just before the first attempt; inbox items are rendered whenever they are read.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import get_language
 
+from huiyin.db import insert_objects, insert_rows
 from huiyin.org.models import User
 
-from .defaults import default_template, plain_text
 from .models import (
     PERSONAL_TRANSPORTS,
     QUIET_TRANSPORTS,
@@ -30,19 +33,15 @@ from .models import (
     Event,
     InboxItem,
     Message,
+    Notice,
     NotifySettings,
     Preference,
     Status,
-    Template,
-    TemplateTransport,
     Transport,
     TransportConfig,
     Webhook,
-    template_transport_for,
 )
-from .rendering import one_line, render
-
-log = logging.getLogger("huiyin.notify")
+from .texts import display_name
 
 
 class NotifyError(ValueError):
@@ -60,59 +59,20 @@ class _Encoder(DjangoJSONEncoder):
             return str(o)
 
 
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """The caller's context as plain JSON data (dates as ISO strings, unknown objects as text)."""
-    return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))  # type: ignore[no-any-return]
-
-
-@dataclass
-class _Text:
-    subject: str
-    body: str
-    error: str = ""
-
-
-@dataclass
-class _Renderer:
-    """Renders one event's texts from the Template rows, falling back to the defaults."""
-
-    event: str
-    event_label: str
-    case_number: str
-    rows: dict[str, Template]
-    errors: dict[int, str] = field(default_factory=dict)
-
-    def text(self, transport: str, context: dict[str, Any]) -> _Text:
-        ttransport = template_transport_for(transport)
-        row = self.rows.get(ttransport)
-        error = ""
-        if row is not None:
-            try:
-                return _Text(render(row.subject, context), render(row.body, context))
-            except Exception as exc:  # noqa: BLE001 — a broken template must never drop a notification
-                error = f"{type(exc).__name__}: {exc}"
-                self.errors.setdefault(row.pk, error)
-        subject, body = default_template(self.event, ttransport)
-        try:
-            return _Text(render(subject, context), render(body, context), error)
-        except Exception as exc:  # noqa: BLE001 — the shipped text failed too (a context that breaks filters)
-            subject, body = plain_text(self.event, self.event_label, self.case_number)
-            return _Text(subject, body, error or f"{type(exc).__name__}: {exc}")
-
-    def report(self, now: datetime) -> None:
-        """Record template failures on the Template rows, where the admin pages show them."""
-        for pk, error in self.errors.items():
-            log.warning("notification template %s failed (%s); the default text was used", pk, error)
-            Template.objects.filter(pk=pk).update(last_error=error[:2000], last_error_at=now)
-
-
-def _display(user: User) -> str:
-    return user.display_name or user.get_full_name() or user.username
+    if all(isinstance(v, _PLAIN_SCALARS) for v in data.values()):
+        return dict(data)  # the common case, already plain: no round trip through JSON
+    return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
-class Notice:
-    """One occurrence of an event for `enqueue_many`; the fields are `enqueue`'s arguments."""
+class Occurrence:
+    """One occurrence of an event for `enqueue_many`; the fields are `enqueue`'s arguments.
+    It becomes one `Notice` row."""
 
     event: str
     case_number: str
@@ -134,6 +94,7 @@ def enqueue(
     """Write the notifications of one event, in the caller's transaction; return how many
     outbox messages were written.
 
+    - one `Notice`: the event, the case number and `context` (plain data), stored once;
     - one `InboxItem` per active recipient (the in-app inbox is always on);
     - one `Message` per recipient and personal transport (e-mail, SMS) that the organisation
       has on, the user has not turned off, and for which the user has an address;
@@ -141,127 +102,198 @@ def enqueue(
       the event, mentioning the recipients — a group chat hears of an event once;
     - one `Message` per active `Webhook` subscribed to the event.
 
+    Nothing is rendered here: messages are rendered from the notice when the worker delivers
+    them, inbox items when they are read (`texts.py`). Nothing is written when nobody is to
+    be told.
+
     `dedupe` names the occurrence (e.g. "case.dispatched:HY20260213-000001:round2"):
-    repeating a call with the same `dedupe` writes nothing new and returns 0 for the rows
-    that already exist. Non-urgent SMS and robot messages wait for the end of quiet hours.
+    repeating a call with the same `dedupe` writes nothing new and returns 0.
+    Non-urgent SMS and robot messages wait for the end of quiet hours.
     """
-    return enqueue_many([Notice(event, case_number, context, tuple(recipients), dedupe, urgent)])
+    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent)])
+    if not rows or Notice.objects.filter(dedupe_key=rows[0]["dedupe_key"]).exists():
+        return 0
+    notice = Notice(**{**rows[0], "fanned_out_at": rows[0]["created_at"]})
+    # A concurrent enqueue of the same occurrence must not abort the caller's transaction:
+    # ON CONFLICT DO UPDATE (a no-op) returns the existing row's id on both databases, and the
+    # inbox items' and messages' own unique dedupe keys keep them from being written twice.
+    Notice.objects.bulk_create([notice], update_conflicts=True, unique_fields=["dedupe_key"],
+                               update_fields=["dedupe_key"])
+    return fan_out([notice])
 
 
-def enqueue_many(notices: Iterable[Notice]) -> int:
-    """`enqueue` for many occurrences at once (the scheduler's breaches and reminders): the
-    users, preferences, templates and webhooks are read once, the rows inserted in bulk."""
-    notices = list(notices)
-    for n in notices:
-        if n.event not in Event.values:
+def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
+    """`enqueue` for many occurrences at once (the scheduler's breaches and reminders), in the
+    caller's transaction; returns how many notices were written.
+
+    Only the notices are written here: one row per occurrence, whatever the number of people
+    and transports. Their inbox items and messages are written by the worker's delivery step
+    (`fan_out_pending`, called by `delivery.deliver_batch`), a small batch per transaction,
+    seconds later — so a scheduler pass that breaches 10,000 timers stays short."""
+    rows = _notice_rows(occurrences)
+    # ON CONFLICT DO NOTHING skips the occurrences already written (a repeat, or a concurrent
+    # enqueue, which must not abort the caller's transaction). A lean INSERT (huiyin/db.py):
+    # a pass may write thousands.
+    return insert_rows(Notice, _NOTICE_FIELDS, [[row[f] for f in _NOTICE_FIELDS] for row in rows],
+                       ignore_conflicts=True)
+
+
+def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
+    """The notice rows (field → value) of the new occurrences that someone is to hear of."""
+    occurrences = list(occurrences)
+    for n in occurrences:
+        if n.event not in _EVENTS:
             raise NotifyError(f"Unknown event {n.event!r}; expected one of {', '.join(Event.values)}")
         if not n.dedupe:
             raise NotifyError("enqueue needs a dedupe key naming this occurrence of the event")
+    all_ids = {i for n in occurrences for i in n.recipients}
+    names = {u.pk: display_name(u) for u in User.objects.filter(pk__in=all_ids, is_active=True).only(
+        "id", "username", "display_name", "first_name", "last_name")} if all_ids else {}
+    listened: set[str] | None = None
+
+    def someone_hears(n: Occurrence) -> bool:
+        nonlocal listened
+        if any(i in names for i in n.recipients):
+            return True
+        if listened is None:
+            listened = _events_listened_to()
+        return n.event in listened
+
+    now = timezone.now()
+    language = get_language()
+    rows = []
+    keys: set[str] = set()
+    for n in occurrences:
+        if n.dedupe[:255] in keys or not someone_hears(n):
+            continue
+        keys.add(n.dedupe[:255])
+        ids = [i for i in sorted(set(n.recipients)) if i in names]
+        rows.append({
+            "event": n.event, "case_number": n.case_number, "urgent": n.urgent, "dedupe_key": n.dedupe[:255],
+            "recipients": ids, "created_at": now, "fanned_out_at": None,
+            "context": _plain({
+                **n.context,
+                "event": n.event,
+                "event_label": _event_label(language, n.event),
+                "case_number": n.case_number,
+                "urgent": n.urgent,
+                "recipient": "",
+                "recipients": "、".join(names[i] for i in ids),
+            }),
+        })
+    return rows
+
+
+_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "urgent", "dedupe_key", "created_at",
+                  "fanned_out_at")
+
+
+_EVENTS = frozenset(Event.values)
+
+
+@cache
+def _event_label(language: str | None, event: str) -> str:
+    return str(Event(event).label)
+
+
+def _events_listened_to() -> set[str]:
+    """The events some group robot or webhook wants, whoever the recipients."""
+    events: set[str] = set()
+    for transport in ROBOT_TRANSPORTS:
+        enabled, options = TransportConfig.lookup(transport)
+        if enabled:
+            events.update(options.get("events") or Event.values)
+    for hook in Webhook.objects.filter(active=True).only("events", "active"):
+        events.update(hook.events or Event.values)
+    return events
+
+
+def fan_out(notices: list[Notice]) -> int:
+    """Write the inbox items and outbox messages of some notices, in the caller's transaction
+    (no text: see `texts.py`); return how many messages. The users, preferences, transport
+    settings and webhooks are read once for all the notices."""
     if not notices:
         return 0
     now = timezone.now()
     all_ids = {i for n in notices for i in n.recipients}
-    users_by_id = {u.pk: u for u in User.objects.filter(pk__in=all_ids, is_active=True)} if all_ids else {}
+    users_by_id = {u.pk: u for u in User.objects.filter(pk__in=all_ids, is_active=True).only(
+        "id", "email", "phone")} if all_ids else {}
+    personal = [t for t in PERSONAL_TRANSPORTS if TransportConfig.lookup(t)[0]]
     prefs = {(p.user_id, p.transport): p for p in Preference.objects.filter(user_id__in=list(users_by_id))} \
-        if users_by_id else {}
-    templates: dict[str, dict[str, Template]] = {}
-    for t in Template.objects.filter(event__in={n.event for n in notices}):
-        templates.setdefault(t.event, {})[t.transport] = t
-    hooks = [h for h in Webhook.objects.filter(active=True).order_by("pk")]
+        if users_by_id and personal else {}
+    robots = []
+    for transport in ROBOT_TRANSPORTS:
+        enabled, options = TransportConfig.lookup(transport)
+        if enabled:
+            robots.append((transport, options.get("events") or []))
+    hooks = list(Webhook.objects.filter(active=True).order_by("pk"))
     quiet_release: list[datetime | None] = []
+
+    def due_at(transport: str, urgent: bool) -> datetime:
+        if urgent or transport not in QUIET_TRANSPORTS:
+            return now
+        if not quiet_release:
+            quiet_release.append(NotifySettings.current().quiet_until(now))
+        return quiet_release[0] or now
+
     inbox: list[InboxItem] = []
     messages: list[Message] = []
-    renderers: list[_Renderer] = []
+    for notice in notices:
+        event, dedupe = notice.event, notice.dedupe_key
+        users = [users_by_id[i] for i in notice.recipients if i in users_by_id]
 
-    for n in notices:
-        event, case_number, urgent, dedupe = n.event, n.case_number, n.urgent, n.dedupe
-        event_label = str(Event(event).label)
-        users = [users_by_id[i] for i in sorted(set(n.recipients)) if i in users_by_id]
-        renderer = _Renderer(event, event_label, case_number, templates.get(event, {}))
-        renderers.append(renderer)
-        rows = renderer.rows
-        base = _plain({
-            **n.context,
-            "event": event,
-            "event_label": event_label,
-            "case_number": case_number,
-            "urgent": urgent,
-            "recipient": "",
-            "recipients": "、".join(_display(u) for u in users),
-        })
-
-        def due_at(transport: str, urgent: bool = urgent) -> datetime:
-            if urgent or transport not in QUIET_TRANSPORTS:
-                return now
-            if not quiet_release:
-                quiet_release.append(NotifySettings.current().quiet_until(now))
-            return quiet_release[0] or now
-
-        def message(transport: str, key: str, text: _Text, *, n: Notice = n, base: dict[str, Any] = base,
-                    due_at: Any = due_at, **fields: Any) -> Message:
-            payload = {"context": base, **fields.pop("payload", {})}
+        def message(transport: str, key: str, *, notice: Notice = notice, **fields: Any) -> Message:
             return Message(
-                event=n.event, case_number=n.case_number, transport=transport, dedupe_key=key[:255],
-                subject=one_line(text.subject, 200), body=text.body, payload=payload, urgent=n.urgent,
-                next_attempt_at=due_at(transport), render_error=text.error, created_at=now, **fields,
+                notice_id=notice.pk, event=notice.event, case_number=notice.case_number, transport=transport,
+                dedupe_key=key[:255], urgent=notice.urgent, next_attempt_at=due_at(transport, notice.urgent),
+                created_at=now, **fields,
             )
 
+        inbox += [
+            InboxItem(notice_id=notice.pk, user_id=user.pk, event=event, case_number=notice.case_number,
+                      title="", body="", dedupe_key=f"{dedupe}|inbox|{user.pk}"[:255], created_at=notice.created_at)
+            for user in users
+        ]
         for user in users:
-            ctx = {**base, "recipient": _display(user)}
-            text = renderer.text(TemplateTransport.INBOX, ctx)
-            inbox.append(InboxItem(
-                user=user, event=event, case_number=case_number, title=one_line(text.subject, 200),
-                body=text.body, dedupe_key=f"{dedupe}|inbox|{user.pk}"[:255], created_at=now,
-            ))
-            for transport in PERSONAL_TRANSPORTS:
-                enabled, _options = TransportConfig.lookup(transport)
+            for transport in personal:
                 pref = prefs.get((user.pk, transport))
-                if not enabled or (pref is not None and not pref.enabled):
+                if pref is not None and not pref.enabled:
                     continue
                 own = user.email if transport == Transport.EMAIL else user.phone
                 address = ((pref.address if pref is not None else "") or own or "").strip()
-                if not address:
-                    continue
-                text = renderer.text(transport, ctx)
-                extra: dict[str, Any] = {}
-                if transport == Transport.SMS and TemplateTransport.SMS in rows:
-                    extra = {"sms_template": rows[TemplateTransport.SMS].gateway_template_id}
-                messages.append(message(transport, f"{dedupe}|{transport}|{user.pk}", text,
-                                        recipient=user, address=address, payload=extra))
-
-        for transport in ROBOT_TRANSPORTS:
-            enabled, options = TransportConfig.lookup(transport)
-            wanted = options.get("events") or []
-            if not enabled or (wanted and event not in wanted):
-                continue
-            text = renderer.text(transport, base)
-            mentions = [u.phone for u in users if u.phone]
-            messages.append(message(transport, f"{dedupe}|{transport}", text, payload={"mentions": mentions}))
-
+                if address:
+                    messages.append(message(transport, f"{dedupe}|{transport}|{user.pk}",
+                                            recipient_id=user.pk, address=address))
+        for transport, wanted in robots:
+            if not wanted or event in wanted:
+                mentions = [u.phone for u in users if u.phone]
+                messages.append(message(transport, f"{dedupe}|{transport}", extra={"mentions": mentions}))
         for hook in hooks:
             if hook.wants(event):
-                messages.append(message(Transport.WEBHOOK, f"{dedupe}|webhook|{hook.pk}", _Text("", ""),
-                                        address=str(hook.pk)))
+                messages.append(message(Transport.WEBHOOK, f"{dedupe}|webhook|{hook.pk}", address=str(hook.pk)))
+    # ON CONFLICT DO NOTHING (see `enqueue`); a lean INSERT (huiyin/db.py): the worker's
+    # fan-out writes hundreds of rows per transaction, and holds SQLite's write lock meanwhile.
+    insert_objects(inbox, ignore_conflicts=True)
+    insert_objects(messages, ignore_conflicts=True)
+    return len(messages)
 
-    for renderer in renderers:
-        renderer.report(now)
-    _insert_new(InboxItem, inbox)
-    return _insert_new(Message, messages)
 
-
-def _insert_new(model: type[InboxItem | Message], rows: list[Any]) -> int:
-    """Insert the rows whose dedupe_key is new; return how many that was."""
-    if not rows:
-        return 0
-    keys = [r.dedupe_key for r in rows]
-    existing: set[str] = set()
-    for i in range(0, len(keys), 900):  # SQLite limits the parameters of one query
-        existing.update(model.objects.filter(dedupe_key__in=keys[i:i + 900]).values_list("dedupe_key", flat=True))
-    new = [r for r in rows if r.dedupe_key not in existing]
-    # ignore_conflicts: a concurrent enqueue of the same occurrence must not abort the
-    # caller's transaction (ON CONFLICT DO NOTHING on both databases).
-    model.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)  # type: ignore[attr-defined]
-    return len(new)
+def fan_out_pending(*, limit: int = 100) -> int:
+    """Fan out up to `limit` notices that `enqueue_many` left to the worker, in one short
+    transaction; return how many. Safe with several workers: the notices are locked
+    (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the IMMEDIATE transaction's write lock) and
+    marked done in the same transaction."""
+    with transaction.atomic():
+        qs = Notice.objects.filter(fanned_out_at__isnull=True).order_by("id")
+        if connection.vendor == "postgresql":
+            qs = qs.select_for_update(skip_locked=True)
+        notices = list(qs[:limit])
+        if not notices:
+            return 0
+        fan_out(notices)
+        Notice.objects.filter(pk__in=[n.pk for n in notices], fanned_out_at__isnull=True).update(
+            fanned_out_at=timezone.now())
+    return len(notices)
 
 
 # --- dead letters -------------------------------------------------------------------------
@@ -294,6 +326,10 @@ def messages_purge(*, older_than_days: int) -> int:
     old = Message.objects.filter(status=Status.SENT, created_at__lt=cutoff)
     Attempt.objects.filter(message__in=old).delete()
     deleted, _ = old.delete()
+    # The notices nothing points to any more (their inbox items render from them: kept).
+    Notice.objects.filter(created_at__lt=cutoff).exclude(
+        Exists(Message.objects.filter(notice=OuterRef("pk")))).exclude(
+        Exists(InboxItem.objects.filter(notice=OuterRef("pk")))).delete()
     return deleted
 
 

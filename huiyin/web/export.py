@@ -26,13 +26,11 @@ def cases_xlsx(user: User, f: selectors.ListFilters) -> tuple[bytes, int, bool]:
     """The list under filter `f` as an .xlsx file; returns (content, rows, truncated)."""
     now = timezone.now()
     qs = selectors.apply_filters(user, f, now=now)
-    order = selectors.SORTS.get(f.sort, selectors.SORTS["-id"])
-    rows = list(qs.select_related("owner_unit", "unit", "category").order_by(*order)[: EXPORT_MAX + 1])
+    qs = qs.select_related("owner_unit", "unit", "category")
+    ordered = selectors.by_time_left(qs) if f.sort == "due" else qs.order_by(*selectors.SORTS.get(f.sort, ("-id",)))
+    rows = list(ordered[: EXPORT_MAX + 1])
     truncated = len(rows) > EXPORT_MAX
     rows = rows[:EXPORT_MAX]
-    overdue_ids = set(
-        selectors.overdue_timers(now).filter(case_id__in=[c.pk for c in rows]).values_list("case_id", flat=True)
-    ) if rows else set()
     wb = Workbook()
     ws = wb.active
     ws.title = _("Cases")
@@ -62,7 +60,7 @@ def cases_xlsx(user: User, f: selectors.ListFilters) -> tuple[bytes, int, bool]:
             c.owner_unit.name,
             c.unit.name if c.unit_id and c.unit else "",
             timezone.localtime(c.received_at).strftime("%Y-%m-%d %H:%M"),
-            str(_("yes")) if c.pk in overdue_ids else "",
+            str(_("yes")) if selectors.urgency(c, now) == "overdue" else "",
             str(labels.label("satisfaction", c.satisfaction)),
             c.urge_count,
             timezone.localtime(c.closed_at).strftime("%Y-%m-%d %H:%M") if c.closed_at else "",

@@ -3,15 +3,19 @@ end stores — actions, timers, input fields. Model enums carry their own labels
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from huiyin.cases.models import (
     Channel,
     CloseReason,
+    CompensationStatus,
     ExtensionStatus,
     Flag,
+    InvalidReason,
     Kind,
     Liability,
     Satisfaction,
@@ -80,6 +84,36 @@ ORDER = [
     "merge", "link", "reopen", "appeal",
 ]
 
+# What an open case waits for (`cases.selectors.waiting_for`, the API's `waiting_for`): the step,
+# shown with the roles that take it (read off the workflow's table).
+WAITING_STEPS = {
+    "dispatch": _("dispatch"),
+    "decide_return": _("a decision on the disputed return"),
+    "approve": _("the leader's instruction before dispatch"),
+    "acknowledge": _("acknowledgement by the unit"),
+    "submit_result": _("the unit's result"),
+    "resume": _("resumption (the case is suspended)"),
+    "approve_plan": _("approval of the handling plan"),
+    "review": _("review of the unit's result"),
+    "callback": _("the callback to the customer"),
+    "redispatch": _("the second dispatch or a reasoned close"),
+    "escalate": _("the third dispatch or a reasoned close"),
+    "close": _("sign-off and close"),
+}
+
+
+def waiting_text(action: str, who: tuple[str, ...] = ()) -> Any:
+    """"等待二次派单或说明理由办结（派单员、督办）": the step and the roles that take it (from
+    `cases.selectors.waiting_roles`); "" for a case that waits for nothing."""
+    if not action:
+        return ""
+    step: Any = WAITING_STEPS.get(action) or ACTIONS.get(action) or action
+    roles = join(label("role", r) for r in who)
+    if not roles:
+        return _("Waiting for %(step)s") % {"step": step}
+    return _("Waiting for %(step)s (%(roles)s)") % {"step": step, "roles": roles}
+
+
 TIMERS = {
     "dispatch": _("Dispatch"),
     "acknowledge": _("Acknowledgement"),
@@ -87,6 +121,7 @@ TIMERS = {
     "resolve": _("Resolution"),
     "feedback": _("Review of result"),
     "callback": _("Callback"),
+    "decision": _("Decision after an unsatisfied callback"),
 }
 
 TIME_UNITS = {
@@ -166,16 +201,96 @@ FIELDS = {
     "rule": _("Rule"),
     "notify": _("Notified"),
     "region": _("Region"),
+    "due_at": _("Deadline"),
+    "timer": _("Stage"),
+    "invalid_code": _("Invalid criterion"),
+    "reason_code": _("Invalid criterion"),
+    "compensation_status": _("Compensation approval"),
+    "reply_level": _("Reply approval level"),
+    "level": _("Approval level"),
+    "chain": _("Approval chain"),
+    "requires_approval": _("Needs the leader's instruction"),
+    "proposed_co_units": _("Proposed co-handling units"),
+    "co_unit": _("Co-handling unit"),
+    "repeat_of": _("Repeat of"),
+}
+
+# Where an event came from (`Event.source`).
+SOURCES = {
+    "web": _("staff pages"),
+    "api": _("API"),
+    "worker": _("scheduler"),
+    "rules": _("rules"),
+    "portal": _("customer portal"),
+    "email": _("e-mail"),
+    "import": _("import"),
+}
+
+# Tags that the workflow and the presets' rules put on cases (other tags are shown as written).
+TAGS = {
+    "repeat": _("repeat complaint"),
+    "unsatisfied": _("unsatisfied"),
+    "escalated": _("escalated"),
+    "risk": _("risk"),
+    "group": _("group complaint"),
+    "appeal": _("appeal"),
+    "appeal_risk": _("appeal risk"),
+    "batch_incident": _("batch incident"),
+    "compensation": _("compensation"),
+    "compensation_approval": _("compensation approval"),
+    "conduct": _("staff conduct"),
+    "emergency": _("emergency"),
+    "escalation_risk": _("escalation risk"),
+    "extreme_watch": _("watch: extreme action"),
+    "green_channel": _("green channel"),
+    "late": _("late"),
+    "legal": _("legal"),
+    "media": _("media"),
+    "media_or_regulator": _("media or regulator"),
+    "onsite": _("on site"),
+    "overdue": _("overdue"),
+    "public_opinion": _("public opinion"),
+    "recomplaint": _("complained again"),
+    "special": _("special"),
+    "upgraded": _("upgraded"),
+    "zero_tolerance": _("zero tolerance"),
+}
+
+# The intake form's fields (named as the form posts them).
+INTAKE_FIELDS = {
+    "kind": _("Kind"),
+    "channel": _("Channel"),
+    "subject": _("Subject"),
+    "description": _("What happened"),
+    "demands": _("Demands"),
+    "amount": _("Amount involved (yuan)"),
+    "people_count": _("People involved"),
+    "flags": _("Risk flags"),
+    "category": _("Category"),
+    "received_at": _("Received at"),
+    "occurred_at": _("Occurred at"),
+    "product": _("Product / service"),
+    "upstream_ref": _("Upstream reference"),
+    "upstream_due_at": _("Upstream deadline"),
+    "region": _("Region"),
+    "complainant_name": _("Name"),
+    "complainant_phone": _("Caller's phone"),
+    "complainant_email": _("Email"),
+    "complainant_address": _("Address"),
+    "complainant_account": _("Account / contract / order no."),
+    "complainant_id_number": _("ID number"),
+    "complainant_customer_class": _("Customer class"),
+    "complainant_anonymous": _("Anonymous"),
+    "complainant": _("Complainant"),
 }
 
 # --- issue 14 (policy language): new actions, clocks and fields — one block, owned by policy14 ---
 ACTIONS.update({
-    "withdraw": _("Withdraw (撤回)"),
+    "withdraw": _("Withdraw"),
     "fulfil": _("Fulfil obligation"),
     "oblige": _("Obligation started"),
 })
 TIMERS.update({
-    "decision": _("Decision after callback"),
     "end_to_end": _("Receipt to closure"),
     "appeal": _("Appeal review"),
 })
@@ -190,7 +305,7 @@ FIELDS.update({
     "reopened_at": _("Reopened at"),
     "respondent_unit": _("Complained-about unit"),
     "respondent_person": _("Complained-about person"),
-    "recusal": _("Recusal (回避)"),
+    "recusal": _("Recusal"),
     "representatives": _("Representatives"),
     "approval_level": _("Approval level"),
     "awaiting": _("Awaiting"),
@@ -238,6 +353,10 @@ CHOICES: dict[str, dict[str, Any]] = {
     "action": ACTIONS,
     "field": FIELDS,
     "close_reason": CLOSE_REASONS,
+    "invalid_reason": dict(InvalidReason.choices),
+    "compensation_status": {v: lab for v, lab in CompensationStatus.choices if v},
+    "tag": TAGS,
+    "source": SOURCES,
 }
 
 STATE_COLOURS = {
@@ -262,3 +381,19 @@ def label(kind: str, code: Any) -> Any:
     if code is None or code == "":
         return ""
     return CHOICES.get(kind, {}).get(code, code)
+
+
+# Punctuation differs between the languages (、 ， ； ： in Chinese sentences).
+def join(items: Iterable[Any]) -> str:
+    """"派单员、督办" / "Dispatcher, Supervisor"."""
+    return pgettext("list separator", ", ").join(str(i) for i in items)
+
+
+def statements(items: Iterable[Any]) -> str:
+    """"原因：…；结论：…" / "Cause: …; Conclusion: …"."""
+    return pgettext("statement separator", "; ").join(str(i) for i in items)
+
+
+def pair(name: Any, value: Any) -> str:
+    """"原因：配送延误" / "Cause: late delivery"."""
+    return pgettext("label and value", "%(label)s: %(value)s") % {"label": name, "value": value}

@@ -10,6 +10,7 @@ from huiyin.cases.models import Case, Event, RuleHit
 from huiyin.cases.tests.helpers import RESULT, case_in
 from huiyin.conftest import Api, bj, new_case
 from huiyin.notify.models import InboxItem
+from huiyin.notify.services import fan_out_pending
 from huiyin.policies.services import policy_load_preset
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +128,7 @@ def test_scheduled_upgrade_after_a_breach(api) -> None:
         assert done["sweep_breaches"] >= 1
         assert done["sweep_rules"] == 1
         assert run_pass()["sweep_rules"] == 0
+        fan_out_pending()  # the worker's delivery step writes the scheduler's inbox items
     case = Case.objects.get(number=n)
     assert case.severity == "major"
     assert case.escalated is True
@@ -142,6 +144,7 @@ def test_reminders_at_the_reminder_share_are_sent_once(api) -> None:
     with time_machine.travel(bj(2026, 3, 11, 9, 0), tick=False):  # past 75 % of the natural span
         assert sweep_reminders() >= 1
         assert sweep_reminders() == 0
+        fan_out_pending()
     assert InboxItem.objects.filter(user__username="handler_a", case_number=n, event="case.reminder").exists()
 
 

@@ -1,4 +1,6 @@
-"""enqueue: rows written in the caller's transaction, one per recipient and transport."""
+"""enqueue: rows written in the caller's transaction — one notice per occurrence, one inbox item
+per recipient, one outbox message per recipient and transport — and the texts rendered from the
+notice when a message is delivered or an inbox item is read."""
 
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ def test_it_renders_the_chinese_default_texts_with_the_context(people: People, s
     item = InboxItem.objects.get(user=people.alice)
     assert item.title == "工单派发：HY20260213-000001"
     assert "请及时签收" in item.body and "主题：配送延误,卷烟未按时到货" in item.body
+    deliver_batch("w")  # messages are rendered when they are delivered
     email = Message.objects.get(recipient=people.alice, transport=Transport.EMAIL)
     assert email.subject == "【回音】工单派发 HY20260213-000001"
     assert email.body.startswith("Alice，您好：")
@@ -118,6 +121,7 @@ def test_a_broken_template_falls_back_to_the_default_and_is_reported(people: Peo
         body="工单{{ case_number }}{{ 7|divisibleby:0 }}"  # fails while rendering, not parsing
     )
     assert dispatch(people) == 3
+    deliver_batch("w")
     email = Message.objects.get(recipient=people.alice, transport=Transport.EMAIL)
     assert email.subject == "【回音】工单派发 HY20260213-000001"
     assert "请及时签收" in email.body
@@ -159,6 +163,7 @@ def test_a_group_robot_hears_of_an_event_once_mentioning_the_recipients(people: 
     configure("dingtalk", url="http://127.0.0.1:9/robot/send?access_token=t")
     configure("wecom", url="http://127.0.0.1:9/cgi-bin/webhook/send?key=k", events=["case.breached"])
     assert dispatch(people) == 1
+    deliver_batch("w")  # nothing listens on port 9: the attempt fails, with the text rendered
     robot = Message.objects.get()
     assert robot.transport == Transport.DINGTALK and robot.recipient is None
     assert robot.payload["mentions"] == ["13800138000"]

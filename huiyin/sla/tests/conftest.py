@@ -25,9 +25,9 @@ makeup 2027-02-20 春节调休
 """
 
 
-def bj(*args: int) -> datetime:
+def bj(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A Beijing-time datetime: bj(2026, 2, 13, 9, 0)."""
-    return datetime(*args, tzinfo=SH)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=SH)
 
 
 @pytest.fixture(autouse=True)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
+from huiyin.cases import selectors
 from huiyin.org.access import grants
 from huiyin.org.models import Role
+from huiyin.policies.services import config_for
+from huiyin.sla.calendar import DEFAULT_HOURS, BusinessHours, business_minutes_between
 
 from .. import labels
 
@@ -53,6 +57,53 @@ def span(seconds: int) -> str:
     return _("%(m)d min") % {"m": minutes}
 
 
+def working_span(minutes: int, per_day: int) -> str:
+    """Working time as people count it: "20 个工作分钟", "3 个工作小时 20 分钟", "2 个工作日 3 小时"
+    (a working day being the policy's business hours, e.g. 7.5 hours)."""
+    if minutes < 60:
+        return ngettext("%(m)d working minute", "%(m)d working minutes", minutes) % {"m": minutes}
+    if minutes < per_day:
+        hours, rest = divmod(minutes, 60)
+        if not rest:
+            return ngettext("%(h)d working hour", "%(h)d working hours", hours) % {"h": hours}
+        return _("%(h)d working h %(m)d min") % {"h": hours, "m": rest}
+    days, rest = divmod(minutes, per_day)
+    hours = rest // 60
+    if not hours:
+        return ngettext("%(d)d working day", "%(d)d working days", days) % {"d": days}
+    return _("%(d)d working d %(h)d h") % {"d": days, "h": hours}
+
+
+WORKING_UNITS = {"business_hours", "working_days"}
+
+
+def time_left(due: datetime | None, now: datetime, *, unit: str = "", hours: BusinessHours | None = None) -> str:
+    """"剩余 20 个工作分钟" or "超期 2 个工作小时 5 分钟": a deadline counted in working time (business
+    hours, working days) is shown in working time — the lunch break, nights, weekends and holidays
+    do not count; one counted in natural time (minutes, hours, calendar days) in natural time."""
+    if due is None:
+        return ""
+    if unit in WORKING_UNITS:
+        hours = hours or DEFAULT_HOURS
+        if due >= now:
+            # rounded up: 19 min 58 s left reads "20 working minutes"
+            minutes = business_minutes_between(now, due + timedelta(seconds=59), hours=hours)
+            return _("%(span)s left") % {"span": working_span(minutes, hours.minutes_per_day)}
+        minutes = business_minutes_between(due, now, hours=hours)
+        if not minutes:
+            return _("overdue")
+        return _("overdue by %(span)s") % {"span": working_span(minutes, hours.minutes_per_day)}
+    delta = int((due - now).total_seconds())
+    if delta >= 0:
+        return _("%(span)s left") % {"span": span(delta + 59)}
+    return _("overdue by %(span)s") % {"span": span(delta)}
+
+
+def _hours_of(case: Any) -> BusinessHours | None:
+    policy_id = getattr(case, "policy_id", None)
+    return config_for(policy_id).business_hours if policy_id else None
+
+
 @register.filter
 def duration(seconds: int | None) -> str:
     return "" if seconds is None else span(seconds)
@@ -60,14 +111,53 @@ def duration(seconds: int | None) -> str:
 
 @register.simple_tag
 def remaining(due: datetime | None, now: datetime | None = None) -> str:
-    """"3 h 20 min left" or "overdue by 2 d 1 h"."""
-    if due is None:
-        return ""
+    """"3 h 20 min left" or "overdue by 2 d 1 h" (natural time)."""
+    return time_left(due, now or timezone.now())
+
+
+@register.simple_tag
+def case_time_left(case: Any, now: datetime | None = None) -> str:
+    """A list row's remaining time to its current deadline, in the deadline's own kind of time."""
+    due = getattr(case, "next_due", None) or getattr(case, "next_due_at", None)
+    timer = getattr(case, "next_timer", None)
+    return time_left(due, now or timezone.now(), unit=timer.unit if timer else "", hours=_hours_of(case))
+
+
+@register.simple_tag
+def timer_time_left(timer: Any, case: Any, now: datetime | None = None) -> str:
+    """One stage deadline's remaining time (the case page's deadlines)."""
+    return time_left(timer.due_at, now or timezone.now(), unit=timer.unit, hours=_hours_of(case))
+
+
+@register.filter
+def urgency(case: Any, now: datetime | None = None) -> str:
+    """"overdue" (red), "at_risk" (yellow) or "": the marking of a case in every list."""
+    return selectors.urgency(case, now or timezone.now())
+
+
+@register.filter
+def timer_urgency(timer: Any, now: datetime | None = None) -> str:
+    """The same marking for one running stage deadline."""
     now = now or timezone.now()
-    delta = int((due - now).total_seconds())
-    if delta >= 0:
-        return _("%(span)s left") % {"span": span(delta)}
-    return _("overdue by %(span)s") % {"span": span(delta)}
+    if timer.stopped_at is not None or timer.state == "paused":
+        return ""
+    if timer.due_at < now:
+        return "overdue"
+    if timer.remind_at is not None and timer.remind_at <= now:
+        return "at_risk"
+    return ""
+
+
+@register.filter
+def waiting_for(case: Any) -> str:
+    """The step an open case waits for (the API's `waiting_for`), e.g. "redispatch"."""
+    return selectors.waiting_for(case) or ""
+
+
+@register.filter
+def waiting_label(case: Any) -> Any:
+    """"等待二次派单（派单员、督办）": what the case waits for and who takes that step."""
+    return labels.waiting_text(selectors.waiting_for(case) or "", selectors.waiting_roles(case))
 
 
 @register.simple_tag(takes_context=True)
@@ -82,7 +172,7 @@ def user_roles(context: dict[str, Any]) -> set[str]:
 @register.simple_tag(takes_context=True)
 def role_names(context: dict[str, Any]) -> str:
     roles = user_roles(context)
-    return "、".join(str(labels.label("role", r)) for r in Role.values if r in roles)
+    return labels.join(labels.label("role", r) for r in Role.values if r in roles)
 
 
 @register.filter
@@ -91,57 +181,6 @@ def get(mapping: Any, key: Any) -> Any:
         return mapping.get(key, "")
     except AttributeError:
         return ""
-
-
-UNIT_FIELDS = {"unit", "proposed_unit", "owner_unit", "returned_by_unit", "co_units"}
-
-
-@register.simple_tag
-def change_text(value: Any, field: str, unit_names: dict[str, str] | None = None) -> Any:
-    """A timeline change's stored code as its label (states, kinds, units …); other values as they are."""
-    if field in UNIT_FIELDS and unit_names is not None:
-        if isinstance(value, list):
-            return "、".join(str(unit_names.get(v, v)) for v in value) or "—"
-        if isinstance(value, str):
-            return unit_names.get(value, value)
-    kind = {
-        "state": "state", "kind": "kind", "channel": "channel", "severity": "severity",
-        "satisfaction": "satisfaction", "liability": "liability", "validity": "validity",
-        "close_reason": "close_reason", "from_state": "state", "to_state": "state",
-        "time_unit_": "time_unit", "extension_status_": "extension_status",
-    }.get(field)
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if kind:
-        return labels.label(kind, value)
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value) or "—"
-    if isinstance(value, dict):
-        parts = []
-        for k, v in value.items():
-            if k in ("id", "token", "sha256"):
-                continue
-            shown = change_text(v, {"unit": "time_unit_", "status": "extension_status_"}.get(k, str(k)), unit_names)
-            parts.append(f"{labels.FIELDS.get(k, k)}: {shown}")
-        return "；".join(parts)
-    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
-        try:
-            return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            return value
-    return value
-
-
-@register.filter
-def field_label(name: str) -> Any:
-    return labels.FIELDS.get(name, name)
-
-
-@register.filter
-def action_label(name: str) -> Any:
-    return labels.ACTIONS.get(name, name)
 
 
 @register.simple_tag(takes_context=True)
@@ -154,3 +193,18 @@ def unread_count(context: dict[str, Any]) -> int:
     if user is None or not user.is_authenticated:
         return 0
     return count(user)
+
+
+@register.simple_tag
+def js_texts() -> dict[str, str]:
+    """The few sentences app.js writes itself, in the reader's language."""
+    return {
+        "count": _("%(n)s / %(max)s characters"),
+        "over": _("At most %(max)s characters: remove %(over)s."),
+    }
+
+
+@register.simple_tag
+def colon() -> str:
+    """The colon between a label and its value: "：" in Chinese, ": " in English."""
+    return pgettext("label separator", ": ")

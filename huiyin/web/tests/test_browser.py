@@ -122,6 +122,8 @@ def test_phone_intake_shows_the_callers_cases_and_urges(pages: Pages, api: Any) 
     agent.wait_for_function("document.activeElement && document.activeElement.id === 'f-phone'")
     agent.keyboard.type("139 0000 1111", delay=15)
     agent.locator(f'[data-open-case="{open_number}"]').wait_for()
+    # Leaving the phone field does not look the number up again: the list stays as drawn.
+    agent.keyboard.press("Tab")
     shot(agent, "intake-history")
     agent.fill(f"#urge-note-{open_number}", "客户再次来电催促处理")
     agent.locator(f"#urge-{open_number} button").click()

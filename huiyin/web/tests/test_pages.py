@@ -15,6 +15,7 @@ from huiyin.conftest import new_case
 from huiyin.web.models import SavedFilter
 
 from .conftest import csrf_of
+from .support import sync_deadline
 
 pytestmark = pytest.mark.django_db
 
@@ -273,6 +274,7 @@ def test_the_workbench_shows_overdue_and_at_risk(web: Any, api: Any) -> None:
         started_at=now - timedelta(hours=9), due_at=now + timedelta(hours=1), remind_at=now - timedelta(hours=1, minutes=30))
     Timer.objects.filter(case__number__in=[late, risky]).exclude(code="resolve").update(
         due_at=now + timedelta(days=9), remind_at=now + timedelta(days=8))
+    sync_deadline(late), sync_deadline(risky)
     overdue = web("handler_a").get("/?tab=overdue").content.decode()
     assert late in overdue and risky not in overdue
     at_risk = web("handler_a").get("/?tab=at_risk").content.decode()
@@ -464,3 +466,84 @@ def test_the_approvals_inbox_lists_compensation_above_the_limit(web: Any, api: A
                            headers={"HX-Request": "true"})
     assert r.status_code == 200
     assert Case.objects.get(number=number).compensation_status == "approved"
+
+
+def test_lists_page_most_urgent_first_by_keyset_without_gaps(web: Any, api: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    numbers = [new_case(api, subject=f"时限排序{i}")["number"] for i in range(31)]
+    now = timezone.now()
+    # Deadlines with ties (the id decides among them), some past, and cases without one (closed, paused).
+    for i, n in enumerate(numbers):
+        due = None if i % 7 == 3 else now + timedelta(minutes=(i * 37) % 11 - 5)
+        Case.objects.filter(number=n).update(next_due_at=due, next_remind_at=due)
+    rows = list(Case.objects.filter(number__in=numbers).order_by("id"))
+    expected = [c.number for c in sorted((c for c in rows if c.next_due_at), key=lambda c: (c.next_due_at, c.pk))]
+    expected += [c.number for c in sorted((c for c in rows if not c.next_due_at), key=lambda c: -c.pk)]
+    c = web("dispatcher")
+    seen: list[str] = []
+    url = "/cases/?q=时限排序&sort=due"
+    while url:
+        r = c.get(url)
+        seen += [row.number for row in r.context["rows"]]
+        url = "/cases/" + r.context["next_url"] if r.context["next_url"] else ""
+    assert seen == expected
+    overdue = c.get("/cases/", {"q": "时限排序", "deadline": "overdue"}).context["rows"]
+    late = Case.objects.filter(number__in=numbers, next_due_at__lt=timezone.now()).values_list("number", flat=True)
+    assert {row.number for row in overdue} == set(late)
+    assert c.get("/cases/", {"sort": "due", "cursor": "d-garbage"}).status_code == 200
+
+
+def test_the_inbox_shows_only_unread_when_asked(api: Any) -> None:
+    from django.test import Client
+
+    from huiyin.notify.models import InboxItem
+
+    n = case_in(api, "dispatched")
+    c = Client()
+    c.force_login(api("handler_a").user)
+    items = list(InboxItem.objects.filter(user__username="handler_a").order_by("id"))
+    assert len(items) >= 1
+    read = items[0]
+    c.post(f"/inbox/{read.pk}/read", {"show": "unread"})
+    unread = c.get("/inbox/?show=unread").content.decode()
+    assert f'data-item="{read.pk}"' not in unread
+    assert all(f'data-item="{i.pk}"' in unread for i in items[1:])
+    assert f'data-item="{read.pk}"' in c.get("/inbox/").content.decode()
+    assert n in c.get("/inbox/").content.decode()
+
+
+def test_a_page_error_is_in_the_readers_language_and_names_the_field(web: Any, api: Any) -> None:
+    number = new_case(api)["number"]
+    c = web("dispatcher")
+    r = c.post(f"/cases/{number}/act/mark_invalid", {"reason": "", "reason_code": "nonsense"})
+    html = r.content.decode()
+    assert r.status_code == 422
+    assert "必填" in html and "请选择一项" in html and "Field required" not in html and "Input should" not in html
+    r = c.post("/intake/", {"kind": "complaint", "channel": "phone", "subject": "断货", "complainant_phone": "12345678"})
+    assert r.status_code == 422 and "0871-12345678" in r.content.decode() and "mobile" not in r.content.decode()
+    api_r = api("agent").post("/cases", {"kind": "complaint", "channel": "phone", "subject": "断货",
+                                        "complainant": {"phone": "12345678"}})
+    assert api_r.status_code == 422 and "mobile or landline" in api_r.json()["error"]["fields"]["complainant.phone"]
+
+
+def test_every_field_of_every_action_form_has_a_label_in_both_languages(org: Any) -> None:
+    from django.utils import translation
+
+    from huiyin.cases.inputs import ACTION_INPUTS
+    from huiyin.org.access import org_units
+    from huiyin.web import forms
+
+    units = org_units(org.dispatcher)
+    for lang in ("zh-hans", "en"):
+        with translation.override(lang):
+            for action in ACTION_INPUTS:
+                form = forms.action_form(action, units=units)
+                assert str(form.label) != action, (lang, action)
+                for w in form.widgets:
+                    assert str(w.label) != w.name, (lang, action, w.name)
+                    if lang == "zh-hans":  # English labels may be spelled like their codes ("minutes")
+                        for value, text in w.choices:
+                            assert value == "" or str(text) != value or w.name == "customer_class", (action, value)

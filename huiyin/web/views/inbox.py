@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from huiyin.notify.models import InboxItem
@@ -19,7 +20,10 @@ PAGE = 50
 @staff_required
 def inbox(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
+    unread = request.GET.get("show") == "unread"
     qs = InboxItem.objects.filter(user=user).order_by("-id")
+    if unread:
+        qs = qs.filter(read_at=None)  # the partial unread index
     before = request.GET.get("before", "")
     if before.isdigit():
         qs = qs.filter(id__lt=int(before))
@@ -28,6 +32,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     items = items[:PAGE]
     return render(request, "web/inbox.html", {
         "section": "inbox", "items": items, "next_before": items[-1].pk if more else None,
+        "unread_only": unread, "show": "unread" if unread else "",
     })
 
 
@@ -35,14 +40,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @staff_required
 def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
     user = user_of(request)
+    back = reverse("web:inbox") + ("?show=unread" if request.POST.get("show") == "unread" else "")
     if pk == 0:  # "mark all read"
         for unread in InboxItem.objects.filter(user=user, read_at=None):
             inbox_mark_read(unread)
-        return redirect("web:inbox")
+        return redirect(back)
     item = inbox_item_for(user, pk)
     if item is None:
         raise Http404
     inbox_mark_read(item)
     if item.case_number and request.POST.get("open"):
         return redirect("web:case", item.case_number)
-    return redirect("web:inbox")
+    return redirect(back)

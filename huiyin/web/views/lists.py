@@ -24,7 +24,8 @@ from ..models import SavedFilter
 from .common import is_htmx, staff_required, user_of
 
 PAGE_SIZE = 25
-FILTER_KEYS = ("state", "kind", "unit", "severity", "category", "channel", "overdue", "from", "to", "q", "sort")
+FILTER_KEYS = ("state", "kind", "unit", "severity", "category", "channel", "overdue", "deadline", "from", "to", "q",
+               "sort")
 
 
 def _date(value: str) -> date | None:
@@ -38,6 +39,10 @@ def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilt
     user = user_of(request)
     states = [s for s in params.getlist("state") if s in State.values]
     unit = unit_for(user, params.get("unit", "")) if params.get("unit") else None
+    overdue = params.get("overdue", "") if params.get("overdue") in ("yes", "no") else ""
+    deadline = params.get("deadline", "") if params.get("deadline") in selectors.URGENCY else ""
+    if overdue == "yes" and not deadline:  # the older spelling of deadline=overdue (saved filters, links)
+        overdue, deadline = "", "overdue"
     return selectors.ListFilters(
         state=states,
         kind=params.get("kind", "") if params.get("kind") in Kind.values else "",
@@ -45,11 +50,13 @@ def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilt
         severity=params.get("severity", "") if params.get("severity") in Severity.values else "",
         category=params.get("category", "")[:64],
         channel=params.get("channel", "") if params.get("channel") in Channel.values else "",
-        overdue=params.get("overdue", "") if params.get("overdue") in ("yes", "no") else "",
+        overdue=overdue,
         date_from=_date(params.get("from", "")),
         date_to=_date(params.get("to", "")),
         q=params.get("q", "").strip()[:100],
-        sort=params.get("sort", "-id") if params.get("sort") in selectors.SORTS else "-id",
+        # a deadline filter reads most urgent first unless asked otherwise (from the deadline index)
+        sort=params.get("sort", "") if params.get("sort") in selectors.SORTS else "due" if deadline else "-id",
+        deadline=deadline,
     )
 
 
@@ -64,9 +71,10 @@ def filter_query(params: QueryDict) -> str:
 def case_list(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     f = parse_filters(request, request.GET)
-    qs = selectors.apply_filters(user, f)
+    now = timezone.now()
+    qs = selectors.apply_filters(user, f, now=now)
     rows, next_cursor = selectors.page(qs, sort=f.sort, cursor=request.GET.get("cursor", ""), limit=PAGE_SIZE)
-    selectors.attach_next_deadline(rows, timezone.now())
+    selectors.attach_next_deadline(rows, now)
     query = filter_query(request.GET)
     context: dict[str, Any] = {
         "f": f,
@@ -79,7 +87,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "channels": Channel.choices, "categories": forms.category_choices(),
         "units": forms.unit_choices(org_units(user)),
         "saved": list(SavedFilter.objects.filter(user=user)),
-        "sorts": [("-id", _("Newest first")), ("id", _("Oldest first"))],
+        "sorts": [("-id", _("Newest first")), ("id", _("Oldest first")), ("due", _("Most urgent first"))],
+        "deadlines": [("overdue", _("Overdue")), ("at_risk", _("At risk")), ("due_today", _("Due today"))],
+        "now": now,
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "case-results":
         return render(request, "web/cases.html#results", context)

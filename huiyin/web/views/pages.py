@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from huiyin.cases import selectors
-from huiyin.org.access import org_units, visible_unit, visible_units
+from huiyin.org.access import visible_unit, visible_units
 
 from .. import forms, labels
 from .common import is_htmx, staff_required, user_of
@@ -20,12 +22,17 @@ from .common import is_htmx, staff_required, user_of
 @staff_required
 def workbench(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    data = selectors.workbench(user, tab=request.GET.get("tab", "waiting"))
-    tabs = [(key, labels_tab(key)) for key in ("waiting", "due_today", "at_risk", "overdue", "registered_by_me")]
-    context = {**data, "tabs": tabs, "cap": selectors.COUNT_CAP}
+    data = selectors.workbench(user, tab=request.GET.get("tab", "waiting"), sort=request.GET.get("sort", "due"))
+    tabs = [(key, labels_tab(key)) for key in selectors.WORKBENCH_TABS]
+    context = {**data, "tabs": tabs, "cap": selectors.COUNT_CAP, "keep": urlencode({"tab": data["tab"]})}
     if is_htmx(request) and request.headers.get("HX-Target") == "workbench-rows":
         return render(request, "web/workbench.html#rows", context)
     return render(request, "web/workbench.html", context)
+
+
+def queue_sort(request: HttpRequest) -> str:
+    sort = request.GET.get("sort", "due")
+    return sort if sort in selectors.QUEUE_SORTS else "due"
 
 
 def labels_tab(key: str) -> Any:
@@ -42,7 +49,9 @@ def labels_tab(key: str) -> Any:
 @staff_required
 def approvals(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    return render(request, "web/approvals.html", {"sections": selectors.approvals(user)})
+    sort = queue_sort(request)
+    return render(request, "web/approvals.html", {"sections": selectors.approvals(user, sort=sort), "sort": sort,
+                                                  "now": timezone.now()})
 
 
 @require_GET
@@ -50,11 +59,10 @@ def approvals(request: HttpRequest) -> HttpResponse:
 def board(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     unit = visible_unit(user, request.GET.get("unit", ""))
-    data = selectors.board(user, unit=unit)
+    data = selectors.board(user, unit=unit, sort=queue_sort(request))
     return render(request, "web/board.html", {
-        **data, "unit": unit,
+        **data, "unit": unit, "keep": urlencode({"unit": unit.code}) if unit else "",
         "unit_choices": forms.unit_choices(visible_units(user)),
-        "dispatch_units": forms.unit_choices(org_units(user)),
     })
 
 

@@ -3,7 +3,10 @@ deadlines, and delivery of the notification outbox.
 
 Each pass runs every job until it has nothing left to do, then waits `--interval`
 seconds. Every job claims its rows with a conditional UPDATE, so several workers
-on several nodes may run at once.
+on several nodes may run at once. Every write transaction is short (a batch of timers, one
+case, one message), so the worker never holds SQLite's write lock for long; the scheduled
+rules remember what this worker already examined (`jobs.RulesMemory`), so an idle pass
+reads next to nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from huiyin.cases.jobs import run_pass
+from huiyin.cases.jobs import RulesMemory, run_pass
 from huiyin.notify.delivery import default_worker_id, deliver_batch
 
 log = logging.getLogger("huiyin.worker")
@@ -29,6 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         self.worker_id = default_worker_id()
+        self.memory = RulesMemory()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -44,7 +48,7 @@ class Command(BaseCommand):
         log.info("worker stopped")
 
     def run_pass(self) -> None:
-        done = run_pass()
+        done = run_pass(self.memory)
         delivered = 0
         while (n := deliver_batch(self.worker_id, 100)) > 0:
             delivered += n
