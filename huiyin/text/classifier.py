@@ -34,6 +34,7 @@ from sklearn.svm import LinearSVC
 from huiyin.org.models import User
 
 from . import tokens
+from .blocks import fit_block  # run in worker processes: no Django there
 from .models import Target, TextModel
 
 MAX_CHARS = 1000  # the start of a text carries its matter; bounds the cost of very long letters
@@ -92,17 +93,13 @@ CANDIDATES = {
 SELECT_ROWS = 8000  # candidates are compared after training on at most this many rows
 
 
-def _fit_block(vec: TfidfVectorizer, texts: list[str]) -> tuple[TfidfVectorizer, Any]:
-    return vec, vec.fit_transform(texts)
-
-
 def fit_blocks(vecs: dict[str, TfidfVectorizer], texts: list[str]) -> dict[str, Any]:
     """Fit every block on `texts`; from PARALLEL_ROWS rows in two processes. Returns the blocks'
     matrices (the vectorizers in `vecs` are replaced by the fitted ones)."""
     if len(texts) >= PARALLEL_ROWS:
-        done = Parallel(n_jobs=2)(delayed(_fit_block)(v, texts) for v in vecs.values())
+        done = Parallel(n_jobs=2)(delayed(fit_block)(v, texts) for v in vecs.values())
     else:
-        done = [_fit_block(v, texts) for v in vecs.values()]
+        done = [fit_block(v, texts) for v in vecs.values()]
     out = {}
     for name, (vec, x) in zip(list(vecs), done, strict=True):
         vecs[name] = vec

@@ -94,3 +94,15 @@ def test_predict_refuses_an_unknown_model_and_a_missing_column(db, tmp_path) -> 
         call_command("text", "predict", "--model", "m", "--csv", bad, "--out", str(tmp_path / "o.csv"))
     with pytest.raises(CommandError, match="no such file"):
         call_command("text", "predict", "--model", "m", "--csv", str(tmp_path / "missing.csv"), "--out", "x.csv")
+
+
+@pytest.mark.slow
+def test_training_on_many_rows_fits_in_two_processes(db, tmp_path, monkeypatch) -> None:
+    # From classifier.PARALLEL_ROWS rows (20,000) the feature blocks are fitted in worker
+    # processes, which cannot load Django's models: what they run must not import them.
+    from huiyin.text import classifier
+
+    monkeypatch.setattr(classifier, "PARALLEL_ROWS", 10)
+    csv_path = write_csv(tmp_path / "train.csv", ["text", "label", "other"], training_rows())
+    call_command("text", "train", "--csv", csv_path, "--model", "many")
+    assert TextModel.objects.filter(name="many").exists()
