@@ -156,9 +156,12 @@ def test_every_operation_answers_as_documented(api, org, tmp_path) -> None:
     a.check(api("agent").get("/calendar/day", date="2026-13-01"), "GET", day, 422)
 
     # text assistance and the knowledge base (huiyin/text, huiyin/knowledge)
-    for name, good, bad in [("search", {"q": "卷烟"}, {"q": "卷烟", "limit": 0}),
-                            ("suggest", {"subject": "卷烟配送延误"}, {"subject": "长" * 201}),
-                            ("similar", {"subject": "卷烟配送延误"}, {"phone": "1" * 40})]:
+    text_scenarios: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("search", {"q": "卷烟"}, {"q": "卷烟", "limit": 0}),
+        ("suggest", {"subject": "卷烟配送延误"}, {"subject": "长" * 201}),
+        ("similar", {"subject": "卷烟配送延误"}, {"phone": "1" * 40}),
+    ]
+    for name, good, bad in text_scenarios:
         path = f"/api/v1/text/{name}"
         a.check(api("leader").get(f"/text/{name}", **good), "GET", path, 200)
         a.check(anon.get(path), "GET", path, 401)
