@@ -90,3 +90,16 @@ def test_the_api_finds_articles(api, org) -> None:
     article("理赔规则", "货损理赔：到货三日内提出，附照片。", expires_on=date(2099, 1, 1))
     assert [a["title"] for a in api("agent").get("/knowledge/articles", q="理赔").json()["items"]] == ["理赔规则"]
     assert api("agent").get("/knowledge/articles", q="").status_code == 422
+
+
+def test_the_article_pages_list_search_and_show_an_article(org, web) -> None:
+    supply = article("货源分配办法", "卷烟货源按客户档位分配，每月调整一次档位。", issuing_body="市局营销部")
+    article("专卖许可证办理", "办理烟草专卖零售许可证需要营业执照和身份证。")
+    listing = web("agent").get("/knowledge/articles/").content.decode()
+    assert "货源分配办法" in listing and "专卖许可证办理" in listing
+    found = web("agent").get("/knowledge/articles/", {"q": "档位"}).content.decode()
+    assert "货源分配办法" in found and "专卖许可证办理" not in found
+    page = web("agent").get(f"/knowledge/articles/{supply.pk}/").content.decode()
+    assert "市局营销部" in page and "每月调整一次档位" in page
+    assert web("agent").get("/knowledge/articles/999999/").status_code == 404
+    assert Client().get("/knowledge/articles/").status_code == 302  # staff only
