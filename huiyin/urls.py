@@ -13,6 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", health),
+    path("", include("huiyin.org.urls")),
+    path("", include("huiyin.privacy.urls")),
     path("text/", include("huiyin.text.urls")),  # issue 13: intake assistant, search page, model quality
     path("knowledge/", include("huiyin.knowledge.urls")),  # issue 13: articles, proposals, standard replies
     path("", include("huiyin.web.urls")),

@@ -21,7 +21,7 @@ import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
-from .config import ANCHORS, BUILTIN_ROLES, OBLIGATION_ANCHORS, TIMER_ANCHORS, TIMER_CODES
+from .config import ANCHORS, BUILTIN_ROLES, OBLIGATION_ANCHORS, RETENTION_GROUPS, TIMER_ANCHORS, TIMER_CODES
 from .rules import RuleError, _check_condition, parse_rules
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -534,6 +534,15 @@ SCHEMA = Map({
     "repeat": Map({"within_days": Num(low=1, whole=True), "open_contact": OneOf(("new", "urge")), "basis": BASIS}),
     "forms": Custom(_check_forms, keys=("required",)),
     "notifications": Map({"routes": MapOf(OneOf(EVENTS), Seq(ROUTE))}),
+    "privacy": Map({
+        "notice_version": Str(max_length=50),
+        "export": Map({"approval": ROLE_LIST, "basis": BASIS}),
+        "retention": Map({group: Map({"days": Num(low=1, whole=True), "purpose": Str(max_length=300),
+                                      "basis": BASIS}) for group in RETENTION_GROUPS}),
+        "requests": Map({"amount": Num(low=1, whole=True), "unit": OneOf(("calendar_days", "working_days")),
+                         "basis": BASIS}),
+        "basis": BASIS,
+    }),
     "rules": Custom(_check_rules),
     "reports": Seq(Map({
         "code": Str(max_length=64), "name": Str(max_length=200), "period": Either(Seq(Str()), Str()),

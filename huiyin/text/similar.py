@@ -21,9 +21,9 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from huiyin.cases.access import cases_for, identity_filter
+from huiyin.cases import identity
+from huiyin.cases.access import cases_for, identity_scope
 from huiyin.cases.models import FINAL_STATES, Case
-from huiyin.cases.phones import normalise_phone
 from huiyin.org.models import User
 
 from . import tokens
@@ -98,11 +98,11 @@ def open_similar(user: User, *, subject: str, description: str = "", phone: str 
     found: dict[int, Similar] = {}
     person = Q()
     if phone and sum(ch.isdigit() for ch in phone) >= 5:
-        person |= Q(complainant_phone=normalise_phone(phone))
+        person |= identity.matches("complainant_phone", phone)
     if account.strip():
-        person |= Q(complainant_account=account.strip())
+        person |= identity.matches("complainant_account", account.strip())
     if person:
-        for c in base.filter(person & identity_filter(user)).select_related("unit").order_by("-id")[:limit]:
+        for c in base.filter(person & identity_scope(user)).select_related("unit").order_by("-id")[:limit]:
             found[c.pk] = Similar(case=c, score=1.0, same_customer=True)
     text = f"{subject}\n{description}".strip()
     if len(text) >= 4:
