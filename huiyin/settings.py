@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "huiyin.notify",
     "huiyin.web",
     "huiyin.privacy",
+    "huiyin.text",  # search index, suggestions, similar cases (issue 13)
+    "huiyin.knowledge",  # knowledge articles and standard replies (issue 13)
 ]
 
 MIDDLEWARE = [
