@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "huiyin.web",
     "huiyin.reports",
     "huiyin.privacy",
+    "huiyin.text",  # search index, suggestions, similar cases (issue 13)
+    "huiyin.knowledge",  # knowledge articles and standard replies (issue 13)
 ]
 
 MIDDLEWARE = [

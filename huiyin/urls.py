@@ -16,5 +16,7 @@ urlpatterns = [
     path("reports/", include("huiyin.reports.urls")),
     path("", include("huiyin.org.urls")),
     path("", include("huiyin.privacy.urls")),
+    path("text/", include("huiyin.text.urls")),  # issue 13: intake assistant, search page, model quality
+    path("knowledge/", include("huiyin.knowledge.urls")),  # issue 13: articles, proposals, standard replies
     path("", include("huiyin.web.urls")),
 ]

@@ -426,6 +426,12 @@ from .exports import router as exports_router
 
 api.add_router("/export-requests", exports_router)
 
+from huiyin.knowledge.api import router as knowledge_router  # issue 13
+from huiyin.text.api import router as text_router  # issue 13
+
+api.add_router("/text", text_router)
+api.add_router("/knowledge", knowledge_router)
+
 from huiyin.reports.api import router as reports_router
 
 api.add_router("", reports_router)
