@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "huiyin.api",
     "huiyin.notify",
     "huiyin.web",
+    "huiyin.reports",
     "huiyin.privacy",
     "huiyin.text",  # search index, suggestions, similar cases (issue 13)
     "huiyin.knowledge",  # knowledge articles and standard replies (issue 13)

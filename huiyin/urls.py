@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", health),
+    path("reports/", include("huiyin.reports.urls")),
     path("", include("huiyin.org.urls")),
     path("", include("huiyin.privacy.urls")),
     path("text/", include("huiyin.text.urls")),  # issue 13: intake assistant, search page, model quality

@@ -20,14 +20,14 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field, field_validator
 
-from huiyin.cases import inputs, selectors, services, workflow
+from huiyin.cases import inputs, outcomes, selectors, services, workflow
 from huiyin.cases.access import case_for
 from huiyin.cases.attachments import attachment_add, attachment_open
 from huiyin.cases.errors import BadInput, CaseError
-from huiyin.cases.models import Case, Category, Kind, Severity, State
+from huiyin.cases.models import Case, Category, Channel, CustomerClass, Kind, Severity, State
 from huiyin.notify.selectors import delivery_status
 from huiyin.org import mfa, tokens
-from huiyin.org.access import is_administrator, unit_for
+from huiyin.org.access import is_administrator, unit_for, visible_unit
 from huiyin.org.audit import audit
 from huiyin.org.models import ApiToken, User
 from huiyin.sla import calendar as cal
@@ -264,6 +264,19 @@ class CaseFilters(Schema):
     q: str | None = Field(default=None, max_length=100)
     cursor: int | None = Field(default=None, ge=1, le=MAX_ID, description="Continue after this position (next_cursor).")
     limit: int = Field(default=20, ge=1, le=100)
+    # The same filters as the case list page; the reports' drill-downs (cases_url) use them.
+    category: str | None = Field(default=None, max_length=64, description="Exactly this category.")
+    channel: Channel | None = None
+    date_from: date | None = Field(default=None, alias="from", description="Received on or after this day.")
+    date_to: date | None = Field(default=None, alias="to", description="Received on or before this day.")
+    within: str | None = Field(default=None, max_length=64, description=(
+        "The cases of this unit: handled in its subtree, or registered there and not yet dispatched."))
+    category_under: str | None = Field(default=None, max_length=64, description="This category or one below it.")
+    customer_class: CustomerClass | None = None
+    region: str | None = Field(default=None, max_length=100)
+    outcome: list[str] = Field(default_factory=list, max_length=5, description=(
+        "What happened to the case, read off its timeline (docs/indicators.md), e.g. resolved, "
+        "late:resolve, satisfaction:unsatisfied; repeat the parameter to require several."))
 
 
 @cases_router.get("", summary="List cases visible to the caller (newest first, keyset-paginated)",
@@ -277,6 +290,14 @@ def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse
         unit = unit_for(user, filters.unit)
         if unit is None:
             raise BadInput(f"Unknown unit {filters.unit!r}.", fields={"unit": "unknown unit code"})
+    within = None
+    if filters.within:
+        within = visible_unit(user, filters.within)
+        if within is None:
+            raise BadInput(f"Unknown unit {filters.within!r}.", fields={"within": "unknown unit code"})
+    wrong = [o for o in filters.outcome if not outcomes.is_outcome(o)]
+    if wrong:
+        raise BadInput(f"Unknown outcome {wrong[0]!r}.", fields={"outcome": "unknown outcome"})
     f = selectors.ListFilters(
         state=[filters.state] if filters.state else [],
         kind=filters.kind or "",
@@ -284,6 +305,15 @@ def case_list(request: HttpRequest, filters: Query[CaseFilters]) -> HttpResponse
         unit=unit,
         overdue="" if filters.overdue is None else "yes" if filters.overdue else "no",
         q=filters.q or "",
+        category=filters.category or "",
+        channel=filters.channel or "",
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        within=within,
+        category_under=filters.category_under or "",
+        customer_class=filters.customer_class or "",
+        region=filters.region or "",
+        outcome=list(filters.outcome),
     )
     rows, next_cursor = selectors.page(selectors.apply_filters(user, f), sort="-id", cursor=filters.cursor,
                                        limit=filters.limit)
@@ -401,6 +431,10 @@ from huiyin.text.api import router as text_router  # issue 13
 
 api.add_router("/text", text_router)
 api.add_router("/knowledge", knowledge_router)
+
+from huiyin.reports.api import router as reports_router
+
+api.add_router("", reports_router)
 
 # --- calendar ---------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
-from . import derived, identity, inputs, workflow
+from . import derived, identity, inputs, outcomes, workflow
 from .access import (
     cases_for,
     complainant_view,
@@ -43,6 +43,7 @@ from .models import (
     Attachment,
     Case,
     CaseLink,
+    Category,
     CoHandling,
     CompensationStatus,
     Event,
@@ -538,6 +539,16 @@ class ListFilters:
     q: str = ""
     sort: str = "-id"
     deadline: str = ""  # "", "overdue", "at_risk", "due_today"
+    # The reports' drill-downs (huiyin.reports): the same cohort and conditions as a figure.
+    # `within`: the cases of a unit — handled in its subtree, or registered there and not yet
+    # dispatched (`in_unit`, as the dashboard and the board read a unit); `category_under`: the
+    # category or one below it; `outcome`: what happened, read off the timeline
+    # (`cases.outcomes`; several are all required).
+    within: Unit | None = None
+    category_under: str = ""
+    customer_class: str = ""
+    region: str = ""
+    outcome: list[str] = field(default_factory=list)
 
 
 def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) -> QuerySet[Case]:
@@ -566,9 +577,41 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
         qs = qs.filter(received_at__gte=timezone.make_aware(datetime.combine(f.date_from, time.min)))
     if f.date_to and inputs.EARLIEST_YEAR <= f.date_to.year <= inputs.LATEST_YEAR:
         qs = qs.filter(received_at__lt=timezone.make_aware(datetime.combine(f.date_to + timedelta(days=1), time.min)))
+    if f.within is not None:
+        qs = qs.filter(in_unit(f.within))
+    if f.category_under:
+        qs = qs.filter(category_id__in=category_ids_under(f.category_under))
+    if f.customer_class:
+        qs = qs.filter(customer_class=f.customer_class)
+    if f.region:
+        qs = qs.filter(region=f.region)
+    for name in f.outcome:
+        condition = outcomes.outcome_q(name)
+        if condition is None:
+            raise ValueError(f"unknown outcome {name!r}")  # the pages and the API refuse it first
+        qs = qs.filter(condition)
     if f.q:  # the default order (-id) becomes relevance for a search
         qs = search_filter(user, qs, f.q, ranked=f.sort == "-id")
     return qs
+
+
+def category_ids_under(code: str) -> list[int]:
+    """The ids of the category `code` and of every category below it."""
+    rows = list(Category.objects.values_list("id", "code", "parent_id"))
+    children: dict[int | None, list[int]] = {}
+    start = None
+    for pk, c, parent in rows:
+        children.setdefault(parent, []).append(pk)
+        if c == code:
+            start = pk
+    if start is None:
+        return []
+    out, todo = [], [start]
+    while todo:
+        pk = todo.pop()
+        out.append(pk)
+        todo.extend(children.get(pk, []))
+    return sorted(out)
 
 
 def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:

@@ -31,7 +31,15 @@ SENTENCES: dict[str, tuple[str, str]] = {
     Event.CASE_APPROVAL_NEEDED: ("需要您批示", "工单需要您批示，请及时处理。"),
     Event.CASE_MAJOR_OPENED: ("为重大工单，请立即关注", "重大工单已登记，请立即关注并按规定上报。"),
     Event.CASE_CLOSED: ("已办结", "工单已办结。"),
+    Event.REPORT_READY: ("统计报告已生成", "统计分析报告已生成，请查阅。"),
+    Event.BULLETIN_PUBLISHED: ("通报已发布", "投诉情况通报已发布，请查阅。"),
+    Event.WARNING_RAISED: ("预警", "出现预警，请及时研判处置并确认。"),
+    Event.PENALTY_RECORDED: ("考核记录", "有一条考核记录与您相关，如有异议可在考核页面提出申诉。"),
+    Event.PENALTY_APPEALED: ("考核申诉", "考核申诉待处理或已有结论，请查阅。"),
+    Event.ACTION_OVERDUE: ("整改措施逾期", "纠正预防措施已逾期，请尽快落实并提交证据。"),
 }
+# Events about no single case (a report, a bulletin, a warning): their texts name the subject.
+NOT_A_CASE = frozenset({Event.REPORT_READY, Event.BULLETIN_PUBLISHED, Event.WARNING_RAISED, Event.ACTION_OVERDUE})
 
 _DETAILS = (
     "{% if subject %}\n主题：{{ subject }}{% endif %}"
@@ -46,6 +54,8 @@ _DETAILS = (
 def default_template(event: str, transport: str) -> tuple[str, str]:
     """(subject, body) of the shipped template for an event and template transport."""
     short, sentence = SENTENCES[event]
+    if event in NOT_A_CASE:
+        return _not_a_case(event, transport, short, sentence)
     if transport == TemplateTransport.INBOX:
         return "{{ event_label }}：{{ case_number }}", sentence + _DETAILS
     if transport == TemplateTransport.EMAIL:
@@ -69,6 +79,26 @@ def default_template(event: str, transport: str) -> tuple[str, str]:
         + "{% if url %}\n{{ url }}{% endif %}"
     )
     return "{{ event_label }} {{ case_number }}", body
+
+
+def _not_a_case(event: str, transport: str, short: str, sentence: str) -> tuple[str, str]:
+    """The texts of an event about a report, a bulletin, a warning or an action: the subject
+    (e.g. 2026年11月 客户投诉处理统计分析报告) instead of a case number."""
+    details = (
+        "{% if unit %}\n单位：{{ unit }}{% endif %}"
+        "{% if deadline %}\n期限：{{ deadline }}{% endif %}"
+        "{% if note %}\n说明：{{ note }}{% endif %}"
+    )
+    if transport == TemplateTransport.INBOX:
+        return "{{ event_label }}：{{ subject }}", sentence + details + "{% if url %}\n{{ url }}{% endif %}"
+    if transport == TemplateTransport.EMAIL:
+        body = ("{% if recipient %}{{ recipient }}，您好：\n\n{% endif %}" + sentence + "\n\n{{ subject }}" + details
+                + "{% if url %}\n\n查看：{{ url }}{% endif %}" + "\n\n—— 回音工单系统（本邮件由系统发送，请勿直接回复）")
+        return "【回音】{{ event_label }} {{ subject }}", body
+    if transport == TemplateTransport.SMS:
+        return "", "【回音】{{ subject }}" + short + "。"
+    body = "【{{ event_label }}】{{ subject }}\n" + sentence + details + "{% if url %}\n{{ url }}{% endif %}"
+    return "{{ event_label }} {{ subject }}", body
 
 
 def plain_text(event: str, event_label: str, case_number: str) -> tuple[str, str]:

@@ -48,6 +48,13 @@ class Event(models.TextChoices):
     CASE_APPROVAL_NEEDED = "case.approval_needed", _("工单待批示")
     CASE_MAJOR_OPENED = "case.major_opened", _("重大工单")
     CASE_CLOSED = "case.closed", _("工单办结")
+    # huiyin.reports: reports, warnings, accountability, corrective actions (no case, or one named)
+    REPORT_READY = "report.ready", _("统计报告已生成")
+    BULLETIN_PUBLISHED = "bulletin.published", _("通报已发布")
+    WARNING_RAISED = "warning.raised", _("预警")
+    PENALTY_RECORDED = "penalty.recorded", _("考核记录")
+    PENALTY_APPEALED = "penalty.appealed", _("考核申诉")
+    ACTION_OVERDUE = "action.overdue", _("整改措施逾期")
 
 
 class Transport(models.TextChoices):

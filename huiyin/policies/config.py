@@ -387,3 +387,130 @@ class PolicyConfig:
 
     def obligation(self, code: str) -> Obligation | None:
         return next((o for o in self.obligations if o.code == code), None)
+
+    # --- reports and accountability (read by huiyin.reports) -----------------------------------
+
+    @cached_property
+    def report_specs(self) -> list[ReportSpec]:
+        """The periodic reports the regulation asks for (`reports`)."""
+        out = []
+        for item in self.raw.get("reports") or []:
+            period = item.get("period")
+            periods = [str(p) for p in period] if isinstance(period, list) else [str(period)] if period else []
+            out.append(ReportSpec(
+                code=str(item["code"]), name=str(item.get("name", item["code"])), periods=periods,
+                by=[str(b) for b in item.get("by") or []], layout=str(item.get("layout") or _layout_of(item)),
+                due_day=int(item["due_day"]) if item.get("due_day") else None,
+                roles=_roles(item.get("roles"), ["leader", "supervisor"]), to=str(item.get("to", "") or ""),
+                indicators=[str(i) for i in item.get("indicators") or []], basis=str(item.get("basis", "")),
+            ))
+        return out
+
+    @cached_property
+    def penalty_specs(self) -> list[PenaltySpec]:
+        """The penalties and rewards (`penalties`): what each entry applies to and what it costs."""
+        out = []
+        for item in self.raw.get("penalties") or []:
+            fine = item.get("fine")
+            fines = (fine[0], fine[-1]) if isinstance(fine, list) and fine else (fine, fine) if fine is not None \
+                else (None, None)
+            points = item.get("points")
+            if isinstance(points, list):
+                points = points[0] if points else None
+            numeric = isinstance(points, (int, float)) and not isinstance(points, bool)
+            out.append(PenaltySpec(
+                code=str(item["code"]), points=Decimal(str(points)) if numeric else Decimal(0),
+                fine_min=Decimal(str(fines[0])) if fines[0] is not None else None,
+                fine_max=Decimal(str(fines[1])) if fines[1] is not None else None,
+                action=str(item.get("action", "") or ""), reward=bool(item.get("reward", False)),
+                tags=[str(t) for t in item.get("tags") or []], severities=[str(s) for s in item.get("severities") or []],
+                kinds=[str(k) for k in item.get("kinds") or []], when=item.get("when"),
+                per=str(item.get("per", "case")), threshold=int(item["threshold"]) if item.get("threshold") else None,
+                period=str(item.get("period", "") or ""),
+                # without a figure or a condition of its own a clause is a person's judgement
+                manual=bool(item.get("manual", False)) or bool(item.get("threshold"))
+                or (points is not None and not numeric),
+                basis=str(item.get("basis", "")),
+            ))
+        return out
+
+    @property
+    def warnings(self) -> dict[str, Any]:
+        """预警: the policy's settings over the defaults (docs/policies.md, `warnings`)."""
+        spec = dict(self.raw.get("warnings") or {})
+        levels = {"yellow": 2.0, "orange": 3.0, "red": 5.0, **(spec.get("levels") or {})}
+        return {
+            "baseline_weeks": int(spec.get("baseline_weeks", 8)), "window_days": int(spec.get("window_days", 7)),
+            "min_cases": int(spec.get("min_cases", 3)), "levels": levels,
+            "by": list(spec.get("by") or ["category", "unit", "region"]),
+            "group": {"cases": 5, "hours": 24, **(spec.get("group") or {})},
+            "risk": {"flags": ["media", "regulator", "lawsuit", "extreme"], "urges": 2,
+                     "keywords": ["曝光", "媒体", "记者", "起诉", "法院", "12315", "投诉到", "上访", "信访", "市长热线",
+                                  "12345", "工信部", "银保监", "监管局", "律师"],
+                     **(spec.get("risk") or {})},
+            "notify": _roles(spec.get("notify"), ["leader", "supervisor"]),
+        }
+
+    @property
+    def quality_checklist(self) -> list[dict[str, Any]]:
+        """质检: the items a closed case is scored against (`quality.checklist`, else the product's)."""
+        items = (self.raw.get("quality") or {}).get("checklist")
+        if items:
+            return [{"code": str(i["code"]), "name": str(i["name"]), "points": int(i["points"])} for i in items]
+        return list(DEFAULT_CHECKLIST)
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    code: str
+    name: str
+    periods: list[str]  # month, quarter, week, year (scheduled); empty: on demand only
+    by: list[str]
+    layout: str
+    due_day: int | None
+    roles: list[str]
+    to: str
+    indicators: list[str]
+    basis: str
+
+
+@dataclass(frozen=True)
+class PenaltySpec:
+    code: str
+    points: Decimal
+    fine_min: Decimal | None
+    fine_max: Decimal | None
+    action: str
+    reward: bool
+    tags: list[str]
+    severities: list[str]
+    kinds: list[str]
+    when: dict[str, Any] | None
+    per: str
+    threshold: int | None
+    period: str
+    manual: bool
+    basis: str
+
+
+def _layout_of(item: dict[str, Any]) -> str:
+    """A report entry without `layout`: the analysis report, or its special form by the entry's
+    own words (a bulletin, the volume ratios, a case's special report)."""
+    code, name = str(item.get("code", "")), str(item.get("name", ""))
+    if "bulletin" in code or "通报" in name and "分析" not in name:
+        return "bulletin"
+    if "volume" in code or "亿元" in name:
+        return "volume"
+    if item.get("due") or "special" in code or "专项" in name:
+        return "major"
+    return "analysis"
+
+
+# 质检 checklist used when the policy names none (本系统默认; 100 points).
+DEFAULT_CHECKLIST: tuple[dict[str, Any], ...] = (
+    {"code": "intake", "name": "受理登记规范、信息完整", "points": 20},
+    {"code": "dispatch", "name": "派单准确、及时", "points": 15},
+    {"code": "handling", "name": "调查处理到位、责任明确", "points": 25},
+    {"code": "reply", "name": "答复内容准确、用语规范", "points": 20},
+    {"code": "callback", "name": "回访及时、记录完整", "points": 20},
+)

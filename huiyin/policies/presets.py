@@ -30,6 +30,11 @@ NAMES = ("tobacco", "12315", "quality", "insurance", "crm", "power", "telecom", 
 KINDS = ("complaint", "consultation", "suggestion", "report", "praise", "employee_complaint")
 CHANNELS = ("phone", "web", "email", "letter", "fax", "walk_in", "sms", "wechat", "api", "upstream", "regulator")
 SEVERITIES = ("general", "difficult", "major")
+FLAGS = ("media", "lawsuit", "regulator", "injury", "extreme")
+# The layouts of the reports huiyin.reports builds (docs/reports.md): the analysis report (its
+# sections chosen by `by`), the regulator's statistics, a bulletin ranking units, the volume
+# ratios, a major case's special report.
+REPORT_LAYOUTS = ("analysis", "statistics", "regulator", "bulletin", "volume", "major")
 ROLES = BUILTIN_ROLES
 EVENTS = ("case.created", "case.dispatched", "case.acknowledged", "case.reminder", "case.breached",
           "case.escalated", "case.urged", "case.result_submitted", "case.callback_due", "case.extension_requested",
@@ -549,12 +554,37 @@ SCHEMA = Map({
         "by": Seq(Str()), "for": Seq(Str()), "due": Map({"amount": Num(low=0), "unit": OneOf(UNITS),
                                                            "after": OneOf(("closed",))}),
         "due_day": Num(low=1, high=31, whole=True), "to": Str(), "basis": BASIS,
+        # read by huiyin.reports: the report's layout, who receives it, a bulletin's indicators
+        "layout": OneOf(REPORT_LAYOUTS), "roles": ROLE_LIST, "indicators": Seq(Str()),
     }, required=("code", "name"))),
     "penalties": Seq(Map({
         "code": Str(max_length=64), "fine": Either(Seq(Num(low=0)), Num(low=0)), "media_fine": Seq(Num(low=0)),
         "points": Either(Seq(Any_()), Any_()), "action": Str(), "who": Seq(Str()), "threshold": Num(low=1, whole=True),
         "period": Str(), "tags": Seq(Str()), "severities": SEVERITY_LIST, "reward": Bool(), "basis": BASIS,
+        # read by huiyin.reports: a further condition, one entry per case or per late stage, the
+        # kinds it applies to, or recorded by a person only (隐瞒, 打击报复 …)
+        "when": Custom(_check_condition_node), "per": OneOf(("case", "late_stage")), "kinds": KIND_LIST,
+        "manual": Bool(),
     }, required=("code",))),
+    # 预警 (huiyin.reports): a category, unit or region above its usual level (robust z-score over a
+    # rolling baseline), group complaints forming, cases at risk of going to regulators or the media
+    "warnings": Map({
+        "baseline_weeks": Num(low=3, high=52, whole=True), "window_days": Num(low=1, high=31, whole=True),
+        "min_cases": Num(low=1, whole=True), "levels": Map({"yellow": Num(low=0), "orange": Num(low=0),
+                                                             "red": Num(low=0)}),
+        "by": Seq(OneOf(("category", "unit", "region"))),
+        "group": Map({"cases": Num(low=2, whole=True), "hours": Num(low=1, whole=True), "basis": BASIS}),
+        "risk": Map({"flags": Seq(OneOf(FLAGS)), "keywords": Seq(Str(max_length=50)),
+                     "urges": Num(low=1, whole=True), "basis": BASIS}),
+        "notify": ROLE_LIST, "basis": BASIS,
+    }),
+    # 质检 (huiyin.reports): the checklist a supervisor scores a closed case against
+    "quality": Map({
+        "checklist": Seq(Map({"code": Str(max_length=40), "name": Str(max_length=100),
+                              "points": Num(low=1, whole=True), "basis": BASIS}, required=("code", "name", "points")),
+                         non_empty=True),
+        "sample": Num(low=0, high=1, low_open=True), "basis": BASIS,
+    }),
 }, required=("name",))
 
 

@@ -216,6 +216,22 @@ def test_every_operation_answers_as_documented(api, org, tmp_path) -> None:
     a.check(api("leader").get("/knowledge/replies", case=NOBODY), "GET", replies, 404)
     a.check(api("leader").get("/knowledge/replies", case=n, purpose="poem"), "GET", replies, 422)
 
+    # the reports (huiyin/reports): indicators, penalty entries, warnings
+    ind, month = "/api/v1/reports/indicators", {"from": "2026-10-01", "to": "2026-10-31"}
+    a.check(api("leader").get("/reports/indicators", unit="bureau", **month), "GET", ind, 200)
+    a.check(anon.get(ind, month), "GET", ind, 401)
+    a.check(api("handler_a").get("/reports/indicators", unit="county_b", **month), "GET", ind, 404)
+    a.check(api("leader").get("/reports/indicators", **{**month, "from": "x"}), "GET", ind, 422)
+    pen = "/api/v1/penalties"
+    a.check(api("leader").get("/penalties"), "GET", pen, 200)
+    a.check(anon.get(pen), "GET", pen, 401)
+    a.check(api("handler_a").get("/penalties", unit="county_b"), "GET", pen, 404)
+    a.check(api("leader").get("/penalties", **{"from": "2026-13-01"}), "GET", pen, 422)
+    warn = "/api/v1/reports/warnings"
+    a.check(api("leader").get("/reports/warnings"), "GET", warn, 200)
+    a.check(anon.get(warn), "GET", warn, 401)
+    a.check(api("leader").get("/reports/warnings", state="nonsense"), "GET", warn, 422)
+
     missing = declared(actions=False) - a.seen
     assert not missing, f"declared answers no scenario here produces: {sorted(missing)}"
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from huiyin.cases import inputs, selectors
-from huiyin.cases.models import Channel, Kind, Severity, State
-from huiyin.org.access import org_units, unit_for
+from huiyin.cases import inputs, outcomes, selectors
+from huiyin.cases.models import Channel, CustomerClass, Kind, Severity, State
+from huiyin.org.access import org_units, unit_for, visible_unit
 from huiyin.privacy import exports
 
 from .. import export, forms
@@ -26,7 +26,7 @@ from .common import is_htmx, staff_required, user_of
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("state", "kind", "unit", "severity", "category", "channel", "overdue", "deadline", "from", "to", "q",
-               "sort")
+               "sort", "within", "category_under", "customer_class", "region", "outcome")
 
 
 def _date(value: str) -> date | None:
@@ -63,7 +63,29 @@ def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilt
         # a deadline filter reads most urgent first unless asked otherwise (from the deadline index)
         sort=params.get("sort", "") if params.get("sort") in selectors.SORTS else "due" if deadline else "-id",
         deadline=deadline,
+        # the reports' drill-downs (huiyin.reports): kept as hidden fields of the filter form
+        within=visible_unit(user, params.get("within", "")) if params.get("within") else None,
+        category_under=params.get("category_under", "")[:64],
+        customer_class=params.get("customer_class", "") if params.get("customer_class") in CustomerClass.values else "",
+        region=params.get("region", "").strip()[:100],
+        outcome=[o for o in params.getlist("outcome")[:5] if outcomes.is_outcome(o)],
     )
+
+
+def drill_filters(f: selectors.ListFilters) -> list[tuple[str, str, str]]:
+    """The filters a report's drill-down added (name, value, label), shown above the form."""
+    out: list[tuple[str, str, str]] = []
+    if f.within is not None:
+        out.append(("within", f.within.code, _("Cases of %(unit)s") % {"unit": f.within.name}))
+    if f.category_under:
+        out.append(("category_under", f.category_under, _("Category %(code)s and below") % {"code": f.category_under}))
+    if f.customer_class:
+        out.append(("customer_class", f.customer_class, _("Customer class %(c)s") % {"c": f.customer_class}))
+    if f.region:
+        out.append(("region", f.region, _("Region %(r)s") % {"r": f.region}))
+    for name in f.outcome:
+        out.append(("outcome", name, str(outcomes.outcome_label(name))))
+    return out
 
 
 def filter_query(params: QueryDict) -> str:
@@ -96,6 +118,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "sorts": [("-id", _("Newest first")), ("id", _("Oldest first")), ("due", _("Most urgent first"))],
         "deadlines": [("overdue", _("Overdue")), ("at_risk", _("At risk")), ("due_today", _("Due today"))],
         "now": now,
+        "drill": drill_filters(f),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "case-results":
         return render(request, "web/cases.html#results", context)

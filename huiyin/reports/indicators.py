@@ -1,0 +1,426 @@
+"""The indicators (DESIGN §10, issue 10 item 1): one definition each, computed for any unit
+subtree and period over what the caller may see.
+
+Which cases: those received in the period (受理时间, Beijing dates) — every indicator counts the
+cases of that cohort, in the caller's scope (`cases.access.cases_for`) and, when a unit is named,
+the unit's cases (`ListFilters.within`: handled in its subtree, or registered there and not yet
+dispatched). A figure is a count of those cases with an outcome of `cases.outcomes` (read off the
+timeline and the timers); its drill-down is the case list with the same filters and that outcome,
+so the two always count the same cases. docs/indicators.md has the table.
+
+The counts are read from the per-case summaries (`reports.facts`), which follow the timeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from huiyin.cases import outcomes
+from huiyin.cases.models import Category, Kind
+from huiyin.cases.selectors import ListFilters, apply_filters
+from huiyin.org.access import grants, subtree_ids
+from huiyin.org.models import Unit, User
+from huiyin.policies.services import active_policy, config_for
+
+from .models import MEASURE_SCALE, BusinessVolume, CaseFact, StageFact
+from .periods import Period, month
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A share of the cohort: `numerator` cases among `denominator` cases (None: every case of
+    the cohort), each an outcome of `cases.outcomes`."""
+
+    name: str
+    numerator: str
+    denominator: str | None
+    label: Any
+    short: str  # its Chinese name in reports, as the seeds write it
+
+
+RATES: tuple[Rate, ...] = (
+    Rate("response_rate", "responded", "response_due", _("Response rate"), "响应率"),
+    Rate("resolution_rate", "resolved", "concluded", _("Resolution rate"), "解决率"),
+    Rate("satisfaction_rate", "satisfied", "reached", _("Satisfaction rate"), "满意率"),
+    Rate("first_contact_resolution", "first_time", "concluded", _("First-contact resolution"), "一次解决率"),
+    Rate("callback_rate", "called_back", "handled", _("Callback rate"), "回访率"),
+    Rate("repeat_rate", "repeat", None, _("Repeat rate"), "重复投诉率"),
+    Rate("reopen_rate", "reopened", "ended", _("Reopen rate"), "重办率"),
+    Rate("redispatch_rate", "redispatched", "dispatched", _("Redispatch rate"), "二次/三次派单率"),
+    Rate("second_round_rate", "second_round", "dispatched", _("Second-round rate"), "二次派单率"),
+    Rate("third_round_rate", "third_round", "dispatched", _("Third-round rate"), "三次派单率"),
+    Rate("escalation_rate", "escalated", None, _("Escalation rate"), "升级率"),
+    Rate("invalid_rate", "invalid", None, _("Invalid rate"), "无效投诉率"),
+)
+RATE = {r.name: r for r in RATES}
+# The rates of the API contract (issue 10 item 11), in its order.
+CONTRACT_RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "first_contact_resolution",
+                  "callback_rate", "repeat_rate", "reopen_rate", "redispatch_rate", "invalid_rate")
+FLAGS = tuple(name for name in outcomes.OUTCOMES if name != "valid")
+STAGES = ("dispatch", "acknowledge", "first_contact", "resolve", "feedback", "callback", "decision",
+          "end_to_end", "appeal")
+DIMENSIONS = ("kind", "channel", "category", "severity", "customer_class")
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    """A rate between 0 and 1, rounded to 4 places; None when nothing was counted."""
+    return round(numerator / denominator, 4) if denominator else None
+
+
+@dataclass
+class Scope:
+    """Whose figures: the caller, the unit (None: everything the caller sees), the cases' kind
+    and any further dimension of the case list (channel, category …)."""
+
+    user: User
+    unit: Unit | None = None
+    kind: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
+        f = ListFilters(date_from=period.start, date_to=period.end, within=self.unit, kind=self.kind)
+        for key, value in {**self.extra, **more}.items():
+            setattr(f, key, value)
+        if outcome:
+            f.outcome = [outcome]
+        return f
+
+    def facts(self, period: Period, **more: str) -> QuerySet[CaseFact]:
+        cohort = apply_filters(self.user, self.filters(period, **more)).values("pk")
+        return CaseFact.objects.filter(case_id__in=cohort)
+
+
+# --- drill-down links: the case list with the same filters ---------------------------------------
+
+URL_KEYS = {"date_from": "from", "date_to": "to", "within": "within", "kind": "kind", "channel": "channel",
+            "category": "category", "category_under": "category_under", "severity": "severity",
+            "customer_class": "customer_class", "region": "region"}
+
+
+def query_of(f: ListFilters) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for attr, key in URL_KEYS.items():
+        value = getattr(f, attr)
+        if value in (None, "", []):
+            continue
+        if isinstance(value, Unit):
+            value = value.code
+        pairs.append((key, str(value)))
+    pairs += [("outcome", o) for o in f.outcome]
+    return pairs
+
+
+def cases_url(f: ListFilters, *, api: bool = False) -> str:
+    """The case list (the staff page, or the API's list) of exactly these cases."""
+    return ("/api/v1/cases?" if api else "/cases/?") + urlencode(query_of(f))
+
+
+# --- the figures ------------------------------------------------------------------------------
+
+
+def _flag_counts(qs: QuerySet[CaseFact]) -> dict[str, int]:
+    agg = qs.aggregate(received=Count("pk"), **{flag: Count("pk", filter=Q(**{flag: True})) for flag in FLAGS})
+    return {k: int(v or 0) for k, v in agg.items()}
+
+
+def _stage_counts(qs: QuerySet[CaseFact]) -> dict[str, tuple[int, int]]:
+    """Stage code → (decided, on time)."""
+    out: dict[str, tuple[int, int]] = {}
+    for row in (StageFact.objects.filter(fact__in=qs).values("code")
+                .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()):
+        out[row["code"]] = (row["n"], row["n"] - row["late"])
+    return out
+
+
+def rates_of(counts: dict[str, int]) -> dict[str, float | None]:
+    return {r.name: ratio(counts[r.numerator], counts[r.denominator or "received"]) for r in RATES}
+
+
+@dataclass
+class Figures:
+    """The indicators of one cohort."""
+
+    scope: Scope
+    period: Period
+    counts: dict[str, int]
+    stages: dict[str, tuple[int, int]]
+    breakdowns: dict[str, list[dict[str, Any]]]
+    handling: dict[str, Any]
+    volumes: list[dict[str, Any]]
+
+    @property
+    def received(self) -> int:
+        return self.counts["received"]
+
+    @property
+    def rates(self) -> dict[str, float | None]:
+        return rates_of(self.counts)
+
+    @property
+    def timeliness(self) -> dict[str, float | None]:
+        return {code: ratio(on_time, decided) for code, (decided, on_time) in self.stages.items()}
+
+    def filters(self, outcome: str | None = None, **more: Any) -> ListFilters:
+        return self.scope.filters(self.period, outcome=outcome, **more)
+
+    def url(self, outcome: str | None = None, *, api: bool = False, **more: Any) -> str:
+        return cases_url(self.filters(outcome, **more), api=api)
+
+
+def compute(scope: Scope, period: Period, *, breakdowns: bool = True) -> Figures:
+    qs = scope.facts(period)
+    counts = _flag_counts(qs)
+    stages = _stage_counts(qs) if counts["received"] else {}
+    return Figures(
+        scope=scope, period=period, counts=counts, stages=stages,
+        breakdowns=_breakdowns(qs) if breakdowns and counts["received"] else {d: [] for d in DIMENSIONS},
+        handling=handling_time(qs) if breakdowns else {},
+        volumes=per_volume(scope, period, qs) if breakdowns else [],
+    )
+
+
+def _breakdowns(qs: QuerySet[CaseFact]) -> dict[str, list[dict[str, Any]]]:
+    """Counts of the cohort by kind, channel, category (the top of its branch: the content
+    class), severity and customer class, each with the outcome counts a report shows beside it."""
+    from huiyin.cases.models import Channel, CustomerClass, Severity
+
+    labels: dict[str, dict[str, str]] = {
+        "kind": {k.value: str(k.label) for k in Kind},
+        "channel": {c.value: str(c.label) for c in Channel},
+        "severity": {s.value: str(s.label) for s in Severity},
+        "customer_class": {c.value: str(c.label) for c in CustomerClass},
+    }
+    categories = {c.pk: c for c in Category.objects.all()}
+    out: dict[str, list[dict[str, Any]]] = {}
+    sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in ("concluded", "resolved", "reached", "satisfied")}
+    for dim, column in (("kind", "kind"), ("channel", "channel"), ("category", "category_root_id"),
+                        ("severity", "severity"), ("customer_class", "customer_class")):
+        rows = []
+        for r in qs.values(column).annotate(n=Count("pk"), **sums).order_by():
+            value = r[column]
+            if dim == "category":
+                cat = categories.get(value) if value is not None else None
+                code, label = (cat.code, cat.name) if cat else ("", str(_("Not classified")))
+            else:
+                code, label = value or "", labels[dim].get(value or "", value or "") or str(_("Not graded"))
+            rows.append({"code": code, "label": label, "count": r["n"],
+                         "resolution_rate": ratio(r["resolved"], r["concluded"]),
+                         "satisfaction_rate": ratio(r["satisfied"], r["reached"])})
+        rows.sort(key=lambda x: (-x["count"], x["code"]))
+        out[dim] = rows
+    return out
+
+
+def drill_key(dim: str, code: str) -> dict[str, Any]:
+    """The case-list filter that selects a breakdown's row."""
+    if dim == "category":
+        return {"category_under": code} if code else {}
+    return {dim: code} if code else {}
+
+
+def handling_time(qs: QuerySet[CaseFact]) -> dict[str, Any]:
+    """Average and 90th percentile (nearest rank) of the working days from receipt to the last
+    closing, over the concluded cases of the cohort."""
+    minutes: list[int] = sorted(m for m in qs.filter(concluded=True, handling_minutes__isnull=False)
+                                .values_list("handling_minutes", flat=True) if m is not None)
+    per_day = config_for(active_policy().pk).business_hours.minutes_per_day or 450
+    if not minutes:
+        return {"cases": 0, "average_days": None, "p90_days": None}
+    p90 = minutes[max(0, math.ceil(0.9 * len(minutes)) - 1)]
+    return {"cases": len(minutes), "average_days": round(sum(minutes) / len(minutes) / per_day, 2),
+            "p90_days": round(p90 / per_day, 2)}
+
+
+# --- complaints per business volume ----------------------------------------------------------
+
+FLOWS = ("premium", "policies", "orders")  # summed over the months; the others are averaged
+
+
+def report_units(scope: Scope) -> list[Unit]:
+    """The unit the figures are for, or the tops of the caller's own subtrees."""
+    if scope.unit is not None:
+        return [scope.unit]
+    paths = sorted({g.path for g in grants(scope.user)})
+    tops = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+    return list(Unit.objects.filter(path__in=tops).order_by("path"))
+
+
+def volume_of(unit: Unit, measure: str, months: list[Any]) -> Decimal | None:
+    """The unit's volume over these months: its own figure where entered, else its children's
+    added up (so entering a city and its counties does not count twice)."""
+    rows = BusinessVolume.objects.filter(unit_id__in=subtree_ids({unit.path}), measure=measure,
+                                         month__in=months).values_list("unit_id", "month", "value")
+    by_unit: dict[int, dict[Any, Decimal]] = {}
+    for unit_id, m, amount in rows:
+        by_unit.setdefault(unit_id, {})[m] = amount
+    if not by_unit:
+        return None
+    units = {u.pk: u for u in Unit.objects.filter(id__in=subtree_ids({unit.path})).only("id", "parent_id", "path")}
+    children: dict[int | None, list[int]] = {}
+    for u in units.values():
+        children.setdefault(u.parent_id, []).append(u.pk)
+
+    def value(uid: int, m: Any) -> Decimal | None:
+        own = by_unit.get(uid, {}).get(m)
+        if own is not None:
+            return own
+        parts = [v for c in children.get(uid, []) if (v := value(c, m)) is not None]
+        return sum(parts, Decimal(0)) if parts else None
+
+    per_month = [v for m in months if (v := value(unit.pk, m)) is not None]
+    if not per_month:
+        return None
+    total = sum(per_month, Decimal(0))
+    return total if measure in FLOWS else total / len(per_month)
+
+
+def per_volume(scope: Scope, period: Period, qs: QuerySet[CaseFact]) -> list[dict[str, Any]]:
+    """Complaints (kind complaint) of the cohort per the units' business volume: per 10,000
+    customers, per 100 million yuan of premium, per 100 million policies (亿张) …"""
+    months = []
+    d = period.start.replace(day=1)
+    while d <= period.end:
+        months.append(d)
+        d = month(d).end + timedelta(days=1)
+    units = report_units(scope)
+    complaints = qs.filter(kind=Kind.COMPLAINT).count()
+    out = []
+    for measure, (scale, scale_label) in MEASURE_SCALE.items():
+        total: Decimal | None = None
+        for unit in units:
+            v = volume_of(unit, measure, months)
+            if v is not None:
+                total = (total or Decimal(0)) + v
+        if total is None:
+            continue
+        per = round(complaints / float(total) * scale, 4) if total else None
+        out.append({"measure": measure, "volume": str(total.quantize(Decimal("0.01"))), "complaints": complaints,
+                    "scale": scale, "scale_label": scale_label, "per_scale": per})
+    return out
+
+
+# --- units side by side: ranking, heat map ---------------------------------------------------
+
+
+def child_units(scope: Scope) -> list[Unit]:
+    """The units a report compares: the children of the report's unit (or of the caller's top
+    units), active ones, in tree order."""
+    parents = report_units(scope)
+    kids = list(Unit.objects.filter(parent__in=parents, active=True).order_by("path"))
+    return kids or parents
+
+
+def _home_of(units: list[Unit]) -> dict[int, Unit]:
+    """Unit id → the compared unit whose subtree holds it."""
+    out: dict[int, Unit] = {}
+    for u in units:
+        for uid in subtree_ids({u.path}):
+            out.setdefault(uid, u)
+    return out
+
+
+def by_unit(scope: Scope, period: Period, units: list[Unit] | None = None) -> list[dict[str, Any]]:
+    """The cohort's counts per compared unit (a case counts in the unit handling it, or, not yet
+    dispatched, in the unit that registered it — `ListFilters.within`)."""
+    units = units if units is not None else child_units(scope)
+    home = _home_of(units)
+    qs = scope.facts(period)
+    per: dict[int, dict[str, int]] = {u.pk: dict.fromkeys(("received", *FLAGS), 0) for u in units}
+    stage: dict[int, dict[str, list[int]]] = {u.pk: {} for u in units}
+    sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in FLAGS}
+    unit_rows = cast(list[dict[str, Any]],
+                     list(qs.values("unit_id", "owner_unit_id").annotate(received=Count("pk"), **sums).order_by()))
+    for r in unit_rows:
+        u = home.get(r["unit_id"] if r["unit_id"] is not None else r["owner_unit_id"])
+        if u is None:
+            continue
+        for key in ("received", *FLAGS):
+            per[u.pk][key] += r[key]
+    stage_rows = cast(list[dict[str, Any]], list(
+        StageFact.objects.filter(fact__in=qs).values("fact__unit_id", "fact__owner_unit_id", "code")
+        .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()))
+    for sr in stage_rows:
+        uid = sr["fact__unit_id"] if sr["fact__unit_id"] is not None else sr["fact__owner_unit_id"]
+        u = home.get(uid)
+        if u is None:
+            continue
+        entry = stage[u.pk].setdefault(sr["code"], [0, 0])
+        entry[0] += sr["n"]
+        entry[1] += sr["n"] - sr["late"]
+    rows = []
+    for u in units:
+        counts = per[u.pk]
+        rows.append({
+            "unit": u, "code": u.code, "name": u.name, "counts": counts, "rates": rates_of(counts),
+            "stages": {c: tuple(v) for c, v in stage[u.pk].items()},
+            "timeliness": {c: ratio(v[1], v[0]) for c, v in stage[u.pk].items()},
+        })
+    return rows
+
+
+def heat_map(scope: Scope, period: Period, units: list[Unit] | None = None) -> dict[str, Any]:
+    """Cases per compared unit × content class (the top of the category's branch)."""
+    units = units if units is not None else child_units(scope)
+    home = _home_of(units)
+    cells: dict[tuple[int, int | None], int] = {}
+    for r in (scope.facts(period).values("unit_id", "owner_unit_id", "category_root_id")
+              .annotate(n=Count("pk")).order_by()):
+        u = home.get(r["unit_id"] if r["unit_id"] is not None else r["owner_unit_id"])
+        if u is not None:
+            key = (u.pk, r["category_root_id"])
+            cells[key] = cells.get(key, 0) + r["n"]
+    root_ids = sorted({c for _u, c in cells}, key=lambda c: (c is None, c or 0))
+    cats = {c.pk: c for c in Category.objects.filter(pk__in=[c for c in root_ids if c is not None])}
+    columns = [{"code": cats[c].code if c in cats else "", "label": cats[c].name if c in cats else str(_("Not classified"))}
+               for c in root_ids]
+    return {
+        "units": [{"code": u.code, "label": u.name} for u in units],
+        "categories": columns,
+        "cells": [[ui, ci, cells.get((u.pk, c), 0)] for ui, u in enumerate(units) for ci, c in enumerate(root_ids)],
+    }
+
+
+def trend(scope: Scope, period: Period, *, bucket: str = "day") -> list[dict[str, Any]]:
+    """Cases received per day, ISO week or month of the period."""
+    counts: dict[Any, int] = {}
+    for day, n in scope.facts(period).values_list("received_day").annotate(n=Count("pk")).order_by():
+        counts[day] = counts.get(day, 0) + n
+    out: list[dict[str, Any]] = []
+    d = period.start
+    while d <= period.end:
+        if bucket == "month":
+            start = d.replace(day=1)
+            label = f"{start:%Y-%m}"
+        elif bucket == "week":
+            start = d - timedelta(days=d.weekday())
+            label = f"{start:%m-%d}"
+        else:
+            start, label = d, f"{d:%m-%d}"
+        if not out or out[-1]["label"] != label:
+            out.append({"label": label, "start": max(start, period.start), "count": 0})
+        out[-1]["count"] += counts.get(d, 0)
+        out[-1]["end"] = d
+        d += timedelta(days=1)
+    return out
+
+
+def totals(scope: Scope, periods: Iterable[Period]) -> list[dict[str, Any]]:
+    """Received and the main rates for several periods (同比, 环比, a year month by month)."""
+    out = []
+    for p in periods:
+        counts = _flag_counts(scope.facts(p))
+        out.append({"period": p, "counts": counts, "rates": rates_of(counts)})
+    return out
+
+
+def with_unit(scope: Scope, unit: Unit | None) -> Scope:
+    return replace(scope, unit=unit)
