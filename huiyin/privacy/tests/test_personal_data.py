@@ -82,6 +82,23 @@ def test_closed_cases_are_anonymised_after_their_retention_period(api, settings,
     assert figures_after["satisfaction"] == figures_before[0]["satisfaction"]
 
 
+def test_the_worker_anonymises_in_its_passes_and_then_rests(api) -> None:
+    from huiyin.cases import jobs
+    from huiyin.privacy import jobs as privacy_jobs
+
+    old = case_in(api, "closed", complainant={"name": "李雷", "phone": "13811112222"})
+    aged(old, 3 * 365 + 1)
+    privacy_jobs.wake()
+    assert jobs.run_pass().get("retention_sweep") == 1
+    assert Case.objects.get(number=old).anonymised_at is not None
+    later = case_in(api, "closed", complainant={"name": "韩梅梅", "phone": "13811113333"})
+    aged(later, 3 * 365 + 1)
+    assert not jobs.run_pass().get("retention_sweep")  # resting: days-long periods need no second look
+    assert Case.objects.get(number=later).anonymised_at is None
+    privacy_jobs.wake()
+    assert jobs.run_pass().get("retention_sweep") == 1
+
+
 def test_the_policy_sets_each_groups_period(api) -> None:
     def short(config: dict[str, Any]) -> None:
         config["privacy"]["retention"] = {"identity": {"days": 30, "purpose": "回访"},
