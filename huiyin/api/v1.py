@@ -303,6 +303,10 @@ from huiyin.notify.api import router as notify_router
 
 api.add_router("/notifications", notify_router)
 
+from huiyin.portal.api import router as portal_router
+
+api.add_router("/portal", portal_router)
+
 # --- calendar ---------------------------------------------------------------------------
 
 calendar_router = Router(tags=["calendar"])

@@ -31,7 +31,14 @@ SENTENCES: dict[str, tuple[str, str]] = {
     Event.CASE_APPROVAL_NEEDED: ("需要您批示", "工单需要您批示，请及时处理。"),
     Event.CASE_MAJOR_OPENED: ("为重大工单，请立即关注", "重大工单已登记，请立即关注并按规定上报。"),
     Event.CASE_CLOSED: ("已办结", "工单已办结。"),
+    Event.CASE_REOPEN_REQUESTED: ("投诉人申请重办，请决定", "投诉人在网站上申请重新办理，请审查后决定是否重办。"),
+    Event.CASE_INFORMATION_ADDED: ("投诉人补充了材料", "投诉人补充了情况或材料，请查看处理记录。"),
+    Event.COMPLAINANT_NOTICE: ("有新的告知", "您的诉求有新的书面告知。"),
 }
+
+# Texts the complainant reads (not staff): context keys `org`, `document`, `document_number`,
+# `kind`, `summary`, `portal_url`.
+COMPLAINANT_EVENTS = (Event.COMPLAINANT_NOTICE,)
 
 _DETAILS = (
     "{% if subject %}\n主题：{{ subject }}{% endif %}"
@@ -45,6 +52,8 @@ _DETAILS = (
 def default_template(event: str, transport: str) -> tuple[str, str]:
     """(subject, body) of the shipped template for an event and template transport."""
     short, sentence = SENTENCES[event]
+    if event in COMPLAINANT_EVENTS:
+        return _complainant_template(transport)
     if transport == TemplateTransport.INBOX:
         return "{{ event_label }}：{{ case_number }}", sentence + _DETAILS
     if transport == TemplateTransport.EMAIL:
@@ -68,6 +77,22 @@ def default_template(event: str, transport: str) -> tuple[str, str]:
         + "{% if url %}\n{{ url }}{% endif %}"
     )
     return "{{ event_label }} {{ case_number }}", body
+
+
+def _complainant_template(transport: str) -> tuple[str, str]:
+    """A notice to the complainant: the document's name and number, what it says in one line,
+    and where to read it in full (the portal, with the case number and the query code)."""
+    if transport == TemplateTransport.SMS:
+        return "", ("【{{ org }}】您的{{ kind }}{{ case_number }}：{{ document }}（{{ document_number }}）"
+                    "{% if summary %}，{{ summary }}{% endif %}。可凭编号和查询码在网站查看全文。")
+    body = (
+        "您好：\n\n{{ org }}就您的{{ kind }}（编号 {{ case_number }}）出具了《{{ document }}》"
+        "（{{ document_number }}）。"
+        "{% if summary %}\n\n{{ summary }}{% endif %}"
+        "{% if portal_url %}\n\n全文请凭工单编号和查询码在 {{ portal_url }} 查看、下载。{% endif %}"
+        "\n\n—— {{ org }}（本邮件由系统发送，请勿直接回复）"
+    )
+    return "【{{ org }}】{{ document }} {{ case_number }}", body
 
 
 def plain_text(event: str, event_label: str, case_number: str) -> tuple[str, str]:

@@ -46,6 +46,10 @@ class Event(models.TextChoices):
     CASE_APPROVAL_NEEDED = "case.approval_needed", _("工单待批示")
     CASE_MAJOR_OPENED = "case.major_opened", _("重大工单")
     CASE_CLOSED = "case.closed", _("工单办结")
+    # Issue 12: what the complainant does on the portal, and the notices sent to the complainant.
+    CASE_REOPEN_REQUESTED = "case.reopen_requested", _("投诉人申请重办")
+    CASE_INFORMATION_ADDED = "case.information_added", _("投诉人补充材料")
+    COMPLAINANT_NOTICE = "complainant.notice", _("告知投诉人")
 
 
 class Transport(models.TextChoices):
@@ -107,6 +111,9 @@ class Notice(models.Model):
     context = models.JSONField(_("数据"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     # The ids of the users told (those active when the event was queued).
     recipients = models.JSONField(_("接收人"), default=list, blank=True)
+    # People who are not users (a complainant): [[transport, address], …], one message each.
+    # Kept out of the context, which webhooks and group chats receive.
+    addresses = models.JSONField(_("外部地址"), default=list, blank=True)
     urgent = models.BooleanField(_("紧急"), default=False)
     dedupe_key = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)

@@ -80,6 +80,7 @@ class Occurrence:
     recipients: tuple[int, ...]
     dedupe: str
     urgent: bool = False
+    addresses: tuple[tuple[str, str], ...] = ()
 
 
 def enqueue(
@@ -90,9 +91,15 @@ def enqueue(
     recipients: Iterable[int],
     urgent: bool = False,
     dedupe: str,
+    addresses: Iterable[tuple[str, str]] = (),
 ) -> int:
     """Write the notifications of one event, in the caller's transaction; return how many
     outbox messages were written.
+
+    `addresses` are people who are not users — a complainant told of a notice: (transport,
+    address) pairs, e.g. ("email", "a@example.com") or ("sms", "13800138000"); one message
+    each when the organisation has that transport on. They are stored on the notice, never in
+    its context (which webhooks and group chats receive).
 
     - one `Notice`: the event, the case number and `context` (plain data), stored once;
     - one `InboxItem` per active recipient (the in-app inbox is always on);
@@ -110,7 +117,8 @@ def enqueue(
     repeating a call with the same `dedupe` writes nothing new and returns 0.
     Non-urgent SMS and robot messages wait for the end of quiet hours.
     """
-    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent)])
+    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent,
+                                    tuple((str(t), str(a)) for t, a in addresses))])
     if not rows or Notice.objects.filter(dedupe_key=rows[0]["dedupe_key"]).exists():
         return 0
     notice = Notice(**{**rows[0], "fanned_out_at": rows[0]["created_at"]})
@@ -153,7 +161,7 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
 
     def someone_hears(n: Occurrence) -> bool:
         nonlocal listened
-        if any(i in names for i in n.recipients):
+        if any(i in names for i in n.recipients) or _external(n.addresses):
             return True
         if listened is None:
             listened = _events_listened_to()
@@ -170,7 +178,8 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
         ids = [i for i in sorted(set(n.recipients)) if i in names]
         rows.append({
             "event": n.event, "case_number": n.case_number, "urgent": n.urgent, "dedupe_key": n.dedupe[:255],
-            "recipients": ids, "created_at": now, "fanned_out_at": None,
+            "recipients": ids, "addresses": [list(a) for a in _external(n.addresses)],
+            "created_at": now, "fanned_out_at": None,
             "context": _plain({
                 **n.context,
                 "event": n.event,
@@ -184,8 +193,14 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
     return rows
 
 
-_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "urgent", "dedupe_key", "created_at",
-                  "fanned_out_at")
+_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "addresses", "urgent", "dedupe_key",
+                  "created_at", "fanned_out_at")
+
+
+def _external(addresses: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (transport, address) pairs of people who are not users that can be written to:
+    a personal transport and a non-empty address."""
+    return [(t, a.strip()) for t, a in addresses if t in PERSONAL_TRANSPORTS and a and a.strip()]
 
 
 _EVENTS = frozenset(Event.values)
@@ -264,6 +279,9 @@ def fan_out(notices: list[Notice]) -> int:
                 if address:
                     messages.append(message(transport, f"{dedupe}|{transport}|{user.pk}",
                                             recipient_id=user.pk, address=address))
+        for i, (transport, address) in enumerate(notice.addresses or []):
+            if transport in personal:
+                messages.append(message(transport, f"{dedupe}|{transport}|to{i}", address=address))
         for transport, wanted in robots:
             if not wanted or event in wanted:
                 mentions = [u.phone for u in users if u.phone]

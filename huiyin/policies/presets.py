@@ -21,7 +21,15 @@ import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
-from .config import ANCHORS, BUILTIN_ROLES, OBLIGATION_ANCHORS, TIMER_ANCHORS, TIMER_CODES
+from .config import (
+    ANCHORS,
+    BUILTIN_ROLES,
+    NOTICE_DOCUMENTS,
+    OBLIGATION_ANCHORS,
+    RECORD_FORM_FIELDS,
+    TIMER_ANCHORS,
+    TIMER_CODES,
+)
 from .rules import RuleError, _check_condition, parse_rules
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -33,7 +41,8 @@ SEVERITIES = ("general", "difficult", "major")
 ROLES = BUILTIN_ROLES
 EVENTS = ("case.created", "case.dispatched", "case.acknowledged", "case.reminder", "case.breached",
           "case.escalated", "case.urged", "case.result_submitted", "case.callback_due", "case.extension_requested",
-          "case.approval_needed", "case.major_opened", "case.closed")
+          "case.approval_needed", "case.major_opened", "case.closed", "case.reopen_requested",
+          "case.information_added")
 # The fields a policy may require on a form (`forms.<form>.required`): intake's fields as the
 # intake body names them, and each action's input fields (`comment` — 阅办意见, 审核意见 — on any
 # action). cases.tests checks that these are the fields cases.inputs accepts.
@@ -527,6 +536,13 @@ SCHEMA = Map({
     "repeat": Map({"within_days": Num(low=1, whole=True), "open_contact": OneOf(("new", "urge")), "basis": BASIS}),
     "forms": Custom(_check_forms, keys=("required",)),
     "notifications": Map({"routes": MapOf(OneOf(EVENTS), Seq(ROUTE))}),
+    "portal": Map({"kinds": KIND_LIST, "reopen_days": Num(low=0, whole=True), "basis": BASIS}),
+    "documents": Map({
+        "record_form": Map({"title": Str(max_length=100), "kinds": MapOf(OneOf(KINDS), Str(max_length=100)),
+                            "fields": Seq(OneOf(RECORD_FORM_FIELDS), unique=True), "basis": BASIS}),
+        "notices": Seq(Map({"document": OneOf(NOTICE_DOCUMENTS), "channels": CHANNEL_LIST, "kinds": KIND_LIST,
+                            "basis": BASIS}, required=("document",))),
+    }),
     "rules": Custom(_check_rules),
     "reports": Seq(Map({
         "code": Str(max_length=64), "name": Str(max_length=200), "period": Either(Seq(Str()), Str()),

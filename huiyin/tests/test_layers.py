@@ -16,8 +16,12 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"org"},
     "policies": {"sla", "org"},
     "cases": {"policies", "sla", "org", "notify"},
-    "api": {"cases", "policies", "sla", "org", "notify"},
+    "api": {"cases", "policies", "sla", "org", "notify", "portal", "channels", "documents"},
     "web": {"cases", "policies", "sla", "org", "notify"},
+    # issue 12: the public portal, the other channels (e-mail, call centre, upstream), formal documents
+    "documents": {"cases", "policies", "sla", "org", "notify"},
+    "portal": {"cases", "policies", "sla", "org", "notify", "documents"},
+    "channels": {"cases", "policies", "sla", "org", "notify", "portal"},
 }
 
 
