@@ -307,6 +307,10 @@ from huiyin.portal.api import router as portal_router
 
 api.add_router("/portal", portal_router)
 
+from huiyin.documents.api import router as documents_router
+
+api.add_router("/cases", documents_router)
+
 # --- calendar ---------------------------------------------------------------------------
 
 calendar_router = Router(tags=["calendar"])
