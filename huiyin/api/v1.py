@@ -311,6 +311,10 @@ from huiyin.documents.api import router as documents_router
 
 api.add_router("/cases", documents_router)
 
+from huiyin.channels.api import router as channels_router  # noqa: E402
+
+api.add_router("", channels_router)
+
 # --- calendar ---------------------------------------------------------------------------
 
 calendar_router = Router(tags=["calendar"])
