@@ -311,7 +311,7 @@ from huiyin.documents.api import router as documents_router
 
 api.add_router("/cases", documents_router)
 
-from huiyin.channels.api import router as channels_router  # noqa: E402
+from huiyin.channels.api import router as channels_router
 
 api.add_router("", channels_router)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -443,13 +443,17 @@ def _first_unknown_year() -> int | None:
 # --- a pass ---------------------------------------------------------------------------------
 
 JOBS = (sweep_breaches, sweep_reminders, sweep_rules, sweep_provisional)
+# Jobs of the apps above cases (e-mail intake, reports to upstream platforms …), each registered by
+# its app's AppConfig.ready(): cases imports none of them. Same contract: a call does one batch and
+# returns how much it did (0: nothing left).
+EXTRA_JOBS: list[Callable[[], int]] = []
 
 
 def run_pass(memory: RulesMemory | None = None) -> dict[str, int]:
     """One pass of every job, each until it has nothing left to do (a batch per transaction).
     `memory` is the worker's, kept between its passes (see `RulesMemory`)."""
     done: dict[str, int] = {}
-    for job in JOBS:
+    for job in (*JOBS, *EXTRA_JOBS):
         total = 0
         if job is sweep_rules:
             total = sweep_rules(memory=memory)  # one page per rule and pass

@@ -3,15 +3,21 @@ token) — see `callcentre.screen_pop`."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field, WithJsonSchema
 
+from huiyin.cases.errors import BadInput, Forbidden
+from huiyin.cases.models import Timer
+from huiyin.cases.selectors import iso
 from huiyin.org.models import User
 
 from .callcentre import screen_pop
+from .models import Upstream
+from .upstream import transfer_receive
 
 router = Router(tags=["call centre"])
 Timestamp = Annotated[
@@ -78,3 +84,41 @@ class PopQuery(Schema):
 def screen_pop_api(request: HttpRequest, q: Query[PopQuery]) -> HttpResponse:
     user: User = request.auth  # type: ignore[attr-defined]
     return JsonResponse(screen_pop(user, q.phone, recording=q.recording))
+
+
+# --- upstream and regulator transfers -------------------------------------------------------------
+
+
+class TransferAccepted(Out):
+    number: str = Field(description="Our case number.")
+    reference: str = Field(description="The upstream's own reference, as sent.")
+    due_at: Timestamp | None = Field(description="The upstream's deadline; it caps the case's clocks.")
+    resolve_due_at: Timestamp | None = Field(description="When our answer is due (the resolve clock, capped).")
+
+
+@router.post("/transfers", summary="An upstream or regulator platform transfers a case (上级/监管转办)",
+             by_alias=True, response={201: TransferAccepted, 200: TransferAccepted},
+             openapi_extra={**errors({401: "`unauthenticated`: no bearer token, or an unknown or expired one.",
+                                      403: "`forbidden`: the token is not an upstream platform's.",
+                                      413: "`too_large`: the request body is over the limit.",
+                                      422: "`invalid_input`: the case's fields, or no upstream_ref / upstream_due_at."}),
+                            "requestBody": {"required": True, "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/CaseIn"}}}}})
+def transfer_create(request: HttpRequest) -> HttpResponse:
+    """The staff intake's JSON (`CaseIn`) with `upstream_ref` and `upstream_due_at` required; the
+    channel is the platform's (upstream or regulator). 201 with the new case; 200 with the case a
+    push with the same reference already made. The result is reported back to the platform's
+    address, in its format, when the case ends — retried until acknowledged."""
+    user: User = request.auth  # type: ignore[attr-defined]
+    upstream = Upstream.objects.filter(user=user, active=True).first()
+    if upstream is None:
+        raise Forbidden("Only an upstream platform's account transfers cases here.")
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"}) from None
+    case, created = transfer_receive(upstream, data, ip=request.META.get("REMOTE_ADDR"))
+    resolve = Timer.objects.filter(case=case, code__in=["resolve", "end_to_end"], stopped_at__isnull=True,
+                                   co_unit__isnull=True).order_by("due_at").values_list("due_at", flat=True).first()
+    return JsonResponse({"number": case.number, "reference": case.upstream_ref, "due_at": iso(case.upstream_due_at),
+                         "resolve_due_at": iso(resolve)}, status=201 if created else 200)
