@@ -168,7 +168,7 @@ def dovecot():  # type: ignore[no-untyped-def]
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it)")
     # Not under pytest's temporary folder (0700): Dovecot's own users must read the configuration.
     root = Path(tempfile.mkdtemp(prefix="huiyin-dovecot-"))
-    os.chmod(root, 0o755)
+    os.chmod(root, 0o755)  # noqa: S103 — Dovecot's users read it; nothing secret in a test server
     server = Dovecot(root)
     try:
         server.start()

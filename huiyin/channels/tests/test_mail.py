@@ -101,9 +101,9 @@ def test_an_unparseable_message_is_kept_and_reported(mailbox, dovecot) -> None: 
 
 def test_nothing_is_flagged_before_the_case_commits(mailbox, dovecot) -> None:  # noqa: F811
     dovecot.deliver(message())
-    with mock.patch("huiyin.cases.services.next_case_number", side_effect=RuntimeError("database went away")):
-        with pytest.raises(RuntimeError):
-            mail.poll_mailbox(mailbox)
+    with (mock.patch("huiyin.cases.services.next_case_number", side_effect=RuntimeError("database went away")),
+          pytest.raises(RuntimeError)):
+        mail.poll_mailbox(mailbox)
     assert not Case.objects.exists() and not InboundMessage.objects.exists()
     assert "$HuiyinDone" not in dovecot.flags()[0] and "\\Seen" not in dovecot.flags()[0]
     assert mail.poll_mailbox(mailbox) == 1  # the next poll takes it
