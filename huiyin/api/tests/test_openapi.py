@@ -155,6 +155,11 @@ def test_every_operation_answers_as_documented(api, org, tmp_path) -> None:
     a.check(anon.get(day), "GET", day, 401)
     a.check(api("agent").get("/calendar/day", date="2026-13-01"), "GET", day, 422)
 
+    # issue 12's operations: the portal, the documents, the screen-pop, the transfers
+    from huiyin.portal.tests.openapi_drive import drive
+
+    drive(a, api, tmp_path)
+
     missing = declared(actions=False) - a.seen
     assert not missing, f"declared answers no scenario here produces: {sorted(missing)}"
 
