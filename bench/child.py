@@ -186,6 +186,9 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "intake-profile": intake_profile, "load": load, "list": listq, "deadline": deadline, "notify": notify,
     "prime-worker": prime_worker, "webhook": webhook, "settle": settle,
 }
+from .channels import mail_child, screen_pop_child
+
+TASKS.update({"screen-pop": screen_pop_child, "mail-intake": mail_child})
 
 
 def main() -> int:

@@ -24,13 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import guard, loadgen, pg, procs
+from . import channels, guard, loadgen, pg, procs
 from .ceilings import DESCRIPTION as BARE_DESCRIPTION
 from .ceilings import ROWS_DESCRIPTION
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules")
+PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "channels")
 BACKENDS = ("sqlite", "postgresql")
 CONCURRENCY = (1, 8, 32)
 GOALS = {
@@ -92,7 +92,7 @@ class Bench:
             "notes": [
                 "Figures are noisy: 2 cores shared with other users' test runs; load average recorded per phase.",
             ],
-            "intake": {}, "list": {}, "worker": {}, "deadline": {}, "memory": {}, "notify": {},
+            "intake": {}, "list": {}, "worker": {}, "deadline": {}, "memory": {}, "notify": {}, "channels": {},
         }
 
     # --- environment ------------------------------------------------------------------
@@ -283,22 +283,28 @@ class Bench:
 
     # --- list ----------------------------------------------------------------------------
 
+    def _skip_loaded(self, key: str, backend: str, why: str) -> None:
+        if key == "channels":  # only the screen-pop of the channels phase needs the loaded database
+            self.results["channels"].setdefault(backend, {})["screen_pop"] = {"skipped": why}
+        else:
+            self.results[key][backend] = {"skipped": why}
+
     def loaded_phase(self, backend: str) -> None:
         """One database with `cfg.cases` bulk-loaded cases for the list, web, worker and
         scheduler figures (whichever of the phases list and worker are asked for)."""
         cfg = self.cfg
-        keys = [k for k in ("list", "worker") if k in self.phases]
+        keys = [k for k in ("list", "worker", "channels") if k in self.phases]
         if backend == "sqlite" and cfg.cases > cfg.sqlite_list_max:
             why = (f"SQLite loaded-database phases skipped at {cfg.cases:,} cases (limit --sqlite-list-max "
                    f"{cfg.sqlite_list_max:,})")
             for k in keys:
-                self.results[k][backend] = {"skipped": why}
+                self._skip_loaded(k, backend, why)
             say(f"-- {why}")
             return
         db = self.fresh_db(backend, "list")
         if db is None:
             for k in keys:
-                self.results[k][backend] = {"skipped": self.pg_skip}
+                self._skip_loaded(k, backend, self.pg_skip)
             return
         say(f"-- {' and '.join(keys)} on {backend}: fresh database, migrate, demo, bulk-load {cfg.cases:,} cases")
         env = self.base_env(db, f"list-{backend}")
@@ -310,6 +316,8 @@ class Bench:
             f"{loaded['stats']['timers']:,} timers ({loaded['stats']['open_timers_past_due']:,} open past due)")
         if "list" in self.phases:
             self.list_phase(backend, env, loaded)
+        if "channels" in self.phases:  # issue 12: the screen-pop at the loaded database
+            channels.screen_pop_phase(self, backend, env)
         if "worker" in self.phases:
             self.worker_p95(backend, env, loaded)
         if "list" in self.phases:
@@ -543,7 +551,7 @@ class Bench:
             elif "memory" in self.phases:
                 guarded(f"memory/{backend}", self.intake, backend, memory_only=True)
         for backend in reversed(self.backends):  # PostgreSQL first: the headline figure
-            if "list" in self.phases or "worker" in self.phases:
+            if {"list", "worker", "channels"} & set(self.phases):  # channels: the screen-pop at the loaded db
                 guarded(f"loaded/{backend}", self.loaded_phase, backend)
         if "deadline" in self.phases:
             guarded("deadline", self.deadline)
@@ -551,6 +559,8 @@ class Bench:
             guarded("notify", self.notify)
         if "rules" in self.phases:
             guarded("rules", self.rules)
+        if "channels" in self.phases:
+            guarded("channels", channels.phase, self)
         self.results["wall_seconds"] = round(time.monotonic() - started, 1)
 
     def cleanup(self) -> None:

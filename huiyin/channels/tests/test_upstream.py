@@ -21,9 +21,9 @@ from django.test import Client
 from django.utils import timezone
 
 from huiyin.cases.models import Case
+from huiyin.cases.tests.helpers import RESULT
 from huiyin.channels.models import Transfer, Upstream
 from huiyin.channels.upstream import report_upstream
-from huiyin.cases.tests.helpers import RESULT
 from huiyin.conftest import COMPLAINT, Api, bj
 from huiyin.org.models import User
 
@@ -40,7 +40,7 @@ class FakeUpstream:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.received.append((dict(self.headers.items()), body))
                 status, answer = fake.answers.pop(0) if len(fake.answers) > 1 else fake.answers[0]
@@ -80,7 +80,7 @@ def add_upstream(fmt: str, url: str) -> tuple[Upstream, Api]:
 
 
 def test_a_transferred_case_goes_back_to_its_platform_until_acknowledged(org, api, fake) -> None:
-    upstream, platform = add_upstream("hotline", fake.url)
+    _upstream, platform = add_upstream("hotline", fake.url)
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False) as clock:
         r = platform.post("/transfers", {**COMPLAINT, "upstream_ref": "SX-2026-000777",
                                          "upstream_due_at": "2026-03-03T12:00:00+08:00"})
@@ -127,7 +127,7 @@ def test_a_transferred_case_goes_back_to_its_platform_until_acknowledged(org, ap
 def test_a_200_without_the_acknowledgement_is_retried_and_a_refusal_gives_up(org, api) -> None:
     server = FakeUpstream([(200, {"code": "E102", "msg": "sign error"}), (404, {})])
     try:
-        upstream, platform = add_upstream("hotline", server.url)
+        _upstream, platform = add_upstream("hotline", server.url)
         n = platform.post("/transfers", {**COMPLAINT, "upstream_ref": "R-1",
                                          "upstream_due_at": "2027-12-31T17:00:00+08:00"}).json()["number"]
         api("dispatcher").act(n, "mark_invalid", {"reason": "重复反映"})
@@ -144,7 +144,7 @@ def test_a_200_without_the_acknowledgement_is_retried_and_a_refusal_gives_up(org
 
 
 def test_only_a_platform_pushes_and_it_must_give_its_reference_and_deadline(org, api) -> None:
-    upstream, platform = add_upstream("huiyin", "http://127.0.0.1:9/never")
+    _upstream, platform = add_upstream("huiyin", "http://127.0.0.1:9/never")
     assert api("agent").post("/transfers", {**COMPLAINT, "upstream_ref": "X"}).status_code == 403
     r = platform.post("/transfers", COMPLAINT)
     assert r.status_code == 422 and "upstream_ref" in r.json()["error"]["fields"]
