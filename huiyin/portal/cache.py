@@ -13,7 +13,7 @@ from django.db import connections, router, transaction
 class SharedDatabaseCache(DatabaseCache):
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         db = router.db_for_write(self.cache_model_class)
-        table = connections[db].ops.quote_name(self._table)
+        table = connections[db].ops.quote_name(self.cache_model_class._meta.db_table)
         made = self.make_and_validate_key(key, version=version)
         with transaction.atomic(using=db):
             # Lock the row first (PostgreSQL; SQLite's IMMEDIATE transaction already holds the

@@ -175,7 +175,7 @@ def case_submit(data: Any, *, ip: str | None, files: list[UploadedFile] | None =
     if p.kind not in open_kinds():
         raise BadInput(f"The portal does not take {p.kind} cases.", fields={"kind": "not open to the public"})
     person = p.complainant or PortalComplainantIn(anonymous=True)
-    if p.kind != Kind.REPORT and (person.anonymous or not person.name or not (person.phone or person.email)):
+    if p.kind != Kind.REPORT.value and (person.anonymous or not person.name or not (person.phone or person.email)):
         raise BadInput("Give your name and a phone number or an e-mail address (only a report may be anonymous).",
                        fields={"complainant": "name and a phone or e-mail are required"})
     files = list(files or [])
@@ -329,7 +329,7 @@ def tracking_view(case: Case) -> dict[str, Any]:
         {"kind": d.kind, "title": str(DocumentKind(d.kind).label), "number": d.number, "issued_at": iso(d.issued_at)}
         for d in CaseDocument.objects.filter(case=case, kind__in=COMPLAINANT_DOCUMENTS).order_by("id")
     ]
-    progress = []
+    progress: list[dict[str, Any]] = []
     for e in case.events.order_by("id").only("action", "to_state", "changes", "at", "source"):
         label = _milestone(e)
         if label and not (progress and progress[-1]["label"] == label and progress[-1]["at"] == iso(e.at)):

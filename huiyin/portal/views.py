@@ -101,8 +101,8 @@ FIELD_NAMES = {
 @require_http_methods(["GET", "POST"])
 def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        values = {"kind": request.GET.get("kind", "complaint")}
-        return render(request, "portal/submit.html", _submit_context(request, values, {}))
+        initial = {"kind": request.GET.get("kind", "complaint")}
+        return render(request, "portal/submit.html", _submit_context(request, initial, {}))
     post = request.POST
     values: dict[str, Any] = {k: post.get(k, "") for k in post}
     refused, why = _limited(request, "submit")

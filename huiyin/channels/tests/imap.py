@@ -163,7 +163,7 @@ def _exists(user: str) -> bool:
 
 
 @pytest.fixture
-def dovecot():  # type: ignore[no-untyped-def]
+def dovecot():
     if not Path(DOVECOT).exists():
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it)")
     # Not under pytest's temporary folder (0700): Dovecot's own users must read the configuration.

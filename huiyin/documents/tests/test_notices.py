@@ -17,7 +17,7 @@ from huiyin.policies.services import policy_load_preset
 
 pytestmark = pytest.mark.django_db
 
-LETTER = {
+LETTER: dict[str, Any] = {
     "kind": "complaint", "channel": "letter", "subject": "购买的电饭煲漏电",
     "description": "来信反映在某商场购买的电饭煲使用时漏电。", "demands": "要求退货",
     "complainant": {"name": "周七", "phone": "13600136000", "email": "zhouqi@example.com", "address": "某市某路1号",

@@ -24,7 +24,7 @@ def _roomy_limits(settings: Any) -> None:
     """Tests send many requests from one address; the limits' own test sets its figures."""
     settings.PORTAL_LIMITS = {scope: (1000, 1000, 3600) for scope in settings.PORTAL_LIMITS}
 
-COMPLAINT = {
+COMPLAINT: dict[str, Any] = {
     "kind": "complaint",
     "subject": "卷烟配送延误",
     "description": "本周订购的卷烟延误三天送达。",

@@ -48,10 +48,10 @@ class Command(BaseCommand):
             upstream = Upstream.objects.filter(code=opts["code"]).first()
             if upstream is None:
                 raise CommandError(f"No upstream {opts['code']!r}.")
-            dead = list(Transfer.objects.filter(upstream=upstream, report_state=ReportState.DEAD))
-            for t in dead:
+            given_up = list(Transfer.objects.filter(upstream=upstream, report_state=ReportState.DEAD))
+            for t in given_up:
                 report_retry(t)
-            return f"{len(dead)} report(s) queued again."
+            return f"{len(given_up)} report(s) queued again."
         return self._add(opts)
 
     def _add(self, opts: dict[str, Any]) -> str:
