@@ -115,7 +115,7 @@ def transfer_create(request: HttpRequest) -> HttpResponse:
         raise Forbidden("Only an upstream platform's account transfers cases here.")
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         raise BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"}) from None
     case, created = transfer_receive(upstream, data, ip=request.META.get("REMOTE_ADDR"))
     resolve = Timer.objects.filter(case=case, code__in=["resolve", "end_to_end"], stopped_at__isnull=True,

@@ -159,7 +159,7 @@ def _body(request: HttpRequest) -> Any:
         return {}
     try:
         return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         raise BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"}) from None
 
 

@@ -211,3 +211,33 @@ def test_information_added_reaches_the_timeline_and_the_handling_unit(org, api) 
     assert event.changes["information"][1] == "补充：送货单号 SD-778" and event.source == "portal"
     assert InboxItem.objects.filter(user=org.handler_a, event="case.information_added").exists()
     assert post(Client(), f"/cases/{n}/information", {"text": ""}, **code).status_code == 422
+
+
+def test_hostile_requests_get_a_4xx_and_change_nothing(org) -> None:
+    receipt = submit()
+    n, code = receipt["number"], receipt["query_code"]
+    before = Case.objects.count()
+    # JSON nested deeper than the parser recurses
+    r = Client().post("/api/v1/portal/cases", "[" * 100_000, content_type="application/json")
+    assert r.status_code == 422 and r.json()["error"]["fields"] == {"body": "invalid JSON"}
+    # codes and numbers that are too long, binary or not ours: all one answer, that of a missing case
+    missing = track("TS20000101-000001", code)
+    for number, header in ((n, "A" * 100_000), (n, "ABCD\x00EF"), (n, "码码码"), (n, ""), ("x" * 5000, code),
+                           ("../../etc", code), (n.lower(), code)):
+        r = track(number, header)
+        assert (r.status_code, r.content) == (missing.status_code, missing.content), (number[:20], header[:20])
+        if header != code:
+            r = Client().get("/api/v1/portal/track", headers={"X-Query-Code": header})
+            assert (r.status_code, r.content) == (missing.status_code, missing.content)
+    # another case's code opens neither case's steps
+    other = submit(complainant={"name": "王五", "phone": "13700137000"})
+    for step, body in (("satisfaction", {"satisfaction": "satisfied"}), ("reopen", {"reason": "再办"}),
+                       ("information", {"text": "补充"})):
+        r = post(Client(), f"/cases/{n}/{step}", body, **{"X-Query-Code": other["query_code"]})
+        assert (r.status_code, r.content) == (missing.status_code, missing.content)
+    # oversized and control-character texts in the complainant's steps
+    for step, body in (("information", {"text": "x" * 100_000}), ("information", {"text": "\x1b[31m"}),
+                       ("reopen", {"reason": "\x07"}), ("satisfaction", {"satisfaction": ["satisfied"]})):
+        assert post(Client(), f"/cases/{n}/{step}", body, **{"X-Query-Code": code}).status_code == 422
+    assert Case.objects.count() == before + 1
+    assert not Event.objects.filter(case__number=n, action__in=["information", "reopen_request", "callback"]).exists()
