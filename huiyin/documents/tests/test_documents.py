@@ -93,6 +93,20 @@ def test_a_walk_in_record_is_printed_for_the_visitors_signature(api) -> None:
     assert get(api, "agent", new_case(api)["number"], "walk_in_record", "html").status_code == 409
 
 
+def test_the_case_page_lists_the_documents_the_case_has_now(api, org) -> None:
+    import re
+
+    n = new_case(api, channel="walk_in")["number"]
+    c = Client()
+    c.force_login(org.agent)
+    page = c.get(f"/cases/{n}/").content.decode()
+    kinds = re.findall(r'data-document="(\w+)"', page)
+    assert "walk_in_record" in kinds and "record_form" in kinds and "reply" not in kinds
+    link = re.search(r'href="([^"]+)"[^>]*data-document="walk_in_record"', page).group(1)
+    r = c.get(link)
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
+
+
 # --- the pictures -------------------------------------------------------------------------------
 
 
