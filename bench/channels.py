@@ -159,6 +159,46 @@ def screen_pop_phase(bench: Any, backend: str, env: dict[str, str]) -> None:
     say(f"   screen-pop at {bench.cfg.cases:,} cases: p95 {res['p95_ms']} ms (goal 50 ms)")
 
 
+def summary_rows(channels: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary table's rows of the channels phase."""
+    rows: list[dict[str, Any]] = []
+    for backend, res in channels.items():
+        sp = res.get("screen_pop") or {}
+        if "p95_ms" in sp:
+            rows.append({"figure": f"screen-pop p95, {backend} ({sp['cases']:,} cases)", "value": f"{sp['p95_ms']} ms",
+                         "goal": "< 50 ms", "status": "pass" if sp["p95_ms"] < 50 else "MISS"})
+        elif sp:
+            rows.append({"figure": f"screen-pop, {backend}", "value": str(sp.get("skipped") or sp.get("error"))[:120],
+                         "goal": "< 50 ms", "status": "info"})
+        sub = res.get("portal_submissions") or {}
+        if "per_second" in sub:
+            rows.append({"figure": f"portal submissions/s, {backend} (gunicorn -w 2, {sub['clients']} clients)",
+                         "value": f"{sub['per_second']}/s (p95 {sub['p95_ms']} ms)", "goal": "—", "status": "info"})
+        tr = res.get("tracking") or {}
+        if "p95_ms" in tr:
+            rows.append({"figure": f"portal tracking p95, {backend}", "value": f"{tr['p95_ms']} ms", "goal": "—",
+                         "status": "info"})
+        mail = res.get("mail") or {}
+        if mail:
+            rows.append({"figure": f"e-mail ingested/s, {backend}",
+                         "value": f"{mail['per_second']}/s" if mail.get("per_second") else str(mail.get("skipped")),
+                         "goal": "—", "status": "info"})
+    return rows
+
+
+def smoke_problems(channels: dict[str, Any]) -> list[str]:
+    out = []
+    for backend, res in channels.items():
+        if "skipped" in res:
+            continue
+        if not (res.get("portal_submissions") or {}).get("created"):
+            out.append(f"channels on {backend}: no portal submission was created")
+        if res.get("one_address", [None])[:4] != [201, 201, 201, 428]:
+            out.append(f"channels on {backend}: one address was not challenged after its free uses: "
+                       f"{res.get('one_address')}")
+    return out
+
+
 # --- child tasks (bench.child) ------------------------------------------------------------------
 
 

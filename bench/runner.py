@@ -776,6 +776,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"figure": f"rules on intake ({ru['preset']}, {ru['rules']} rules)",
                      "value": f"{ru['rule_evaluations_per_s']:,.0f} rule evaluations/s ({ru['cases_per_s']:,.0f} cases/s)",
                      "goal": "—", "status": "info"})
+    rows += channels.summary_rows(results.get("channels") or {})
     return rows
 
 
@@ -1006,4 +1007,6 @@ def smoke_problems(results: dict[str, Any]) -> list[str]:
     for backend, res in (results.get("worker") or {}).items():
         if "skipped" not in res and res.get("p95_ratio") is None:
             out.append(f"worker on {backend}: no p95 ratio")
+    if "channels" in results["phases"]:
+        out += channels.smoke_problems(results.get("channels") or {})
     return out
