@@ -25,7 +25,8 @@ end
 
 function request()
   n = n + 1
-  local phone = string.format("1%s%d%07d", run, tid % 10, n % 10000000)
+  -- 139 + run + thread + request: a number intake's phone check accepts (China Mobile's block)
+  local phone = string.format("139%02d%d%05d", tonumber(run) % 100, tid % 10, n % 100000)
   local body = string.gsub(template, "@PHONE@", phone)
   return wrk.format("POST", nil, headers, body)
 end

@@ -95,7 +95,8 @@ def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
     due, capped_by = d.due_at, ""
     if timer.code == "resolve" and case.upstream_due_at is not None and case.upstream_due_at == d.due_at:
         capped_by = "upstream"
-    if timer.code in TIMER_CODES and timer.code not in (END_TO_END, "appeal") and not timer.role:
+    if (timer.code in TIMER_CODES and timer.code not in (END_TO_END, "appeal") and not timer.role
+            and END_TO_END in (cfg.raw.get("timers") or {})):  # no query when the policy has no such clock
         end = _end_to_end_due(case)
         if end is not None and end < due:
             due, capped_by = end, END_TO_END

@@ -84,7 +84,8 @@ def record_breach_events(breaches: Sequence[DueTimer], *, at: datetime) -> None:
 
 def _notify_timers(timers: Sequence[DueTimer], event: str) -> None:
     notifications.notify_batch([
-        notifications.Due(t.case_id, event, f"{event}:timer{t.id}", {"note": t.code, "deadline": t.due_at})
+        notifications.Due(t.case_id, event, f"{event}:timer{t.id}", {"note": t.code, "deadline": t.due_at},
+                          timer=t.code)
         for t in timers
     ])
 

@@ -7,29 +7,37 @@ here (`context`): notify renders its texts from it later and never reads a case.
 Routes come from the policy (`notifications.routes`), falling back to DEFAULT_ROUTES:
 for each event, which roles, reached over which unit of the case:
 `owner` (the registering centre's line), `unit` (the handling unit, lead and co-units),
-`registrar` (the agent who took the case: 首问负责制).
+`registrar` (the agent who took the case: 首问负责制), `awaiting` (the approver an approval
+chain waits for, at each level); only `when` the case's severity, kind, channel, flags or the
+hour match; over the `transport` the route chooses; to whoever is on `duty` (DutyShift).
+Nobody is told of their own action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from huiyin.notify.services import Occurrence, enqueue, enqueue_many
-from huiyin.org.models import Membership, Unit
+from huiyin.notify.services import PREFERENCES, Occurrence, enqueue, enqueue_many
+from huiyin.org.models import DutyShift, Membership, Unit
+from huiyin.policies.config import PolicyConfig
 from huiyin.policies.services import config_for
+from huiyin.sla.calendar import in_business_hours
 
 from .models import Case, CoHandling
 
 DEFAULT_ROUTES: dict[str, list[dict[str, Any]]] = {
     "case.created": [],
-    "case.approval_needed": [{"roles": ["leader"], "over": "owner"}],
+    # the approver the chain waits for at each level; the leader when it waits for no one
+    "case.approval_needed": [{"roles": ["leader"], "over": "awaiting"}],
     "case.dispatched": [{"roles": ["first_responsible", "handler"], "over": "unit"}],
     "case.acknowledged": [{"over": "registrar"}],
     "case.reminder": [{"roles": ["handler", "first_responsible"], "over": "unit"}],
@@ -51,29 +59,34 @@ DEFAULT_ROUTES: dict[str, list[dict[str, Any]]] = {
 URGENT = {"case.breached", "case.escalated", "case.major_opened"}
 
 
-def _units(case: Case, over: str, co_units: list[Unit] | None = None) -> list[Unit]:
-    if over == "owner":
-        return [case.owner_unit]
-    if over == "unit":
-        units = [case.unit] if case.unit_id and case.unit else []
-        if co_units is None:
-            co_units = [co.unit for co in CoHandling.objects.filter(case=case, round=case.round, active=True)
-                        .select_related("unit")]
-        return units + co_units
-    return []
+# --- routing: which people, over which transports ---------------------------------------------
 
 
-def users_with_roles_over(roles: Iterable[str], units: Iterable[Unit]) -> set[int]:
-    """Users holding one of `roles` in one of the units or an ancestor of it."""
-    ancestor_ids: set[int] = set()
-    for unit in units:
-        ancestor_ids.update(int(p) for p in unit.path.strip("/").split("/") if p)
-    if not ancestor_ids:
-        return set()
-    return set(
-        Membership.objects.filter(unit_id__in=ancestor_ids, role__in=list(roles), user__is_active=True)
-        .values_list("user_id", flat=True)
-    )
+@dataclass(frozen=True)
+class About:
+    """What routing looks at of a case, as plain values: built from a `Case` (`about`) or from
+    the rows `notify_batch` reads."""
+
+    policy_id: int
+    severity: str
+    kind: str
+    channel: str
+    flags: frozenset[str]
+    owner_unit_id: int
+    unit_id: int | None
+    co_unit_ids: tuple[int, ...]
+    registered_by_id: int | None
+    awaiting: str
+
+
+def about(case: Case, co_units: list[Unit] | None = None) -> About:
+    if co_units is None:
+        co_ids = tuple(CoHandling.objects.filter(case=case, round=case.round, active=True)
+                       .values_list("unit_id", flat=True)) if case.unit_id else ()
+    else:
+        co_ids = tuple(u.pk for u in co_units)
+    return About(case.policy_id, case.severity, case.kind, case.channel, frozenset(case.flags or ()),
+                 case.owner_unit_id, case.unit_id, co_ids, case.registered_by_id, case.awaiting or "")
 
 
 def _routes(policy_id: int, event: str) -> list[dict[str, Any]]:
@@ -81,15 +94,108 @@ def _routes(policy_id: int, event: str) -> list[dict[str, Any]]:
     return routes.get(event, DEFAULT_ROUTES.get(event, []))
 
 
-def recipients(case: Case, event: str, co_units: list[Unit] | None = None) -> set[int]:
-    ids: set[int] = set()
-    for route in _routes(case.policy_id, event):
+def _applies(when: dict[str, Any] | None, c: About, cfg: PolicyConfig, now: datetime) -> bool:
+    """A route's `when`: every key given must hold (severities, kinds, channels: one of; flags:
+    any of; hours: `in` or `out` of the policy's business hours on the working-day calendar)."""
+    if not when:
+        return True
+    if "severities" in when and c.severity not in when["severities"]:
+        return False
+    if "kinds" in when and c.kind not in when["kinds"]:
+        return False
+    if "channels" in when and c.channel not in when["channels"]:
+        return False
+    if "flags" in when and not c.flags.intersection(when["flags"]):
+        return False
+    return "hours" not in when or in_business_hours(now, cfg.business_hours) == (when["hours"] == "in")
+
+
+class Memberships:
+    """Who holds which role in the units' lines (each unit and its ancestors), read once for
+    many cases, and who is on duty there (值班, read when a route asks)."""
+
+    def __init__(self, units: dict[int, str]) -> None:
+        """`units`: id → materialised path of every unit the routes may look over."""
+        self.ancestors = {pk: [int(p) for p in path.strip("/").split("/") if p] for pk, path in units.items()}
+        self.lines = {a for ids in self.ancestors.values() for a in ids}
+        self.held: dict[tuple[int, str], set[int]] = {}
+        self.codes: dict[int, str] = {}
+        for user_id, unit_id, role, code in Membership.objects.filter(
+                unit_id__in=self.lines, user__is_active=True).values_list("user_id", "unit_id", "role", "unit__code"):
+            self.held.setdefault((unit_id, role), set()).add(user_id)
+            self.codes[unit_id] = code
+        self._duty: dict[datetime, set[tuple[int, int]]] = {}
+
+    @classmethod
+    def of(cls, unit_ids: Iterable[int | None]) -> Memberships:
+        ids = {u for u in unit_ids if u}
+        return cls(dict(Unit.objects.filter(pk__in=ids).values_list("pk", "path")) if ids else {})
+
+    def on_duty(self, now: datetime) -> set[tuple[int, int]]:
+        if now not in self._duty:
+            self._duty[now] = set(DutyShift.objects.filter(
+                unit_id__in=self.lines, starts_at__lte=now, ends_at__gt=now).values_list("unit_id", "user_id"))
+        return self._duty[now]
+
+    def over(self, roles: Iterable[str], unit_ids: Iterable[int | None], cfg: PolicyConfig, *,
+             duty: bool = False, now: datetime | None = None) -> set[int]:
+        """The users holding one of `roles` (built-in, or a policy role: a built-in role held in
+        a named unit) in one of the units or an ancestor. With `duty`, those of them on duty
+        now for the unit where they hold it — or all of them when nobody is."""
+        found: set[tuple[int, int]] = set()
+        for name in roles:
+            policy_role = cfg.roles.get(name)
+            base = policy_role.role if policy_role else name
+            only = policy_role.unit if policy_role else ""
+            for unit_id in unit_ids:
+                for ancestor in self.ancestors.get(unit_id or 0, ()):
+                    if only and self.codes.get(ancestor) != only:
+                        continue
+                    found.update((ancestor, u) for u in self.held.get((ancestor, base), ()))
+        if duty and now is not None and (on := found & self.on_duty(now)):
+            found = on
+        return {u for _, u in found}
+
+
+def targets(c: About, event: str, who: Memberships, now: datetime) -> dict[int, list[str] | None]:
+    """The people the policy routes `event` to for a case, each with the transports a route
+    chose for them (None: their own preferences). Routes, in the policy's `notifications.routes`
+    (docs/policies.md): `roles`, `over` (owner | unit | registrar | awaiting), `when`,
+    `transport`, `duty`."""
+    cfg = config_for(c.policy_id)
+    out: dict[int, set[str]] = {}
+    for route in _routes(c.policy_id, event):
+        if not _applies(route.get("when"), c, cfg, now):
+            continue
         over = route.get("over", "owner")
+        roles = route.get("roles", [])
+        duty = bool(route.get("duty"))
         if over == "registrar":
-            ids.add(case.registered_by_id)
+            ids = {c.registered_by_id} if c.registered_by_id else set()
+        elif over == "awaiting":
+            # the approver the chain waits for, over the registering line and the handling unit
+            # (where `access.holds` looks); the route's roles when it waits for nobody
+            ids = who.over([c.awaiting] if c.awaiting else roles, [c.owner_unit_id, c.unit_id], cfg,
+                           duty=duty, now=now)
+        elif over == "unit":
+            ids = who.over(roles, [c.unit_id, *c.co_unit_ids], cfg, duty=duty, now=now)
         else:
-            ids |= users_with_roles_over(route.get("roles", []), _units(case, over, co_units))
-    return ids
+            ids = who.over(roles, [c.owner_unit_id], cfg, duty=duty, now=now)
+        mine = set(route.get("transport") or [PREFERENCES])
+        for user_id in ids:
+            out[user_id] = out.get(user_id, set()) | mine
+    # None where a person hears over their own preferences only
+    return {u: (None if t == {PREFERENCES} else sorted(t)) for u, t in out.items()}
+
+
+def recipients(case: Case, event: str, co_units: list[Unit] | None = None) -> set[int]:
+    """The ids of the people the policy routes `event` to for the case, now."""
+    c = about(case, co_units)
+    return set(targets(c, event, Memberships.of([c.owner_unit_id, c.unit_id, *c.co_unit_ids]), timezone.now()))
+
+
+def _chosen(found: dict[int, list[str] | None]) -> dict[str, list[str]]:
+    return {str(u): t for u, t in found.items() if t is not None}
 
 
 @dataclass(frozen=True)
@@ -101,18 +207,21 @@ class Due:
     event: str
     dedupe: str
     extra: dict[str, Any]
+    # The timer the notice is about: an obligation's reminder or breach goes to the role the
+    # obligation is assigned to (`obligations[].role`), not to the event's routes.
+    timer: str = ""
 
 
 # What `notify_batch` reads of a case: routing and context, as plain values.
-_ROW_FIELDS = ("id", "number", "subject", "severity", "kind", "state", "policy_id", "round", "registered_by_id",
-               "owner_unit_id", "unit_id")
+_ROW_FIELDS = ("id", "number", "subject", "severity", "kind", "channel", "flags", "state", "policy_id", "round",
+               "registered_by_id", "owner_unit_id", "unit_id", "awaiting")
 
 
 def notify_batch(items: Sequence[Due]) -> int:
     """The scheduler's notices (breaches, reminders) for many cases at once: the cases are read
-    as plain rows, the recipients worked out once per distinct (policy, event, units) from one
-    read of the memberships, and the notices written in bulk (`notify.enqueue_many`; the worker
-    writes their inbox items and messages). Returns how many notices were written."""
+    as plain rows, the recipients worked out once per distinct routing facts from one read of
+    the memberships, and the notices written in bulk (`notify.enqueue_many`; the worker writes
+    their inbox items and messages). Returns how many notices were written."""
     if not items:
         return 0
     case_ids = list({i.case_id for i in items})
@@ -125,30 +234,23 @@ def notify_batch(items: Sequence[Due]) -> int:
     unit_ids = {r[k] for r in rows.values() for k in ("owner_unit_id", "unit_id") if r[k]} | {
         u for units in co.values() for u in units}
     units = {pk: (path, name) for pk, path, name in Unit.objects.filter(pk__in=unit_ids).values_list("pk", "path", "name")}
-    who = _Memberships(units)
-    cache: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    language, tz = get_language(), timezone.get_current_timezone()
+    who = Memberships({pk: path for pk, (path, _) in units.items()})
+    cache: dict[tuple[Any, ...], dict[int, list[str] | None]] = {}
+    language, tz, now = get_language(), timezone.get_current_timezone(), timezone.now()
     occurrences = []
     for item in items:
         r = rows[item.case_id]
-        co_units = tuple(co.get(item.case_id, ()))
-        routes = _routes(r["policy_id"], item.event)
-        overs = {route.get("over", "owner") for route in routes}
-        # The same recipients for every case that agrees on what the event's routes look at.
-        key = (r["policy_id"], item.event, r["owner_unit_id"] if "owner" in overs else None,
-               (r["unit_id"], co_units) if "unit" in overs else None,
-               r["registered_by_id"] if "registrar" in overs else None)
+        c = About(r["policy_id"], r["severity"], r["kind"], r["channel"], frozenset(r["flags"] or ()),
+                  r["owner_unit_id"], r["unit_id"], tuple(co.get(item.case_id, ())), r["registered_by_id"],
+                  r["awaiting"] or "")
+        # The same people for every case that agrees on what routing looks at.
+        duty = config_for(c.policy_id).obligation(item.timer) if item.timer else None
+        key = (item.event, c, duty.role if duty else None)
         if key not in cache:
-            ids: set[int] = set()
-            for route in routes:
-                over = route.get("over", "owner")
-                if over == "registrar":
-                    ids.add(r["registered_by_id"])
-                elif over == "owner":
-                    ids |= who.over(route.get("roles", []), [r["owner_unit_id"]])
-                elif over == "unit":
-                    ids |= who.over(route.get("roles", []), [u for u in (r["unit_id"], *co_units) if u])
-            cache[key] = tuple(sorted(ids))
+            cache[key] = ({u: None for u in who.over([duty.role], [c.owner_unit_id, c.unit_id],
+                                                     config_for(c.policy_id))}
+                          if duty else targets(c, item.event, who, now))
+        found = cache[key]
         ctx = dict(item.extra)
         if ctx.get("deadline") is not None:
             ctx["deadline"] = _when(ctx["deadline"], tz)
@@ -156,29 +258,9 @@ def notify_batch(items: Sequence[Due]) -> int:
                     "severity": _label(language, "severity", r["severity"]),
                     "kind": _label(language, "kind", r["kind"]), "state": _label(language, "state", r["state"]),
                     **ctx}
-        occurrences.append(Occurrence(item.event, r["number"], context_, cache[key], item.dedupe,
-                                      item.event in URGENT))
+        occurrences.append(Occurrence(item.event, r["number"], context_, tuple(sorted(found)), item.dedupe,
+                                      item.event in URGENT, _chosen(found) or None))
     return enqueue_many(occurrences)
-
-
-class _Memberships:
-    """`users_with_roles_over` for a batch: one read of the memberships in the units' lines."""
-
-    def __init__(self, units: dict[int, tuple[str, str]]) -> None:
-        self.ancestors = {pk: [int(p) for p in path.strip("/").split("/") if p] for pk, (path, _) in units.items()}
-        lines = {a for ids in self.ancestors.values() for a in ids}
-        self.held: dict[tuple[int, str], set[int]] = {}
-        for user_id, unit_id, role in Membership.objects.filter(unit_id__in=lines, user__is_active=True).values_list(
-                "user_id", "unit_id", "role"):
-            self.held.setdefault((unit_id, role), set()).add(user_id)
-
-    def over(self, roles: Iterable[str], unit_ids: Iterable[int]) -> set[int]:
-        out: set[int] = set()
-        for unit_id in unit_ids:
-            for ancestor in self.ancestors.get(unit_id, ()):
-                for role in roles:
-                    out |= self.held.get((ancestor, role), set())
-        return out
 
 
 def _when(moment: Any, tz: Any = None) -> str:
@@ -206,21 +288,72 @@ def _label(language: str | None, field: str, value: str) -> str:
 
 
 def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: str = "",
-                 deadline: Any = None) -> int:
-    """Tell everyone the policy routes `event` to; `dedupe` names this occurrence."""
+                 deadline: Any = None, actor_id: int | None = None, changed: str = "") -> int:
+    """Tell everyone the policy routes `event` to; `dedupe` names this occurrence. The person who
+    acted (`actor_id`) is not told of their own action; `changed` says what it changed."""
     extra: dict[str, Any] = {"actor": actor, "note": note}
+    if changed:
+        extra["changed"] = changed
     if deadline is not None:
         extra["deadline"] = _when(deadline)
+    c = about(case)
+    found = targets(c, event, Memberships.of([c.owner_unit_id, c.unit_id, *c.co_unit_ids]), timezone.now())
+    found.pop(actor_id or 0, None)
     return enqueue(event, case_number=case.number, context=context(case, **extra),
-                   recipients=sorted(recipients(case, event)), urgent=event in URGENT, dedupe=dedupe)
+                   recipients=sorted(found), urgent=event in URGENT, dedupe=dedupe, transports=_chosen(found) or None)
 
 
 def notify_roles(case: Case, roles: Iterable[str], event: str, *, reason: str) -> int:
-    """A rule's `notify` effect: the roles over the registering centre's line and the unit."""
-    units = [case.owner_unit, *_units(case, "unit")]
-    ids = users_with_roles_over(roles, units)
+    """A rule's `notify` effect: the roles (built-in or the policy's) over the registering
+    centre's line and the handling units."""
+    c = about(case)
+    who = Memberships.of([c.owner_unit_id, c.unit_id, *c.co_unit_ids])
+    ids = who.over(roles, [c.owner_unit_id, c.unit_id, *c.co_unit_ids], config_for(case.policy_id))
     return enqueue(event, case_number=case.number, context=context(case, note=reason), recipients=sorted(ids),
                    urgent=event in URGENT, dedupe=f"{event}:{case.number}:rule:{reason}")
+
+
+# Bookkeeping that a reader of a notice does not need to be told about.
+_UNTOLD = frozenset({"version", "approval_level", "reply_level", "awaiting", "next_due_at", "next_remind_at",
+                     "updated_at", "search_text"})
+
+
+def changed_text(changes: dict[str, list[Any]], *, limit: int = 6) -> str:
+    """What an action changed, as a notice says it: "状态：待批示 → 已派单；承办单位：— → 县局A"
+    (labels for choices, names for units; bookkeeping and time stamps left out)."""
+    language = get_language()
+    named: list[tuple[models.Field, list[Any]]] = []
+    for name, pair in changes.items():
+        if name in _UNTOLD or not isinstance(pair, list) or len(pair) != 2:
+            continue
+        try:
+            column = Case._meta.get_field(name)
+        except FieldDoesNotExist:  # a note of the step (e.g. the approval level), not a field
+            continue
+        if not isinstance(column, models.Field) or isinstance(column, models.DateTimeField):
+            continue
+        if str(column.verbose_name) == name.replace("_", " "):
+            continue  # a field without a name for people is bookkeeping
+        named.append((column, pair))
+    codes = {v for column, pair in named if column.is_relation and column.related_model is Unit for v in pair if v}
+    units = dict(Unit.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+    parts = []
+    for column, pair in named[:limit]:
+        old, new = (units.get(v, v) if column.related_model is Unit else v for v in pair)
+        parts.append(f"{column.verbose_name}：{_shown(language, column, old)} → {_shown(language, column, new)}")
+    return "；".join(parts)
+
+
+def _shown(language: str | None, column: models.Field, value: Any) -> str:
+    if value in (None, "", []):
+        return "—"
+    if column.choices and isinstance(value, str):
+        return _label(language, column.name, value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)[:60]
+    return str(value)[:60]
 
 
 def events_for_action(action: str, from_state: str, case: Case) -> list[str]:
@@ -229,8 +362,12 @@ def events_for_action(action: str, from_state: str, case: Case) -> list[str]:
     out: list[str] = []
     if to == "pending_approval" and from_state != "pending_approval":
         out.append("case.approval_needed")
-    if to == "plan_approval":
+    if to == "plan_approval" and from_state != "plan_approval":
         out.append("case.approval_needed")
+    if to == "result_submitted" and from_state != "result_submitted" and case.awaiting:
+        out.append("case.approval_needed")  # the reply's first approver (答复审核)
+    if action in ("approve", "approve_plan", "approve_reply") and to == from_state and case.awaiting:
+        out.append("case.approval_needed")  # the chain climbed a level: its next approver
     if to == "dispatched" and from_state != "dispatched":
         out.append("case.dispatched")
     if action == "escalate":

@@ -300,7 +300,9 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
                                                next_remind_at=case.next_remind_at)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
-    notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor))
+    case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet
+    notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor),
+                               actor_id=actor.pk if actor is not None else None)
     for send in held:
         send()
     if case.severity == Severity.MAJOR:
@@ -507,12 +509,14 @@ def perform(
         _write(step, action_name, from_state=from_state, to_state=locked.state, comment=params.comment,
                source=source, ip=ip, bump=True)
         _notices_after(locked, action_name, actor=actor, now=step.now)
-        for event in notifications.events_for_action(action_name, from_state, locked):
+        events = notifications.events_for_action(action_name, from_state, locked)
+        changed = notifications.changed_text(step.changes) if events else ""
+        for event in events:
             # the unit is told the dispatcher's instructions; others the actor's comment
             note = locked.instructions if event == "case.dispatched" and locked.instructions else params.comment
             notifications.notify_event(
                 locked, event, dedupe=f"{event}:{locked.number}:v{locked.version}",
-                actor=str(actor), note=note,
+                actor=str(actor), note=note, actor_id=actor.pk, changed=changed,
             )
         rules_apply(locked, trigger="change", now=step.now)
         obligations_apply(locked, now=step.now)

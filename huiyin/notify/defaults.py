@@ -5,7 +5,7 @@ administrator's edit) and are also what a broken template falls back to.
 
 Context keys the callers pass (all optional except `case_number`, which is always set):
 `subject` (the case's subject), `unit` (the handling unit's name), `deadline` (display text),
-`actor` (who acted), `note` (reason or comment), `url` (link to the case), `severity`.
+`actor` (who acted), `changed` (what the action changed), `note` (reason or comment), `url` (link to the case), `severity`.
 Always added: `event`, `event_label`, `recipient` (display name; empty for groups),
 `recipients` (names joined with "、").
 """
@@ -45,6 +45,7 @@ _DETAILS = (
     "{% if unit %}\n承办单位：{{ unit }}{% endif %}"
     "{% if deadline %}\n办理时限：{{ deadline }}{% endif %}"
     "{% if actor %}\n操作人：{{ actor }}{% endif %}"
+    "{% if changed %}\n变更：{{ changed }}{% endif %}"
     "{% if note %}\n说明：{{ note }}{% endif %}"
 )
 

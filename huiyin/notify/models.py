@@ -114,6 +114,11 @@ class Notice(models.Model):
     # People who are not users (a complainant): [[transport, address], …], one message each.
     # Kept out of the context, which webhooks and group chats receive.
     addresses = models.JSONField(_("外部地址"), default=list, blank=True)
+    # The personal transports a policy's route chose for some recipients (user id as text →
+    # transports, e.g. {"7": ["sms"]}): those are used whatever the person's preferences, and
+    # only those unless the list also holds "preferences". Recipients not named here: their
+    # preferences (`services.fan_out`).
+    transports = models.JSONField(_("指定渠道"), default=dict, blank=True)
     urgent = models.BooleanField(_("紧急"), default=False)
     dedupe_key = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)

@@ -80,6 +80,8 @@ class Occurrence:
     recipients: tuple[int, ...]
     dedupe: str
     urgent: bool = False
+    # Transports a route chose per recipient: see `Notice.transports`.
+    transports: dict[str, list[str]] | None = None
     addresses: tuple[tuple[str, str], ...] = ()
 
 
@@ -91,6 +93,7 @@ def enqueue(
     recipients: Iterable[int],
     urgent: bool = False,
     dedupe: str,
+    transports: dict[str, list[str]] | None = None,
     addresses: Iterable[tuple[str, str]] = (),
 ) -> int:
     """Write the notifications of one event, in the caller's transaction; return how many
@@ -116,8 +119,12 @@ def enqueue(
     `dedupe` names the occurrence (e.g. "case.dispatched:HY20260213-000001:round2"):
     repeating a call with the same `dedupe` writes nothing new and returns 0.
     Non-urgent SMS and robot messages wait for the end of quiet hours.
+
+    `transports` (user id as text → transports) is what a policy's route chose for some
+    recipients: those transports whatever their preferences, and only those unless the list
+    holds "preferences" too (`Notice.transports`).
     """
-    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent,
+    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports,
                                     tuple((str(t), str(a)) for t, a in addresses))])
     if not rows or Notice.objects.filter(dedupe_key=rows[0]["dedupe_key"]).exists():
         return 0
@@ -180,6 +187,7 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
             "event": n.event, "case_number": n.case_number, "urgent": n.urgent, "dedupe_key": n.dedupe[:255],
             "recipients": ids, "addresses": [list(a) for a in _external(n.addresses)],
             "created_at": now, "fanned_out_at": None,
+            "transports": {k: list(v) for k, v in (n.transports or {}).items() if int(k) in ids},
             "context": _plain({
                 **n.context,
                 "event": n.event,
@@ -193,8 +201,8 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
     return rows
 
 
-_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "addresses", "urgent", "dedupe_key",
-                  "created_at", "fanned_out_at")
+_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "addresses", "transports", "urgent",
+                  "dedupe_key", "created_at", "fanned_out_at")
 
 
 def _external(addresses: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -221,6 +229,10 @@ def _events_listened_to() -> set[str]:
     for hook in Webhook.objects.filter(active=True).only("events", "active"):
         events.update(hook.events or Event.values)
     return events
+
+
+# In `Notice.transports`: this recipient also hears over the transports of their preferences.
+PREFERENCES = "preferences"
 
 
 def fan_out(notices: list[Notice]) -> int:
@@ -269,10 +281,15 @@ def fan_out(notices: list[Notice]) -> int:
                       title="", body="", dedupe_key=f"{dedupe}|inbox|{user.pk}"[:255], created_at=notice.created_at)
             for user in users
         ]
+        chosen_by_route = notice.transports or {}
         for user in users:
+            chosen = chosen_by_route.get(str(user.pk))
             for transport in personal:
+                forced = chosen is not None and transport in chosen
+                if chosen is not None and not forced and PREFERENCES not in chosen:
+                    continue
                 pref = prefs.get((user.pk, transport))
-                if pref is not None and not pref.enabled:
+                if pref is not None and not pref.enabled and not forced:
                     continue
                 own = user.email if transport == Transport.EMAIL else user.phone
                 address = ((pref.address if pref is not None else "") or own or "").strip()

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import AuditEntry, Membership, Unit, User
+from .models import AuditEntry, DutyShift, Membership, Unit, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -37,3 +37,14 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(DutyShift)
+class DutyShiftAdmin(admin.ModelAdmin):
+    """值班安排: the roster that routes with `duty: true` read (docs/policies.md)."""
+
+    list_display = ("unit", "user", "starts_at", "ends_at", "note")
+    list_filter = ("unit",)
+    search_fields = ("user__username", "user__display_name", "unit__name")
+    autocomplete_fields = ("unit", "user")
+    date_hierarchy = "starts_at"

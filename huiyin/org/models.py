@@ -152,3 +152,31 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+
+
+class DutyShift(models.Model):
+    """值班: who is on duty for a unit from when to when (a duty leader, the evening's
+    dispatcher). A notification route with `duty: true` goes to the people its roles name who
+    are on duty now for a unit in the case's line; with nobody on duty it falls back to all
+    of them, so a route never goes to no one (`cases.notifications`)."""
+
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="duty_shifts")
+    user = models.ForeignKey(User, verbose_name=_("值班人"), on_delete=models.CASCADE, related_name="duty_shifts")
+    starts_at = models.DateTimeField(_("开始"))
+    ends_at = models.DateTimeField(_("结束"))
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("值班安排")
+        verbose_name_plural = _("值班安排")
+        indexes = [models.Index(fields=["unit", "ends_at"], name="org_duty_unit_ends")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="duty_shift_ends_after"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} · {self.user} · {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("结束时间须晚于开始时间。")})

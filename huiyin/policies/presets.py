@@ -487,8 +487,15 @@ def _check_approval_before_dispatch(value: dict[str, Any], path: str, ctx: Ctx) 
             raise _Bad(f"{path}.chains.{kind}", "a chain names at least one role")
 
 
-ROUTE_OVER = ("owner", "unit", "registrar")
-ROUTE = Map({"roles": ROLE_LIST, "over": OneOf(ROUTE_OVER)})
+ROUTE_OVER = ("owner", "unit", "registrar", "awaiting")
+# The personal transports a route may choose; the in-app inbox is always written.
+ROUTE_TRANSPORTS = ("email", "sms")
+ROUTE_WHEN = Map({
+    "severities": SEVERITY_LIST, "kinds": KIND_LIST, "channels": CHANNEL_LIST,
+    "flags": Seq(Str(max_length=40), unique=True), "hours": OneOf(("in", "out")),
+})
+ROUTE = Map({"roles": ROLE_LIST, "over": OneOf(ROUTE_OVER), "when": ROUTE_WHEN,
+             "transport": Seq(OneOf(ROUTE_TRANSPORTS), unique=True), "duty": Bool(), "basis": BASIS})
 
 SCHEMA = Map({
     "name": Str(max_length=50),

@@ -451,6 +451,16 @@ def _local(value: datetime, name: str) -> datetime:
     return value.astimezone(SHANGHAI)
 
 
+def in_business_hours(at: datetime, hours: BusinessHours = DEFAULT_HOURS) -> bool:
+    """Whether `at` (aware) falls on a working day, inside one of the opening periods, in
+    Beijing time — the test of notification routes for office hours (`when: {hours: in|out}`)."""
+    local = _local(at, "at")
+    if not is_workday(local.date()):
+        return False
+    us = _us_of(local.time())
+    return any(a <= us < b for a, b in hours._spans)
+
+
 def deadline_add(
     start: datetime,
     amount: int,

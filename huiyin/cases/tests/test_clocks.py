@@ -186,6 +186,9 @@ def test_an_obligation_after_closing_has_its_own_deadline_and_never_makes_the_ca
     dispatcher = User.objects.get(username="dispatcher")
     with time_machine.travel(bj(2026, 3, 12, 9, 0), tick=False):  # Thu 12 Mar: late, reported like any timer
         assert sweep_breaches() == 1
+        # the late obligation is told to the role it is assigned to, not to the handling unit
+        from huiyin.notify.models import Notice
+        assert Notice.objects.get(event="case.breached", case_number=n).recipients == [dispatcher.pk]
         assert Case.objects.get(number=n).pk in selectors.waiting_ids(dispatcher)
         overdue = selectors.apply_filters(dispatcher, selectors.ListFilters(overdue="yes"))
         assert not overdue.filter(number=n).exists()  # a closed case is never overdue in lists

@@ -19,7 +19,7 @@ from huiyin.cases.tests.helpers import RESULT, case_in
 from huiyin.conftest import new_case
 from huiyin.policies.models import Policy
 from huiyin.policies.services import clear_cache
-from huiyin.sla.calendar import add_business_minutes
+from huiyin.sla.calendar import add_business_minutes, business_minutes_between
 
 from .browser import (
     SIZES,
@@ -46,6 +46,9 @@ def due_in(number: str, code: str, *, working_minutes: int, at_risk: bool) -> No
         due = add_business_minutes(now, working_minutes).due_at
     else:
         due = now - timedelta(minutes=-working_minutes)
+        # out of office hours (evenings, weekends) that long ago is not that much working time
+        while business_minutes_between(due, now) < -working_minutes:
+            due -= timedelta(minutes=30)
     remind = now - timedelta(minutes=5) if at_risk or working_minutes < 0 else due - timedelta(minutes=1)
     Timer.objects.filter(case__number=number, stopped_at__isnull=True).exclude(code=code).update(
         due_at=now + timedelta(days=30), remind_at=now + timedelta(days=29))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notify', '0002_notices'),
+        ('notify', '0003_notice_transports'),
     ]
 
     operations = [
