@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import os
 import threading
 import time
 from typing import Any
@@ -156,7 +157,8 @@ def screen_pop_phase(bench: Any, backend: str, env: dict[str, str]) -> None:
 
     res = bench.child("screen-pop", env, {"samples": bench.cfg.samples * 4}, timeout=900)
     bench.results.setdefault("channels", {}).setdefault(backend, {})["screen_pop"] = res
-    say(f"   screen-pop at {bench.cfg.cases:,} cases: p95 {res['p95_ms']} ms (goal 50 ms)")
+    say(f"   screen-pop at {bench.cfg.cases:,} cases: p95 {res['p95_ms']} ms (goal 50 ms); Python CPU per request "
+        f"p95 {res.get('python_cpu_p95_ms')} ms; load average {res.get('load_avg')}")
 
 
 def summary_rows(channels: dict[str, Any]) -> list[dict[str, Any]]:
@@ -226,17 +228,20 @@ def screen_pop_child(args: dict[str, Any]) -> dict[str, Any]:
     for phone in phones[:5]:
         client.get("/api/v1/screen-pop", {"phone": phone})  # warm
     times: list[float] = []
+    cpu: list[float] = []  # this process's CPU time per request: what the 2 shared cores' queue hides
     found = 0
     for phone in phones:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         r = client.get("/api/v1/screen-pop", {"phone": phone, "recording": "REC-1"})
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
         assert r.status_code == 200, r.content[:300]
         body = r.json()
         found += bool(body["open"] or body["recent"])
     return {"cases": total, "n": len(times), "with_history": found, "p50_ms": round(pct(times, 50), 2),
             "p95_ms": round(pct(times, 95), 2), "max_ms": round(max(times), 2), "goal_p95_ms": 50.0,
-            "pass": pct(times, 95) < 50.0}
+            "pass": pct(times, 95) < 50.0, "python_cpu_p50_ms": round(pct(cpu, 50), 2),
+            "python_cpu_p95_ms": round(pct(cpu, 95), 2), "load_avg": os.getloadavg()[0]}
 
 
 def mail_child(args: dict[str, Any]) -> dict[str, Any]:
