@@ -44,10 +44,12 @@ bench-smoke: venv
 bench-peer: venv
 	$(PY) -m bench.peer $(BENCH_ARGS)
 
-## make lint: ruff (bugs, security, imports) and mypy (types, with Django's stubs); CI runs it
+## make lint: ruff (bugs, security, imports), mypy (types, with Django's stubs) and bandit (no
+## security finding of medium severity or above; huiyin/tests/test_production.py runs it in the suite)
 lint: venv
 	$(VENV)/bin/ruff check huiyin bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -r huiyin -ll -q -x '*/tests/*,*/conftest.py,*/migrations/*'
 
 clean:
 	rm -rf $(VENV) var/test var/pycache

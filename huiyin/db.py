@@ -99,7 +99,7 @@ def _insert_postgresql(connection: Any, head: str, tail: str, columns: list[Any]
     """The rows as one JSON document, typed column by column by `json_to_recordset`."""
     names = [f"c{i}" for i in range(len(columns))]
     types = ", ".join(f"{n} {f.db_type(connection)}" for n, f in zip(names, columns, strict=True))
-    select = f"SELECT {', '.join(names)} FROM json_to_recordset(%s::json) AS r({types})"  # noqa: S608 (identifiers from the model, values bound)
+    select = f"SELECT {', '.join(names)} FROM json_to_recordset(%s::json) AS r({types})"  # noqa: S608  # nosec B608 (identifiers from the model, values bound)
     encoders = [f.encoder if isinstance(f, models.JSONField) else None for f in columns]
     encoder = next((e for e in encoders if e is not None), None) or DjangoJSONEncoder
     inserted = 0

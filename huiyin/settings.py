@@ -6,11 +6,14 @@ production fails loudly at start-up instead of running with a default.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from huiyin.org.crypto import parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,12 +47,35 @@ DEBUG = envbool("HUIYIN_DEBUG", "False")
 PRODUCTION = envbool("HUIYIN_PRODUCTION", "False")
 VAR_DIR = Path(env("HUIYIN_VAR_DIR", str(BASE_DIR / "var")))
 
+# The published development key: anyone can forge sessions and CSRF tokens with it. Production
+# refuses it, and any key too short or too plain to be secret (Django's own deploy check W009).
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 (published on purpose)
 if PRODUCTION:
     SECRET_KEY = env("HUIYIN_SECRET_KEY")
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 \
+            or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured(
+            "HUIYIN_SECRET_KEY must be a secret of at least 50 random characters in production, not the "
+            "development key (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
 else:
-    SECRET_KEY = env("HUIYIN_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
+    SECRET_KEY = env("HUIYIN_SECRET_KEY", DEV_SECRET_KEY)
 
-ALLOWED_HOSTS = [h for h in env("HUIYIN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+# Encryption at rest (huiyin.org.crypto): 32-byte keys in base64, comma-separated, newest first;
+# `huiyin keys generate` prints one. Outside production a development key is derived from the
+# secret key when none is set; production refuses to start without them (docs/security.md).
+_keys_text = env("HUIYIN_ENCRYPTION_KEYS", "")
+if _keys_text.strip():
+    ENCRYPTION_KEYS = parse_keys(_keys_text)
+elif PRODUCTION:
+    raise ImproperlyConfigured("HUIYIN_ENCRYPTION_KEYS is required in production (huiyin keys generate).")
+else:
+    ENCRYPTION_KEYS = [hashlib.sha256(b"huiyin development encryption key\x00" + SECRET_KEY.encode()).digest()]
+
+if PRODUCTION:
+    ALLOWED_HOSTS = [h.strip() for h in env("HUIYIN_ALLOWED_HOSTS").split(",") if h.strip()]
+else:
+    ALLOWED_HOSTS = [h for h in env("HUIYIN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("HUIYIN_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -61,6 +87,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",  # serves the API docs page's Swagger UI from static files, not from a CDN
+    "axes",  # lockout after repeated failed logins (huiyin.org.auth)
     "huiyin.org",
     "huiyin.sla",
     "huiyin.policies",
@@ -68,6 +95,7 @@ INSTALLED_APPS = [
     "huiyin.api",
     "huiyin.notify",
     "huiyin.web",
+    "huiyin.privacy",
     "huiyin.portal",
     "huiyin.channels",
     "huiyin.documents",
@@ -75,6 +103,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # what no view can serve is refused at the door: NUL bytes, bodies over the limit (huiyin.org.middleware)
+    "huiyin.org.middleware.RequestGuardMiddleware",
     "huiyin.api.middleware.ApiErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,8 +113,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # idle timeout, absolute lifetime, MFA still owed (huiyin.org.sessions)
+    "huiyin.org.middleware.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # turns a lockout into the page or the API's JSON error (last: it sees the login's answer)
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "huiyin.urls"
@@ -135,9 +169,40 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "org.User"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out user or address before the password is checked.
+AUTHENTICATION_BACKENDS = ["huiyin.org.auth.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Lockout (django-axes): after HUIYIN_LOCKOUT_FAILURES failed logins a user name is locked, and so
+# is the address they came from — each counted on its own — for HUIYIN_LOCKOUT_MINUTES; an
+# administrator unlocks earlier (`huiyin user unlock NAME`, or the admin's access attempts).
+AXES_FAILURE_LIMIT = envint("HUIYIN_LOCKOUT_FAILURES", "5")
+AXES_COOLOFF_TIME = envint("HUIYIN_LOCKOUT_MINUTES", "30") / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "huiyin.org.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "huiyin.org.auth.client_ip"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = True
+# Addresses come from REMOTE_ADDR; behind N trusted reverse proxies, from the Nth address from the
+# right of X-Forwarded-For (what the nearest proxy saw): never from what the client claims.
+PROXY_COUNT = envint("HUIYIN_PROXY_COUNT", "0")
+
+# TOTP (django-otp) for leaders, supervisors, administrators and auditors: required in production,
+# or wherever HUIYIN_MFA_REQUIRED=1; anyone may enrol on their own (huiyin.org.mfa).
+MFA_REQUIRED = PRODUCTION or envbool("HUIYIN_MFA_REQUIRED", "False")
+MFA_ISSUER = env("HUIYIN_MFA_ISSUER", "Huiyin")
+
+# Sessions: signed out after HUIYIN_SESSION_IDLE_MINUTES without a request, and at the latest
+# HUIYIN_SESSION_HOURS after signing in (huiyin.org.middleware); an administrator ends all of a
+# user's sessions (and API tokens) at once (`huiyin user signout NAME`, the admin's user page).
+SESSION_IDLE_SECONDS = envint("HUIYIN_SESSION_IDLE_MINUTES", "30") * 60
+SESSION_COOKIE_AGE = envint("HUIYIN_SESSION_HOURS", "12") * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -149,7 +214,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                # attachments readable by the app's own user only
+                "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = Path(env("HUIYIN_ATTACHMENTS_DIR", str(VAR_DIR / "attachments")))
@@ -161,6 +228,12 @@ ATTACHMENT_TYPES = env(
     "wordprocessingml.document,application/msword",
 ).split(",")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# Uploads over 2.5 MB go to a temporary file named after the upload's extension: an extension of
+# a few hundred characters failed with "File name too long" (huiyin.org.uploads shortens it).
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "huiyin.org.uploads.ShortNameTemporaryFileUploadHandler"]
 
 # E-mail (notifications): SMTP when HUIYIN_SMTP_HOST is set, else files under var/mail.
 if env("HUIYIN_SMTP_HOST", ""):
@@ -217,9 +290,27 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
+    # HTTPS end to end as the browser sees it. TLS is usually ended by a reverse proxy in front of
+    # gunicorn (which listens on loopback only): the proxy must set X-Forwarded-Proto, which is
+    # trusted by default (HUIYIN_PROXY_SSL_HEADER= turns that off when the app serves TLS itself).
     SESSION_COOKIE_SECURE = envbool("HUIYIN_SECURE_COOKIES", "True")
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_SSL_REDIRECT = envbool("HUIYIN_SSL_REDIRECT", "True")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers' health checks over plain HTTP
+    SECURE_HSTS_SECONDS = envint("HUIYIN_HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HUIYIN_HSTS_SUBDOMAINS", "True")
+    SECURE_HSTS_PRELOAD = envbool("HUIYIN_HSTS_PRELOAD", "True")
+    _proxy_header = env("HUIYIN_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+
+# Outbound HTTP (webhooks, group robots, SMS gateways) reaches public addresses only, checked again
+# after DNS resolution at delivery time; this allow-list names the exceptions (an intranet SMS
+# gateway, a local receiver): host names, addresses or CIDR ranges, comma-separated.
+OUTBOUND_ALLOW = [h.strip() for h in env("HUIYIN_OUTBOUND_ALLOW", "").split(",") if h.strip()]
 
 LOGGING = {
     "version": 1,

@@ -13,6 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", health),
+    path("", include("huiyin.org.urls")),
+    path("", include("huiyin.privacy.urls")),
     path("portal/", include("huiyin.portal.urls")),  # issue 12: the public portal
     path("documents/", include("huiyin.documents.urls")),  # issue 12: formal documents for staff pages
     path("callcentre/", include("huiyin.channels.urls")),  # issue 12: the call centre's screen-pop

@@ -1,38 +1,28 @@
-"""Bearer tokens for the REST API: issued by POST /auth/token, stored as SHA-256 only."""
+"""Bearer tokens for the REST API: issued by POST /auth/token, stored as SHA-256 only, revoked
+by DELETE /auth/token (the caller's), by an administrator (DELETE /auth/tokens/{id}), and with
+any change of the user's password or session epoch, or the account's disabling (org.tokens)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import timedelta
-
-from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja.security import HttpBearer
 
 from huiyin.org.models import ApiToken, User
+from huiyin.org.tokens import token_check, token_issue
 
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_issue(user: User, *, name: str = "") -> str:
-    token = secrets.token_urlsafe(32)
-    ApiToken.objects.create(
-        user=user, digest=_digest(token), name=name,
-        expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_DAYS),
-    )
-    return token
+__all__ = ["BearerAuth", "caller_token", "token_issue"]
 
 
 class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        if not token or len(token) > 200:
-            return None
-        row = ApiToken.objects.select_related("user").filter(digest=_digest(token)).first()
-        if row is None or row.expires_at < timezone.now() or not row.user.is_active:
+        row = token_check(token)
+        if row is None:
             return None
         request.user = row.user
+        request.api_token = row  # type: ignore[attr-defined]  # DELETE /auth/token revokes this one
         return row.user
+
+
+def caller_token(request: HttpRequest) -> ApiToken:
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]  # set by BearerAuth
+    return token

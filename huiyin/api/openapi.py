@@ -41,6 +41,8 @@ ERRORS: dict[int, str] = {
     413: "`too_large`: the request body is over the limit.",
     422: "`invalid_input`: bad JSON, unknown fields, wrong types, too long, impossible values; `fields` "
          "names each offending field.",
+    429: "`locked_out`: too many failed sign-ins for this user name or from this address; wait (Retry-After) "
+         "or ask an administrator to unlock it.",
 }
 
 # What an attachment can be: its type is read from its first bytes (cases.attachments.sniff).

@@ -375,6 +375,31 @@ class Token(Out):
     token: str = Field(description="Send it as `Authorization: Bearer <token>`.")
 
 
+class Revoked(Out):
+    revoked: int = Field(description="1 when a live token was revoked now, 0 when it already was.")
+
+
+class TokenInfo(Out):
+    """An API token as its holder and administrators see it (never the token itself)."""
+
+    id: int
+    user: str
+    name: str
+    created_at: Timestamp
+    expires_at: Timestamp
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
+    revoked_reason: str | None = Field(description="holder, admin, password (the password changed), disabled, "
+                                                   "signout (signed out everywhere); null while not revoked.")
+    active: bool
+
+
+class TokenList(Out):
+    items: list[TokenInfo]
+    next_cursor: int | None
+    has_next: bool
+
+
 class CalendarDeadline(Out):
     due_at: Timestamp
     provisional: bool = Field(description="A year on the way has no official holiday notice yet: weekends alone.")
@@ -388,3 +413,32 @@ class CalendarDay(Out):
     makeup: bool = Field(description="A Saturday or Sunday that is a working day (调休上班日).")
     known: bool = Field(description="False: the year is not in the calendar; weekends alone are assumed.")
     name: str = Field(description="e.g. 春节, 国庆节; empty when none.")
+
+
+# --- exports of case records (privacy.exports) -------------------------------------------------
+
+
+ExportState = Annotated[str, WithJsonSchema({
+    "type": "string", "enum": ["requested", "approved", "refused", "used"],
+    "description": "requested (waits for an approver), approved (the requester may download it once, within a "
+                   "day), refused, used (downloaded)."})]
+
+
+class ExportRequestOut(Out):
+    id: int
+    requester: str
+    reason: str
+    filters: str = Field(description="The case list's filters, as a query string.")
+    status: ExportState
+    created_at: Timestamp
+    decided_by: str | None
+    decided_at: Timestamp | None
+    used_at: Timestamp | None
+    rows: int | None
+    download: str | None = Field(description="Once approved: the address the requester downloads the file from "
+                                             "(`/cases/export.xlsx?<filters>&export_request=ID`, with a session).")
+
+
+class ExportRequestList(Out):
+    items: list[ExportRequestOut]
+

@@ -8,33 +8,38 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from ninja import File, Query, Router, Schema, UploadedFile
+from ninja import File, Path, Query, Router, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from huiyin.cases import inputs, selectors, services, workflow
 from huiyin.cases.access import case_for
-from huiyin.cases.attachments import attachment_add
+from huiyin.cases.attachments import attachment_add, attachment_open
 from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.models import Case, Category, Kind, Severity, State
 from huiyin.notify.selectors import delivery_status
-from huiyin.org.access import unit_for
-from huiyin.org.models import User
+from huiyin.org import mfa, tokens
+from huiyin.org.access import is_administrator, unit_for
+from huiyin.org.audit import audit
+from huiyin.org.models import ApiToken, User
 from huiyin.sla import calendar as cal
 
 from . import schemas as out
-from .auth import BearerAuth, token_issue
+from .auth import BearerAuth, caller_token, token_issue
 from .openapi import ATTACHMENT_TYPES, HuiyinAPI, body_ref, download
 from .serialize import attachment_json, event_json
 
 log = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1  # ids and cursors beyond a 64-bit integer are refused (422), not sent to the database
 
 api = HuiyinAPI(
     title="Huiyin API",
@@ -119,15 +124,95 @@ def _user(request: HttpRequest) -> User:
 class TokenIn(Schema):
     username: str = Field(max_length=150)
     password: str = Field(max_length=200)
+    otp: str | None = Field(default=None, max_length=12,
+                            description="The one-time code of the user's authenticator app, where the user has one "
+                            "or the role needs one (leaders, supervisors, administrators, auditors in production).")
+    name: str = Field(default="", max_length=100, description="What the token is for (shown in token lists).")
 
 
 @api.post("/auth/token", auth=None, tags=["auth"], summary="Issue a bearer token",
-          by_alias=True, response={200: out.Token, **out.errors(401, 413, 422)})
+          description="401 `invalid_credentials`; `otp_required` / `invalid_otp` when a one-time code is needed or "
+          "wrong; `mfa_enrolment_required` when the role needs a code and the user has no authenticator app yet "
+          "(enrol on the web). 429 `locked_out` after repeated failures (by user name and by address).",
+          by_alias=True, response={200: out.Token, **out.errors(401, 413, 422, 429)})
 def auth_token(request: HttpRequest, payload: TokenIn) -> HttpResponse:
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.is_active:
         return error(401, "invalid_credentials", "Wrong username or password.")
-    return JsonResponse({"token": token_issue(user, name="api")})
+    problem = mfa.api_problem(user, payload.otp)
+    if problem is not None:
+        if problem[0] == "invalid_otp":
+            mfa.failed(request, user)
+        return error(401, *problem)
+    token = token_issue(user, name=payload.name or "api")
+    audit("token_issued", actor=user, target=user.username, details={"name": payload.name or "api"}, request=request)
+    return JsonResponse({"token": token})
+
+
+@api.delete("/auth/token", tags=["auth"], summary="Revoke the caller's own token (sign out)",
+            by_alias=True, response={200: out.Revoked, **out.errors(401)})
+def auth_token_revoke(request: HttpRequest) -> HttpResponse:
+    row = caller_token(request)
+    done = tokens.token_revoke(row, reason="holder")
+    audit("token_revoked", actor=row.user, target=row.user.username, details={"token": row.pk, "by": "holder"},
+          request=request)
+    return JsonResponse({"revoked": int(done)})
+
+
+class TokenFilters(Schema):
+    user: str | None = Field(default=None, max_length=150, description="Administrators: one user's tokens.")
+    active: bool | None = Field(default=None, description="true: only live tokens; false: only dead ones.")
+    cursor: int | None = Field(default=None, ge=1, le=MAX_ID, description="Continue after this id (next_cursor).")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@api.get("/auth/tokens", tags=["auth"], summary="API tokens: an administrator's all, anyone else's own",
+         description="Newest first. `active` tells whether the token still works (not expired, not revoked, the "
+         "password unchanged since it was issued).",
+         by_alias=True, response={200: out.TokenList, **out.errors(401, 422)})
+def auth_tokens(request: HttpRequest, filters: Query[TokenFilters]) -> HttpResponse:
+    user = _user(request)
+    rows = ApiToken.objects.select_related("user").order_by("-id")
+    if not is_administrator(user):
+        rows = rows.filter(user=user)
+    elif filters.user:
+        rows = rows.filter(user__username=filters.user)
+    now = timezone.now()
+    live = Q(revoked_at__isnull=True, expires_at__gt=now, user__is_active=True)
+    if filters.active is True:
+        rows = rows.filter(live)
+    elif filters.active is False:
+        rows = rows.exclude(live)
+    if filters.cursor:
+        rows = rows.filter(id__lt=filters.cursor)
+    found = list(rows[: filters.limit + 1])
+    page, more = found[: filters.limit], len(found) > filters.limit
+    return JsonResponse({"items": [_token_json(t, now) for t in page],
+                         "next_cursor": page[-1].pk if more else None, "has_next": more})
+
+
+def _token_json(t: ApiToken, now: datetime) -> dict[str, Any]:
+    active = (t.revoked_at is None and t.expires_at > now and t.user.is_active
+              and t.user_mark == t.user.get_session_auth_hash())
+    return {"id": t.pk, "user": t.user.username, "name": t.name, "created_at": selectors.iso(t.created_at),
+            "expires_at": selectors.iso(t.expires_at), "last_used_at": selectors.iso(t.last_used_at),
+            "revoked_at": selectors.iso(t.revoked_at), "revoked_reason": t.revoked_reason or None, "active": active}
+
+
+@api.delete("/auth/tokens/{token_id}", tags=["auth"], summary="Revoke a token (an administrator's any, anyone's own)",
+            by_alias=True, response={200: out.Revoked, **out.errors(401, 404, 422)})
+def auth_token_revoke_one(request: HttpRequest, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> HttpResponse:
+    user = _user(request)
+    rows = ApiToken.objects.select_related("user")
+    if not is_administrator(user):
+        rows = rows.filter(user=user)
+    row = rows.filter(pk=token_id).first()
+    if row is None:
+        raise Http404
+    done = tokens.token_revoke(row, reason="admin" if row.user_id != user.pk else "holder")
+    if done:
+        audit("token_revoked", actor=user, target=row.user.username, details={"token": row.pk}, request=request)
+    return JsonResponse({"revoked": int(done)})
 
 
 # --- cases ------------------------------------------------------------------------------
@@ -177,7 +262,7 @@ class CaseFilters(Schema):
     severity: Severity | None = None
     overdue: bool | None = None
     q: str | None = Field(default=None, max_length=100)
-    cursor: int | None = Field(default=None, ge=1, description="Continue after this position (next_cursor).")
+    cursor: int | None = Field(default=None, ge=1, le=MAX_ID, description="Continue after this position (next_cursor).")
     limit: int = Field(default=20, ge=1, le=100)
 
 
@@ -219,8 +304,9 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
 @cases_router.get("/{number}/timeline", summary="The case's timeline, oldest first",
                   by_alias=True, response={200: out.Timeline, **out.errors(401, 404)})
 def case_timeline(request: HttpRequest, number: str) -> HttpResponse:
-    case = _case_or_404(_user(request), number)
-    events = case.events.select_related("actor").order_by("id")
+    user = _user(request)
+    case = _case_or_404(user, number)
+    events = selectors.timeline(user, case)  # other cases named only as far as the caller may see them
     deliveries = delivery_status(case.number)
     return JsonResponse({"number": case.number, "events": [event_json(e) for e in events], "deliveries": deliveries})
 
@@ -258,8 +344,9 @@ def attachment_create(request: HttpRequest, number: str, file: File[UploadedFile
 @cases_router.get("/{number}/attachments", summary="The case's attachments",
                   by_alias=True, response={200: out.AttachmentList, **out.errors(401, 404)})
 def attachment_list(request: HttpRequest, number: str) -> HttpResponse:
-    case = _case_or_404(_user(request), number)
-    return JsonResponse({"items": [attachment_json(a) for a in case.attachments.order_by("id")]})
+    user = _user(request)
+    case = _case_or_404(user, number)
+    return JsonResponse({"items": [attachment_json(a) for a in selectors.attachments(user, case)]})
 
 
 @cases_router.get(
@@ -268,11 +355,13 @@ def attachment_list(request: HttpRequest, number: str) -> HttpResponse:
     openapi_extra={"responses": {200: download(ATTACHMENT_TYPES, "The file, in the type its bytes were found to be.")}},
 )
 def attachment_download(request: HttpRequest, number: str, token: str) -> FileResponse:
-    case = _case_or_404(_user(request), number)
-    att = case.attachments.filter(token=token).first()
+    user = _user(request)
+    case = _case_or_404(user, number)
+    att = selectors.attachment(user, case, token)  # a report's confidential files: cases.access
     if att is None:
         raise Http404
-    response = FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name, content_type=att.content_type)
+    response = FileResponse(attachment_open(att), as_attachment=True, filename=att.name, content_type=att.content_type)
+    response["Content-Length"] = str(att.size)
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -303,6 +392,9 @@ from huiyin.notify.api import router as notify_router
 
 api.add_router("/notifications", notify_router)
 
+from .exports import router as exports_router
+
+api.add_router("/export-requests", exports_router)
 from huiyin.portal.api import router as portal_router
 
 api.add_router("/portal", portal_router)
@@ -321,9 +413,12 @@ calendar_router = Router(tags=["calendar"])
 
 
 class DeadlineQuery(Schema):
-    start: datetime
+    start: datetime = Field(description=f"Between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}, "
+                                        "with an offset within ±14:00 (naive: Beijing time).")
     amount: int = Field(ge=0, le=10000)
     unit: cal.TimeUnit
+
+    _check_start = field_validator("start")(inputs.check_time)
 
 
 @calendar_router.get("/deadline", summary="Add an amount of time on the working-day calendar",
@@ -337,8 +432,18 @@ def calendar_deadline(request: HttpRequest, q: Query[DeadlineQuery]) -> HttpResp
                          "unknown_years": list(d.unknown_years)})
 
 
+CalendarDate = date  # the field below is named `date`, which hides the type inside the class
+
+
 class DayQuery(Schema):
-    date: date
+    date: Annotated[CalendarDate, Field(description=f"Between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}.")]
+
+    @field_validator("date")
+    @classmethod
+    def _check_date(cls, value: CalendarDate) -> CalendarDate:
+        if not inputs.EARLIEST_YEAR <= value.year <= inputs.LATEST_YEAR:
+            raise ValueError(f"must be between the years {inputs.EARLIEST_YEAR} and {inputs.LATEST_YEAR}")
+        return value
 
 
 @calendar_router.get("/day", summary="Whether a date is a working day, a holiday or a make-up working day",

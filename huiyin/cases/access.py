@@ -9,11 +9,20 @@ over the unit handling it, and over the units co-handling it (协办). Anything 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from huiyin.org.access import grants, roles_over, scope_filter, unit_ids_with_roles, visible_unit_ids
+from huiyin.org.access import (
+    INTAKE_ROLES,
+    grants,
+    roles_of,
+    roles_over,
+    scope_filter,
+    unit_ids_with_roles,
+    visible_unit_ids,
+)
 from huiyin.org.models import Role, User
 from huiyin.policies.config import PolicyConfig
 
@@ -57,15 +66,55 @@ def may_see_identity(user: User, case: Case) -> bool:
     return bool(_roles_on(user, case) - {Role.AUDITOR})
 
 
+def identity_scope(user: User) -> Q:
+    """`may_see_identity` as a query: the cases whose complainant the user may know. Every search
+    by identity (phone, name, account, ID number, e-mail) is limited to it, so a guessed phone or
+    name confirms nothing — above all not that someone reported (举报) — to a role that may not
+    read the answer; the intake lookup and the caller's history likewise."""
+    report_ids = unit_ids_with_roles(user, IDENTITY_ROLES)
+    other_ids = unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])
+    q = Q(pk__in=[])
+    if report_ids:
+        q |= Q(kind=Kind.REPORT, owner_unit_id__in=report_ids)
+    if other_ids:
+        q |= ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=other_ids) | Q(unit_id__in=other_ids))
+    return q
+
+
 def name_searchable(user: User) -> Q:
-    """The cases a search by the complainant's name may find for `user`: those whose name the
-    user sees in a list (`complainant_view(listing=True)`): not a report (举报), and a role other
-    than the auditor's over the registering or the handling unit. Elsewhere a name finds nothing,
-    so a search never reveals a name the user may not read."""
-    ids = unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])
-    if not ids:
-        return Q(pk__in=[])
-    return ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=ids) | Q(unit_id__in=ids))
+    """The cases a search by the complainant's name may find for `user` (`identity_scope`)."""
+    return identity_scope(user)
+
+
+def may_look_up_callers(user: User) -> bool:
+    """The intake lookup (a caller's earlier and open cases by phone) is for the roles that take
+    calls: the agent and the dispatcher (org.access.INTAKE_ROLES)."""
+    return bool(roles_of(user) & set(INTAKE_ROLES))
+
+
+def may_see_reference(user: User, case: Case, other: Case) -> bool:
+    """Whether a reference from `case` to `other` (repeat_of, merged_into, a link, a timeline entry
+    naming it) may be shown to `user`: the user sees `other` (else it is a number they get 404 on),
+    and where either is a report (举报), the user may see the report's reporter — a link between a
+    report and another case tells who reported."""
+    if cases_for(user).filter(pk=other.pk).first() is None:
+        return False
+    for c in (case, other):
+        if c.kind == Kind.REPORT and not may_see_identity(user, c):
+            return False
+    return True
+
+
+def visible_references(user: User, case: Case, numbers: Iterable[str]) -> set[str]:
+    """Of the case numbers `case` refers to, those `user` may see named (`may_see_reference`)."""
+    wanted = {n for n in numbers if isinstance(n, str) and n and n != case.number}
+    if not wanted:
+        return set()
+    shown = set()
+    for other in cases_for(user).filter(number__in=wanted).select_related("owner_unit", "unit"):
+        if may_see_reference(user, case, other):
+            shown.add(other.number)
+    return shown
 
 
 def mask(value: str) -> str:
@@ -75,32 +124,63 @@ def mask(value: str) -> str:
     return "*" * len(value)
 
 
-def complainant_view(user: User, case: Case, *, listing: bool = False) -> dict[str, Any]:
+COMPLAINANT_FIELDS = ("name", "phone", "email", "address", "account", "id_number")
+
+
+def complainant_view(user: User, case: Case, *, listing: bool = False,
+                     keys: Iterable[str] = COMPLAINANT_FIELDS) -> dict[str, Any]:
     """What `user` may see of the complainant, for a case page (`listing=False`) or a row of a
     list or an export (`listing=True`). The one identity rule of Huiyin:
 
     - a report's (举报) reporter is never shown in a list or an export, and on the case page only
-      to the roles of `may_see_identity`;
+      to the roles of `may_see_identity` (and each such view is written to the audit log);
     - other kinds: roles with identity access see everything on the case page, and in lists the
       name with the phone and ID numbers masked (DESIGN §8); roles without it see the phone and ID
       numbers masked and nothing else.
-    """
+
+    Only the identity fields named in `keys` are read (each is sealed at rest: a list that shows
+    the name and the phone decrypts those two)."""
     identity = may_see_identity(user, case)
     report = case.kind == Kind.REPORT
     hidden = report and (listing or not identity)
     full = identity and not listing and not hidden
     shown_name = full or (identity and listing and not report)
-    return {
-        "name": case.complainant_name if shown_name else "",
-        "phone": "" if hidden else case.complainant_phone if full else mask(case.complainant_phone),
-        "email": case.complainant_email if full else "",
-        "address": case.complainant_address if full else "",
-        "account": case.complainant_account if full else "",
-        "id_number": "" if hidden else case.complainant_id_number if full else mask(case.complainant_id_number),
-        "customer_class": case.customer_class,
-        "anonymous": case.anonymous,
-        "confidential": not full,
-    }
+    wanted = set(keys)
+    out: dict[str, Any] = {"customer_class": case.customer_class, "anonymous": case.anonymous, "confidential": not full}
+    if "name" in wanted:
+        out["name"] = case.complainant_name if shown_name else ""
+    if "phone" in wanted:
+        out["phone"] = "" if hidden else case.complainant_phone if full else mask(case.complainant_phone)
+    if "email" in wanted:
+        out["email"] = case.complainant_email if full else ""
+    if "address" in wanted:
+        out["address"] = case.complainant_address if full else ""
+    if "account" in wanted:
+        out["account"] = case.complainant_account if full else ""
+    if "id_number" in wanted:
+        out["id_number"] = "" if hidden else case.complainant_id_number if full else mask(case.complainant_id_number)
+    if full and report:
+        identity_revealed(user, case)
+    return out
+
+
+def identity_revealed(user: User, case: Case) -> None:
+    """A reporter's identity shown to `user` (DESIGN §8: every view of it is logged): one audit
+    entry per user, case and request."""
+    seen: set[int] = user.__dict__.setdefault("_huiyin_revealed", set())
+    if case.pk in seen:
+        return
+    seen.add(case.pk)
+    from huiyin.org.audit import audit
+
+    audit("identity_view", actor=user, target=case.number, details={"kind": case.kind})
+
+
+def may_see_attachment(user: User, case: Case, confidential: bool) -> bool:
+    """A report's confidential file (the letter, the recording the centre attached: they may
+    identify the reporter) only for the roles that see the reporter; other files for everyone
+    who sees the case."""
+    return not confidential or may_see_identity(user, case)
 
 
 def may_attach(user: User, case: Case) -> bool:
@@ -139,3 +219,8 @@ def is_respondent(user: User, case: Case) -> bool:
     """回避: the complained-about person (by user name or display name) never acts on the case."""
     person = case.respondent_person.strip()
     return bool(person) and person in (user.username, user.display_name)
+
+
+def visible_numbers(user: User, numbers: set[str]) -> set[str]:
+    """Of these case numbers, those `user` sees (one query): what the inbox may name."""
+    return set(cases_for(user).filter(number__in=list(numbers)).values_list("number", flat=True))

@@ -18,3 +18,9 @@ class CasesConfig(AppConfig):
         from .categories import on_preset_loaded
 
         preset_loaded.connect(on_preset_loaded, dispatch_uid="cases-preset-categories")
+
+        from huiyin.notify import scope
+
+        from .access import visible_numbers
+
+        scope.register(visible_numbers)  # the inbox names only the cases its reader sees

@@ -20,7 +20,8 @@ from django.utils import timezone
 from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
-from .models import Case, Category, CloseReason, State, Timer, Validity
+from . import identity
+from .models import Case, Category, CloseReason, Kind, State, Timer, Validity
 
 if TYPE_CHECKING:
     from .workflow import Step
@@ -47,15 +48,16 @@ def clear_cache() -> None:
 
 
 def customer_q(case: Case) -> Q | None:
-    """The same customer: normalised phone, account or ID number (whichever is known)."""
+    """The same customer: phone, account or ID number (whichever is known), through their keyed
+    hashes (cases.identity). Reports (举报) are never matched by identity, either way: a report is
+    not linked to the reporter's other cases, nor another case to a report (issue 11)."""
+    if case.kind == Kind.REPORT:
+        return None
     q = Q()
-    if case.complainant_phone:
-        q |= Q(complainant_phone=case.complainant_phone)
-    if case.complainant_account:
-        q |= Q(complainant_account=case.complainant_account)
-    if case.complainant_id_number:
-        q |= Q(complainant_id_number=case.complainant_id_number)
-    return q if q.children else None
+    for name in ("complainant_phone", "complainant_account", "complainant_id_number"):
+        if getattr(case, name):
+            q |= identity.matches(name, getattr(case, name))
+    return (q & ~Q(kind=Kind.REPORT)) if q.children else None
 
 
 def latest_closed_of_customer(case: Case, days: int) -> Case | None:
@@ -78,6 +80,7 @@ SAME_FIELDS = {
     "kind": "kind", "phone": "complainant_phone", "account": "complainant_account", "subject": "subject",
     "product": "product",
 }
+IDENTITY_KEYS = {"phone", "account"}  # compared through their keyed hashes; never for a report
 
 
 def _window(received_at: datetime, spec: Mapping[str, Any]) -> tuple[datetime, datetime]:
@@ -115,13 +118,19 @@ def facts_for(case: Case, now: datetime) -> Facts:
         sliding `window_hours` around its receipt, or its calendar day, week or month (`window`);
         merged duplicates never count, and with `valid_only` neither do cases marked invalid."""
         filters: dict[str, Any] = {}
+        by_identity = Q()
         for key in spec.get("same", []):
             value = getattr(case, SAME_FIELDS[key])
             if value in (None, ""):
                 return 1  # nothing to compare on: only this case
-            filters[SAME_FIELDS[key]] = value
+            if key in IDENTITY_KEYS:
+                if case.kind == Kind.REPORT:
+                    return 1  # a reporter is never matched with anyone's other cases
+                by_identity &= identity.matches(SAME_FIELDS[key], value) & ~Q(kind=Kind.REPORT)
+            else:
+                filters[SAME_FIELDS[key]] = value
         start, end = _window(case.received_at, spec)
-        qs = Case.objects.filter(received_at__gte=start, received_at__lte=end, **filters)
+        qs = Case.objects.filter(by_identity, received_at__gte=start, received_at__lte=end, **filters)
         if spec.get("kinds"):
             qs = qs.filter(kind__in=spec["kinds"])
         if spec.get("channels"):
@@ -139,10 +148,11 @@ def facts_for(case: Case, now: datetime) -> Facts:
             return None
         window = timedelta(hours=hours)
         qs = Case.objects.filter(**{f"{of}_id": unit.pk}, received_at__gte=case.received_at - window,
-                                 received_at__lte=case.received_at + window)
-        people = set(qs.exclude(complainant_phone="").values_list("complainant_phone", flat=True))
-        people |= {f"acct:{a}" for a in qs.filter(complainant_phone="").exclude(complainant_account="")
-                   .values_list("complainant_account", flat=True)}
+                                 received_at__lte=case.received_at + window).exclude(kind=Kind.REPORT)
+        # distinct people by the keyed hashes of their phones (or accounts): never decrypted
+        people = set(qs.exclude(complainant_phone_hash="").values_list("complainant_phone_hash", flat=True))
+        people |= {f"acct:{a}" for a in qs.filter(complainant_phone_hash="").exclude(complainant_account_hash="")
+                   .values_list("complainant_account_hash", flat=True)}
         return len(people) / unit.customers
 
     cached: list[dict[str, str]] = []

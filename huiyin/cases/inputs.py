@@ -23,8 +23,49 @@ UnitCode = Annotated[str, Field(min_length=1, max_length=64)]
 TimeUnitName = Literal["minutes", "hours", "business_hours", "working_days", "calendar_days", "business_minutes"]
 
 
+# What no text field may hold (issue 11): C0 control characters other than tab, newline and
+# carriage return (NUL cannot be stored by PostgreSQL; the others make the Excel export fail for
+# every later export), DEL, lone surrogates (not encodable) and the non-characters U+FFFE/U+FFFF.
+FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# Times a case can be about: refused outside these years (a year 1 or 9999 overflows when the
+# time is moved to UTC or a deadline is added), or with an offset beyond any real time zone.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+MAX_OFFSET_SECONDS = 14 * 3600
+
+
+def check_text(value: Any) -> Any:
+    """Refuses FORBIDDEN_CHARS in a string, or in the strings of a list or dict."""
+    if isinstance(value, str):
+        if FORBIDDEN_CHARS.search(value):
+            raise ValueError("contains a control character or an invalid character")
+    elif isinstance(value, list | tuple):
+        for v in value:
+            check_text(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k)
+            check_text(v)
+    return value
+
+
+def check_time(value: Any) -> Any:
+    """Refuses a time outside EARLIEST_YEAR–LATEST_YEAR or with an offset beyond ±14:00."""
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if offset is not None and abs(offset.total_seconds()) > MAX_OFFSET_SECONDS:
+            raise ValueError("the time zone offset is beyond ±14:00")
+        if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _safe_values(cls, value: Any) -> Any:
+        return check_time(check_text(value))
 
 
 class ActionBase(Strict):
@@ -96,6 +137,9 @@ class CaseIn(Strict):
     representatives: Annotated[list[RepresentativeIn], Field(max_length=20)] = Field(default_factory=list)
     # The call's recording in the call centre's system (the screen-pop hands it to intake).
     recording_ref: Annotated[str, Field(max_length=200)] = ""
+    # The version of the privacy notice the complainant was given (a portal or an app records the
+    # one it showed); empty: the policy's current one (`privacy.notice_version`).
+    privacy_notice: Annotated[str, Field(max_length=50)] = ""
 
     _check_tz = field_validator("received_at", "occurred_at", "upstream_due_at")(_aware)
 

@@ -257,7 +257,7 @@ def _candidates(policy_id: int, rule: Rule, now: datetime) -> QuerySet[Case]:
 # literals: SQLite uses a partial index only when the query repeats its condition (bound
 # parameters do not count), and then reads the few open cases instead of a million rows.
 _OPEN = RawSQL(f'NOT ("cases_case"."state" IN ({", ".join(repr(str(s)) for s in FINAL_STATES)}))', (),  # noqa: S611 (our constants)
-               output_field=BooleanField())
+               output_field=BooleanField())  # nosec B611 (our constants)
 
 # Case columns a field condition can be narrowed on in SQL, with the same answer as the rules
 # engine: text columns compared with eq/in, numbers with gte/gt/lte/lt (NULL never matches).

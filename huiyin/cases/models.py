@@ -13,6 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from huiyin.org.fields import Sealed, SealedJSONField, SealedTextField
+
+from . import identity
+
 
 class Kind(models.TextChoices):
     COMPLAINT = "complaint", _("投诉")
@@ -208,12 +212,19 @@ class Case(models.Model):
     tags = models.JSONField(_("标签"), default=list, blank=True)
     region = models.CharField(_("区域"), max_length=100, blank=True)
 
-    complainant_name = models.CharField(_("投诉人"), max_length=100, blank=True)
-    complainant_phone = models.CharField(_("电话"), max_length=32, blank=True, db_index=True)
-    complainant_email = models.EmailField(_("邮箱"), blank=True)
-    complainant_address = models.CharField(_("地址"), max_length=300, blank=True)
-    complainant_account = models.CharField(_("账号/合同/订单号"), max_length=100, blank=True)
-    complainant_id_number = models.CharField(_("证件号"), max_length=32, blank=True)
+    # The complainant's identity is sealed at rest (org.fields, cases.identity); the keyed hashes
+    # beside it answer exact searches. Lengths are checked on the way in (cases.inputs).
+    complainant_name = SealedTextField(_("投诉人"), blank=True)
+    complainant_phone = SealedTextField(_("电话"), blank=True)
+    complainant_email = SealedTextField(_("邮箱"), blank=True)
+    complainant_address = SealedTextField(_("地址"), blank=True)
+    complainant_account = SealedTextField(_("账号/合同/订单号"), blank=True)
+    complainant_id_number = SealedTextField(_("证件号"), blank=True)
+    complainant_name_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
+    complainant_phone_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
+    complainant_email_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
+    complainant_account_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
+    complainant_id_number_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
     customer_class = models.CharField(_("客户等级"), max_length=1, choices=CustomerClass.choices, blank=True)
     anonymous = models.BooleanField(_("匿名"), default=False)
 
@@ -247,7 +258,12 @@ class Case(models.Model):
     respondent_person = models.CharField(_("被投诉人"), max_length=100, blank=True)
     recusal = models.BooleanField(_("回避"), default=False)
     # A group complaint's representatives (群体投诉代表): [{name, phone, id_number}].
-    representatives = models.JSONField(_("代表"), default=list, blank=True)
+    representatives = SealedJSONField(_("代表"), default=list, blank=True)
+    # PIPL (issue 11): the privacy notice the complainant was given at intake, and when the case's
+    # personal data was erased after its retention period (privacy.services).
+    privacy_notice = models.CharField(_("隐私告知版本"), max_length=50, blank=True)
+    anonymised_at = models.DateTimeField(_("匿名化时间"), null=True, blank=True)
+    anonymised_groups = models.JSONField(default=list, blank=True)  # retention groups already erased
 
     cause = models.TextField(_("原因"), blank=True)
     course = models.TextField(_("经过"), blank=True)
@@ -316,8 +332,15 @@ class Case(models.Model):
             models.Index(fields=["kind", "-id"], name="case_kind_id"),
             models.Index(fields=["severity", "-id"], name="case_severity_id"),
             models.Index(fields=["received_at"], name="case_received"),
-            models.Index(fields=["complainant_account"], name="case_account"),
-            models.Index(fields=["complainant_id_number"], name="case_id_number"),
+            # exact search by identity, through the keyed hashes (cases.identity)
+            models.Index(fields=["complainant_phone_hash", "id"], name="case_phone_hash"),
+            models.Index(fields=["complainant_name_hash", "id"], name="case_name_hash"),
+            models.Index(fields=["complainant_email_hash"], name="case_email_hash"),
+            models.Index(fields=["complainant_account_hash"], name="case_account_hash"),
+            models.Index(fields=["complainant_id_number_hash"], name="case_id_number_hash"),
+            # the retention job: closed cases not yet anonymised, oldest first
+            models.Index(fields=["closed_at"], condition=Q(anonymised_at__isnull=True, closed_at__isnull=False),
+                         name="case_retention_due"),
             # the scheduler's age rules look at open cases only (a few % of a million)
             models.Index(fields=["received_at"], condition=~Q(state__in=["closed", "invalid"]), name="case_open_received"),
             # most urgent first: lists sorted by time left, keyset on (next_due_at, id)
@@ -337,6 +360,23 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keeps each identity field's keyed hash beside it (cases.identity): recomputed when
+        the field was assigned since it was read, written with it when `update_fields` names it."""
+        update_fields = kwargs.get("update_fields")
+        extra: list[str] = []
+        for name in identity.HASHED:
+            if update_fields is not None and name not in update_fields:
+                continue
+            value = self.__dict__.get(name)
+            if isinstance(value, Sealed) or name not in self.__dict__:
+                continue  # unchanged since it was loaded (or deferred): its hash stands
+            setattr(self, identity.hash_column(name), identity.stored_hash(name, value or ""))
+            extra.append(identity.hash_column(name))
+        if update_fields is not None and extra:
+            kwargs["update_fields"] = [*update_fields, *extra]
+        super().save(*args, **kwargs)
 
     @property
     def is_open(self) -> bool:
@@ -556,15 +596,21 @@ class Attachment(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
     token = models.CharField(max_length=32, unique=True)
     file = models.FileField(upload_to=attachment_path, max_length=300)
-    name = models.CharField(max_length=200)
+    # The user's file name may name a person ("张三身份证.jpg"): sealed like the identity fields.
+    name = SealedTextField()
     content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()  # of the plaintext
+    sha256 = models.CharField(max_length=64)  # of the plaintext
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    # The file on disk is sealed (org.crypto streams); False only for files stored before issue 11.
+    sealed = models.BooleanField(default=False)
+    # A report's (举报) file added by the registering centre — the letter, the recording — may
+    # identify the reporter: only roles that see the reporter's identity see it (cases.access).
+    confidential = models.BooleanField(default=False)
 
     def __str__(self) -> str:
-        return self.name
+        return f"attachment {self.token}"
 
 
 class DocumentKind(models.TextChoices):

@@ -28,16 +28,27 @@ from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
-from . import workflow
-from .access import cases_for, complainant_view, mask, may_see_identity, name_searchable
+from . import identity, inputs, workflow
+from .access import (
+    cases_for,
+    complainant_view,
+    identity_scope,
+    mask,
+    may_see_attachment,
+    may_see_identity,
+    visible_references,
+)
 from .models import (
     FINAL_STATES,
+    Attachment,
     Case,
     CaseLink,
     CoHandling,
     CompensationStatus,
+    Event,
     Extension,
     ExtensionStatus,
+    Kind,
     Satisfaction,
     State,
     Timer,
@@ -63,16 +74,21 @@ NAME_LIKE = re.compile(r"^[^\s\d@]{2,30}$")
 
 def text_query(text: str, *, user: User | None = None) -> Q:
     """The search box, by the shape of what was typed, so each form is one indexed lookup:
-    a case number exactly; a phone number (normalised as stored) or an account; else words in
-    the subject (a trigram index serves it on PostgreSQL) or, for a user who may read it, the
-    complainant's name exactly (its own index)."""
+    a case number exactly; a phone number or an account; else words in the subject (a trigram
+    index serves it on PostgreSQL) or the complainant's name exactly. Identities are sealed at
+    rest: a phone, an account or a name is found through its keyed hash (cases.identity), and
+    only among the cases whose complainant the user may know (`access.identity_scope`) — for
+    anyone else a guessed phone or name finds nothing, so it confirms nothing."""
     q = text.strip()
     if CASE_NUMBER.match(q):
         return Q(number=q.upper())
     if PHONE_LIKE.match(q) and sum(ch.isdigit() for ch in q) >= 5:
-        return Q(complainant_phone=normalise_phone(q)) | Q(complainant_account=q)
+        if user is None:
+            return Q(pk__in=[])
+        return (identity.matches("complainant_phone", q) | identity.matches("complainant_account", q)) \
+            & identity_scope(user)
     if user is not None and NAME_LIKE.match(q):
-        return Q(subject__icontains=q) | (Q(complainant_name=q) & name_searchable(user))
+        return Q(subject__icontains=q) | (identity.matches("complainant_name", q) & identity_scope(user))
     return Q(subject__icontains=q)
 
 
@@ -250,12 +266,72 @@ def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def linked_numbers(case: Case) -> list[str]:
-    """The numbers of the cases linked to `case`, in either direction."""
+def linked_numbers(case: Case, user: User | None = None) -> list[str]:
+    """The numbers of the cases linked to `case`, in either direction — for a reader, only those
+    they may see named (`access.visible_references`: in scope, and no report's link to a reader
+    who may not know the reporter)."""
     if _known(case, "links") == []:
         return []
     pairs = CaseLink.objects.filter(Q(case=case) | Q(to=case)).values_list("case__number", "to__number")
-    return sorted({b if a == case.number else a for a, b in pairs})
+    numbers = {b if a == case.number else a for a, b in pairs}
+    if user is not None:
+        numbers &= visible_references(user, case, numbers)
+    return sorted(numbers)
+
+
+def references(user: User, case: Case) -> dict[str, Any]:
+    """The other cases `case` names (repeat_of, merged_into, links), as far as `user` may see them
+    named; a hidden one reads as absent (null), exactly as when there is none."""
+    named = {"repeat_of": case.repeat_of.number if case.repeat_of_id and case.repeat_of else None,
+             "merged_into": case.merged_into.number if case.merged_into_id and case.merged_into else None}
+    shown = visible_references(user, case, [n for n in named.values() if n])
+    out: dict[str, Any] = {key: (n if n in shown else None) for key, n in named.items()}
+    out["links"] = linked_numbers(case, user)
+    return out
+
+
+CASE_REFERENCE_KEYS = ("repeat_of", "merged_into", "linked_to")
+
+
+def timeline(user: User, case: Case) -> list[Event]:
+    """The case's timeline as `user` may read it, oldest first: an entry that names another case
+    (a repeat link, a merge, a link) names it only if the user may see it named; otherwise the
+    number reads as null. Identity fields never appear in entries (the workflow redacts them)."""
+    events = list(case.events.select_related("actor").order_by("id"))
+    return redact_references(user, case, events)
+
+
+def redact_references(user: User, case: Case, events: list[Event]) -> list[Event]:
+    """`events` of `case` with the numbers of cases `user` may not see named taken out (in memory:
+    the stored timeline is append-only)."""
+    named = {v for e in events for key in CASE_REFERENCE_KEYS if isinstance(e.changes, dict)
+             for v in (e.changes.get(key) or []) if isinstance(v, str)}
+    if not named:
+        return events
+    shown = visible_references(user, case, named)
+    for e in events:
+        for key in CASE_REFERENCE_KEYS:
+            if isinstance(e.changes, dict) and key in e.changes:
+                pair = e.changes[key]
+                if isinstance(pair, list):
+                    e.changes = {**e.changes, key: [v if not isinstance(v, str) or v in shown else None for v in pair]}
+    return events
+
+
+def attachments(user: User, case: Case) -> list[Attachment]:
+    """The case's files `user` may see (a report's confidential files only for the roles that may
+    know the reporter: `access.may_see_attachment`), oldest first."""
+    rows = list(case.attachments.select_related("uploaded_by").order_by("id"))
+    return [a for a in rows if may_see_attachment(user, case, a.confidential)]
+
+
+def attachment(user: User, case: Case, token: str) -> Attachment | None:
+    if not isinstance(token, str) or not 0 < len(token) <= 32:
+        return None
+    found = case.attachments.filter(token=token).first()
+    if found is None or not may_see_attachment(user, case, found.confidential):
+        return None
+    return found
 
 
 COMPLAINANT_KEYS = ("name", "phone", "email", "address", "account", "customer_class", "anonymous", "confidential")
@@ -266,6 +342,7 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
     facts): the complainant through the identity rule, the deadlines, the allowed actions."""
     now = timezone.now()
     person = complainant_view(user, case)
+    refs = references(user, case)
     return {
         "number": case.number,
         "kind": case.kind,
@@ -280,7 +357,7 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
         "severity": case.severity,
         "class": case.case_class,
         "tags": case.tags,
-        "repeat_of": case.repeat_of.number if case.repeat_of_id and case.repeat_of else None,
+        "repeat_of": refs["repeat_of"],
         "region": case.region,
         "requires_approval": case.requires_approval,
         "reply_level": case.reply_level,
@@ -320,8 +397,8 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
         "urge_count": case.urge_count,
         "supervised": case.supervised,
         "escalated": case.escalated,
-        "merged_into": case.merged_into.number if case.merged_into_id and case.merged_into else None,
-        "links": linked_numbers(case),
+        "merged_into": refs["merged_into"],
+        "links": refs["links"],
         "close_reason": case.close_reason or None,
         "closed_at": iso(case.closed_at),
         "created_at": iso(case.created_at),
@@ -349,8 +426,11 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
 
 
 def representatives_view(user: User, case: Case) -> list[dict[str, str]]:
-    """A group complaint's representatives, under the same identity rule as the complainant."""
+    """A group complaint's representatives, under the same identity rule as the complainant: a
+    report's (举报) are hidden altogether from roles that may not know the reporter."""
     full = may_see_identity(user, case)
+    if not full and case.kind == Kind.REPORT:
+        return [{"name": "", "phone": "", "id_number": ""} for _ in case.representatives]
     return [
         {"name": r.get("name", "") if full else "", "phone": r.get("phone", "") if full else mask(r.get("phone", "")),
          "id_number": r.get("id_number", "") if full else mask(r.get("id_number", ""))}
@@ -368,7 +448,7 @@ def required_fields(case: Case) -> dict[str, list[str]]:
 
 def case_row(user: User, case: Case) -> dict[str, Any]:
     """One case as a row of a list (the API's list items)."""
-    person = complainant_view(user, case, listing=True)
+    person = complainant_view(user, case, listing=True, keys=("name", "phone"))
     return {
         "number": case.number,
         "kind": case.kind,
@@ -443,9 +523,10 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
         qs = qs.exclude(urgency_q("overdue", now))
     if f.deadline in URGENCY:
         qs = qs.filter(urgency_q(f.deadline, now))
-    if f.date_from:
+    # dates outside the years a case can have are not filters (year 1 or 9999 overflow as times)
+    if f.date_from and inputs.EARLIEST_YEAR <= f.date_from.year <= inputs.LATEST_YEAR:
         qs = qs.filter(received_at__gte=timezone.make_aware(datetime.combine(f.date_from, time.min)))
-    if f.date_to:
+    if f.date_to and inputs.EARLIEST_YEAR <= f.date_to.year <= inputs.LATEST_YEAR:
         qs = qs.filter(received_at__lt=timezone.make_aware(datetime.combine(f.date_to + timedelta(days=1), time.min)))
     if f.q:
         qs = qs.filter(text_query(f.q, user=user))
@@ -463,6 +544,8 @@ def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int)
         last_id = int(cursor) if cursor else 0
     except ValueError:
         last_id = 0
+    if not 0 < last_id < MAX_ID:  # beyond a 64-bit id: an unreadable cursor, not a database error
+        last_id = 0
     if last_id > 0:
         qs = qs.filter(id__lt=last_id) if sort == "-id" else qs.filter(id__gt=last_id)
     rows = list(qs.select_related("owner_unit", "unit", "category").order_by(*order)[: limit + 1])
@@ -473,8 +556,9 @@ def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int)
     return rows, str(rows[-1].pk)
 
 
-DUE_CURSOR = re.compile(r"^d(\d{1,20})_(\d{1,20})$")
-NONE_CURSOR = re.compile(r"^n(\d{1,20})$")
+DUE_CURSOR = re.compile(r"^d(\d{1,17})_(\d{1,18})$")  # µs before the year 5138; an id below 2**63
+NONE_CURSOR = re.compile(r"^n(\d{1,18})$")
+MAX_ID = 2**63 - 1
 
 
 def due_cursor(case: Case) -> str:
@@ -510,10 +594,14 @@ def _page_by_time_left(qs: QuerySet[Case], cursor: str, limit: int) -> tuple[lis
 
 
 def customer_cases(user: User, phone: str, *, limit: int) -> list[Case]:
-    """The caller's cases that the user may see, newest first, by exact (normalised) phone."""
+    """The caller's cases, newest first, by exact (normalised) phone: only those whose complainant
+    the user may know (`access.identity_scope`) — a reporter's (举报) earlier cases never show to
+    the reported unit, and a guessed number confirms nothing."""
+    if not normalise_phone(phone):
+        return []
     return list(
-        cases_for(user).filter(complainant_phone=normalise_phone(phone)).select_related("unit", "owner_unit")
-        .order_by("-id")[:limit]
+        cases_for(user).filter(identity.matches("complainant_phone", phone), identity_scope(user))
+        .select_related("unit", "owner_unit").order_by("-id")[:limit]
     )
 
 

@@ -34,7 +34,7 @@ def next_case_number(kind: str, now: datetime) -> str:
     table = connection.ops.quote_name(CaseSequence._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608 (names are ours)
+            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608  # nosec B608 (names are ours)
             f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
             [prefix, connection.ops.adapt_datefield_value(day)],
         )
@@ -124,6 +124,7 @@ def case_register(
         respondent_unit=respondent, respondent_person=params.respondent_person,
         representatives=[{**r.model_dump(), "phone": normalise_phone(r.phone)} for r in params.representatives],
         recording_ref=params.recording_ref, notify_via=c.notify_via,
+        privacy_notice=params.privacy_notice or config_for(policy.pk).privacy.notice_version,
     )
     try:
         with transaction.atomic(durable=True):
@@ -146,7 +147,9 @@ def case_register(
 def _open_case_to_urge(params: inputs.CaseIn, policy: Policy) -> Case | None:
     if config_for(policy.pk).open_contact != "urge":
         return None
-    probe = Case(complainant_phone=normalise_phone(params.complainant.phone),
+    # The same customer by identity, through the keyed hashes; never a report (grading.customer_q):
+    # a reporter calling again makes a new report, never an urge that ties the two together.
+    probe = Case(kind=params.kind, complainant_phone=normalise_phone(params.complainant.phone),
                  complainant_account=params.complainant.account, complainant_id_number=params.complainant.id_number)
     q = grading.customer_q(probe)
     if q is None:

@@ -37,12 +37,13 @@ from django.utils import timezone
 
 from huiyin.db import insert_rows
 from huiyin.org.access import roles_over, unit_for
+from huiyin.org.fields import Sealed
 from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import PolicyConfig
 from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
-from . import deadlines, grading, inputs, notices, notifications
+from . import deadlines, grading, identity, inputs, notices, notifications
 from .access import holds, is_respondent
 from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (
@@ -64,6 +65,7 @@ from .models import (
 )
 
 S = State
+REDACTED = "***"  # an identity field's old and new value on the timeline (issue 11)
 HANDLERS = (Role.HANDLER, Role.FIRST_RESPONSIBLE)
 OPEN_STATES = frozenset(s for s in State if s not in FINAL_STATES)
 SATISFIED = (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL)
@@ -92,7 +94,11 @@ class Step:
             return
         setattr(self.case, name, value)
         self.dirty.add(name)
-        self.changes[name] = [_plain(old), _plain(value)]
+        if name in identity.SEALED:
+            # An identity field is sealed at rest: the timeline says that it changed, never to what.
+            self.changes[name] = [REDACTED if old else "", REDACTED if value else ""]
+        else:
+            self.changes[name] = [_plain(old), _plain(value)]
 
     def set_unit(self, name: str, unit: Unit | None) -> None:
         old_id = getattr(self.case, f"{name}_id")
@@ -1515,3 +1521,102 @@ def complainant_add_information(case: Case, text: str, *, ip: str | None = None)
         notifications.notify_event(locked, "case.information_added", note=text[:200],
                                    dedupe=f"case.information_added:{locked.number}:{secrets.token_hex(8)}")
     return locked
+
+
+# --- personal data over its life (issue 11, DESIGN §8): corrections, anonymisation, re-sealing ------
+# Changes of a case like the others (through `change`, one event each), except `reseal`, which
+# rewrites ciphertext under the newest key without changing any value a reader sees (no event, no
+# version: nothing anyone could overwrite changed; the key rotation is in the audit log).
+
+# What each retention group of the policy (policies.config.RETENTION_GROUPS) erases; statistics
+# (kind, category, units, dates, deadlines and whether they were met, satisfaction) are kept.
+ANONYMISED = "已匿名化"
+GROUP_FIELDS: dict[str, dict[str, Any]] = {
+    "identity": {
+        "complainant_name": "", "complainant_phone": "", "complainant_email": "", "complainant_address": "",
+        "complainant_account": "", "complainant_id_number": "", "representatives": [],
+    },
+    "content": {
+        "subject": ANONYMISED, "description": "", "demands": "", "reply": "", "cause": "", "course": "",
+        "conclusion": "", "countermeasures": "", "instructions": "", "invalid_reason": "",
+        "responsible_person": "", "respondent_person": "",
+    },
+    "attachments": {},
+}
+
+
+def correct_identity(case: Case, *, actor: User, values: dict[str, str], source: str = "privacy",
+                     note: str = "") -> Case:
+    """更正 (a data-subject request): set the complainant's identity fields named in `values`
+    (keys of identity.SEALED but representatives). The timeline records which fields changed,
+    never their values. Repeating it with the same values changes nothing."""
+    unknown = set(values) - (set(identity.SEALED) - {"representatives"})
+    if unknown:
+        raise BadInput("Not identity fields: " + ", ".join(sorted(unknown)), fields=dict.fromkeys(unknown, "unknown"))
+    with change(case, "correct_identity", actor=actor, source=source, comment=note) as step:
+        for name, value in values.items():
+            step.set(name, value)
+    return step.case
+
+
+def anonymise(case: Case, *, groups: Iterable[str], at: datetime, complete: bool, actor: User | None = None,
+              source: str = "privacy", note: str = "") -> Case:
+    """Erase the personal data of `groups` from a closed case (PIPL: its retention period is over,
+    or the person asked for deletion): one `anonymise` event naming the groups, identity values
+    never recorded. `complete` marks the case as anonymised (`anonymised_at`: nothing is left for
+    the retention job). Attachments' files are deleted once the transaction commits."""
+    wanted = [g for g in groups if g in GROUP_FIELDS]
+    files: list[str] = []
+    with change(case, "anonymise", actor=actor, source=source, at=at, comment=note) as step:
+        if step.case.is_open:
+            raise InvalidTransition("Only a closed case is anonymised.")
+        for group in wanted:
+            for name, empty in GROUP_FIELDS[group].items():
+                if getattr(step.case, name) != empty:  # erased: the timeline says so, not what it was
+                    setattr(step.case, name, empty)
+                    step.dirty.add(name)
+                    step.changes[name] = [REDACTED, ""]
+            if group == "attachments":
+                rows = list(step.case.attachments.all())
+                files = [a.file.name for a in rows if a.file and a.file.name]
+                if rows:
+                    step.note("attachments_deleted", len(rows))
+                    step.case.attachments.all().delete()
+        step.note("anonymised", wanted)
+        done = sorted(set(step.case.anonymised_groups) | set(wanted))
+        if done != sorted(step.case.anonymised_groups):
+            step.set("anonymised_groups", done)
+        if complete and step.case.anonymised_at is None:
+            step.set("anonymised_at", at)
+    if files:
+        from django.core.files.storage import default_storage
+
+        def delete_files() -> None:
+            for name in files:
+                default_storage.delete(name)
+
+        transaction.on_commit(delete_files)
+    return step.case
+
+
+def reseal(case_ids: Iterable[int]) -> int:
+    """Re-seal the identity fields of these cases under the newest key (a key rotation) and
+    recompute their keyed hashes: the values stay what they were. Returns the rows rewritten."""
+    from huiyin.org import crypto
+
+    fields = list(identity.SEALED)
+    done = 0
+    with transaction.atomic():
+        for case in Case.objects.select_for_update().filter(pk__in=list(case_ids)).only("pk", *fields):
+            raw = {name: case.__dict__.get(name) for name in fields}
+            if all(not isinstance(v, Sealed) or crypto.is_current(v.token) for v in raw.values()):
+                continue
+            updates: dict[str, Any] = {}
+            for name in fields:
+                value = getattr(case, name)  # opened with whichever key sealed it; sealed anew by update()
+                updates[name] = value
+                if name in identity.HASHED:
+                    updates[identity.hash_column(name)] = identity.stored_hash(name, value)
+            Case.objects.filter(pk=case.pk).update(**updates)
+            done += 1
+    return done

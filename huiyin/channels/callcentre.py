@@ -19,8 +19,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from huiyin.cases import selectors, workflow
-from huiyin.cases.access import cases_for, complainant_view, may_see_identity
+from huiyin.cases import identity, selectors, workflow
+from huiyin.cases.access import cases_for, complainant_view, identity_scope, may_see_identity
 from huiyin.cases.errors import BadInput
 from huiyin.cases.models import FINAL_STATES, Case
 from huiyin.cases.phones import is_chinese_phone, normalise_phone
@@ -61,7 +61,9 @@ def screen_pop(user: User, phone: str, *, recording: str = "") -> dict[str, Any]
     now = timezone.now()
     # One indexed read (the phone's cases, newest first): open ones and those of the last year.
     # A caller with more than SCAN_LIMIT such cases sees the newest of them.
-    rows = list(cases_for(user).filter(complainant_phone=number).filter(
+    # By the phone's keyed hash (identities are sealed), among the cases whose complainant the
+    # user may know (a guessed number confirms nothing, above all not a report).
+    rows = list(cases_for(user).filter(identity.matches("complainant_phone", number), identity_scope(user)).filter(
         ~Q(state__in=FINAL_STATES) | Q(received_at__gte=now - timedelta(days=365))
     ).select_related("unit", "owner_unit").order_by("-id")[:SCAN_LIMIT])
     open_cases = [c for c in rows if c.state not in FINAL_STATES][:OPEN_LIMIT]

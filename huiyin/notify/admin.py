@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -43,10 +44,54 @@ class TemplateAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+MASK = "******"
+# Options that are secrets, or carry one (a robot's address holds its access token): never shown
+# again once saved; the form shows MASK, and MASK (or nothing) sent back keeps the stored value.
+SECRET_OPTIONS = {"access_key_secret", "secret_key", "secret", "url"}
+
+
+class WebhookForm(forms.ModelForm):
+    secret = forms.CharField(label=_("签名密钥"), required=False, strip=False,
+                             widget=forms.PasswordInput(render_value=False),
+                             help_text=_("只可写入: 保存后不再显示; 留空则保留原密钥"))
+
+    class Meta:
+        model = Webhook
+        fields = ["url", "secret", "events", "active", "description"]
+
+    def clean_secret(self) -> str:
+        value: str = self.cleaned_data.get("secret") or ""
+        if not value and self.instance.pk:
+            return str(self.instance.secret)
+        if not value:
+            raise forms.ValidationError(_("新建 Webhook 需要签名密钥"))
+        return value
+
+
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
+    form = WebhookForm
     list_display = ["id", "url", "events", "active", "created_at"]
     list_filter = ["active"]
+
+
+class TransportConfigForm(forms.ModelForm):
+    class Meta:
+        model = TransportConfig
+        fields = ["transport", "enabled", "options"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["options"] = {k: (MASK if k in SECRET_OPTIONS and v else v)
+                                       for k, v in (self.instance.options or {}).items()}
+
+    def clean_options(self) -> Any:
+        value = self.cleaned_data.get("options") or {}
+        if not isinstance(value, dict):
+            return value
+        old = (self.instance.options or {}) if self.instance.pk else {}
+        return {k: (old.get(k, "") if k in SECRET_OPTIONS and v in (MASK, "") else v) for k, v in value.items()}
 
 
 class AttemptInline(admin.TabularInline):
@@ -135,13 +180,14 @@ class PreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(TransportConfig)
 class TransportConfigAdmin(admin.ModelAdmin):
+    form = TransportConfigForm
     list_display = ["transport", "enabled", "updated_at"]
     readonly_fields = ["options_help"]
 
     @admin.display(description=_("可用参数"))
     def options_help(self, obj: TransportConfig) -> str:
         known = TRANSPORT_OPTIONS.get(obj.transport, {}) if obj.transport else {}
-        return format_html_join(mark_safe("<br>"), "<code>{}</code>: {}", sorted(known.items())) or "-"
+        return format_html_join(mark_safe("<br>"), "<code>{}</code>: {}", sorted(known.items())) or "-"  # nosec B308 B703
 
 
 @admin.register(NotifySettings)

@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 from huiyin.org.models import User
 
 from . import models
+from .scope import visible_numbers
 from .selectors import unread_count
 from .services import inbox_item_for, inbox_mark_read
 
@@ -89,12 +90,16 @@ def inbox(request: HttpRequest, limit: int = 20, cursor: int | None = None) -> d
     limit = max(1, min(limit, 100))
     rows = models.InboxItem.objects.filter(user=user).order_by("-id")
     if cursor is not None:
+        if not 0 < cursor < 2**63:  # beyond a 64-bit id: nothing older, not a database error
+            return {"items": [], "unread": unread_count(user), "next_cursor": None}
         rows = rows.filter(id__lt=cursor)
     page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
+    # a case that has moved out of the reader's units is not named any more (notify.scope)
+    seen = visible_numbers(user, (i.case_number for i in page))
     return {
-        "items": [item_json(i) for i in page],
+        "items": [item_json(i) for i in page if not i.case_number or i.case_number in seen],
         "unread": unread_count(user),
         "next_cursor": page[-1].pk if more and page else None,
     }

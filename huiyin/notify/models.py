@@ -29,6 +29,8 @@ from django.db.models.query import ModelIterable
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from huiyin.org.fields import SealedJSONObjectField, SealedTextField
+
 
 class Event(models.TextChoices):
     """The events other apps may notify about (the contract of `enqueue`)."""
@@ -360,7 +362,8 @@ class Webhook(models.Model):
     """A generic signed webhook to another system (`huiyin webhook add`)."""
 
     url = models.URLField(_("地址"), max_length=500)
-    secret = models.CharField(_("签名密钥"), max_length=200)
+    # Sealed at rest (org.fields) and never shown again once saved (the admin's field is write-only).
+    secret = SealedTextField(_("签名密钥"))
     # Event names; empty means every event.
     events = models.JSONField(_("订阅事件"), default=list, blank=True)
     active = models.BooleanField(_("启用"), default=True)
@@ -384,6 +387,12 @@ class Webhook(models.Model):
             raise ValidationError({"events": _("未知事件: %s") % ", ".join(unknown)})
         if not self.url.lower().startswith(("http://", "https://")):
             raise ValidationError({"url": _("只支持 http(s) 地址")})
+        from .outbound import OutboundRefused, check_url
+
+        try:
+            check_url(self.url)
+        except OutboundRefused:
+            raise ValidationError({"url": _("只允许公网地址(内网地址须列入 HUIYIN_OUTBOUND_ALLOW)")}) from None
 
 
 class Preference(models.Model):
@@ -450,7 +459,8 @@ class TransportConfig(models.Model):
     transport = models.CharField(_("发送方式"), max_length=20, unique=True,
                                  choices=[(t.value, t.label) for t in Transport if t != Transport.WEBHOOK])
     enabled = models.BooleanField(_("启用"), default=False)
-    options = models.JSONField(_("参数"), default=dict, blank=True)
+    # Gateway keys and robot addresses (which carry their tokens): sealed at rest, masked in the admin.
+    options = SealedJSONObjectField(_("参数"), default=dict, blank=True)
     updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
 
     class Meta:
@@ -477,6 +487,21 @@ class TransportConfig(models.Model):
             gateway = self.options.get("gateway", "file")
             if gateway not in ("file", "aliyun", "tencent"):
                 raise ValidationError({"options": _("gateway 只能是 file、aliyun 或 tencent")})
+            if self.options.get("path"):
+                from pathlib import Path
+
+                from .channels.sms import inside_var_dir
+
+                if not inside_var_dir(Path(str(self.options["path"]))):
+                    raise ValidationError({"options": _("path 必须位于数据目录 HUIYIN_VAR_DIR 之内")})
+        from .outbound import OutboundRefused, check_url
+
+        for key in ("url", "endpoint"):
+            if self.options.get(key):
+                try:
+                    check_url(str(self.options[key]))
+                except OutboundRefused:
+                    raise ValidationError({"options": _("只允许公网地址(内网地址须列入 HUIYIN_OUTBOUND_ALLOW)")}) from None
 
     # A few seconds of caching: the worker reads these for every message.
     _cache: dict[str, tuple[float, bool, dict[str, Any]]] = {}

@@ -25,6 +25,7 @@ from django.utils.translation import get_language
 from huiyin.db import insert_objects, insert_rows
 from huiyin.org.models import User
 
+from . import outbound
 from .models import (
     PERSONAL_TRANSPORTS,
     QUIET_TRANSPORTS,
@@ -390,7 +391,11 @@ def inbox_mark_read(item: InboxItem) -> None:
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise NotifyError(f"Not an http(s) URL: {url!r}")
+        raise NotifyError("Not an http(s) URL.")
+    try:
+        outbound.check_url(url)
+    except outbound.OutboundRefused as exc:
+        raise NotifyError(f"Refused: {exc}.") from None
 
 
 def _check_events(events: Iterable[str]) -> list[str]:

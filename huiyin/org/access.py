@@ -157,3 +157,23 @@ def users_with_roles_over(roles: Iterable[str], units: Iterable[Unit]) -> set[in
         Membership.objects.filter(unit_id__in=ancestor_ids, role__in=list(roles), user__is_active=True)
         .values_list("user_id", flat=True)
     )
+
+
+# --- accounts: who needs a second factor, who administers ------------------------------------------
+
+# TOTP is required for the roles that decide, oversee, configure or read the audit trail (issue 11):
+# in production, or wherever HUIYIN_MFA_REQUIRED=1 (settings.MFA_REQUIRED). Others may enrol.
+MFA_ROLES = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR})
+
+
+def mfa_required(user: User) -> bool:
+    from django.conf import settings
+
+    if not settings.MFA_REQUIRED:
+        return False
+    return user.is_superuser or user.is_staff or bool(roles_of(user) & MFA_ROLES)
+
+
+def is_administrator(user: User) -> bool:
+    """Administers accounts and API tokens: the admin role anywhere, or a superuser."""
+    return bool(user.is_active and (user.is_superuser or Role.ADMIN in roles_of(user)))

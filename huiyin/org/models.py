@@ -7,7 +7,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+
+from .fields import SealedTextField
 
 
 class UnitKind(models.TextChoices):
@@ -77,6 +80,9 @@ class Unit(models.Model):
 class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     phone = models.CharField(_("手机"), max_length=20, blank=True)
+    # Raised to end every session and API token of the user at once (an administrator's "sign
+    # out everywhere", disabling the account): it is part of the session hash, as the password is.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("用户")
@@ -84,6 +90,12 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Sessions (and API tokens, huiyin.api.auth) hold this HMAC: a new password, however it
+        was set, or a new session epoch makes every earlier one invalid."""
+        return salted_hmac("huiyin.org.User.session", f"{self.password}\x00{self.session_epoch}", secret=secret,
+                           algorithm="sha256").hexdigest()
 
 
 class Role(models.TextChoices):
@@ -116,7 +128,12 @@ class Membership(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for the REST API. Only its SHA-256 is stored."""
+    """A bearer token for the REST API. Only its SHA-256 is stored.
+
+    A token is valid until it expires, is revoked (by its holder, an administrator, or with the
+    user's disabling), or its user's password or session epoch changes: `user_mark` holds the
+    user's session hash when it was issued, and a token whose mark no longer matches is dead,
+    however the password was changed (pages, admin, command line, SQL)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     digest = models.CharField(max_length=64, unique=True)
@@ -124,6 +141,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
+    user_mark = models.CharField(max_length=64, default="", editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=30, blank=True)
 
     class Meta:
         verbose_name = _("接口令牌")
@@ -138,8 +158,11 @@ class AuditEntry(models.Model):
     Append-only; never holds secrets or complainants' personal data."""
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                              verbose_name=_("操作人"))
+    # DO_NOTHING: the log outlives its actors (users are disabled, not deleted) and a trigger
+    # refuses to change its rows on PostgreSQL; the name stays readable either way.
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+                              verbose_name=_("操作人"), db_constraint=False)
+    actor_name = models.CharField(_("操作人账号"), max_length=150, blank=True)
     action = models.CharField(_("操作"), max_length=50)
     target = models.CharField(_("对象"), max_length=200, blank=True)
     details = models.JSONField(_("详情"), default=dict, blank=True)
@@ -180,3 +203,24 @@ class DutyShift(models.Model):
     def clean(self) -> None:
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": _("结束时间须晚于开始时间。")})
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app (TOTP, RFC 6238, computed by django-otp's `oath`): its secret is
+    sealed at rest like the complainants' identities. One per user; confirmed once the user has
+    typed a code from it. Each accepted code can be used once (`last_t`); repeated wrong codes
+    count as failed sign-ins (lockout)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = SealedTextField()  # the key's hex digits
+    confirmed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_t = models.BigIntegerField(default=-1)
+    drift = models.SmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("动态口令设备")
+        verbose_name_plural = _("动态口令设备")
+
+    def __str__(self) -> str:
+        return f"TOTP of user {self.user_id}"

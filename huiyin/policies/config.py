@@ -105,6 +105,39 @@ class PolicyRole:
     unit: str
 
 
+# Personal data over its life (PIPL, DESIGN §8, issue 11): the groups of fields a policy sets a
+# purpose and a retention period for, counted from the case's closing. `identity`: who complained
+# (name, phone, e-mail, address, account, ID number, group representatives); `content`: the free
+# text that may tell about people (the description, demands, the investigation and the reply, the
+# respondent); `attachments`: the files. What is not personal — kind, category, units, dates,
+# deadlines and whether they were met, satisfaction — is kept, so reports stay true.
+RETENTION_GROUPS = ("identity", "content", "attachments")
+DEFAULT_RETENTION: dict[str, tuple[int | None, str]] = {
+    "identity": (3 * 365, "to handle the case, call the complainant back and recognise a repeat complaint"),
+    "content": (None, "the record of the case (kept with the case)"),
+    "attachments": (3 * 365, "evidence for the handling of the case"),
+}
+
+
+@dataclass(frozen=True)
+class Retention:
+    group: str
+    days: int | None  # None: kept with the case
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """What the policy says about records and personal data (`privacy:`)."""
+
+    notice_version: str
+    export_approvers: tuple[str, ...]  # roles that approve an export of case records; () = none needed
+    export_basis: str
+    retention: dict[str, Retention]
+    request_amount: int  # data-subject requests are answered within this …
+    request_unit: str  # … (calendar days move to the next working day when they end on a holiday)
+
+
 def _roles(value: Any, default: list[str]) -> list[str]:
     return [str(r) for r in value] if isinstance(value, list) else list(default)
 
@@ -364,6 +397,25 @@ class PolicyConfig:
         anchor = str(chosen.get("from") or spec.get("from") or "stage")
         return TimerSpec(code, int(chosen["amount"]), TimeUnit(chosen["unit"]).value, spec.get("basis", ""),
                          anchor=anchor)
+
+    @cached_property
+    def privacy(self) -> Privacy:
+        spec = self.raw.get("privacy") or {}
+        export = spec.get("export") or {}
+        retention = {}
+        for group in RETENTION_GROUPS:
+            days, purpose = DEFAULT_RETENTION[group]
+            given = (spec.get("retention") or {}).get(group) or {}
+            retention[group] = Retention(group, given.get("days", days), str(given.get("purpose", purpose)))
+        asked = spec.get("requests") or {}
+        return Privacy(
+            notice_version=str(spec.get("notice_version", "") or ""),
+            export_approvers=tuple(str(r) for r in export.get("approval", [])),
+            export_basis=str(export.get("basis", "") or ""),
+            retention=retention,
+            request_amount=int(asked.get("amount", 30)),
+            request_unit=str(asked.get("unit", "calendar_days")),
+        )
 
     @cached_property
     def obligations(self) -> list[Obligation]:

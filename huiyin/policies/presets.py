@@ -27,6 +27,7 @@ from .config import (
     NOTICE_DOCUMENTS,
     OBLIGATION_ANCHORS,
     RECORD_FORM_FIELDS,
+    RETENTION_GROUPS,
     TIMER_ANCHORS,
     TIMER_CODES,
 )
@@ -549,6 +550,15 @@ SCHEMA = Map({
                             "fields": Seq(OneOf(RECORD_FORM_FIELDS), unique=True), "basis": BASIS}),
         "notices": Seq(Map({"document": OneOf(NOTICE_DOCUMENTS), "channels": CHANNEL_LIST, "kinds": KIND_LIST,
                             "basis": BASIS}, required=("document",))),
+    }),
+    "privacy": Map({
+        "notice_version": Str(max_length=50),
+        "export": Map({"approval": ROLE_LIST, "basis": BASIS}),
+        "retention": Map({group: Map({"days": Num(low=1, whole=True), "purpose": Str(max_length=300),
+                                      "basis": BASIS}) for group in RETENTION_GROUPS}),
+        "requests": Map({"amount": Num(low=1, whole=True), "unit": OneOf(("calendar_days", "working_days")),
+                         "basis": BASIS}),
+        "basis": BASIS,
     }),
     "rules": Custom(_check_rules),
     "reports": Seq(Map({

@@ -183,6 +183,7 @@ def case_submit(data: Any, *, ip: str | None, files: list[UploadedFile] | None =
     body = {
         "kind": p.kind, "channel": "web", "subject": p.subject, "description": p.description, "demands": p.demands,
         "product": p.product, "occurred_at": p.occurred_at.isoformat() if p.occurred_at else None,
+        "privacy_notice": p.privacy_notice_version,
         "complainant": {"name": person.name, "phone": person.phone, "email": person.email,
                         "address": person.address, "anonymous": person.anonymous or not (person.name or person.phone
                                                                                          or person.email),

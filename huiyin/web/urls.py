@@ -1,14 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
+from huiyin.org.views import LoginView
+
 from .views import cases, inbox, intake, lists, pages
 
 app_name = "web"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(
-        template_name="registration/login.html", redirect_authenticated_user=True,
-        next_page=reverse_lazy("web:home")), name="login"),
+    path("login/", LoginView.as_view(), name="login"),  # the password, then a one-time code where needed
     path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("web:login")), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", pages.workbench, name="home"),

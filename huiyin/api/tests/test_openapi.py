@@ -23,6 +23,8 @@ from huiyin.cases.tests.helpers import case_in
 from huiyin.cases.workflow import ACTIONS
 from huiyin.conftest import COMPLAINT, new_case
 from huiyin.notify.services import enqueue
+from huiyin.org.models import ApiToken
+from huiyin.org.tokens import token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +157,44 @@ def test_every_operation_answers_as_documented(api, org, tmp_path) -> None:
     a.check(anon.get(day), "GET", day, 401)
     a.check(api("agent").get("/calendar/day", date="2026-13-01"), "GET", day, 422)
 
+    # tokens (issue 11): revoke one's own, list and revoke as an administrator, a lockout
+    mine, listed = "/api/v1/auth/token", "/api/v1/auth/tokens"
+    bearer = {"Authorization": f"Bearer {token_issue(org.handler_b)}"}
+    a.check(api("admin").get("/auth/tokens", user="handler_b"), "GET", listed, 200)
+    a.check(anon.get(listed), "GET", listed, 401)
+    a.check(api("admin").get("/auth/tokens", limit=0), "GET", listed, 422)
+    row = ApiToken.objects.filter(user=org.handler_b).order_by("-id").first()
+    one = f"{listed}/{row.pk}"
+    a.check(api("admin").client.delete(one, headers=api("admin").headers), "DELETE", one, 200)
+    a.check(anon.delete(one), "DELETE", one, 401)
+    a.check(api("agent").client.delete(one, headers=api("agent").headers), "DELETE", one, 404)
+    a.check(api("agent").client.delete(f"{listed}/{2**70}", headers=api("agent").headers), "DELETE",
+            f"{listed}/{2**70}", 422)
+    bearer = {"Authorization": f"Bearer {token_issue(org.handler_b)}"}
+    a.check(anon.delete(mine, headers=bearer), "DELETE", mine, 200)
+    a.check(anon.delete(mine, headers=bearer), "DELETE", mine, 401)
+    with override_settings(AXES_FAILURE_LIMIT=1):
+        post_json(Client(REMOTE_ADDR="10.3.3.3"), token, {"username": "supervisor", "password": "wrong"})
+        a.check(post_json(Client(REMOTE_ADDR="10.3.3.3"), token, {"username": "supervisor", "password": "wrong"}),
+                "POST", token, 429)
+
+    # exports waiting for approval (issue 11)
+    requests = "/api/v1/export-requests"
+    web = Client()
+    web.force_login(org.dispatcher)
+    first = web.get("/cases/export.xlsx", {"reason": "核对"}).json()["export_request"]
+    second = web.get("/cases/export.xlsx", {"reason": "核对"}).json()["export_request"]
+    a.check(api("leader").get("/export-requests"), "GET", requests, 200)
+    a.check(anon.get(requests), "GET", requests, 401)
+    a.check(api("leader").get("/export-requests", status="lost"), "GET", requests, 422)
+    for verb, number in (("approve", first), ("refuse", second)):
+        path = f"{requests}/{number}/{verb}"
+        a.check(api("dispatcher").post(f"/export-requests/{number}/{verb}"), "POST", path, 403)
+        a.check(api("leader").post(f"/export-requests/{number}/{verb}"), "POST", path, 200)
+        a.check(api("leader").post(f"/export-requests/{number}/{verb}"), "POST", path, 409)
+        a.check(post_json(anon, path, {}), "POST", path, 401)
+        a.check(api("leader").post(f"/export-requests/99999999/{verb}"), "POST", f"{requests}/99999999/{verb}", 404)
+        a.check(api("leader").post(f"/export-requests/{2**70}/{verb}"), "POST", f"{requests}/{2**70}/{verb}", 422)
     # issue 12's operations: the portal, the documents, the screen-pop, the transfers
     from huiyin.portal.tests.openapi_drive import drive
 

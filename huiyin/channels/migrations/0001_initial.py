@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('cases', '0015_channels_recording_notices_documents'),
+        ('cases', '0016_channels_recording_notices_documents'),
         ('org', '0003_unit_customers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

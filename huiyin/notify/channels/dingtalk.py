@@ -59,5 +59,5 @@ def send(message: Message) -> None:
         raise DeliveryError(f"DingTalk robot: unexpected answer {resp.snippet()}")
     code = data["errcode"]
     if code != 0:
-        raise DeliveryError(f"DingTalk robot errcode {code}: {data.get('errmsg', '')}",
+        raise DeliveryError(f"DingTalk robot errcode {code}",  # the code only: no text of the answer
                             permanent=code not in RETRY_CODES)

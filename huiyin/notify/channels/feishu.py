@@ -45,8 +45,7 @@ def send(message: Message) -> None:
         if code == 0 and 200 <= resp.status < 300:
             return
         if code != 0:
-            msg = data.get("msg", data.get("StatusMessage", ""))
             retry = code in RETRY_CODES or resp.status >= 500 or resp.status == 429
-            raise DeliveryError(f"Feishu robot code {code}: {msg}", permanent=not retry)
+            raise DeliveryError(f"Feishu robot code {code}", permanent=not retry)  # the code only
     check_status(resp, "Feishu robot")
     raise DeliveryError(f"Feishu robot: unexpected answer {resp.snippet()}")

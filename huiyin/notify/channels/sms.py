@@ -73,6 +73,12 @@ def _require(options: dict[str, Any], *names: str) -> None:
 # --- file -----------------------------------------------------------------------------------
 
 
+def inside_var_dir(path: Path) -> bool:
+    """Where the admin may point the file gateway (TransportConfig.clean): the data directory."""
+    var = Path(settings.VAR_DIR).resolve()
+    return path.resolve() == var or var in path.resolve().parents
+
+
 class FileGateway:
     """Appends one JSON line per SMS to a file (development, demos, and as the default)."""
 
@@ -162,9 +168,8 @@ class AliyunGateway:
         if not code:
             check_status(resp, "Aliyun SMS")
             raise DeliveryError(f"Aliyun SMS: unexpected answer {resp.snippet()}")
-        message = data.get("Message", "")
         permanent = code not in ALIYUN_RETRY and resp.status < 500
-        raise DeliveryError(f"Aliyun SMS {code}: {message}", permanent=permanent)
+        raise DeliveryError(f"Aliyun SMS {str(code)[:100]}", permanent=permanent)  # the code only
 
 
 # --- Tencent Cloud (SendSms 2021-01-11, signature v3 TC3-HMAC-SHA256) ------------------------
@@ -258,7 +263,7 @@ class TencentGateway:
         error = response.get("Error")
         if error:
             code = str(error.get("Code", ""))
-            raise DeliveryError(f"Tencent SMS {code}: {error.get('Message', '')}",
+            raise DeliveryError(f"Tencent SMS {code}",  # the code only: no text of the answer
                                 permanent=not _tencent_retryable(code))
         statuses = response.get("SendStatusSet") or []
         if not statuses:
@@ -266,5 +271,5 @@ class TencentGateway:
         status = statuses[0]
         code = str(status.get("Code", ""))
         if code != "Ok":
-            raise DeliveryError(f"Tencent SMS {code}: {status.get('Message', '')}",
+            raise DeliveryError(f"Tencent SMS {code}",  # the code only: no text of the answer
                                 permanent=not _tencent_retryable(code))

@@ -34,5 +34,5 @@ def send(message: Message) -> None:
         raise DeliveryError(f"WeCom robot: unexpected answer {resp.snippet()}")
     code = data["errcode"]
     if code != 0:
-        raise DeliveryError(f"WeCom robot errcode {code}: {data.get('errmsg', '')}",
+        raise DeliveryError(f"WeCom robot errcode {code}",  # the code only: no text of the answer
                             permanent=code not in RETRY_CODES)

@@ -26,10 +26,10 @@ def test_webhook_add_list_remove(db: Any) -> None:
     hook = Webhook.objects.get()
     assert f"webhook {hook.pk} added" in out
     assert hook.events == ["case.dispatched", "case.closed"] and hook.secret == "s3cret"
-    run("webhook", "add", "http://10.0.0.5:8080/in", "--secret", "s3cret")
+    run("webhook", "add", "http://in.example.test:8080/in", "--secret", "s3cret")  # issue 11: public addresses only
     listing = run("webhook", "list")
     assert "https://crm.example.test/hooks\tcase.dispatched,case.closed" in listing
-    assert "http://10.0.0.5:8080/in\t*" in listing
+    assert "http://in.example.test:8080/in\t*" in listing
     run("webhook", "remove", str(hook.pk))
     assert not Webhook.objects.filter(pk=hook.pk).exists()
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('cases', '0015_channels_recording_notices_documents'),
+        ('cases', '0016_channels_recording_notices_documents'),
     ]
 
     operations = [

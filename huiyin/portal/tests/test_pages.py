@@ -189,3 +189,26 @@ def test_a_phone_without_javascript_submits_and_follows_a_case(browser, live_ser
         shot(page, "portal-phone-case")
     finally:
         ctx.close()
+
+
+def test_a_closed_case_is_asked_to_be_reopened_from_its_page(org, api) -> None:
+    from huiyin.cases.tests.helpers import AWAITED, PATHS
+
+    c = Client()
+    number, _ = receipt_of(c.post("/portal/submit/", FORM).content.decode())
+    for user, action, body in PATHS["closed"]:
+        now = api("leader").get(f"/cases/{number}").json()
+        if action == "approve":
+            if now["state"] != "pending_approval":
+                continue
+            user = AWAITED.get(now["awaiting"] or "leader", user)
+        assert api(user).act(number, action, body).status_code == 200, action
+    now = api("leader").get(f"/cases/{number}").json()
+    if now["state"] == "pending_callback" and now["awaiting"]:
+        api(AWAITED[now["awaiting"]]).act(number, "close", {"comment": "审查:无需二次派单"})
+    assert Case.objects.get(number=number).state == "closed"
+    r = c.post(f"/portal/cases/{number}/reopen", {"reason": "问题没有解决，员工仍然态度差"})
+    assert r.status_code == 302
+    assert Case.objects.get(number=number).reopen_requested_at is not None
+    assert "重新办理的申请已提交" in c.get(f"/portal/cases/{number}/").content.decode()
+    assert Client().post(f"/portal/cases/{number}/reopen", {"reason": "x"}).status_code == 404  # not this browser's

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from huiyin.cases.models import Case, Event, Extension
 from huiyin.cases.tests.helpers import case_in
 from huiyin.conftest import new_case
+from huiyin.tests.security_fixtures import approved_export
 from huiyin.web.models import SavedFilter
 
 from .conftest import csrf_of
@@ -80,7 +81,7 @@ def test_a_case_outside_the_subtree_is_404_everywhere(web: Any, api: Any) -> Non
     assert link not in hb.get(f"/cases/?q={number}").content.decode()
     assert link not in hb.get("/board/").content.decode()
     assert link not in hb.get("/").content.decode()
-    wb = load_workbook(io.BytesIO(hb.get("/cases/export.xlsx").content))
+    wb = load_workbook(io.BytesIO(approved_export(hb, web("leader")).content))  # issue 11: reason and approval
     assert all(number not in str(row[0]) for row in wb.active.iter_rows(values_only=True))
     assert hb.get("/intake/lookup", {"complainant_phone": "13800138000"}).content.decode().count(number) == 0
 
@@ -329,7 +330,7 @@ def test_saved_filters_belong_to_their_user(web: Any, org: Any) -> None:
 
 def test_the_export_masks_phones_and_id_numbers(web: Any, api: Any) -> None:
     new_case(api, complainant={"name": "张三", "phone": "13800138000", "id_number": "110101199001011234"})
-    r = web("dispatcher").get("/cases/export.xlsx", {"kind": "complaint"})
+    r = approved_export(web("dispatcher"), web("leader"), kind="complaint")  # issue 11: reason and approval
     assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxmlformats")
     rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
     assert rows[0][0] == "编号"

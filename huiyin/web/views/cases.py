@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from huiyin.cases import inputs, selectors, workflow
 from huiyin.cases.access import case_for, may_see_identity
-from huiyin.cases.attachments import attachment_add
+from huiyin.cases.attachments import attachment_add, attachment_open
 from huiyin.cases.errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
-from huiyin.cases.models import Case, CaseLink, CompensationStatus, Extension, State
+from huiyin.cases.models import Case, CompensationStatus, Extension, State
 from huiyin.org.access import org_units
 from huiyin.org.models import User
 
@@ -82,10 +82,7 @@ def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm |
         else:
             action_forms.append(forms.action_form(name, units=units, case=case))
     now = timezone.now()
-    events = list(case.events.select_related("actor").order_by("id"))
-    links = list(CaseLink.objects.filter(case=case).select_related("to")) + list(
-        CaseLink.objects.filter(to=case).select_related("case")
-    )
+    events = selectors.timeline(user, case)  # other cases named only as far as the reader may see them
     unit_names = {u.code: u.name for u in units}
     deadlines = [selectors.timer_facts(t, now) | {"obj": t} for t in selectors.current_timers(case)]
     current = next((d["obj"] for d in sorted(deadlines, key=lambda d: d["obj"].due_at)
@@ -103,10 +100,10 @@ def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm |
         "events": events,
         "timeline": timeline.entries(events, unit_names=unit_names),
         "seen_event": events[-1].pk if events else 0,
-        "attachments": list(case.attachments.select_related("uploaded_by").order_by("id")),
+        "attachments": selectors.attachments(user, case),
         "extensions": list(Extension.objects.filter(case=case).select_related("requested_by", "decided_by")
                            .order_by("id")),
-        "links": links,
+        "links": facts["links"],
         "forms": action_forms,
         "open_form": failed.action if failed else request.GET.get("action", ""),
         "unit_names": unit_names,
@@ -188,12 +185,12 @@ def error_text(exc: CaseError) -> str:
     return _("Some fields need your attention.")
 
 
-def changed_since(case: Case, seen: int, *, unit_names: dict[str, str]) -> list[timeline.Entry]:
+def changed_since(user: User, case: Case, seen: int, *, unit_names: dict[str, str]) -> list[timeline.Entry]:
     """Who changed what, and when, since the reader loaded the page (the last event they saw);
     without that mark, the latest change."""
     events = case.events.select_related("actor").order_by("-id")
     rows = list(events.filter(id__gt=seen)[:10]) if seen else list(events[:1])
-    return timeline.entries(rows[::-1], unit_names=unit_names)
+    return timeline.entries(selectors.redact_references(user, case, rows[::-1]), unit_names=unit_names)
 
 
 def error_detail(exc: CaseError, fresh: Case, problems: dict[str, str], labels_of: dict[str, Any]) -> str:
@@ -223,7 +220,8 @@ def _failed(request: HttpRequest, case: Case, action: str, exc: CaseError, data:
     units = {u.code: u.name for u in org_units(user)}
     conflict = isinstance(exc, (Conflict, InvalidTransition))
     seen = request.POST.get("seen", "")
-    changes = changed_since(fresh, int(seen) if seen.isdigit() else 0, unit_names=units) if conflict else []
+    seen_id = int(seen) if seen.isdigit() and len(seen) < 19 else 0  # an id, never beyond 64 bits
+    changes = changed_since(user, fresh, seen_id, unit_names=units) if conflict else []
     if is_htmx(request):
         return render(request, "web/_act_result.html", {
             "ok": False, "message": message, "detail": detail, "case": fresh, "action": action,
@@ -270,9 +268,10 @@ def upload_reason(exc: CaseError) -> str:
 @staff_required
 def attachment_download(request: HttpRequest, number: str, token: str) -> FileResponse:
     case = case_or_404(request, number)
-    att = case.attachments.filter(token=token).first()
+    att = selectors.attachment(user_of(request), case, token)  # a report's confidential files: cases.access
     if att is None:
         raise Http404
-    response = FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name, content_type=att.content_type)
+    response = FileResponse(attachment_open(att), as_attachment=True, filename=att.name, content_type=att.content_type)
+    response["Content-Length"] = str(att.size)
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from huiyin.notify.models import InboxItem
+from huiyin.notify.scope import visible_numbers
 from huiyin.notify.services import inbox_item_for, inbox_mark_read
 
 from .common import staff_required, user_of
@@ -25,11 +26,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if unread:
         qs = qs.filter(read_at=None)  # the partial unread index
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isdigit() and len(before) < 19:  # an id, never beyond 64 bits
         qs = qs.filter(id__lt=int(before))
     items = list(qs[: PAGE + 1])
     more = len(items) > PAGE
     items = items[:PAGE]
+    seen = visible_numbers(user, (i.case_number for i in items))  # no case the reader gets 404 on (issue 11)
+    items = [i for i in items if not i.case_number or i.case_number in seen]
     return render(request, "web/inbox.html", {
         "section": "inbox", "items": items, "next_before": items[-1].pk if more else None,
         "unread_only": unread, "show": "unread" if unread else "",

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from huiyin.cases import inputs, selectors, services, workflow
-from huiyin.cases.access import case_for, complainant_view, may_see_identity
+from huiyin.cases.access import case_for, complainant_view, may_look_up_callers, may_see_identity
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.models import Channel, Flag, Kind
@@ -182,6 +183,8 @@ def intake_lookup(request: HttpRequest) -> HttpResponse:
     with its unit, the step it waits for and its deadline, so the agent can tell the caller how
     far it is; the name the caller gave last time; a word if the number cannot be right."""
     user = user_of(request)
+    if not may_look_up_callers(user):  # the roles that take calls (cases.access)
+        raise PermissionDenied
     typed = request.GET.get("complainant_phone", "")
     phone = normalise_phone(typed)
     context: dict[str, Any] = {"phone": phone, "open": [], "earlier": [], "searched": len(phone) >= 7,

@@ -8,16 +8,17 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from huiyin.cases import selectors
+from huiyin.cases import inputs, selectors
 from huiyin.cases.models import Channel, Kind, Severity, State
 from huiyin.org.access import org_units, unit_for
+from huiyin.privacy import exports
 
 from .. import export, forms
 from ..models import SavedFilter
@@ -29,10 +30,15 @@ FILTER_KEYS = ("state", "kind", "unit", "severity", "category", "channel", "over
 
 
 def _date(value: str) -> date | None:
+    """A filter date; one that is not a date, or outside the years a case can have (year 1 or
+    9999 overflowed when turned into a time), is ignored like an empty one."""
     try:
-        return date.fromisoformat(value) if value else None
+        found = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    if found is not None and not inputs.EARLIEST_YEAR <= found.year <= inputs.LATEST_YEAR:
+        return None
+    return found
 
 
 def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilters:
@@ -99,15 +105,47 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def case_export(request: HttpRequest) -> HttpResponse:
+    """The list as an Excel file: with a reason (`reason=…`; without one, the page asks for it),
+    logged, the requester in the file; where the policy wants a leader's approval, a request
+    (202, `{"export_request": ID}`) and, once approved, the file at `&export_request=ID` — once,
+    within a day (privacy.exports)."""
     user = user_of(request)
-    f = parse_filters(request, request.GET)
-    content, count, truncated = export.cases_xlsx(user, f)
+    req = None
+    if request.GET.get("export_request"):
+        req, why = exports.redeemable(user, request.GET["export_request"])
+        if req is None:
+            status = 404 if why == "missing" else 409
+            return render(request, "privacy/export_unavailable.html", {"why": why}, status=status)
+        params = QueryDict(req.query)
+        reason = req.reason
+    else:
+        params = request.GET
+        reason = request.GET.get("reason", "").strip()[:500]
+    query = filter_query(params)
+    if not reason:
+        return render(request, "privacy/export_reason.html", {
+            "query": query, "pairs": [(k, v) for k in FILTER_KEYS for v in params.getlist(k) if v],
+            "approval": exports.approval_needed(user),
+        })
+    if req is None and exports.approval_needed(user):
+        made = exports.export_request_create(user, query=query, reason=reason)
+        if "text/html" in request.headers.get("Accept", ""):
+            return render(request, "privacy/export_waiting.html", {"export_request": made}, status=202)
+        return JsonResponse({"export_request": made.pk}, status=202)
+    f = parse_filters(request, params)
+    info = export.ExportInfo(requester=user, reason=reason, query=query, request_id=req.pk if req else None,
+                             approved_by=req.decided_by.username if req and req.decided_by else "")
+    content, count, truncated = export.cases_xlsx(user, f, info)
+    if req is not None and not exports.redeem(req, rows=count):
+        return render(request, "privacy/export_unavailable.html", {"why": "used"}, status=409)
+    exports.exported(user, query=query, reason=reason, rows=count, truncated=truncated, request=req)
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.xlsx"'
     response["X-Export-Rows"] = str(count)
+    response["Cache-Control"] = "no-store"
     if truncated:
         response["X-Export-Truncated"] = "1"
     return response

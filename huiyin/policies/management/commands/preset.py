@@ -54,6 +54,10 @@ class Command(BaseCommand):
                 ) from None
             except PresetError as exc:
                 raise CommandError(f"{opts.get('file') or name + '.yaml'}: {exc}; nothing was loaded") from None
+            from huiyin.org.audit import audit
+
+            audit("policy_loaded", target=f"{policy.name} v{policy.version}",  # a configuration change (issue 11)
+                  details={"origin": "file" if opts.get("file") else "preset", "force": bool(opts.get("force"))})
             self.stdout.write(self.style.SUCCESS(f"{policy.name} v{policy.version} is the active policy."))
         elif verb == "export":
             name = str(opts["name"])

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0014_staff_list_indexes'),
+        ('cases', '0015_identity_sealed_with_search_hashes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
