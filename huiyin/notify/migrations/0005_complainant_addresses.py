@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notify', '0003_notice_transports'),
+        ('notify', '0004_merge_0003_notice_transports_0003_secrets_sealed'),
     ]
 
     operations = [
