@@ -78,7 +78,7 @@ def _next_number(kind: str, at: datetime) -> int:
     table = connection.ops.quote_name(CaseSequence._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608 (names are ours)
+            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608  # nosec B608 (names are ours)
             f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
             [SEQUENCE_PREFIX[DocumentKind(kind)], connection.ops.adapt_datefield_value(day)],
         )

@@ -36,7 +36,7 @@ class SharedDatabaseCache(DatabaseCache):
 
     def _purge(self, db: str, cursor: Any, now: datetime) -> None:
         ops = connections[db].ops
-        cursor.execute(f"DELETE FROM {ops.quote_name(self.cache_model_class._meta.db_table)} "  # noqa: S608
+        cursor.execute(f"DELETE FROM {ops.quote_name(self.cache_model_class._meta.db_table)} "  # noqa: S608  # nosec B608 (table names are ours)
                        "WHERE expires < %s", [ops.adapt_datetimefield_value(now)])
 
     def _encode(self, value: Any) -> str:
@@ -55,7 +55,7 @@ class SharedDatabaseCache(DatabaseCache):
                 self._purge(db, cursor, now)
             # One statement: insert, or take over the row only if it has expired.
             cursor.execute(
-                f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s) "  # noqa: S608
+                f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s) "  # noqa: S608  # nosec B608 (table names are ours)
                 f"ON CONFLICT (cache_key) DO UPDATE SET value = excluded.value, expires = excluded.expires "
                 f"WHERE {table}.expires < %s",
                 [made, self._encode(value), ops.adapt_datetimefield_value(expires), ops.adapt_datetimefield_value(now)],
@@ -70,13 +70,13 @@ class SharedDatabaseCache(DatabaseCache):
         now = conn.ops.adapt_datetimefield_value(timezone.now().replace(microsecond=0))
         lock = " FOR UPDATE" if conn.vendor == "postgresql" else ""  # SQLite: the write lock is the database's
         with transaction.atomic(using=db), conn.cursor() as cursor:
-            cursor.execute(f"SELECT value FROM {table} WHERE cache_key = %s AND expires >= %s{lock}",  # noqa: S608
+            cursor.execute(f"SELECT value FROM {table} WHERE cache_key = %s AND expires >= %s{lock}",  # noqa: S608  # nosec B608 (table names are ours)
                            [made, now])
             row = cursor.fetchone()
             if row is None:
                 raise ValueError(f"Key {key!r} not found")
-            value = pickle.loads(base64.b64decode(conn.ops.process_clob(row[0]).encode()))  # noqa: S301 — our own rows
+            value = pickle.loads(base64.b64decode(conn.ops.process_clob(row[0]).encode()))  # noqa: S301  # nosec B301 (our own rows)
             value += delta
             # The row keeps its expiry: the counter lives as long as its window.
-            cursor.execute(f"UPDATE {table} SET value = %s WHERE cache_key = %s", [self._encode(value), made])  # noqa: S608
+            cursor.execute(f"UPDATE {table} SET value = %s WHERE cache_key = %s", [self._encode(value), made])  # noqa: S608  # nosec B608 (table names are ours)
         return int(value)
