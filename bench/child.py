@@ -185,6 +185,9 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "scheduler": scheduler, "rules": rules, "web": web, "bare-table": bare_table, "counts": counts,
     "intake-profile": intake_profile, "load": load, "list": listq, "deadline": deadline, "notify": notify,
     "prime-worker": prime_worker, "webhook": webhook, "settle": settle,
+    # issue 13 (bench/text.py): the search index of the loaded cases; search, suggestions, training
+    "text-index": lambda a: __import__("bench.text", fromlist=["index"]).index(log=_log),
+    "text": lambda a: __import__("bench.text", fromlist=["run"]).run(a, log=_log),
 }
 from .channels import mail_child, screen_pop_child
 

@@ -30,7 +30,7 @@ from .ceilings import ROWS_DESCRIPTION
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "channels")
+PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "text", "channels")
 BACKENDS = ("sqlite", "postgresql")
 CONCURRENCY = (1, 8, 32)
 GOALS = {
@@ -293,7 +293,7 @@ class Bench:
         """One database with `cfg.cases` bulk-loaded cases for the list, web, worker and
         scheduler figures (whichever of the phases list and worker are asked for)."""
         cfg = self.cfg
-        keys = [k for k in ("list", "worker", "channels") if k in self.phases]
+        keys = [k for k in ("list", "worker", "text", "channels") if k in self.phases]
         if backend == "sqlite" and cfg.cases > cfg.sqlite_list_max:
             why = (f"SQLite loaded-database phases skipped at {cfg.cases:,} cases (limit --sqlite-list-max "
                    f"{cfg.sqlite_list_max:,})")
@@ -314,10 +314,15 @@ class Bench:
         loaded["wall_s"] = round(time.perf_counter() - t0, 1)
         say(f"   loaded in {loaded['wall_s']}s: {loaded['stats']['cases']:,} cases, "
             f"{loaded['stats']['timers']:,} timers ({loaded['stats']['open_timers_past_due']:,} open past due)")
+        loaded["text_index"] = self.child("text-index", env, {}, timeout=3600, live=True)  # bench/text.py
         if "list" in self.phases:
             self.list_phase(backend, env, loaded)
         if "channels" in self.phases:  # issue 12: the screen-pop at the loaded database
             channels.screen_pop_phase(self, backend, env)
+        if "text" in self.phases:  # bench/text.py: search p95, the intake assistant's p95, training at 100,000
+            self.results.setdefault("text", {})[backend] = self.child("text", env, {
+                "samples": cfg.samples, "budget_s": cfg.budget_s, "train_rows": min(20_000, cfg.cases // 5),
+                "train_n": 0 if cfg.smoke else 100_000 if backend == "postgresql" else 0}, timeout=3600, live=True)
         if "worker" in self.phases:
             self.worker_p95(backend, env, loaded)
         if "list" in self.phases:
@@ -551,7 +556,7 @@ class Bench:
             elif "memory" in self.phases:
                 guarded(f"memory/{backend}", self.intake, backend, memory_only=True)
         for backend in reversed(self.backends):  # PostgreSQL first: the headline figure
-            if {"list", "worker", "channels"} & set(self.phases):  # channels: the screen-pop at the loaded db
+            if {"list", "worker", "text", "channels"} & set(self.phases):  # channels: the screen-pop at the loaded db
                 guarded(f"loaded/{backend}", self.loaded_phase, backend)
         if "deadline" in self.phases:
             guarded("deadline", self.deadline)

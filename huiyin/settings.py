@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "huiyin.portal",
     "huiyin.channels",
     "huiyin.documents",
+    "huiyin.text",  # search index, suggestions, similar cases (issue 13)
+    "huiyin.knowledge",  # knowledge articles and standard replies (issue 13)
 ]
 
 MIDDLEWARE = [

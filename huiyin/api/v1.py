@@ -407,6 +407,12 @@ from huiyin.channels.api import router as channels_router
 
 api.add_router("", channels_router)
 
+from huiyin.knowledge.api import router as knowledge_router  # issue 13
+from huiyin.text.api import router as text_router  # issue 13
+
+api.add_router("/text", text_router)
+api.add_router("/knowledge", knowledge_router)
+
 # --- calendar ---------------------------------------------------------------------------
 
 calendar_router = Router(tags=["calendar"])

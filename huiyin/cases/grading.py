@@ -20,7 +20,7 @@ from django.utils import timezone
 from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
-from . import identity
+from . import derived, identity
 from .models import Case, Category, CloseReason, Kind, State, Timer, Validity
 
 if TYPE_CHECKING:
@@ -79,6 +79,9 @@ SAME_FIELDS = {
     "category": "category_id", "region": "region", "unit": "unit_id", "owner_unit": "owner_unit_id",
     "kind": "kind", "phone": "complainant_phone", "account": "complainant_account", "subject": "subject",
     "product": "product",
+    # similar wording (`derived.similar_ids`, registered by the text app); the column is what the
+    # scheduler narrows on: a case without a subject has no text to compare
+    "text": "subject",
 }
 IDENTITY_KEYS = {"phone", "account"}  # compared through their keyed hashes; never for a report
 
@@ -120,6 +123,8 @@ def facts_for(case: Case, now: datetime) -> Facts:
         filters: dict[str, Any] = {}
         by_identity = Q()
         for key in spec.get("same", []):
+            if key == "text":
+                continue
             value = getattr(case, SAME_FIELDS[key])
             if value in (None, ""):
                 return 1  # nothing to compare on: only this case
@@ -131,6 +136,11 @@ def facts_for(case: Case, now: datetime) -> Facts:
                 filters[SAME_FIELDS[key]] = value
         start, end = _window(case.received_at, spec)
         qs = Case.objects.filter(by_identity, received_at__gte=start, received_at__lte=end, **filters)
+        if "text" in spec.get("same", []):
+            ids = derived.similar_ids(case, start, end)
+            if ids is None:
+                return 1  # no similarity without the text app: only this case
+            qs = qs.filter(pk__in=ids)
         if spec.get("kinds"):
             qs = qs.filter(kind__in=spec["kinds"])
         if spec.get("channels"):

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.utils import timezone
 
 from huiyin.org.access import (
@@ -28,7 +28,7 @@ from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
-from . import identity, inputs, workflow
+from . import derived, identity, inputs, workflow
 from .access import (
     cases_for,
     complainant_view,
@@ -72,11 +72,10 @@ PHONE_LIKE = re.compile(r"^[0-9+\-() ]{5,20}$")
 NAME_LIKE = re.compile(r"^[^\s\d@]{2,30}$")
 
 
-def text_query(text: str, *, user: User | None = None) -> Q:
-    """The search box, by the shape of what was typed, so each form is one indexed lookup:
-    a case number exactly; a phone number or an account; else words in the subject (a trigram
-    index serves it on PostgreSQL) or the complainant's name exactly. Identities are sealed at
-    rest: a phone, an account or a name is found through its keyed hash (cases.identity), and
+def exact_query(text: str, user: User | None = None) -> Q | None:
+    """The exact forms of the search box, each one indexed lookup: a case number; a phone number or
+    an account; for a user who may know it, the complainant's name exactly. Identities are sealed
+    at rest: a phone, an account or a name is found through its keyed hash (cases.identity), and
     only among the cases whose complainant the user may know (`access.identity_scope`) — for
     anyone else a guessed phone or name finds nothing, so it confirms nothing."""
     q = text.strip()
@@ -88,8 +87,47 @@ def text_query(text: str, *, user: User | None = None) -> Q:
         return (identity.matches("complainant_phone", q) | identity.matches("complainant_account", q)) \
             & identity_scope(user)
     if user is not None and NAME_LIKE.match(q):
-        return Q(subject__icontains=q) | (identity.matches("complainant_name", q) & identity_scope(user))
-    return Q(subject__icontains=q)
+        return identity.matches("complainant_name", q) & identity_scope(user)
+    return None
+
+
+def text_query(text: str, *, user: User | None = None) -> Q:
+    """The search box as a filter: the exact forms (`exact_query`) or, for anything else that is
+    not a case number, the full-text index over subject, description, demands, replies and
+    comments (`cases/derived.py`: registered by the text app; SQLite FTS5 / PostgreSQL tsvector
+    over words cut by rjieba; the newest 5,000 matches). Without an index, words in the subject
+    (a trigram index serves it on PostgreSQL)."""
+    return _search(text, user)[0]
+
+
+SEARCH_WINDOW = 5000  # the newest full-text matches a search considers (text.index.MATCH_WINDOW)
+
+
+def _search(text: str, user: User | None) -> tuple[Q, list[int] | None]:
+    """(the filter, the full-text matches best first — None without a full-text search)."""
+    q = text.strip()
+    exact = exact_query(q, user)
+    if exact is not None and CASE_NUMBER.match(q):
+        return exact, None
+    backend = derived.search()
+    best = backend.ranked_ids(q, limit=SEARCH_WINDOW) if backend is not None else None
+    full = Q(pk__in=best) if best is not None else Q(subject__icontains=q)
+    return (exact | full if exact is not None else full), best
+
+
+def search_filter(user: User, qs: QuerySet[Case], text: str, *, ranked: bool) -> QuerySet[Case]:
+    """`qs` narrowed by the search box. With `ranked`, the order `page` gives it is kept with
+    it: exact matches (number, phone, account — newest first), then the full-text matches by
+    relevance (bm25 / ts_rank; ties newest first)."""
+    cond, best = _search(text, user)
+    qs = qs.filter(cond)
+    if not ranked or best is None:
+        return qs
+    exact = exact_query(text, user)
+    exact_ids = list(qs.filter(exact).order_by("-id").values_list("pk", flat=True)[:100]) if exact else []
+    # carried by the queryset to `page` (an alias is never selected); ids only, no SQL
+    return qs.alias(search_exact=Value(",".join(map(str, exact_ids))),
+                    search_order=Value(",".join(map(str, best))))
 
 
 # --- deadlines ---------------------------------------------------------------------------------
@@ -528,15 +566,17 @@ def apply_filters(user: User, f: ListFilters, *, now: datetime | None = None) ->
         qs = qs.filter(received_at__gte=timezone.make_aware(datetime.combine(f.date_from, time.min)))
     if f.date_to and inputs.EARLIEST_YEAR <= f.date_to.year <= inputs.LATEST_YEAR:
         qs = qs.filter(received_at__lt=timezone.make_aware(datetime.combine(f.date_to + timedelta(days=1), time.min)))
-    if f.q:
-        qs = qs.filter(text_query(f.q, user=user))
+    if f.q:  # the default order (-id) becomes relevance for a search
+        qs = search_filter(user, qs, f.q, ranked=f.sort == "-id")
     return qs
 
 
 def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
     """One page by keyset (never OFFSET): `cursor` is where the previous page ended (the last
-    row's id, or for "due" its deadline and id); returns the rows and the cursor of the next
-    page (None on the last)."""
+    row's id, or for "due" its deadline and id; for a search ordered by relevance, the position
+    reached); returns the rows and the cursor of the next page (None on the last)."""
+    if "search_order" in qs.query.annotations and sort == "-id":
+        return _page_ranked(qs, cursor=cursor, limit=limit)
     if sort == "due":
         return _page_by_time_left(qs, str(cursor or ""), limit)
     order = SORTS.get(sort, SORTS["-id"])
@@ -554,6 +594,32 @@ def page(qs: QuerySet[Case], *, sort: str, cursor: str | int | None, limit: int)
     if not has_next or not rows:
         return rows, None
     return rows, str(rows[-1].pk)
+
+
+def _ids(alias: Any) -> list[int]:
+    return [int(x) for x in str(alias.value).split(",") if x]
+
+
+def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
+    """A page of a search in its order (`search_filter`): the matches the reader may see under the
+    other filters are read once (at most SEARCH_WINDOW ids, by primary key), ordered in Python, and
+    the page's rows fetched by id. The cursor is the position reached (one integer, ≥ 1)."""
+    exact = _ids(qs.query.annotations["search_exact"])
+    order = _ids(qs.query.annotations["search_order"])
+    visible = set(qs.values_list("pk", flat=True))
+    seen = set(exact)
+    ordered = [pk for pk in exact if pk in visible] + [pk for pk in order if pk in visible and pk not in seen]
+    try:
+        start = max(0, int(cursor)) if cursor else 0
+    except ValueError:
+        start = 0
+    ids = ordered[start:start + limit]
+    found = Case.objects.filter(pk__in=ids).select_related("owner_unit", "unit", "category").in_bulk()
+    rows = [found[pk] for pk in ids if pk in found]
+    for i, row in enumerate(rows):
+        row.search_pos = 0 if row.pk in seen else start + i + 1  # type: ignore[attr-defined]
+    end = start + limit
+    return rows, (str(end) if end < len(ordered) else None)
 
 
 DUE_CURSOR = re.compile(r"^d(\d{1,17})_(\d{1,18})$")  # µs before the year 5138; an id below 2**63

@@ -43,7 +43,7 @@ from huiyin.policies.config import PolicyConfig
 from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
-from . import deadlines, grading, identity, inputs, notices, notifications
+from . import deadlines, derived, grading, identity, inputs, notices, notifications
 from .access import holds, is_respondent
 from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (
@@ -147,10 +147,12 @@ def _write(step: Step, action: str, *, from_state: str, to_state: str, comment: 
     columns = step.dirty | deadlines.refresh_case_deadline(case)
     if columns:
         case.save(update_fields=sorted(columns | {"updated_at"}))
-    return Event.objects.create(
+    event = Event.objects.create(
         case=case, action=action, actor=step.actor, at=step.now, from_state=from_state, to_state=to_state,
         changes=step.changes, comment=comment, source=source, ip=ip,
     )
+    derived.written(case, event)  # derived data (the search index) in the same transaction: cases/derived.py
+    return event
 
 
 def _lock(case: Case) -> Case:
@@ -288,7 +290,7 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
             first = min(timers, key=lambda t: t.due_at)
             case.next_due_at, case.next_remind_at = first.due_at, first.remind_at
         case._timers_touched = False  # type: ignore[attr-defined]
-        Event.objects.create(
+        registered = Event.objects.create(
             case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
             changes={
                 "kind": [None, case.kind], "channel": [None, case.channel],
@@ -304,6 +306,7 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         case.number = number()
         Case.objects.filter(pk=case.pk).update(number=case.number, next_due_at=case.next_due_at,
                                                next_remind_at=case.next_remind_at)
+        derived.written(case, registered)  # derived data (the search index) of the new case: cases/derived.py
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet

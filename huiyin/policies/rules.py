@@ -30,7 +30,9 @@ Conditions:
 - `{count: {same: [category, region], window_hours: 24, gte: 3, kinds: [complaint], channels: [regulator]}}` —
   cases (this one included) sharing those fields, received within the window around this one;
   `window: same_day | same_week | same_month` instead counts in the calendar day, week (Monday
-  to Sunday) or month of this case's receipt; `valid_only: true` leaves out cases marked invalid
+  to Sunday) or month of this case's receipt; `valid_only: true` leaves out cases marked invalid;
+  `same: [text]` counts the cases worded like this one (subject and description, the similarity of
+  similar open cases, huiyin/text/similar.py): 群体投诉 from callers who name it differently
 - `{repeat: {within_days: 30}}` — the same customer (phone, account or ID number) had a
   case closed within that many days before this one was received
 - `{share: {of: unit, window_hours: 720, gte: 0.5}}` — distinct customers (by phone or account)
@@ -59,7 +61,8 @@ FIELDS = {
     "representatives", "cycle", "product",
 }
 OPS = {"eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "contains_any", "under"}
-SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject", "product"}
+SAME_KEYS = {"category", "region", "unit", "owner_unit", "kind", "phone", "account", "subject", "product",
+             "text"}  # text: similar wording (the text app's similarity; no text app: only this case)
 SEVERITY_ORDER = {"general": 0, "difficult": 1, "major": 2}
 EFFECTS = {"set_severity", "set_class", "add_tag", "require_approval", "notify", "escalate", "mark_repeat", "recuse"}
 AGE_UNITS = {"calendar_days", "working_days", "hours"}

@@ -16,10 +16,13 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"org"},
     "policies": {"sla", "org"},
     "cases": {"policies", "sla", "org", "notify"},
+    "text": {"cases", "policies", "sla", "org", "notify"},
+    "knowledge": {"text", "cases", "policies", "sla", "org", "notify"},
     # privacy (issue 11: retention, data-subject requests, export approvals) sits beside the pages
     # and the API: it works on cases through cases' services and workflow.
     "privacy": {"cases", "policies", "sla", "org", "notify"},
-    "api": {"cases", "policies", "sla", "org", "notify", "privacy", "portal", "channels", "documents"},
+    "api": {"cases", "policies", "sla", "org", "notify", "privacy", "text", "knowledge", "portal", "channels",
+            "documents"},
     "web": {"cases", "policies", "sla", "org", "notify", "privacy"},
     # issue 12: the public portal, the other channels (e-mail, call centre, upstream), formal documents
     "documents": {"cases", "policies", "sla", "org", "notify"},

@@ -200,6 +200,26 @@ def test_every_operation_answers_as_documented(api, org, tmp_path) -> None:
 
     drive(a, api, tmp_path)
 
+    # text assistance and the knowledge base (huiyin/text, huiyin/knowledge)
+    text_scenarios: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("search", {"q": "卷烟"}, {"q": "卷烟", "limit": 0}),
+        ("suggest", {"subject": "卷烟配送延误"}, {"subject": "长" * 201}),
+        ("similar", {"subject": "卷烟配送延误"}, {"phone": "1" * 40}),
+    ]
+    for name, good, bad in text_scenarios:
+        path = f"/api/v1/text/{name}"
+        a.check(api("leader").get(f"/text/{name}", **good), "GET", path, 200)
+        a.check(anon.get(path), "GET", path, 401)
+        a.check(api("leader").get(f"/text/{name}", **bad), "GET", path, 422)
+    articles, replies = "/api/v1/knowledge/articles", "/api/v1/knowledge/replies"
+    a.check(api("agent").get("/knowledge/articles", q="许可证"), "GET", articles, 200)
+    a.check(anon.get(articles), "GET", articles, 401)
+    a.check(api("agent").get("/knowledge/articles"), "GET", articles, 422)
+    a.check(api("leader").get("/knowledge/replies", case=n), "GET", replies, 200)
+    a.check(anon.get(replies), "GET", replies, 401)
+    a.check(api("leader").get("/knowledge/replies", case=NOBODY), "GET", replies, 404)
+    a.check(api("leader").get("/knowledge/replies", case=n, purpose="poem"), "GET", replies, 422)
+
     missing = declared(actions=False) - a.seen
     assert not missing, f"declared answers no scenario here produces: {sorted(missing)}"
 

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class TextConfig(AppConfig):
+    name = "huiyin.text"
+    label = "text"
+    verbose_name = "文本辅助"
+
+    def ready(self) -> None:
+        # Registered explicitly, so `cases` never imports this app (decision 0005): the workflow
+        # calls the index writer inside every change's transaction, the search box asks the index.
+        from huiyin.cases import derived
+
+        from .index import SEARCH, case_written
+        from .similar import similar_in_window
+
+        if case_written not in derived.WRITERS:
+            derived.WRITERS.append(case_written)
+        if SEARCH not in derived.SEARCH:
+            derived.SEARCH.append(SEARCH)
+        if similar_in_window not in derived.SIMILAR:  # count rules' same: [text] (群体投诉)
+            derived.SIMILAR.append(similar_in_window)

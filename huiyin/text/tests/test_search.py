@@ -1,0 +1,132 @@
+"""The search box over the Chinese full-text index: what an agent finds, in which order, and
+what a reader outside a case's scope or without identity rights never finds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from huiyin.cases.models import Case
+from huiyin.cases.tests.helpers import case_in
+from huiyin.conftest import new_case
+from huiyin.text.models import CaseText
+
+
+@pytest.fixture
+def web(org: Any):
+    cache: dict[str, Client] = {}
+
+    def as_(username: str) -> Client:
+        if username not in cache:
+            cache[username] = Client()
+            cache[username].force_login(getattr(org, username))
+        return cache[username]
+
+    return as_
+
+
+def found(api: Any, q: str, user: str = "agent") -> list[str]:
+    r = api(user).get("/cases", q=q)
+    assert r.status_code == 200, r.content
+    return [c["number"] for c in r.json()["items"]]
+
+
+def test_it_finds_words_of_the_description_and_domain_words_whole_or_in_part(api) -> None:
+    a = new_case(api, subject="卷烟配送问题", description="客户经理说本月货源分配按档位执行，专卖许可证到期未续")["number"]
+    b = new_case(api, subject="服务态度差", description="营业厅工作人员态度恶劣")["number"]
+    assert found(api, "货源分配") == [a]
+    assert found(api, "许可证") == [a]  # a part of the dictionary word 专卖许可证
+    assert found(api, "专卖许可证") == [a]
+    assert found(api, "态度恶劣") == [b]
+    assert found(api, "完全无关的词语") == []
+
+
+def test_it_searches_replies_and_comments_once_they_are_written(api) -> None:
+    number = case_in(api, "result_submitted", subject="路灯不亮", description="小区路灯坏了")
+    assert found(api, "答复客户") == [number]  # the reply of the investigation report (helpers.RESULT)
+    r = api("dispatcher").act(number, "review", {"accept": False, "comment": "请补充电表检定记录"})
+    assert r.status_code == 200, r.content
+    assert found(api, "电表检定") == [number]
+
+
+def test_exact_matches_come_first_then_the_best_matches(api) -> None:
+    weak = new_case(api, subject="投诉物流", description="物流")["number"]
+    strong = new_case(api, subject="物流配送延误", description="物流配送延误三天，物流电话打不通，物流很差")["number"]
+    by_phone = new_case(api, subject="别的事情", description="无关", complainant={"phone": "13700137000"})["number"]
+    assert found(api, "物流")[:2] == [strong, weak]
+    assert found(api, "13700137000") == [by_phone]
+    assert found(api, by_phone) == [by_phone]
+    assert weak in found(api, "物流")
+
+
+def test_ranked_pages_continue_where_they_stopped(api) -> None:
+    numbers = {new_case(api, subject=f"卷烟断货第{i}次", description="断货" * (1 + i % 3))["number"] for i in range(7)}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"q": "断货", "limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        body = api("agent").get("/cases", **params).json()
+        seen += [c["number"] for c in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(numbers) and len(seen) == len(set(seen))
+
+
+def test_it_never_finds_a_case_outside_the_readers_scope(api) -> None:
+    mine = case_in(api, "accepted", subject="县局A的投诉", description="假烟举报线索核查")
+    other = new_case(api, subject="未派单的投诉", description="假烟举报线索核查")["number"]
+    assert set(found(api, "假烟", "leader")) == {mine, other}
+    assert found(api, "假烟", "handler_a") == [mine]
+    assert found(api, "假烟", "handler_b") == []
+
+
+def test_a_reporters_phone_finds_the_report_only_for_roles_that_may_know_who_reported(api) -> None:
+    number = case_in(api, "accepted", kind="report", subject="举报私烟", description="某店销售私烟",
+                     complainant={"name": "李四", "phone": "13600136000"})
+    assert found(api, "13600136000", "agent") == [number]
+    assert found(api, "私烟", "handler_a") == [number]  # the matter: yes
+    assert found(api, "13600136000", "handler_a") == []  # who reported it: no
+    assert found(api, "李四", "handler_a") == []  # identity is never indexed
+
+
+def test_the_index_follows_every_change_in_the_same_transaction(api) -> None:
+    number = new_case(api, subject="水费异常", description="本月水费翻倍")["number"]
+    case = Case.objects.get(number=number)
+    assert "水费" in CaseText.objects.get(case=case).tokens.split()
+
+
+def test_the_search_page_shows_ranked_hits_with_marked_snippets(api, web) -> None:
+    number = new_case(api, subject="配送延误", description="零售户反映<b>卷烟</b>配送延误三天，影响正常经营")["number"]
+    html = web("agent").get("/text/search/", {"q": "配送延误"}).content.decode()
+    assert number in html
+    assert "<mark>配送</mark>" in html or "<mark>配送延误</mark>" in html
+    assert "<b>卷烟</b>" not in html and "&lt;b&gt;" in html  # the case's text is escaped
+    assert 'data-hits="0"' in web("handler_b").get("/text/search/", {"q": "配送延误"}).content.decode()
+
+
+def test_the_api_search_answers_snippets_and_refuses_an_empty_query(api) -> None:
+    number = new_case(api, subject="网点缺货", description="网上订货系统显示缺货")["number"]
+    body = api("agent").get("/text/search", q="订货").json()
+    assert [h["number"] for h in body["items"]] == [number]
+    assert "<mark>" in body["items"][0]["snippet"]
+    assert api("agent").get("/text/search", q="").status_code == 422
+
+
+def test_punctuation_alone_finds_nothing_and_breaks_nothing(api) -> None:
+    new_case(api, subject="普通投诉")
+    assert found(api, "！！？？") == []
+    assert found(api, '"*) OR (') == []
+
+
+def test_a_word_in_very_many_cases_finds_the_newest_of_them(api, monkeypatch) -> None:
+    from huiyin.cases import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 2)
+    numbers = [new_case(api, subject=f"常见问题{i}", description="卷烟")["number"] for i in range(4)]
+    assert sorted(found(api, "卷烟")) == sorted(numbers[-2:])
+    assert found(api, "卷烟 常见问题0") == [numbers[0]]  # another word reaches further back
