@@ -236,8 +236,10 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(org) -> None:
         r = post(Client(), f"/cases/{n}/{step}", body, **{"X-Query-Code": other["query_code"]})
         assert (r.status_code, r.content) == (missing.status_code, missing.content)
     # oversized and control-character texts in the complainant's steps
-    for step, body in (("information", {"text": "x" * 100_000}), ("information", {"text": "\x1b[31m"}),
-                       ("reopen", {"reason": "\x07"}), ("satisfaction", {"satisfaction": ["satisfied"]})):
-        assert post(Client(), f"/cases/{n}/{step}", body, **{"X-Query-Code": code}).status_code == 422
+    hostile: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("information", {"text": "x" * 100_000}), ("information", {"text": "\x1b[31m"}),
+        ("reopen", {"reason": "\x07"}), ("satisfaction", {"satisfaction": ["satisfied"]}))
+    for step, bad in hostile:
+        assert post(Client(), f"/cases/{n}/{step}", bad, **{"X-Query-Code": code}).status_code == 422
     assert Case.objects.count() == before + 1
     assert not Event.objects.filter(case__number=n, action__in=["information", "reopen_request", "callback"]).exists()
