@@ -189,6 +189,9 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "text-index": lambda a: __import__("bench.text", fromlist=["index"]).index(log=_log),
     "text": lambda a: __import__("bench.text", fromlist=["run"]).run(a, log=_log),
 }
+from .channels import mail_child, screen_pop_child
+
+TASKS.update({"screen-pop": screen_pop_child, "mail-intake": mail_child})
 
 
 def main() -> int:

@@ -24,13 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import guard, loadgen, pg, procs
+from . import channels, guard, loadgen, pg, procs
 from .ceilings import DESCRIPTION as BARE_DESCRIPTION
 from .ceilings import ROWS_DESCRIPTION
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "text")
+PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "text", "channels")
 BACKENDS = ("sqlite", "postgresql")
 CONCURRENCY = (1, 8, 32)
 GOALS = {
@@ -92,7 +92,7 @@ class Bench:
             "notes": [
                 "Figures are noisy: 2 cores shared with other users' test runs; load average recorded per phase.",
             ],
-            "intake": {}, "list": {}, "worker": {}, "deadline": {}, "memory": {}, "notify": {},
+            "intake": {}, "list": {}, "worker": {}, "deadline": {}, "memory": {}, "notify": {}, "channels": {},
         }
 
     # --- environment ------------------------------------------------------------------
@@ -283,22 +283,28 @@ class Bench:
 
     # --- list ----------------------------------------------------------------------------
 
+    def _skip_loaded(self, key: str, backend: str, why: str) -> None:
+        if key == "channels":  # only the screen-pop of the channels phase needs the loaded database
+            self.results["channels"].setdefault(backend, {})["screen_pop"] = {"skipped": why}
+        else:
+            self.results[key][backend] = {"skipped": why}
+
     def loaded_phase(self, backend: str) -> None:
         """One database with `cfg.cases` bulk-loaded cases for the list, web, worker and
         scheduler figures (whichever of the phases list and worker are asked for)."""
         cfg = self.cfg
-        keys = [k for k in ("list", "worker", "text") if k in self.phases]
+        keys = [k for k in ("list", "worker", "text", "channels") if k in self.phases]
         if backend == "sqlite" and cfg.cases > cfg.sqlite_list_max:
             why = (f"SQLite loaded-database phases skipped at {cfg.cases:,} cases (limit --sqlite-list-max "
                    f"{cfg.sqlite_list_max:,})")
             for k in keys:
-                self.results[k][backend] = {"skipped": why}
+                self._skip_loaded(k, backend, why)
             say(f"-- {why}")
             return
         db = self.fresh_db(backend, "list")
         if db is None:
             for k in keys:
-                self.results[k][backend] = {"skipped": self.pg_skip}
+                self._skip_loaded(k, backend, self.pg_skip)
             return
         say(f"-- {' and '.join(keys)} on {backend}: fresh database, migrate, demo, bulk-load {cfg.cases:,} cases")
         env = self.base_env(db, f"list-{backend}")
@@ -311,6 +317,8 @@ class Bench:
         loaded["text_index"] = self.child("text-index", env, {}, timeout=3600, live=True)  # bench/text.py
         if "list" in self.phases:
             self.list_phase(backend, env, loaded)
+        if "channels" in self.phases:  # issue 12: the screen-pop at the loaded database
+            channels.screen_pop_phase(self, backend, env)
         if "text" in self.phases:  # bench/text.py: search p95, the intake assistant's p95, training at 100,000
             self.results.setdefault("text", {})[backend] = self.child("text", env, {
                 "samples": cfg.samples, "budget_s": cfg.budget_s, "train_rows": min(20_000, cfg.cases // 5),
@@ -548,7 +556,7 @@ class Bench:
             elif "memory" in self.phases:
                 guarded(f"memory/{backend}", self.intake, backend, memory_only=True)
         for backend in reversed(self.backends):  # PostgreSQL first: the headline figure
-            if "list" in self.phases or "worker" in self.phases or "text" in self.phases:
+            if {"list", "worker", "text", "channels"} & set(self.phases):  # channels: the screen-pop at the loaded db
                 guarded(f"loaded/{backend}", self.loaded_phase, backend)
         if "deadline" in self.phases:
             guarded("deadline", self.deadline)
@@ -556,6 +564,8 @@ class Bench:
             guarded("notify", self.notify)
         if "rules" in self.phases:
             guarded("rules", self.rules)
+        if "channels" in self.phases:
+            guarded("channels", channels.phase, self)
         self.results["wall_seconds"] = round(time.monotonic() - started, 1)
 
     def cleanup(self) -> None:
@@ -771,6 +781,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"figure": f"rules on intake ({ru['preset']}, {ru['rules']} rules)",
                      "value": f"{ru['rule_evaluations_per_s']:,.0f} rule evaluations/s ({ru['cases_per_s']:,.0f} cases/s)",
                      "goal": "—", "status": "info"})
+    rows += channels.summary_rows(results.get("channels") or {})
     return rows
 
 
@@ -1001,4 +1012,6 @@ def smoke_problems(results: dict[str, Any]) -> list[str]:
     for backend, res in (results.get("worker") or {}).items():
         if "skipped" not in res and res.get("p95_ratio") is None:
             out.append(f"worker on {backend}: no p95 ratio")
+    if "channels" in results["phases"]:
+        out += channels.smoke_problems(results.get("channels") or {})
     return out

@@ -97,6 +97,9 @@ INSTALLED_APPS = [
     "huiyin.web",
     "huiyin.reports",
     "huiyin.privacy",
+    "huiyin.portal",
+    "huiyin.channels",
+    "huiyin.documents",
     "huiyin.text",  # search index, suggestions, similar cases (issue 13)
     "huiyin.knowledge",  # knowledge articles and standard replies (issue 13)
 ]
@@ -249,6 +252,42 @@ DEFAULT_FROM_EMAIL = env("HUIYIN_FROM_EMAIL", "huiyin@localhost")
 # API tokens expire after this many days.
 API_TOKEN_DAYS = envint("HUIYIN_API_TOKEN_DAYS", "30")
 DEMO_PASSWORD = env("HUIYIN_DEMO_PASSWORD", "huiyin-demo")
+
+# --- the public portal and the other channels (issue 12) ---------------------------------------
+# The portal's public address, named in the notices sent to complainants.
+PORTAL_URL = env("HUIYIN_PORTAL_URL", "")
+# The unit that registers the portal's cases (a unit code); empty: the first unit with an agent.
+PORTAL_INTAKE_UNIT = env("HUIYIN_PORTAL_UNIT", "")
+# The privacy notice the portal shows; its version is stored with each case submitted.
+PRIVACY_NOTICE_VERSION = env("HUIYIN_PRIVACY_NOTICE_VERSION", "2026-01")
+# Portal rate limits per client address: (free, max, window seconds). The first `free` uses in a
+# window pass; after that each needs the challenge answered; past `max` they are refused (429).
+PORTAL_LIMITS = {
+    "submit": (envint("HUIYIN_PORTAL_SUBMIT_FREE", "3"), envint("HUIYIN_PORTAL_SUBMIT_MAX", "30"),
+               envint("HUIYIN_PORTAL_SUBMIT_WINDOW", "3600")),
+    "track": (envint("HUIYIN_PORTAL_TRACK_FREE", "20"), envint("HUIYIN_PORTAL_TRACK_MAX", "200"),
+              envint("HUIYIN_PORTAL_TRACK_WINDOW", "600")),
+    "act": (envint("HUIYIN_PORTAL_ACT_FREE", "10"), envint("HUIYIN_PORTAL_ACT_MAX", "60"),
+            envint("HUIYIN_PORTAL_ACT_WINDOW", "3600")),
+    # new challenge pictures: never challenged themselves, at most this many per window
+    "challenge": (envint("HUIYIN_PORTAL_CHALLENGE_MAX", "60"), envint("HUIYIN_PORTAL_CHALLENGE_MAX", "60"), 600),
+}
+# Behind reverse proxies: how many of them append to X-Forwarded-For (0: the address is REMOTE_ADDR).
+TRUSTED_PROXIES = envint("HUIYIN_TRUSTED_PROXIES", "0")
+PORTAL_MAX_FILES = envint("HUIYIN_PORTAL_MAX_FILES", "5")
+# The cache every web worker shares (rate-limit counters, challenges): a database table by default,
+# or HUIYIN_SHARED_CACHE=redis://host:6379/0 (needs the redis package).
+_shared = env("HUIYIN_SHARED_CACHE", "db")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _shared}
+    if _shared.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "huiyin.portal.cache.SharedDatabaseCache", "LOCATION": "huiyin_shared_cache"},
+}
+# E-mail intake: seconds between two polls of a mailbox by the worker.
+MAIL_POLL_SECONDS = envint("HUIYIN_MAIL_POLL_SECONDS", "60")
+# Reports to upstream platforms: give up (dead) after this many attempts (back-off up to an hour).
+UPSTREAM_MAX_ATTEMPTS = envint("HUIYIN_UPSTREAM_MAX_ATTEMPTS", "200")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

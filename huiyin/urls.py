@@ -16,6 +16,9 @@ urlpatterns = [
     path("reports/", include("huiyin.reports.urls")),
     path("", include("huiyin.org.urls")),
     path("", include("huiyin.privacy.urls")),
+    path("portal/", include("huiyin.portal.urls")),  # issue 12: the public portal
+    path("documents/", include("huiyin.documents.urls")),  # issue 12: formal documents for staff pages
+    path("callcentre/", include("huiyin.channels.urls")),  # issue 12: the call centre's screen-pop
     path("text/", include("huiyin.text.urls")),  # issue 13: intake assistant, search page, model quality
     path("knowledge/", include("huiyin.knowledge.urls")),  # issue 13: articles, proposals, standard replies
     path("", include("huiyin.web.urls")),

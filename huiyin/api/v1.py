@@ -105,7 +105,7 @@ def _json_body(request: HttpRequest) -> Any:
         return {}
     try:
         return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         raise BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"}) from None
 
 
@@ -425,6 +425,17 @@ api.add_router("/notifications", notify_router)
 from .exports import router as exports_router
 
 api.add_router("/export-requests", exports_router)
+from huiyin.portal.api import router as portal_router
+
+api.add_router("/portal", portal_router)
+
+from huiyin.documents.api import router as documents_router
+
+api.add_router("/cases", documents_router)
+
+from huiyin.channels.api import router as channels_router
+
+api.add_router("", channels_router)
 
 from huiyin.knowledge.api import router as knowledge_router  # issue 13
 from huiyin.text.api import router as text_router  # issue 13

@@ -91,6 +91,8 @@ class ComplainantIn(Strict):
     id_number: Annotated[str, Field(max_length=32)] = ""
     customer_class: Literal["", "A", "B", "C", "D"] = ""
     anonymous: bool = False
+    # How the complainant wants the formal notices (告知书): portal, email, sms, post.
+    notify_via: Literal["", "portal", "email", "sms", "post"] = ""
 
     _check_phone = field_validator("phone")(check_phone)
 
@@ -133,6 +135,8 @@ class CaseIn(Strict):
     respondent_unit: Annotated[str, Field(max_length=64)] = ""
     respondent_person: Annotated[str, Field(max_length=100)] = ""
     representatives: Annotated[list[RepresentativeIn], Field(max_length=20)] = Field(default_factory=list)
+    # The call's recording in the call centre's system (the screen-pop hands it to intake).
+    recording_ref: Annotated[str, Field(max_length=200)] = ""
     # The version of the privacy notice the complainant was given (a portal or an app records the
     # one it showed); empty: the policy's current one (`privacy.notice_version`).
     privacy_notice: Annotated[str, Field(max_length=50)] = ""

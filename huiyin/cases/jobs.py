@@ -444,8 +444,9 @@ def _first_unknown_year() -> int | None:
 # --- a pass ---------------------------------------------------------------------------------
 
 JOBS = (sweep_breaches, sweep_reminders, sweep_rules, sweep_provisional)
-# Jobs of the apps above this one, registered from their AppConfig.ready (huiyin.reports): each a
-# callable taking no argument that does one step and returns how much it did (0 = nothing left).
+# Jobs of the apps above cases (e-mail intake, reports to upstream platforms …), each registered by
+# its app's AppConfig.ready(): cases imports none of them. Same contract: a call does one batch and
+# returns how much it did (0: nothing left).
 EXTRA_JOBS: list[Callable[[], int]] = []
 
 

@@ -137,6 +137,17 @@ class CloseReason(models.TextChoices):
     WITHDRAWN = "withdrawn", _("withdrawn")
 
 
+class NotifyVia(models.TextChoices):
+    """How the complainant wants the formal notices (告知书) of the case: read on the portal,
+    by e-mail, by SMS, or printed and posted."""
+
+    NONE = "", _("未选择")
+    PORTAL = "portal", _("网站查询")
+    EMAIL = "email", _("电子邮件")
+    SMS = "sms", _("短信")
+    POST = "post", _("邮寄")
+
+
 class CustomerClass(models.TextChoices):
     NONE = "", _("未分级")
     A = "A", "A"
@@ -303,6 +314,13 @@ class Case(models.Model):
     # whenever a timer changes, so lists sort and filter by time left from an index.
     next_due_at = models.DateTimeField(_("当前时限"), null=True, blank=True, editable=False)
     next_remind_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Issue 12 (channels): the call's recording in the call centre's system, as the screen-pop
+    # handed it to intake; how the complainant wants the formal notices of the case.
+    recording_ref = models.CharField(_("录音编号"), max_length=200, blank=True)
+    notify_via = models.CharField(_("告知方式"), max_length=10, choices=NotifyVia.choices, blank=True)
+    # The complainant asked on the portal to have the closed case handled again (重办申请);
+    # cleared when it is reopened.
+    reopen_requested_at = models.DateTimeField(_("申请重办时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("工单")
@@ -593,3 +611,39 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"attachment {self.token}"
+
+
+class DocumentKind(models.TextChoices):
+    """The formal documents of a case (DESIGN §12), printable as HTML and PDF."""
+
+    ACCEPTANCE_NOTICE = "acceptance_notice", _("受理告知书")
+    REJECTION_NOTICE = "rejection_notice", _("不予受理告知书")
+    TRANSFER_LETTER = "transfer_letter", _("转办函")
+    REPLY = "reply", _("答复意见书")
+    CALLBACK_RECORD = "callback_record", _("回访记录")
+    RECORD_FORM = "record_form", _("记录表")
+    WALK_IN_RECORD = "walk_in_record", _("来访登记表")
+
+
+class CaseDocument(models.Model):
+    """A formal document issued for a case in one handling cycle: its number is handed out once,
+    the first time it is issued (printed or sent), and stays with it. A notice sent to the
+    complainant records how (`sent_via`). Written by `cases.notices` only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(_("文书"), max_length=30, choices=DocumentKind.choices)
+    cycle = models.PositiveSmallIntegerField(default=1)
+    number = models.CharField(_("文号"), max_length=80, unique=True)
+    issued_at = models.DateTimeField(_("出具时间"))
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    sent_via = models.CharField(_("送达方式"), max_length=10, choices=NotifyVia.choices, blank=True)
+    sent_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("文书")
+        verbose_name_plural = _("文书")
+        constraints = [models.UniqueConstraint(fields=["case", "kind", "cycle"], name="case_document_once")]
+
+    def __str__(self) -> str:
+        return self.number

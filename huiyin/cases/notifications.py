@@ -51,6 +51,10 @@ DEFAULT_ROUTES: dict[str, list[dict[str, Any]]] = {
     "case.extension_requested": [{"roles": ["leader"], "over": "owner"}],
     "case.major_opened": [{"roles": ["leader", "supervisor"], "over": "owner"}],
     "case.closed": [{"over": "registrar"}],
+    # issue 12: the complainant on the portal
+    "case.reopen_requested": [{"roles": ["dispatcher", "supervisor"], "over": "owner"}],
+    "case.information_added": [{"roles": ["dispatcher"], "over": "owner"},
+                               {"roles": ["handler", "first_responsible"], "over": "unit"}],
 }
 URGENT = {"case.breached", "case.escalated", "case.major_opened"}
 

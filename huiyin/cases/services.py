@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,8 @@ def case_register(
     idempotency_key: str | None = None,
     source: str = "api",
     ip: str | None = None,
+    urge_open: bool = True,
+    also: Callable[[Case], None] | None = None,
 ) -> tuple[Case, bool]:
     """Register a new case from `data` (the fields of `inputs.CaseIn`).
 
@@ -59,7 +62,12 @@ def case_register(
     returns the first case and created=False; the same key with a different body
     is a Conflict. A customer calling again about a case of the same kind that is still
     open urges (催办) it instead, when the policy says so: (that case, False), with
-    `urged_instead` set on it."""
+    `urged_instead` set on it.
+
+    A channel that must never hand out another case (the public portal, e-mail) passes
+    `urge_open=False`: a new case is always registered. `also(case)` runs inside the intake's
+    transaction once the case is numbered (a channel's own rows: the portal's query code, an
+    upstream's reference), so they commit or roll back with it."""
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
         raise BadInput("Idempotency-Key must be 1–200 characters.", fields={"Idempotency-Key": "bad length"})
     params: inputs.CaseIn = inputs.parse(inputs.CaseIn, data)
@@ -72,7 +80,7 @@ def case_register(
     if owner is None:
         raise Forbidden("Only agents and dispatchers register cases.")
     policy = active_policy()
-    open_case = _open_case_to_urge(params, policy)
+    open_case = _open_case_to_urge(params, policy) if urge_open else None
     if open_case is not None:
         # 催办: the customer calls again about a case still open — no new case.
         visible = case_for(actor, open_case.number)
@@ -96,6 +104,12 @@ def case_register(
         if respondent is None:
             raise BadInput(f"Unknown unit {params.respondent_unit!r}.", fields={"respondent_unit": "unknown unit code"})
     c = params.complainant
+    if c.notify_via == "email" and not c.email:
+        raise BadInput("Notices by e-mail need the complainant's e-mail address.",
+                       fields={"complainant.email": "required for notices by e-mail"})
+    if c.notify_via == "sms" and not c.phone:
+        raise BadInput("Notices by SMS need the complainant's phone number.",
+                       fields={"complainant.phone": "required for notices by SMS"})
     case = Case(
         kind=params.kind, channel=params.channel, policy=policy,
         subject=params.subject, description=params.description, demands=params.demands,
@@ -109,6 +123,7 @@ def case_register(
         upstream_ref=params.upstream_ref, upstream_due_at=params.upstream_due_at, region=params.region,
         respondent_unit=respondent, respondent_person=params.respondent_person,
         representatives=[{**r.model_dump(), "phone": normalise_phone(r.phone)} for r in params.representatives],
+        recording_ref=params.recording_ref, notify_via=c.notify_via,
         privacy_notice=params.privacy_notice or config_for(policy.pk).privacy.notice_version,
     )
     try:
@@ -117,6 +132,8 @@ def case_register(
                               number=lambda: next_case_number(params.kind, now))
             if idempotency_key:
                 IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
+            if also is not None:
+                also(case)
     except IntegrityError:
         # Two requests with the same Idempotency-Key raced; the other one won.
         if idempotency_key:

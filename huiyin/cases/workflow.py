@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ from huiyin.policies.config import PolicyConfig
 from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
-from . import deadlines, derived, grading, identity, inputs, notifications
+from . import deadlines, derived, grading, identity, inputs, notices, notifications
 from .access import holds, is_respondent
 from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (
@@ -517,6 +517,7 @@ def perform(
         action.run(step, params)
         _write(step, action_name, from_state=from_state, to_state=locked.state, comment=params.comment,
                source=source, ip=ip, bump=True)
+        _notices_after(locked, action_name, actor=actor, now=step.now)
         events = notifications.events_for_action(action_name, from_state, locked)
         changed = notifications.changed_text(step.changes) if events else ""
         for event in events:
@@ -1156,6 +1157,7 @@ def _new_cycle(step: Step) -> None:
     step.set("dispatched_at", None)
     step.set("acknowledged_at", None)
     step.set("result_at", None)
+    step.set("reopen_requested_at", None)  # a complainant's request to reopen (the portal) is answered
     CoHandling.objects.filter(case=step.case, active=True).update(active=False)
     step.case._co_units = []  # type: ignore[attr-defined]
 
@@ -1407,6 +1409,121 @@ def _do_classify(step: Step, p: inputs.ClassifyIn) -> None:
                       if p.respondent_unit else None)
     if not step.changes:
         raise InvalidTransition("Nothing to change.")
+
+
+# --- formal notices (issue 12) ----------------------------------------------------------------------
+
+
+def _notices_after(case: Case, action_name: str, *, actor: User | None, now: datetime) -> None:
+    """A written notice the policy requires (the 12315 preset's letters: 受理/不予受理告知书 within 5
+    working days, the 答复 within 45 days) is part of the decision it announces: issued with its
+    number and sent to the complainant the way they chose, in the same transaction — a step the
+    case cannot skip. One `notice` event per notice on the timeline. The caller holds the lock."""
+    for kind in notices.notices_due(case, action_name, case.state):
+        doc, created = notices.document_issue(case, kind, actor=actor, at=now)
+        if not created:
+            continue
+        via = notices.notice_send(case, doc)
+        with change(case, "notice", actor=actor, source="workflow", at=now, locked=True) as step:
+            step.note("document", {"kind": kind, "number": doc.number, "via": via})
+
+
+# --- the complainant's own steps (issue 12: the portal) -------------------------------------------
+# The complainant is no user: these run without an actor, from the portal, each in one durable
+# transaction with the row locked (like `perform`), and raise the same errors (409 for a state
+# that does not allow it, 422 for bad input). `source` is "portal" on their events.
+
+COMPLAINANT_SATISFACTION = (Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.NEUTRAL,
+                            Satisfaction.UNSATISFIED)
+
+
+def complainant_rate(case: Case, satisfaction: str, *, comment: str = "", ip: str | None = None) -> Case:
+    """The complainant rates the handling (满意度评价). While the case waits for its callback (回访)
+    this is the callback's answer — the same step as the centre's `callback` (an unsatisfied answer
+    waits for the centre's decision on 二次派单); on a closed case not rated yet it records the
+    satisfaction. Rating twice, or an open case not waiting for a callback → InvalidTransition."""
+    if satisfaction not in COMPLAINANT_SATISFACTION:
+        raise BadInput("satisfaction must be one of " + ", ".join(COMPLAINANT_SATISFACTION) + ".",
+                       fields={"satisfaction": "unknown value"})
+    if len(comment) > 2000:
+        raise BadInput("The comment is too long.", fields={"comment": "at most 2000 characters"})
+    with transaction.atomic(durable=True):
+        locked = _lock(case)
+        cfg = config_for(locked.policy_id)
+        step = Step(case=locked, actor=None, now=timezone.now(), cfg=cfg)
+        from_state = locked.state
+        if locked.state == S.PENDING_CALLBACK and _guard_callback(locked, cfg) is None:
+            _do_callback(step, inputs.CallbackIn(satisfaction=Satisfaction(satisfaction), notes=comment))
+            _write(step, "callback", from_state=from_state, to_state=locked.state, comment=comment, source="portal",
+                   ip=ip, bump=True)
+            for event in notifications.events_for_action("callback", from_state, locked):
+                notifications.notify_event(locked, event, dedupe=f"{event}:{locked.number}:v{locked.version}",
+                                           note=comment)
+            rules_apply(locked, trigger="change", now=step.now)
+            obligations_apply(locked, now=step.now)
+        elif (locked.state in FINAL_STATES and not locked.merged_into_id
+              and locked.satisfaction in ("", Satisfaction.UNREACHABLE)):
+            step.set("satisfaction", satisfaction)
+            _write(step, "rate", from_state="", to_state="", comment=comment, source="portal", ip=ip, bump=True)
+        elif locked.satisfaction and locked.satisfaction != Satisfaction.UNREACHABLE:
+            raise InvalidTransition("The satisfaction is already recorded.")
+        else:
+            raise InvalidTransition("The case is still being handled: rate it once it has been answered.")
+    return locked
+
+
+def reopen_window_ends(case: Case) -> datetime | None:
+    """Until when the complainant may ask to have a closed case handled again (`portal.reopen_days`
+    after closing); None when they may not (open, merged, or the policy allows no request)."""
+    days = config_for(case.policy_id).reopen_days
+    if case.state not in FINAL_STATES or case.merged_into_id or not case.closed_at or days <= 0:
+        return None
+    return case.closed_at + timedelta(days=days)
+
+
+def complainant_request_reopen(case: Case, reason: str, *, ip: str | None = None) -> Case:
+    """重办申请: within the policy's window after closing, the complainant asks to have the case
+    handled again; the centre decides (`reopen`, which clears the request). The dispatchers and
+    supervisors over the registering unit are told. Asking again while a request waits, or after
+    the window → InvalidTransition."""
+    reason = reason.strip()
+    if not reason or len(reason) > 2000:
+        raise BadInput("Say why the case should be handled again (at most 2000 characters).",
+                       fields={"reason": "1–2000 characters"})
+    with transaction.atomic(durable=True):
+        locked = _lock(case)
+        ends = reopen_window_ends(locked)
+        now = timezone.now()
+        if locked.reopen_requested_at is not None:
+            raise InvalidTransition("A request to reopen this case is already waiting for a decision.")
+        if ends is None or now > ends:
+            raise InvalidTransition("The case cannot be reopened from the portal (open, or past the period the "
+                                    "policy allows after closing).")
+        step = Step(case=locked, actor=None, now=now, cfg=config_for(locked.policy_id))
+        step.set("reopen_requested_at", now.replace(microsecond=0))
+        step.note("reason", reason)
+        _write(step, "reopen_request", from_state="", to_state="", comment="", source="portal", ip=ip, bump=True)
+        notifications.notify_event(locked, "case.reopen_requested", note=reason,
+                                   dedupe=f"case.reopen_requested:{locked.number}:v{locked.version}")
+    return locked
+
+
+def complainant_add_information(case: Case, text: str, *, ip: str | None = None) -> Case:
+    """补充材料: the complainant adds to a case that is still being handled; the text is on the
+    timeline (`information`), and the centre and the handling unit are told. A closed case →
+    InvalidTransition (ask to reopen it instead)."""
+    text = text.strip()
+    if not text or len(text) > 5000:
+        raise BadInput("The information must be 1–5000 characters.", fields={"text": "1–5000 characters"})
+    with transaction.atomic(durable=True):
+        locked = _lock(case)
+        if not locked.is_open:
+            raise InvalidTransition("The case is closed; ask to have it reopened instead.")
+        with change(locked, "information", actor=None, source="portal", ip=ip, locked=True) as step:
+            step.note("information", text)
+        notifications.notify_event(locked, "case.information_added", note=text[:200],
+                                   dedupe=f"case.information_added:{locked.number}:{secrets.token_hex(8)}")
+    return locked
 
 
 # --- personal data over its life (issue 11, DESIGN §8): corrections, anonymisation, re-sealing ------

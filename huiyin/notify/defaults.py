@@ -37,9 +37,16 @@ SENTENCES: dict[str, tuple[str, str]] = {
     Event.PENALTY_RECORDED: ("考核记录", "有一条考核记录与您相关，如有异议可在考核页面提出申诉。"),
     Event.PENALTY_APPEALED: ("考核申诉", "考核申诉待处理或已有结论，请查阅。"),
     Event.ACTION_OVERDUE: ("整改措施逾期", "纠正预防措施已逾期，请尽快落实并提交证据。"),
+    Event.CASE_REOPEN_REQUESTED: ("投诉人申请重办，请决定", "投诉人在网站上申请重新办理，请审查后决定是否重办。"),
+    Event.CASE_INFORMATION_ADDED: ("投诉人补充了材料", "投诉人补充了情况或材料，请查看处理记录。"),
+    Event.COMPLAINANT_NOTICE: ("有新的告知", "您的诉求有新的书面告知。"),
 }
 # Events about no single case (a report, a bulletin, a warning): their texts name the subject.
 NOT_A_CASE = frozenset({Event.REPORT_READY, Event.BULLETIN_PUBLISHED, Event.WARNING_RAISED, Event.ACTION_OVERDUE})
+
+# Texts the complainant reads (not staff): context keys `org`, `document`, `document_number`,
+# `kind`, `summary`, `portal_url`.
+COMPLAINANT_EVENTS = (Event.COMPLAINANT_NOTICE,)
 
 _DETAILS = (
     "{% if subject %}\n主题：{{ subject }}{% endif %}"
@@ -56,6 +63,8 @@ def default_template(event: str, transport: str) -> tuple[str, str]:
     short, sentence = SENTENCES[event]
     if event in NOT_A_CASE:
         return _not_a_case(event, transport, short, sentence)
+    if event in COMPLAINANT_EVENTS:
+        return _complainant_template(transport)
     if transport == TemplateTransport.INBOX:
         return "{{ event_label }}：{{ case_number }}", sentence + _DETAILS
     if transport == TemplateTransport.EMAIL:
@@ -99,6 +108,22 @@ def _not_a_case(event: str, transport: str, short: str, sentence: str) -> tuple[
         return "", "【回音】{{ subject }}" + short + "。"
     body = "【{{ event_label }}】{{ subject }}\n" + sentence + details + "{% if url %}\n{{ url }}{% endif %}"
     return "{{ event_label }} {{ subject }}", body
+
+
+def _complainant_template(transport: str) -> tuple[str, str]:
+    """A notice to the complainant: the document's name and number, what it says in one line,
+    and where to read it in full (the portal, with the case number and the query code)."""
+    if transport == TemplateTransport.SMS:
+        return "", ("【{{ org }}】您的{{ kind }}{{ case_number }}：{{ document }}（{{ document_number }}）"
+                    "{% if summary %}，{{ summary }}{% endif %}。可凭编号和查询码在网站查看全文。")
+    body = (
+        "您好：\n\n{{ org }}就您的{{ kind }}（编号 {{ case_number }}）出具了《{{ document }}》"
+        "（{{ document_number }}）。"
+        "{% if summary %}\n\n{{ summary }}{% endif %}"
+        "{% if portal_url %}\n\n全文请凭工单编号和查询码在 {{ portal_url }} 查看、下载。{% endif %}"
+        "\n\n—— {{ org }}（本邮件由系统发送，请勿直接回复）"
+    )
+    return "【{{ org }}】{{ document }} {{ case_number }}", body
 
 
 def plain_text(event: str, event_label: str, case_number: str) -> tuple[str, str]:

@@ -55,6 +55,10 @@ class Event(models.TextChoices):
     PENALTY_RECORDED = "penalty.recorded", _("考核记录")
     PENALTY_APPEALED = "penalty.appealed", _("考核申诉")
     ACTION_OVERDUE = "action.overdue", _("整改措施逾期")
+    # Issue 12: what the complainant does on the portal, and the notices sent to the complainant.
+    CASE_REOPEN_REQUESTED = "case.reopen_requested", _("投诉人申请重办")
+    CASE_INFORMATION_ADDED = "case.information_added", _("投诉人补充材料")
+    COMPLAINANT_NOTICE = "complainant.notice", _("告知投诉人")
 
 
 class Transport(models.TextChoices):
@@ -116,6 +120,9 @@ class Notice(models.Model):
     context = models.JSONField(_("数据"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     # The ids of the users told (those active when the event was queued).
     recipients = models.JSONField(_("接收人"), default=list, blank=True)
+    # People who are not users (a complainant): [[transport, address], …], one message each.
+    # Kept out of the context, which webhooks and group chats receive.
+    addresses = models.JSONField(_("外部地址"), default=list, blank=True)
     # The personal transports a policy's route chose for some recipients (user id as text →
     # transports, e.g. {"7": ["sms"]}): those are used whatever the person's preferences, and
     # only those unless the list also holds "preferences". Recipients not named here: their

@@ -83,6 +83,7 @@ class Occurrence:
     urgent: bool = False
     # Transports a route chose per recipient: see `Notice.transports`.
     transports: dict[str, list[str]] | None = None
+    addresses: tuple[tuple[str, str], ...] = ()
 
 
 def enqueue(
@@ -94,9 +95,15 @@ def enqueue(
     urgent: bool = False,
     dedupe: str,
     transports: dict[str, list[str]] | None = None,
+    addresses: Iterable[tuple[str, str]] = (),
 ) -> int:
     """Write the notifications of one event, in the caller's transaction; return how many
     outbox messages were written.
+
+    `addresses` are people who are not users — a complainant told of a notice: (transport,
+    address) pairs, e.g. ("email", "a@example.com") or ("sms", "13800138000"); one message
+    each when the organisation has that transport on. They are stored on the notice, never in
+    its context (which webhooks and group chats receive).
 
     - one `Notice`: the event, the case number and `context` (plain data), stored once;
     - one `InboxItem` per active recipient (the in-app inbox is always on);
@@ -118,7 +125,8 @@ def enqueue(
     recipients: those transports whatever their preferences, and only those unless the list
     holds "preferences" too (`Notice.transports`).
     """
-    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports)])
+    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports,
+                                    tuple((str(t), str(a)) for t, a in addresses))])
     if not rows or Notice.objects.filter(dedupe_key=rows[0]["dedupe_key"]).exists():
         return 0
     notice = Notice(**{**rows[0], "fanned_out_at": rows[0]["created_at"]})
@@ -161,7 +169,7 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
 
     def someone_hears(n: Occurrence) -> bool:
         nonlocal listened
-        if any(i in names for i in n.recipients):
+        if any(i in names for i in n.recipients) or _external(n.addresses):
             return True
         if listened is None:
             listened = _events_listened_to()
@@ -178,7 +186,8 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
         ids = [i for i in sorted(set(n.recipients)) if i in names]
         rows.append({
             "event": n.event, "case_number": n.case_number, "urgent": n.urgent, "dedupe_key": n.dedupe[:255],
-            "recipients": ids, "created_at": now, "fanned_out_at": None,
+            "recipients": ids, "addresses": [list(a) for a in _external(n.addresses)],
+            "created_at": now, "fanned_out_at": None,
             "transports": {k: list(v) for k, v in (n.transports or {}).items() if int(k) in ids},
             "context": _plain({
                 **n.context,
@@ -193,8 +202,14 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
     return rows
 
 
-_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "transports", "urgent", "dedupe_key",
-                  "created_at", "fanned_out_at")
+_NOTICE_FIELDS = ("event", "case_number", "context", "recipients", "addresses", "transports", "urgent",
+                  "dedupe_key", "created_at", "fanned_out_at")
+
+
+def _external(addresses: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (transport, address) pairs of people who are not users that can be written to:
+    a personal transport and a non-empty address."""
+    return [(t, a.strip()) for t, a in addresses if t in PERSONAL_TRANSPORTS and a and a.strip()]
 
 
 _EVENTS = frozenset(Event.values)
@@ -282,6 +297,9 @@ def fan_out(notices: list[Notice]) -> int:
                 if address:
                     messages.append(message(transport, f"{dedupe}|{transport}|{user.pk}",
                                             recipient_id=user.pk, address=address))
+        for i, (transport, address) in enumerate(notice.addresses or []):
+            if transport in personal:
+                messages.append(message(transport, f"{dedupe}|{transport}|to{i}", address=address))
         for transport, wanted in robots:
             if not wanted or event in wanted:
                 mentions = [u.phone for u in users if u.phone]

@@ -40,6 +40,15 @@ TIMER_ANCHORS: dict[str, tuple[str, ...]] = {
 }
 # Obligations (duties around a case, e.g. 结案后3个工作日内报备总公司) count from one of these.
 OBLIGATION_ANCHORS = ("receipt", "dispatch", "acknowledge", "result", "close")
+# The kinds the public portal takes by default (an employee complaint is internal), and the
+# formal notices a policy may make a step of the case (`documents.notices`).
+PUBLIC_KINDS = ("complaint", "consultation", "suggestion", "report", "praise")
+NOTICE_DOCUMENTS = ("acceptance_notice", "rejection_notice", "reply")
+# What a record form (`documents.record_form.fields`) may print, in the order given.
+RECORD_FORM_FIELDS = ("number", "received", "channel", "complainant", "contact", "account", "subject",
+                      "description", "demands", "category", "severity", "unit", "instructions", "acknowledged",
+                      "investigation", "reply", "compensation", "satisfaction", "callback", "supervision",
+                      "closed", "signatures")
 # The roles the product knows; a policy may add its own (`roles:`), each a built-in role held in
 # a named unit (e.g. 上级分行核实岗: supervisor in unit `branch`).
 BUILTIN_ROLES = ("agent", "dispatcher", "handler", "first_responsible", "leader", "supervisor", "auditor",
@@ -259,6 +268,41 @@ class PolicyConfig:
     @property
     def max_round(self) -> int:
         return int(self.workflow.get("max_round", 3))
+
+    # --- the portal and formal documents (issue 12) -----------------------------------------
+
+    @property
+    def portal_kinds(self) -> list[str]:
+        """The kinds the public portal takes (`portal.kinds`; default every kind but the
+        employee complaint)."""
+        return _roles((self.raw.get("portal") or {}).get("kinds"), list(PUBLIC_KINDS))
+
+    @property
+    def reopen_days(self) -> int:
+        """How many calendar days after closing the complainant may ask on the portal to have
+        the case handled again (`portal.reopen_days`; 0: never)."""
+        return int((self.raw.get("portal") or {}).get("reopen_days", 30))
+
+    def notices_required(self, *, kind: str, channel: str) -> list[str]:
+        """The formal notices (受理/不予受理告知书, 答复意见书) the regulation makes a step of a case
+        of this kind and channel (`documents.notices`), e.g. the 12315 letters."""
+        out = []
+        for item in (self.raw.get("documents") or {}).get("notices") or []:
+            if item.get("channels") and channel not in item["channels"]:
+                continue
+            if item.get("kinds") and kind not in item["kinds"]:
+                continue
+            out.append(str(item["document"]))
+        return out
+
+    def record_form(self, kind: str) -> tuple[str, list[str]]:
+        """The title and rows of the policy's record form for a case of this kind
+        (`documents.record_form`: `title`, a title per kind in `kinds`, `fields`)."""
+        spec = (self.raw.get("documents") or {}).get("record_form") or {}
+        titles = spec.get("kinds") or {}
+        title = str(titles.get(kind) or spec.get("title") or "客户投诉处理记录表")
+        fields = [str(f) for f in spec.get("fields") or RECORD_FORM_FIELDS]
+        return title, fields
 
     # --- other settings ------------------------------------------------------------------------
 

@@ -21,7 +21,16 @@ import yaml
 
 from huiyin.sla.calendar import BusinessHours, TimeUnit
 
-from .config import ANCHORS, BUILTIN_ROLES, OBLIGATION_ANCHORS, RETENTION_GROUPS, TIMER_ANCHORS, TIMER_CODES
+from .config import (
+    ANCHORS,
+    BUILTIN_ROLES,
+    NOTICE_DOCUMENTS,
+    OBLIGATION_ANCHORS,
+    RECORD_FORM_FIELDS,
+    RETENTION_GROUPS,
+    TIMER_ANCHORS,
+    TIMER_CODES,
+)
 from .rules import RuleError, _check_condition, parse_rules
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -38,7 +47,8 @@ REPORT_LAYOUTS = ("analysis", "statistics", "regulator", "bulletin", "volume", "
 ROLES = BUILTIN_ROLES
 EVENTS = ("case.created", "case.dispatched", "case.acknowledged", "case.reminder", "case.breached",
           "case.escalated", "case.urged", "case.result_submitted", "case.callback_due", "case.extension_requested",
-          "case.approval_needed", "case.major_opened", "case.closed")
+          "case.approval_needed", "case.major_opened", "case.closed", "case.reopen_requested",
+          "case.information_added")
 # The fields a policy may require on a form (`forms.<form>.required`): intake's fields as the
 # intake body names them, and each action's input fields (`comment` — 阅办意见, 审核意见 — on any
 # action). cases.tests checks that these are the fields cases.inputs accepts.
@@ -539,6 +549,13 @@ SCHEMA = Map({
     "repeat": Map({"within_days": Num(low=1, whole=True), "open_contact": OneOf(("new", "urge")), "basis": BASIS}),
     "forms": Custom(_check_forms, keys=("required",)),
     "notifications": Map({"routes": MapOf(OneOf(EVENTS), Seq(ROUTE))}),
+    "portal": Map({"kinds": KIND_LIST, "reopen_days": Num(low=0, whole=True), "basis": BASIS}),
+    "documents": Map({
+        "record_form": Map({"title": Str(max_length=100), "kinds": MapOf(OneOf(KINDS), Str(max_length=100)),
+                            "fields": Seq(OneOf(RECORD_FORM_FIELDS), unique=True), "basis": BASIS}),
+        "notices": Seq(Map({"document": OneOf(NOTICE_DOCUMENTS), "channels": CHANNEL_LIST, "kinds": KIND_LIST,
+                            "basis": BASIS}, required=("document",))),
+    }),
     "privacy": Map({
         "notice_version": Str(max_length=50),
         "export": Map({"approval": ROLE_LIST, "basis": BASIS}),

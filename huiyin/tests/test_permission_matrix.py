@@ -172,6 +172,56 @@ API: dict[str, Probe] = {
                                                        roles=("leader",), ok=frozenset({200}),
                                                        refused=frozenset({404})),
 }
+# issue 12: the public portal (no login: the same answers for everyone; a case is reached only by
+# its query code or a browser that opened it, so none here), documents, the call centre, transfers
+_LIMITED = frozenset({428, 429})  # the portal's rate limits, after repeated use from one address
+PAGES.update({
+    "/portal/": Probe("GET", "/portal/", public=True, ok=frozenset({200})),
+    "/portal/privacy/": Probe("GET", "/portal/privacy/", public=True, ok=frozenset({200})),
+    "/portal/submit/": Probe("GET", "/portal/submit/", public=True, ok=frozenset({200})),
+    "/portal/track/": Probe("GET", "/portal/track/", public=True, ok=frozenset({200})),
+    "/portal/forget/": Probe("POST", "/portal/forget/", public=True, ok=frozenset({302})),
+    "/portal/challenge/<str:challenge_id>.png": Probe("GET", "/portal/challenge/none.png", public=True,
+                                                      ok=frozenset({404})),
+    "/portal/cases/<str:number>/": Probe("GET", "/portal/cases/{number}/", public=True, ok=frozenset({302})),  # to the track form
+    "/portal/cases/<str:number>/documents/<str:kind>.<str:fmt>": Probe(
+        "GET", "/portal/cases/{number}/documents/acceptance_notice.pdf", public=True, ok=frozenset({404})),
+    "/portal/cases/<str:number>/information": Probe("POST", "/portal/cases/{number}/information", public=True,
+                                                    body={"text": "补充"}, ok=frozenset({404}) | _LIMITED),
+    "/portal/cases/<str:number>/reopen": Probe("POST", "/portal/cases/{number}/reopen", public=True,
+                                               body={"reason": "重办"}, ok=frozenset({404}) | _LIMITED),
+    "/portal/cases/<str:number>/satisfaction": Probe("POST", "/portal/cases/{number}/satisfaction", public=True,
+                                                     body={"satisfaction": "satisfied"},
+                                                     ok=frozenset({404}) | _LIMITED),
+    "/documents/<str:number>/<str:kind>.<str:fmt>": Probe("GET", "/documents/{number}/record_form.html", case=True,
+                                                          ok=frozenset({200, 403})),
+    "/callcentre/pop/": Probe("GET", "/callcentre/pop/", params={"phone": REPORTER_PHONE}, ok=frozenset({200, 403})),
+})
+API.update({
+    "POST /api/v1/portal/cases": Probe("POST", "/api/v1/portal/cases", public=True, body={"kind": "complaint"},
+                                       ok=frozenset({422}) | _LIMITED),
+    "GET /api/v1/portal/cases/{number}": Probe("GET", "/api/v1/portal/cases/{number}", public=True,
+                                               ok=frozenset({404}) | _LIMITED),
+    "GET /api/v1/portal/track": Probe("GET", "/api/v1/portal/track", public=True, ok=frozenset({404}) | _LIMITED),
+    "POST /api/v1/portal/cases/{number}/information": Probe(
+        "POST", "/api/v1/portal/cases/{number}/information", public=True, body={"text": "补充"},
+        ok=frozenset({404}) | _LIMITED),
+    "POST /api/v1/portal/cases/{number}/reopen": Probe(
+        "POST", "/api/v1/portal/cases/{number}/reopen", public=True, body={"reason": "重办"},
+        ok=frozenset({404}) | _LIMITED),
+    "POST /api/v1/portal/cases/{number}/satisfaction": Probe(
+        "POST", "/api/v1/portal/cases/{number}/satisfaction", public=True, body={"satisfaction": "satisfied"},
+        ok=frozenset({404}) | _LIMITED),
+    "POST /api/v1/portal/challenges": Probe("POST", "/api/v1/portal/challenges", public=True,
+                                            ok=frozenset({201, 429})),
+    "GET /api/v1/cases/{number}/documents/{kind}.html": Probe(
+        "GET", "/api/v1/cases/{number}/documents/record_form.html", case=True, ok=frozenset({200, 403})),
+    "GET /api/v1/cases/{number}/documents/{kind}.pdf": Probe(
+        "GET", "/api/v1/cases/{number}/documents/record_form.pdf", case=True, ok=frozenset({200, 403})),
+    "GET /api/v1/screen-pop": Probe("GET", "/api/v1/screen-pop", params={"phone": REPORTER_PHONE},
+                                    ok=frozenset({200})),
+    "POST /api/v1/transfers": Probe("POST", "/api/v1/transfers", body={}, ok=frozenset({403})),
+})
 for _name in ACTIONS:  # every action: 404 outside, a clear 4xx (or 200) inside, never 500
     API[f"POST /api/v1/cases/{{number}}/actions/{_name}"] = Probe(
         "POST", f"/api/v1/cases/{{number}}/actions/{_name}", case=True, body={"expected_version": 1})

@@ -226,7 +226,7 @@ def refill(form: ActionForm, post: QueryDict, fields: dict[str, str]) -> ActionF
 
 # --- intake ---------------------------------------------------------------------------------
 
-CASE_TEXT_FIELDS = ("subject", "description", "demands", "product", "upstream_ref")
+CASE_TEXT_FIELDS = ("subject", "description", "demands", "product", "upstream_ref", "recording_ref")
 COMPLAINANT_FIELDS = ("name", "phone", "email", "address", "account", "id_number", "customer_class")
 
 

@@ -195,6 +195,10 @@ def test_every_operation_answers_as_documented(api, org, tmp_path) -> None:
         a.check(post_json(anon, path, {}), "POST", path, 401)
         a.check(api("leader").post(f"/export-requests/99999999/{verb}"), "POST", f"{requests}/99999999/{verb}", 404)
         a.check(api("leader").post(f"/export-requests/{2**70}/{verb}"), "POST", f"{requests}/{2**70}/{verb}", 422)
+    # issue 12's operations: the portal, the documents, the screen-pop, the transfers
+    from huiyin.portal.tests.openapi_drive import drive
+
+    drive(a, api, tmp_path)
 
     # text assistance and the knowledge base (huiyin/text, huiyin/knowledge)
     text_scenarios: list[tuple[str, dict[str, Any], dict[str, Any]]] = [

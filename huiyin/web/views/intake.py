@@ -110,6 +110,9 @@ def intake(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         initial: dict[str, Any] = {"kind": request.GET.get("kind", "complaint"), "channel": request.GET.get("channel", "phone"),
                   "complainant_phone": request.GET.get("phone", "")}
+        # issue 12: the call centre's screen-pop opens intake with the caller's name and the call's recording
+        initial.update({k: request.GET.get(p, "")[:200] for k, p in (("complainant_name", "name"),
+                                                                     ("recording_ref", "recording")) if request.GET.get(p)})
         initial.update(same_caller(user, request.GET.get("same", "")))
         return render(request, "web/intake.html", _form_context(request, initial, {}))
     post = request.POST

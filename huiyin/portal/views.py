@@ -1,0 +1,263 @@
+"""The portal's pages (/portal/): a member of the public on a phone submits a case, keeps the
+receipt, follows the case, adds information, rates the handling and asks to reopen it. Plain
+forms, no script: everything works without JavaScript.
+
+A case is opened with its number and query code once per browser session (the session then
+remembers the numbers it may show, so the code never travels in a URL). Every form is counted
+per address (`limits`): after repeated use it asks the challenge, past the limit it refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from huiyin.cases.errors import BadInput, CaseError
+from huiyin.cases.models import Kind, NotifyVia, Satisfaction
+from huiyin.documents import services as documents
+
+from . import limits, services
+from .challenge import picture
+
+GRANTS = "portal_cases"  # the case numbers this browser session opened with their codes
+MAX_GRANTS = 20
+KIND_NOTES = {
+    Kind.COMPLAINT: "对产品或服务不满意，要求处理", Kind.CONSULTATION: "询问政策、业务或办理方法",
+    Kind.SUGGESTION: "对改进工作的意见和建议", Kind.REPORT: "反映违法违规行为，可以匿名",
+    Kind.PRAISE: "表扬好的服务和工作人员",
+}
+RATINGS = [(s.value, s.label) for s in Satisfaction if s != Satisfaction.UNREACHABLE]
+VIA = [(v.value, v.label) for v in NotifyVia if v]
+
+
+def _granted(request: HttpRequest) -> list[str]:
+    value = request.session.get(GRANTS, [])
+    return value if isinstance(value, list) else []
+
+
+def _grant(request: HttpRequest, number: str) -> None:
+    numbers = [n for n in _granted(request) if n != number] + [number]
+    request.session[GRANTS] = numbers[-MAX_GRANTS:]
+
+
+def _address(request: HttpRequest) -> str:
+    return limits.client_address(request)
+
+
+def _challenge(request: HttpRequest, scope: str) -> dict[str, str] | None:
+    """A fresh challenge for the form when the address's next use will need one."""
+    if not limits.would_challenge(scope, _address(request)):
+        return None
+    return {"id": limits.challenge_new()}
+
+
+def _limited(request: HttpRequest, scope: str) -> tuple[HttpResponse | None, str]:
+    """Count a form sent; (a 429 page, "") when over the limit, (None, why) when the challenge
+    was needed and not answered, (None, "") when the form may go on."""
+    try:
+        limits.check(scope, _address(request), challenge_id=request.POST.get("challenge_id", ""),
+                     answer=request.POST.get("challenge_answer", ""))
+    except limits.Limited as exc:
+        response = render(request, "portal/limited.html", {"minutes": max(1, exc.retry_after // 60)}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response, ""
+    except limits.ChallengeRequired as exc:
+        return None, "验证码不正确或已过期，请重新输入。" if exc.wrong else "请输入图中的字符后再提交。"
+    return None, ""
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    kinds = [(k, Kind(k).label, KIND_NOTES.get(Kind(k), "")) for k in services.open_kinds()]
+    return render(request, "portal/home.html", {"kinds": kinds})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/privacy.html", {"version": settings.PRIVACY_NOTICE_VERSION})
+
+
+def _submit_context(request: HttpRequest, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "v": values, "errors": errors, "kinds": [(k, Kind(k).label) for k in services.open_kinds()],
+        "via": VIA, "version": settings.PRIVACY_NOTICE_VERSION, "challenge": _challenge(request, "submit"),
+        "max_files": settings.PORTAL_MAX_FILES, "max_mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024),
+    }
+
+
+FIELD_NAMES = {
+    "kind": "类型", "subject": "标题", "description": "具体情况", "demands": "诉求", "complainant": "联系人",
+    "complainant.name": "姓名", "complainant.phone": "手机或电话", "complainant.email": "电子邮箱",
+    "complainant.address": "地址", "complainant.notify_via": "告知方式", "privacy_notice_version": "隐私声明",
+    "files": "附件",
+}
+
+
+@require_http_methods(["GET", "POST"])
+def submit(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        initial = {"kind": request.GET.get("kind", "complaint")}
+        return render(request, "portal/submit.html", _submit_context(request, initial, {}))
+    post = request.POST
+    values: dict[str, Any] = {k: post.get(k, "") for k in post}
+    refused, why = _limited(request, "submit")
+    if refused is not None:
+        return refused
+    if why:
+        context = _submit_context(request, values, {})
+        context["challenge"] = {"id": limits.challenge_new()}
+        context["alert"] = why
+        return render(request, "portal/submit.html", context, status=428)
+    anonymous = post.get("anonymous") == "on"
+    person = {k: post.get(k, "").strip() for k in ("name", "phone", "email", "address")}
+    body: dict[str, Any] = {
+        "kind": post.get("kind", ""), "subject": post.get("subject", "").strip(),
+        "description": post.get("description", "").strip(), "demands": post.get("demands", "").strip(),
+        "privacy_notice_version": post.get("privacy_notice_version", "") if post.get("privacy") == "on" else "",
+    }
+    if any(person.values()) or not anonymous:
+        body["complainant"] = {**person, "anonymous": anonymous, "notify_via": post.get("notify_via", "")}
+    try:
+        case, code = services.case_submit(body, ip=request.META.get("REMOTE_ADDR"),
+                                          files=request.FILES.getlist("files"))
+    except BadInput as exc:
+        errors = {k: v for k, v in exc.fields.items()}
+        if not body["privacy_notice_version"]:
+            errors = {"privacy_notice_version": "请阅读并同意隐私声明"}
+        context = _submit_context(request, values, errors)
+        context["alert"] = "请检查：" + "、".join(FIELD_NAMES.get(k, k) for k in errors) if errors else exc.message
+        return render(request, "portal/submit.html", context, status=422)
+    _grant(request, case.number)
+    response = render(request, "portal/receipt.html", {"number": case.number, "code": code,
+                                                       "kind": case.get_kind_display()})
+    response["Cache-Control"] = "no-store"  # the code is shown once: never from a cache
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def track(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "portal/track.html", {"number": request.GET.get("number", ""),
+                                                     "challenge": _challenge(request, "track")})
+    number = request.POST.get("number", "").strip().upper()
+    refused, why = _limited(request, "track")
+    if refused is not None:
+        return refused
+    if why:
+        return render(request, "portal/track.html", {"number": number, "alert": why,
+                                                     "challenge": {"id": limits.challenge_new()}}, status=428)
+    code = request.POST.get("code", "")
+    case = services.case_by_number(number, code) if number else services.case_by_code(code)
+    if case is None:
+        return render(request, "portal/track.html", {
+            "number": number, "alert": "工单编号或查询码不正确。", "challenge": _challenge(request, "track")},
+            status=404)
+    _grant(request, case.number)
+    return redirect("portal:case", number=case.number)
+
+
+def _case(request: HttpRequest, number: str) -> Any:
+    if number not in _granted(request):
+        return None
+    row = services.PortalAccess.objects.filter(case__number=number).select_related("case", "case__unit").first()
+    return row.case if row else None
+
+
+@require_GET
+def case(request: HttpRequest, number: str) -> HttpResponse:
+    found = _case(request, number)
+    if found is None:
+        return redirect(f"{_url('portal:track')}?number={number if len(number) <= 20 else ''}")
+    view = services.tracking_view(found)
+    return render(request, "portal/case.html", {"c": view, "ratings": RATINGS,
+                                                "challenge": _challenge(request, "act"),
+                                                "max_files": settings.PORTAL_MAX_FILES})
+
+
+def _url(name: str, **kwargs: Any) -> str:
+    from django.urls import reverse
+
+    return reverse(name, kwargs=kwargs or None)
+
+
+def _act(request: HttpRequest, number: str, step: Any, done: str) -> HttpResponse:
+    found = _case(request, number)
+    if found is None:
+        raise Http404
+    refused, why = _limited(request, "act")
+    if refused is not None:
+        return refused
+    if why:
+        messages.error(request, why)
+        return redirect("portal:case", number=number)
+    try:
+        step(found)
+    except CaseError as exc:
+        messages.error(request, _problem(exc))
+    else:
+        messages.success(request, done)
+    return redirect("portal:case", number=number)
+
+
+def _problem(exc: CaseError) -> str:
+    if isinstance(exc, BadInput):
+        return "请检查填写的内容：" + "、".join(FIELD_NAMES.get(k, k) for k in exc.fields) if exc.fields else exc.message
+    return "现在不能进行这一步（工单的状态已变化），请刷新后查看。"
+
+
+@require_POST
+def information(request: HttpRequest, number: str) -> HttpResponse:
+    ip = request.META.get("REMOTE_ADDR")
+    return _act(request, number, lambda c: services.information_add(
+        c, {"text": request.POST.get("text", "")}, ip=ip, files=request.FILES.getlist("files")),
+        "补充的情况已提交，承办单位会看到。")
+
+
+@require_POST
+def satisfaction(request: HttpRequest, number: str) -> HttpResponse:
+    ip = request.META.get("REMOTE_ADDR")
+    return _act(request, number, lambda c: services.rate(
+        c, {"satisfaction": request.POST.get("satisfaction", ""), "comment": request.POST.get("comment", "")},
+        ip=ip), "感谢您的评价。")
+
+
+@require_POST
+def reopen(request: HttpRequest, number: str) -> HttpResponse:
+    ip = request.META.get("REMOTE_ADDR")
+    return _act(request, number, lambda c: services.reopen_request(
+        c, {"reason": request.POST.get("reason", "")}, ip=ip), "重新办理的申请已提交，我们会尽快审查并告知您。")
+
+
+@require_GET
+def document(request: HttpRequest, number: str, kind: str, fmt: str) -> HttpResponse:
+    found = _case(request, number)
+    doc = documents.document_for_complainant(found, kind) if found is not None and fmt in documents.FORMATS else None
+    if doc is None or found is None:
+        raise Http404
+    body = documents.rendered(found, doc, fmt, viewer=None)
+    response = HttpResponse(body, content_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{documents.filename(doc, fmt)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+def challenge_image(request: HttpRequest, challenge_id: str) -> HttpResponse:
+    answer = limits.challenge_answer(challenge_id)
+    if answer is None:
+        raise Http404
+    response = HttpResponse(picture(answer), content_type="image/png")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def forget(request: HttpRequest) -> HttpResponse:
+    """On a shared phone or computer: close the cases this browser opened."""
+    request.session.pop(GRANTS, None)
+    return redirect("portal:home")
