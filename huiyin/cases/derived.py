@@ -3,7 +3,7 @@
 The search index (`huiyin.text`) must change in the same transaction as the change that makes it
 stale, and the search box (`selectors.text_query`) must use it; but `cases` may not import the
 apps built on it (docs/architecture.md). So those apps register here, explicitly, from their
-`AppConfig.ready` (decision 0005):
+`AppConfig.ready` (decision 0007):
 
 - `WRITERS`: called by the workflow after every change of a case is written (`_write`) and after
   intake (`register`), inside that transaction, with the case and the change's event. A writer

@@ -88,12 +88,12 @@ def _ranked_any(words: list[str]) -> list[int]:
 
     t = ARTICLES.table
     if connection.vendor == "sqlite":
-        sql = (f"SELECT rowid, bm25({t}_fts) FROM {t}_fts WHERE {t}_fts MATCH %s "  # noqa: S608
+        sql = (f"SELECT rowid, bm25({t}_fts) FROM {t}_fts WHERE {t}_fts MATCH %s "  # noqa: S608  # nosec B608
                f"ORDER BY rowid DESC LIMIT 2000")
         params: list[Any] = [" OR ".join(f'"{w}"' for w in words)]
         better_high = False
     elif connection.vendor == "postgresql":
-        sql = (f"SELECT article_id, ts_rank(document, q) FROM {t}, to_tsquery('simple', %s) q "  # noqa: S608
+        sql = (f"SELECT article_id, ts_rank(document, q) FROM {t}, to_tsquery('simple', %s) q "  # noqa: S608  # nosec B608
                f"WHERE document @@ q ORDER BY article_id DESC LIMIT 2000")
         params = [" | ".join(f"'{w}'" for w in words)]
         better_high = True

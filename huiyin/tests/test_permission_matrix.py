@@ -172,6 +172,33 @@ API: dict[str, Probe] = {
                                                        roles=("leader",), ok=frozenset({200}),
                                                        refused=frozenset({404})),
 }
+# issue 13: help from the text — search, suggestions and similar cases within the reader's scope, the
+# knowledge base; a guessed reporter's phone confirms nothing (`_leaks`)
+PAGES.update({
+    "/text/assist/": Probe("GET", "/text/assist/", params={"subject": "配送延误", "phone": REPORTER_PHONE},
+                           ok=frozenset({200})),
+    "/text/search/": Probe("GET", "/text/search/", params=SEARCH, ok=frozenset({200})),
+    "/text/models/": Probe("GET", "/text/models/", roles=("leader", "supervisor", "admin"), ok=frozenset({200}),
+                           refused=frozenset({404})),
+    "/knowledge/suggest/": Probe("GET", "/knowledge/suggest/", params={"subject": "配送延误"}, ok=frozenset({200})),
+    "/knowledge/articles/": Probe("GET", "/knowledge/articles/", params={"q": "配送"}, ok=frozenset({200})),
+    "/knowledge/articles/<int:pk>/": Probe("GET", "/knowledge/articles/999999/", ok=frozenset({404})),
+    "/knowledge/propose/": Probe("GET", "/knowledge/propose/", params={"case": "{number}"}, case=True,
+                                 ok=frozenset({200})),
+    "/knowledge/replies/": Probe("GET", "/knowledge/replies/", params={"case": "{number}"}, case=True,
+                                 ok=frozenset({200})),
+})
+API.update({
+    "GET /api/v1/text/search": Probe("GET", "/api/v1/text/search", params=SEARCH, ok=frozenset({200})),
+    "GET /api/v1/text/suggest": Probe("GET", "/api/v1/text/suggest", params={"subject": "配送延误"},
+                                      ok=frozenset({200})),
+    "GET /api/v1/text/similar": Probe("GET", "/api/v1/text/similar",
+                                      params={"subject": "配送延误", "phone": REPORTER_PHONE}, ok=frozenset({200})),
+    "GET /api/v1/knowledge/articles": Probe("GET", "/api/v1/knowledge/articles", params={"q": "配送"},
+                                            ok=frozenset({200})),
+    "GET /api/v1/knowledge/replies": Probe("GET", "/api/v1/knowledge/replies", params={"case": "{number}"},
+                                           case=True, ok=frozenset({200})),
+})
 # issue 12: the public portal (no login: the same answers for everyone; a case is reached only by
 # its query code or a browser that opened it, so none here), documents, the call centre, transfers
 _LIMITED = frozenset({428, 429})  # the portal's rate limits, after repeated use from one address
@@ -285,12 +312,23 @@ def _client(user: User | None, api_route: bool, cache: dict[Any, Any], fresh: bo
     return client, headers
 
 
-def _request(client: Client, probe: Probe, path: str, headers: dict[str, str], api_route: bool) -> Any:
+def _names_case(probe: Probe) -> bool:
+    """A probe names a case in its path or in a parameter (`?case={number}`)."""
+    return "{number}" in probe.path or any("{number}" in str(v) for v in probe.params.values())
+
+
+def _params(probe: Probe, number: str) -> dict[str, Any]:
+    return {k: v.format(number=number) if isinstance(v, str) and "{number}" in v else v
+            for k, v in probe.params.items()}
+
+
+def _request(client: Client, probe: Probe, path: str, headers: dict[str, str], api_route: bool,
+             number: str = "") -> Any:
     if probe.upload:
         field_name = "file" if api_route else "files"
         return client.post(path, {field_name: SimpleUploadedFile("x.png", PNG)}, headers=headers)
     if probe.method == "GET":
-        return client.get(path, probe.params, headers=headers)
+        return client.get(path, _params(probe, number), headers=headers)
     if probe.method == "DELETE":
         return client.delete(path, headers=headers)
     if api_route:
@@ -305,13 +343,13 @@ def test_the_matrix(org: Any, world: World) -> None:
     # the probes that end sessions or tokens (signing out everywhere ends every one of the user's) go last
     for route, probe in sorted(PROBES.items(), key=lambda kv: kv[1].fresh):
         api_route = route.startswith(("GET ", "POST ", "DELETE ")) or probe.path.startswith("/api/v1/")
-        for which, number in (world.numbers.items() if "{number}" in probe.path else [("—", "")]):
+        for which, number in (world.numbers.items() if _names_case(probe) else [("—", "")]):
             for name in READERS:
                 user = User.objects.get(username=name) if name else None  # fresh: an epoch may have moved
                 path = probe.path.format(number=number, token=world.tokens.get(number, "none"), **world.ids)
                 client, headers = _client(user, api_route, cache, probe.fresh)
                 seen = case_for(user, number) if user is not None and number else None
-                r = _request(client, probe, path, headers, api_route)
+                r = _request(client, probe, path, headers, api_route, number)
                 requests += 1
                 where = f"{probe.method} {path} as {name or 'anonymous'}: {r.status_code}"
                 expected = _expected(probe, user, name, number, seen, api_route)

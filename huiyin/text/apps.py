@@ -7,7 +7,7 @@ class TextConfig(AppConfig):
     verbose_name = "文本辅助"
 
     def ready(self) -> None:
-        # Registered explicitly, so `cases` never imports this app (decision 0005): the workflow
+        # Registered explicitly, so `cases` never imports this app (decision 0007): the workflow
         # calls the index writer inside every change's transaction, the search box asks the index.
         from huiyin.cases import derived
 

@@ -348,7 +348,7 @@ def load(name: str) -> tuple[TextModel, Fitted] | None:
     if cached and cached[0] == row.pk:
         return row, cached[1]
     blob = TextModel.objects.filter(pk=row.pk).values_list("blob", flat=True).get()
-    fitted = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301 - our own model from our own database
+    fitted = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301 - our own model from our own database  # nosec B301
     _loaded[name] = (row.pk, fitted)
     return row, fitted
 

