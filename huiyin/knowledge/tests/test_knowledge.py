@@ -103,3 +103,17 @@ def test_the_article_pages_list_search_and_show_an_article(org, web) -> None:
     assert "市局营销部" in page and "每月调整一次档位" in page
     assert web("agent").get("/knowledge/articles/999999/").status_code == 404
     assert Client().get("/knowledge/articles/").status_code == 302  # staff only
+
+
+def test_the_reply_and_callback_forms_offer_the_standard_replies(api, web) -> None:
+    from huiyin.cases.tests.helpers import case_in
+
+    ReplyTemplate.objects.create(name="配送答复", purpose=Purpose.REPLY, body="您反映的“{subject}”已查明。")
+    n = case_in(api, "accepted")
+    page = web("handler_a").get(f"/cases/{n}/").content.decode()
+    assert 'data-standard-replies="submit_result"' in page
+    assert f"/knowledge/replies/?case={n}&amp;purpose=reply&amp;target=%23act-submit_result-reply" in page
+    assert 'id="act-submit_result-reply"' in page  # the field a click fills
+    html = web("handler_a").get("/knowledge/replies/", {"case": n, "purpose": "reply",
+                                                        "target": "#act-submit_result-reply"}).content.decode()
+    assert 'data-fill="#act-submit_result-reply"' in html and "已查明" in html
