@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from huiyin.cases.access import complainant_view
 from huiyin.cases.models import Case, Kind, State
-from huiyin.notify.models import InboxItem
+from huiyin.notify.services import enqueue
 from huiyin.org.models import User
 from huiyin.text import tokens
 from huiyin.text.index import Index, active_preset, snippet
@@ -125,15 +125,10 @@ def notify_expired(*, today: date | None = None) -> int:
             status=ArticleStatus.PUBLISHED, expires_on__lte=today, expiry_notified_at__isnull=True))
         for a in due:
             if a.owner_id:
-                # The in-app inbox row only (no outbox transport: nothing urgent). "knowledge.expired"
-                # is not yet one of notify's Event choices (notify is another helper's this round).
-                InboxItem.objects.get_or_create(
-                    dedupe_key=f"knowledge.expired:{a.pk}:{a.expires_on}",
-                    defaults={"user_id": a.owner_id, "event": "knowledge.expired",
-                              "title": f"知识条目已失效：{a.title}"[:200],
-                              "body": f"《{a.title}》于 {a.expires_on:%Y-%m-%d} 失效，已不再推荐给受理员，"
-                                      f"请更新或停用（/knowledge/articles/{a.pk}/）。"},
-                )
+                enqueue("knowledge.expired", case_number="", recipients=[a.owner_id],
+                        dedupe=f"knowledge.expired:{a.pk}:{a.expires_on}",
+                        context={"subject": f"《{a.title}》", "deadline": f"{a.expires_on:%Y-%m-%d}",
+                                 "url": f"/knowledge/articles/{a.pk}/"})
                 n += 1
         Article.objects.filter(pk__in=[a.pk for a in due]).update(expiry_notified_at=now)
     return n

@@ -37,12 +37,14 @@ SENTENCES: dict[str, tuple[str, str]] = {
     Event.PENALTY_RECORDED: ("考核记录", "有一条考核记录与您相关，如有异议可在考核页面提出申诉。"),
     Event.PENALTY_APPEALED: ("考核申诉", "考核申诉待处理或已有结论，请查阅。"),
     Event.ACTION_OVERDUE: ("整改措施逾期", "纠正预防措施已逾期，请尽快落实并提交证据。"),
+    Event.KNOWLEDGE_EXPIRED: ("已失效，不再推荐给受理员", "知识条目已失效，不再推荐给受理员，请更新或停用。"),
     Event.CASE_REOPEN_REQUESTED: ("投诉人申请重办，请决定", "投诉人在网站上申请重新办理，请审查后决定是否重办。"),
     Event.CASE_INFORMATION_ADDED: ("投诉人补充了材料", "投诉人补充了情况或材料，请查看处理记录。"),
     Event.COMPLAINANT_NOTICE: ("有新的告知", "您的诉求有新的书面告知。"),
 }
 # Events about no single case (a report, a bulletin, a warning): their texts name the subject.
-NOT_A_CASE = frozenset({Event.REPORT_READY, Event.BULLETIN_PUBLISHED, Event.WARNING_RAISED, Event.ACTION_OVERDUE})
+NOT_A_CASE = frozenset({Event.REPORT_READY, Event.BULLETIN_PUBLISHED, Event.WARNING_RAISED, Event.ACTION_OVERDUE,
+                        Event.KNOWLEDGE_EXPIRED})
 
 # Texts the complainant reads (not staff): context keys `org`, `document`, `document_number`,
 # `kind`, `summary`, `portal_url`.

@@ -55,6 +55,8 @@ class Event(models.TextChoices):
     PENALTY_RECORDED = "penalty.recorded", _("考核记录")
     PENALTY_APPEALED = "penalty.appealed", _("考核申诉")
     ACTION_OVERDUE = "action.overdue", _("整改措施逾期")
+    # huiyin.knowledge: an article past its expiry date, told to its owner
+    KNOWLEDGE_EXPIRED = "knowledge.expired", _("知识条目失效")
     # Issue 12: what the complainant does on the portal, and the notices sent to the complainant.
     CASE_REOPEN_REQUESTED = "case.reopen_requested", _("投诉人申请重办")
     CASE_INFORMATION_ADDED = "case.information_added", _("投诉人补充材料")

@@ -52,10 +52,16 @@ def test_expired_articles_leave_the_suggestions_and_their_owner_is_told_once(org
     assert services.search("营销政策") == []
     assert services.suggest_for("营销政策", "订货周期") == []
     assert old in [h.article for h in services.search("营销政策", include_expired=True)]
-    assert services.notify_expired() == 1
-    assert services.notify_expired() == 0
-    item = InboxItem.objects.get(user=org.leader)
-    assert "旧的营销政策" in item.title
+    from huiyin.cases import jobs
+    from huiyin.knowledge import jobs as knowledge_jobs
+    from huiyin.notify.texts import render_inbox
+
+    knowledge_jobs._rest_until = 0.0
+    assert jobs.run_pass().get("expiry_sweep") == 1  # the worker tells the owner …
+    assert services.notify_expired() == 0  # … once
+    item = InboxItem.objects.get(user=org.leader, event="knowledge.expired")
+    render_inbox([item])
+    assert "旧的营销政策" in item.title and "不再推荐" in item.body and f"/knowledge/articles/{old.pk}/" in item.body
 
 
 def test_an_agent_proposes_an_article_after_a_consultation_for_review(api, web, org) -> None:
