@@ -355,7 +355,8 @@ def test_the_matrix(org: Any, world: World) -> None:
                 expected = _expected(probe, user, name, number, seen, api_route)
                 if r.status_code >= 500 or r.status_code not in expected:
                     problems.append(f"{where}, expected one of {sorted(expected)}")
-                problems += _leaks(r, user, world, where, typed=path + json.dumps(probe.params, ensure_ascii=False))
+                typed = path + json.dumps(_params(probe, number), ensure_ascii=False)
+                problems += _leaks(r, user, world, where, typed=typed)
     assert requests > 1000
     assert not problems, "\n".join(problems[:60])
 
