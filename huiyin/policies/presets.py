@@ -12,6 +12,7 @@ key of it (a test reads the schema's keys and fails on one the docs do not list)
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,11 +156,12 @@ class Ctx:
     timer: str = ""  # the timer code whose variants are being checked (for `from:`)
 
 
-class Node:
+class Node(ABC):
     doc_keys: tuple[str, ...] = ()  # the keys this node declares (docs/policies.md lists them)
 
+    @abstractmethod
     def check(self, value: Any, path: str, ctx: Ctx) -> None:
-        raise NotImplementedError
+        """Raise _Bad(path, reason) when `value` is not what this node accepts."""
 
     def children(self) -> Iterator[Node]:
         return iter(())
