@@ -192,6 +192,8 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 from .channels import mail_child, screen_pop_child
 
 TASKS.update({"screen-pop": screen_pop_child, "mail-intake": mail_child})
+# issue 10 (bench/reports.py): the summaries' build, the analysis report, the indicators API, the dashboard
+TASKS["reports"] = lambda a: __import__("bench.reports", fromlist=["child"]).child(a, log=_log)
 
 
 def main() -> int:

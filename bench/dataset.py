@@ -119,6 +119,12 @@ class Dialect:
         lit = _q(json.dumps(value, ensure_ascii=False))
         return f"CAST({lit} AS jsonb)" if self.pg else lit
 
+    def changes_pair(self, field: str, old: str, new: str) -> str:
+        """{field: [old, new]} (an event's `changes`) from SQL expressions."""
+        if self.pg:
+            return f"jsonb_build_object('{field}', jsonb_build_array({old}, {new}))"
+        return f"json_object('{field}', json_array({old}, {new}))"
+
     def bool(self, value: bool) -> str:
         return "TRUE" if value else "FALSE"
 
@@ -227,13 +233,26 @@ def load(n: int, *, chunk: int = 100_000) -> dict[str, Any]:
     severity = ("CASE WHEN kind IN ('praise', 'consultation') THEN 'general' ELSE "
                 + _wpick("r_sev", [("'general'", 880), ("'difficult'", 970), ("'major'", 1000)]) + " END")
     closed_days = "(1 + r_misc % 4)"  # closed 1–4 days after receipt; resolve due after 3
+    # How a closed case ended (the reports' 处理情况 and 回访率): a quarter of the consultations
+    # answered on the spot, 5 % of the rest closed without a callback, the others after one.
+    close_reason = ("CASE WHEN state = 'invalid' THEN 'invalid' WHEN state <> 'closed' THEN '' "
+                    "WHEN kind = 'consultation' AND r_chan % 4 = 0 THEN 'resolved_on_spot' "
+                    "WHEN r_chan % 20 = 1 THEN 'no_callback' ELSE 'callback' END")
     given = {
         "id": "g",
         "number": number,
         "kind": "kind",
         "channel": "channel",
         "state": "state",
-        "round": f"CASE WHEN r_misc < 30 AND NOT ({no_unit}) THEN 2 ELSE 1 END",
+        "round": f"CASE WHEN r_misc < 5 AND NOT ({no_unit}) THEN 3 WHEN r_misc < 30 AND NOT ({no_unit}) THEN 2 "
+                 "ELSE 1 END",
+        "close_reason": close_reason,
+        # a valid complaint (有效投诉): a closed complaint found true, the organisation liable — a third
+        "liability": "CASE WHEN state = 'closed' AND kind = 'complaint' AND r_sev % 3 = 0 THEN 'enterprise' ELSE '' END",
+        "customer_class": _wpick("r_name", [("'A'", 100), ("'B'", 350), ("'C'", 750), ("'D'", 900), ("''", 1000)]),
+        "escalated": f"CASE WHEN r_misc < 5 AND NOT ({no_unit}) THEN {d.bool(True)} ELSE {d.bool(False)} END",
+        # 2 % repeat an earlier case of the last few days (the rows before this one)
+        "repeat_of_id": "CASE WHEN g > 1000 AND r_cat % 50 = 7 THEN g - 1 - r_cat % 500 END",
         "version": "CASE WHEN state = 'registered' THEN 1 ELSE 2 + r_misc % 9 END",
         "policy_id": str(policy_id),
         "subject": subject,
@@ -256,7 +275,7 @@ def load(n: int, *, chunk: int = 100_000) -> dict[str, Any]:
         "proposed_unit_id": "CASE WHEN state = 'pending_approval' THEN unit_pick ELSE NULL END",
         "registered_by_id": f"CASE WHEN r_misc % 2 = 0 THEN {users['agent']} ELSE {users['dispatcher']} END",
         "received_at": "received_at",
-        "satisfaction": "CASE WHEN state <> 'closed' THEN '' WHEN r_sev < 300 THEN 'very_satisfied' WHEN r_sev < 900 "
+        "satisfaction": f"CASE WHEN state <> 'closed' OR ({close_reason}) <> 'callback' THEN '' WHEN r_sev < 300 THEN 'very_satisfied' WHEN r_sev < 900 "
         "THEN 'satisfied' WHEN r_sev < 960 THEN 'neutral' ELSE 'unsatisfied' END",
         "supervised": f"CASE WHEN r_misc < 30 AND NOT ({no_unit}) THEN {d.bool(True)} ELSE {d.bool(False)} END",
         "created_at": "received_at",
@@ -336,11 +355,17 @@ def load(n: int, *, chunk: int = 100_000) -> dict[str, Any]:
             _log(f"timers for cases {hi:,}/{n:,} ({time.perf_counter() - t1:.0f}s)")
     timers_s = time.perf_counter() - t1
 
+    t3 = time.perf_counter()
+    _events(d, n, chunk, users)
+    events_s = time.perf_counter() - t3
+    _volumes(base_date, today)
+
     t2 = time.perf_counter()
     with connection.cursor() as cur:
         if d.pg:
             cur.execute("VACUUM ANALYZE cases_case")
             cur.execute("VACUUM ANALYZE cases_timer")
+            cur.execute("VACUUM ANALYZE cases_event")
         else:
             cur.execute("ANALYZE")
             cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -352,6 +377,8 @@ def load(n: int, *, chunk: int = 100_000) -> dict[str, Any]:
         stats["cases"] = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM cases_timer")
         stats["timers"] = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM cases_event")
+        stats["events"] = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM cases_timer WHERE stopped_at IS NULL")
         stats["open_timers"] = cur.fetchone()[0]
         cur.execute(f"SELECT count(*) FROM cases_timer WHERE stopped_at IS NULL AND due_at < {now_sql}")
@@ -373,6 +400,85 @@ def load(n: int, *, chunk: int = 100_000) -> dict[str, Any]:
             stats["size_mb"] = {"cases_case": round(a / 2**20), "cases_timer": round(b / 2**20)}
     return {
         "n": n, "days": days, "first_day": base_date.isoformat(),
-        "seconds": {"cases": round(cases_s, 1), "timers": round(timers_s, 1), "analyze": round(analyze_s, 1)},
+        "seconds": {"cases": round(cases_s, 1), "timers": round(timers_s, 1), "events": round(events_s, 1),
+                    "analyze": round(analyze_s, 1)},
         "stats": stats,
     }
+
+
+# The timeline events the reports read (`cases.outcomes`): (action, from, to, seconds after receipt,
+# which cases). Closed cases: closed_at = received_at + (1..4) days; the callback 1 h and the
+# result 2 h before it; a redispatch (二次派单) at 5 h, an escalation (三次派单) at 6 h; 1 % of the
+# closed cases were reopened once (at 3 h) before their last closing.
+ON_SPOT = "close_reason = 'resolved_on_spot'"
+HANDLED = f"unit_id IS NOT NULL AND NOT ({ON_SPOT})"
+EVENTS: list[tuple[str, str, str, str, str]] = [
+    ("register", "", "registered", "0", "TRUE"),
+    ("mark_invalid", "registered", "invalid", "3600", "state = 'invalid'"),
+    ("dispatch", "registered", "dispatched", "3600", HANDLED),
+    ("acknowledge", "dispatched", "accepted", "7200", f"{HANDLED} AND state <> 'dispatched'"),
+    ("reopen", "closed", "accepted", "10800", "state = 'closed' AND @R % 100 = 42 AND " + HANDLED),
+    ("redispatch", "pending_callback", "dispatched", "18000", "round >= 2"),
+    ("escalate", "pending_callback", "dispatched", "21600", "escalated"),
+    ("submit_result", "accepted", "result_submitted", "@CLOSE - 7200",
+     f"({HANDLED} AND state = 'closed') OR state IN ('result_submitted', 'pending_callback')"),
+    ("callback", "pending_callback", "pending_callback", "@CLOSE - 3600", "close_reason = 'callback'"),
+    ("close", "pending_callback", "closed", "@CLOSE", f"state = 'closed' AND NOT ({ON_SPOT})"),
+    ("resolve_on_spot", "registered", "closed", "@CLOSE", ON_SPOT),
+]
+
+
+def _events(d: Dialect, n: int, chunk: int, users: dict[str, int]) -> None:
+    """The timeline of every loaded case, in case order (one INSERT … SELECT per chunk of cases)."""
+    from django.db import connection
+
+    from huiyin.cases.models import Event
+
+    close_s = f"(1 + {d.h('id', 'misc')} % 1000 % 4) * 86400"
+    r = f"({d.h('id', 'state')} % 1000)"
+    parts = []
+    for seq, (action, frm, to, offset, where) in enumerate(EVENTS):
+        off = offset.replace("@CLOSE", close_s)
+        changes = ({"callback": d.changes_pair("satisfaction", "''", "satisfaction"),
+                    "escalate": d.json({"escalated": [False, True]})}.get(action, d.json({})))
+        cond = where.replace("@R", r).replace("TRUE", "1 = 1")
+        if action == "escalate":
+            cond = "escalated = " + d.bool(True)
+        parts.append(f"SELECT id AS case_id, {seq} AS seq, '{action}' AS action, '{frm}' AS from_state, "
+                     f"'{to}' AS to_state, {d.add_s('received_at', off)} AS at, {changes} AS changes, "
+                     f"CASE WHEN {seq} < 3 THEN {users['dispatcher']} ELSE NULL END AS actor_id "
+                     f"FROM cases_case WHERE id BETWEEN @LO AND @HI AND ({cond})")
+    given = {"case_id": "case_id", "action": "action", "from_state": "from_state", "to_state": "to_state",
+             "at": "at", "changes": "changes", "actor_id": "actor_id", "source": "'web'"}
+    cols = _defaults(Event, d, given)
+    union = " UNION ALL ".join(parts)
+    t0 = time.perf_counter()
+    with connection.cursor() as cur:
+        for lo in range(1, n + 1, chunk):
+            hi = min(n, lo + chunk - 1)
+            cur.execute(f"INSERT INTO cases_event ({', '.join(c for c, _ in cols)}) "
+                        f"SELECT {', '.join(e for _, e in cols)} FROM "
+                        f"({union.replace('@LO', str(lo)).replace('@HI', str(hi))}) e ORDER BY case_id, seq")
+            _log(f"events for cases {hi:,}/{n:,} ({time.perf_counter() - t0:.0f}s)")
+        if d.pg:
+            cur.execute("SELECT setval(pg_get_serial_sequence('cases_event', 'id'), "
+                        "(SELECT COALESCE(max(id), 1) FROM cases_event))")
+
+
+def _volumes(first_day: Any, last_day: Any) -> None:
+    """Business volumes per unit and month (customers; orders, summed), for 投诉/万户."""
+    from huiyin.org.models import Unit, User
+    from huiyin.reports.models import BusinessVolume
+
+    by = User.objects.get(username="leader")
+    rows = []
+    m = first_day.replace(day=1)
+    units = list(Unit.objects.filter(parent__isnull=False).order_by("id"))
+    while m <= last_day:
+        for u in units:
+            rows.append(BusinessVolume(unit=u, month=m, measure="customers", value=2000 + (u.pk * 7919) % 3000,
+                                       entered_by=by))
+            rows.append(BusinessVolume(unit=u, month=m, measure="orders", value=40000 + (u.pk * 104729) % 30000,
+                                       entered_by=by))
+        m = (m + timedelta(days=32)).replace(day=1)
+    BusinessVolume.objects.bulk_create(rows, ignore_conflicts=True)

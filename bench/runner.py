@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from . import channels, guard, loadgen, pg, procs
+from . import reports as reports_bench
 from .ceilings import DESCRIPTION as BARE_DESCRIPTION
 from .ceilings import ROWS_DESCRIPTION
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "text", "channels")
+PHASES = ("intake", "list", "worker", "deadline", "memory", "notify", "rules", "text", "channels", "reports")
 BACKENDS = ("sqlite", "postgresql")
 CONCURRENCY = (1, 8, 32)
 GOALS = {
@@ -286,6 +287,8 @@ class Bench:
     def _skip_loaded(self, key: str, backend: str, why: str) -> None:
         if key == "channels":  # only the screen-pop of the channels phase needs the loaded database
             self.results["channels"].setdefault(backend, {})["screen_pop"] = {"skipped": why}
+        elif key == "reports":  # issue 10 (bench/reports.py)
+            self.results.setdefault("reports", {})[backend] = {"skipped": why}
         else:
             self.results[key][backend] = {"skipped": why}
 
@@ -293,7 +296,7 @@ class Bench:
         """One database with `cfg.cases` bulk-loaded cases for the list, web, worker and
         scheduler figures (whichever of the phases list and worker are asked for)."""
         cfg = self.cfg
-        keys = [k for k in ("list", "worker", "text", "channels") if k in self.phases]
+        keys = [k for k in ("list", "worker", "text", "channels", "reports") if k in self.phases]
         if backend == "sqlite" and cfg.cases > cfg.sqlite_list_max:
             why = (f"SQLite loaded-database phases skipped at {cfg.cases:,} cases (limit --sqlite-list-max "
                    f"{cfg.sqlite_list_max:,})")
@@ -323,6 +326,8 @@ class Bench:
             self.results.setdefault("text", {})[backend] = self.child("text", env, {
                 "samples": cfg.samples, "budget_s": cfg.budget_s, "train_rows": min(20_000, cfg.cases // 5),
                 "train_n": 0 if cfg.smoke else 100_000 if backend == "postgresql" else 0}, timeout=3600, live=True)
+        if "reports" in self.phases:  # issue 10 (bench/reports.py): the analysis report, API and dashboard
+            reports_bench.phase(self, backend, env)
         if "worker" in self.phases:
             self.worker_p95(backend, env, loaded)
         if "list" in self.phases:
@@ -556,7 +561,7 @@ class Bench:
             elif "memory" in self.phases:
                 guarded(f"memory/{backend}", self.intake, backend, memory_only=True)
         for backend in reversed(self.backends):  # PostgreSQL first: the headline figure
-            if {"list", "worker", "text", "channels"} & set(self.phases):  # channels: the screen-pop at the loaded db
+            if {"list", "worker", "text", "channels", "reports"} & set(self.phases):  # channels: the screen-pop at the loaded db
                 guarded(f"loaded/{backend}", self.loaded_phase, backend)
         if "deadline" in self.phases:
             guarded("deadline", self.deadline)
@@ -782,6 +787,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "value": f"{ru['rule_evaluations_per_s']:,.0f} rule evaluations/s ({ru['cases_per_s']:,.0f} cases/s)",
                      "goal": "—", "status": "info"})
     rows += channels.summary_rows(results.get("channels") or {})
+    rows += reports_bench.summary_rows(results.get("reports") or {})
     return rows
 
 
@@ -1014,4 +1020,6 @@ def smoke_problems(results: dict[str, Any]) -> list[str]:
             out.append(f"worker on {backend}: no p95 ratio")
     if "channels" in results["phases"]:
         out += channels.smoke_problems(results.get("channels") or {})
+    if "reports" in results["phases"]:
+        out += reports_bench.smoke_problems(results.get("reports") or {})
     return out

@@ -16,11 +16,27 @@ again once settled). A first run on an existing database summarises every case b
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Max, OuterRef, Q, Subquery
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models import Case as Case_
 from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from huiyin.cases import outcomes
@@ -32,7 +48,8 @@ from .follow import follow, start_at
 from .models import CaseFact, Cursor, StageFact
 
 FLAGS = tuple(name for name in outcomes.OUTCOMES if name != "valid")
-BATCH = 500  # cases summarised per transaction
+BATCH = 500  # cases summarised per transaction (following the timeline)
+BUILD_BATCH = 5000  # ids summarised per step of the first build
 
 
 def _cursor(name: str) -> Cursor:
@@ -55,52 +72,104 @@ def category_roots() -> dict[int, int]:
     return roots
 
 
+def _fact_select(where: Q, now: datetime) -> tuple[str, tuple[Any, ...]]:
+    """The SELECT giving the `reports_casefact` row of every case matching `where`, in the table's
+    column order: the outcomes of `cases.outcomes` evaluated by the database (one statement for
+    the whole batch; no row passes through Python). `handling_minutes` is left NULL here: the
+    working-day calendar is Python's (`_handling_minutes` fills it in)."""
+    concluded = outcomes.OUTCOMES["concluded"]()
+    last_reached = (Event.objects.filter(case=OuterRef("pk"), action="callback",
+                                         changes__satisfaction__1__in=list(outcomes.REACHED))
+                    .order_by("-id").annotate(v=KT("changes__satisfaction__1")).values("v")[:1])
+    last_closed = Event.objects.filter(case=OuterRef("pk"), to_state=State.CLOSED).order_by("-id").values("at")[:1]
+    roots = category_roots()
+    root: Any = (Case_(*[When(category_id=pk, then=Value(top)) for pk, top in roots.items()], default=Value(None),
+                       output_field=IntegerField()) if roots else Value(None, output_field=IntegerField()))
+    flags = {f"f_{name}": Case_(When(outcomes.OUTCOMES[name](), then=Value(True)), default=Value(False),
+                                output_field=BooleanField()) for name in FLAGS}
+    columns: dict[str, Any] = {
+        "f_case": F("pk"), "f_received_at": F("received_at"), "f_received_day": TruncDate("received_at"),
+        "f_closed_day": Case_(When(concluded, then=TruncDate(Subquery(last_closed, output_field=DateTimeField()))),
+                              default=Value(None), output_field=DateField()),
+        "f_kind": F("kind"), "f_channel": F("channel"), "f_severity": F("severity"),
+        "f_customer_class": F("customer_class"), "f_region": F("region"), "f_category": F("category_id"),
+        "f_category_root": root, "f_owner_unit": F("owner_unit_id"), "f_unit": F("unit_id"),
+        **flags,
+        "f_satisfaction": Coalesce(Subquery(last_reached, output_field=CharField()), Value("")),
+        "f_handling_minutes": Value(None, output_field=IntegerField()),
+        "f_refreshed_at": Value(now, output_field=DateTimeField()),
+    }
+    wanted = [f"f_{f.attname.removesuffix('_id')}" if f.attname.endswith("_id") else f"f_{f.attname}"
+              for f in CaseFact._meta.concrete_fields]
+    if wanted != list(columns):  # a column added to CaseFact needs its expression here
+        raise RuntimeError(f"reports.facts: the summary's columns changed: {wanted} != {list(columns)}")
+    qs = Case.objects.filter(where).annotate(**columns).values(*columns).order_by()
+    sql, params = qs.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _handling_minutes(where: Q) -> None:
+    """The business minutes from receipt to the last closing of the concluded cases just summarised."""
+    from django.db import connection
+
+    last_closed = Event.objects.filter(case=OuterRef("pk"), to_state=State.CLOSED).order_by("-id").values("at")[:1]
+    done = CaseFact.objects.filter(concluded=True).values("case_id")
+    rows = (Case.objects.filter(where, pk__in=done).annotate(last_closed_at=Subquery(last_closed))
+            .values_list("pk", "received_at", "last_closed_at", "policy_id"))
+    hours: dict[int, Any] = {}
+    pairs: list[tuple[int, int]] = []
+    for pk, received_at, closed_at, policy_id in rows.iterator(chunk_size=5000):
+        if closed_at is None:
+            continue
+        if policy_id not in hours:
+            hours[policy_id] = config_for(policy_id).business_hours
+        pairs.append((cal.business_minutes_between(received_at, closed_at, hours=hours[policy_id]), pk))
+    if not pairs:
+        return
+    table = CaseFact._meta.db_table
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"UPDATE {table} AS f SET handling_minutes = v.m FROM unnest(%s::integer[], %s::integer[]) "  # nosec B608
+                        "AS v(m, id) WHERE f.case_id = v.id", [[m for m, _ in pairs], [i for _, i in pairs]])
+        else:
+            cur.executemany(f"UPDATE {table} SET handling_minutes = %s WHERE case_id = %s", pairs)  # nosec B608
+
+
+def _summarise(where: Q) -> int:
+    """Summarise the cases matching `where` again, in one transaction: their `CaseFact` and
+    `StageFact` rows are deleted and rebuilt by INSERT … SELECT; returns how many cases."""
+    from django.db import connection
+
+    facts, stages = CaseFact._meta.db_table, StageFact._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in CaseFact._meta.concrete_fields)
+    select, params = _fact_select(where, timezone.now())
+    timers = (Timer.objects.filter(case__in=Case.objects.filter(where).values("pk"), co_unit__isnull=True,
+                                   state__in=list(outcomes.DECIDED)).values("case_id", "code")
+              .annotate(late=Max(Case_(When(state="breached", then=Value(1)), default=Value(0)))).order_by())
+    t_sql, t_params = timers.query.sql_with_params()
+    ids_sql, ids_params = Case.objects.filter(where).values("pk").order_by().query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {stages} WHERE fact_id IN ({ids_sql})", ids_params)  # nosec B608
+        cur.execute(f"DELETE FROM {facts} WHERE case_id IN ({ids_sql})", ids_params)  # nosec B608
+        cur.execute(f"INSERT INTO {facts} ({columns}) {select}", params)  # nosec B608 — our own compiled SQL
+        n = cur.rowcount
+        cur.execute(f"INSERT INTO {stages} (fact_id, code, late) "  # nosec B608
+                    f"SELECT t.case_id, t.code, t.late = 1 FROM ({t_sql}) t", t_params)
+        _handling_minutes(where)
+    return max(n, 0)
+
+
 def compute(case_ids: Iterable[int]) -> int:
     """Summarise these cases again (in one transaction); returns how many."""
     ids = sorted(set(case_ids))
     if not ids:
         return 0
-    flags = {f"o_{name}": ExpressionWrapper(outcomes.OUTCOMES[name](), output_field=BooleanField()) for name in FLAGS}
-    last_reached = (Event.objects.filter(case=OuterRef("pk"), action="callback",
-                                         changes__satisfaction__1__in=list(outcomes.REACHED))
-                    .order_by("-id").annotate(v=KT("changes__satisfaction__1")).values("v")[:1])
-    last_closed = (Event.objects.filter(case=OuterRef("pk"), to_state=State.CLOSED).order_by("-id").values("at")[:1])
-    rows = list(Case.objects.filter(pk__in=ids).annotate(
-        **flags, o_last_satisfaction=Subquery(last_reached), o_closed_at=Subquery(last_closed),
-    ).values("pk", "received_at", "kind", "channel", "severity", "customer_class", "region", "category_id",
-             "owner_unit_id", "unit_id", "policy_id", *flags, "o_last_satisfaction", "o_closed_at"))
-    late: dict[tuple[int, str], bool] = {}
-    for case_id, code, state in Timer.objects.filter(
-        case_id__in=ids, co_unit__isnull=True, state__in=list(outcomes.DECIDED),
-    ).values_list("case_id", "code", "state"):
-        late[(case_id, code)] = late.get((case_id, code), False) or state == "breached"
-    roots = category_roots()
-    now = timezone.now()
-    facts, stages = [], []
-    for r in rows:
-        closed_at = r["o_closed_at"]
-        concluded = bool(r["o_concluded"])
-        minutes = None
-        if concluded and closed_at is not None:
-            minutes = cal.business_minutes_between(r["received_at"], closed_at,
-                                                   hours=config_for(r["policy_id"]).business_hours)
-        facts.append(CaseFact(
-            case_id=r["pk"], received_at=r["received_at"], received_day=timezone.localdate(r["received_at"]),
-            closed_day=timezone.localdate(closed_at) if concluded and closed_at else None,
-            kind=r["kind"], channel=r["channel"], severity=r["severity"], customer_class=r["customer_class"] or "",
-            region=r["region"] or "", category_id=r["category_id"],
-            category_root_id=roots.get(r["category_id"]) if r["category_id"] else None,
-            owner_unit_id=r["owner_unit_id"], unit_id=r["unit_id"],
-            satisfaction=r["o_last_satisfaction"] or "", handling_minutes=minutes, refreshed_at=now,
-            **{name: bool(r[f"o_{name}"]) for name in FLAGS},
-        ))
-    for (case_id, code), is_late in late.items():
-        stages.append(StageFact(fact_id=case_id, code=code, late=is_late))
-    with transaction.atomic():
-        CaseFact.objects.filter(case_id__in=ids).delete()  # their stages go with them
-        CaseFact.objects.bulk_create(facts)
-        StageFact.objects.bulk_create(stages)
-    return len(facts)
+    return _summarise(Q(pk__in=ids))
+
+
+def compute_range(first: int, last: int) -> int:
+    """Summarise the cases with ids first..last (the first build, a range at a time)."""
+    return _summarise(Q(pk__gte=first, pk__lte=last))
 
 
 def step(*, now: Any = None) -> int:
@@ -117,14 +186,15 @@ def _build_step(built: Cursor) -> int:
     if built.position == 0:
         start_event = Event.objects.aggregate(m=Max("id"))["m"] or 0
         Cursor.objects.update_or_create(name="facts_build_from", defaults={"position": start_event})
-    ids = list(Case.objects.filter(id__gt=built.position).order_by("id").values_list("id", flat=True)[:BATCH])
-    if not ids:
+    first = Case.objects.filter(id__gt=built.position).order_by("id").values_list("id", flat=True).first()
+    if first is None:
         start_at("facts", _cursor("facts_build_from").position)
         Cursor.objects.get_or_create(name="facts_complete", defaults={"position": 1})
         return 0
-    compute(ids)
-    _move("facts_built", ids[-1])
-    return len(ids)
+    last = first + BUILD_BATCH - 1
+    n = compute_range(first, last)
+    _move("facts_built", last)
+    return max(n, 1)
 
 
 def refresh(*, max_steps: int = 20) -> bool:
