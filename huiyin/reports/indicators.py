@@ -18,16 +18,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from huiyin.cases import outcomes
-from huiyin.cases.models import Category, Kind
+from huiyin.cases.inputs import EARLIEST_YEAR, LATEST_YEAR
+from huiyin.cases.models import Category, CoHandling, Kind
 from huiyin.cases.selectors import ListFilters, apply_filters
-from huiyin.org.access import grants, subtree_ids
+from huiyin.org.access import grants, subtree_ids, visible_unit_ids
 from huiyin.org.models import Unit, User
 from huiyin.policies.services import active_policy, config_for
 
@@ -85,6 +86,10 @@ class Scope:
     unit: Unit | None = None
     kind: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # The cohort's grouped counts already read (period and grouping → rows): the dashboard and the
+    # report read each grouping once and derive every figure of it in Python (docs/indicators.md,
+    # "Performance").
+    _read: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
         f = ListFilters(date_from=period.start, date_to=period.end, within=self.unit, kind=self.kind)
@@ -95,8 +100,59 @@ class Scope:
         return f
 
     def facts(self, period: Period, **more: str) -> QuerySet[CaseFact]:
+        direct = None if more or self.extra else self._direct(period)
+        if direct is not None:
+            return CaseFact.objects.filter(direct)
         cohort = apply_filters(self.user, self.filters(period, **more)).values("pk")
         return CaseFact.objects.filter(case_id__in=cohort)
+
+    def _direct(self, period: Period) -> Q | None:
+        """The cohort of `apply_filters(user, self.filters(period))` as a condition on the
+        summaries' own columns, which follow the case (`reports.facts`): the Beijing day of
+        receipt, the kind, the unit (`in_unit`) and the caller's scope (`cases_for`: registered
+        or handled in their subtrees, or co-handled there) — a range of the (received_day,
+        unit_id) index instead of a join with the cases (docs/indicators.md, "Performance").
+        None when a further filter applies (the drill-downs): then the case list's own query."""
+        if not (EARLIEST_YEAR <= period.start.year and period.end.year <= LATEST_YEAR):
+            return None
+        q = Q(received_day__gte=period.start, received_day__lte=period.end)
+        if self.kind:
+            q &= Q(kind=self.kind)
+        if self.unit is not None:
+            ids = subtree_ids({self.unit.path})
+            q &= Q(unit_id__in=ids) | Q(unit_id__isnull=True, owner_unit_id__in=ids)
+        visible = visible_unit_ids(self.user)
+        if not set(Unit.objects.values_list("id", flat=True)) <= set(visible):  # else every case is in scope
+            co = CoHandling.objects.filter(case_id=OuterRef("case_id"), unit_id__in=visible, active=True)
+            q &= Q(owner_unit_id__in=visible) | Q(unit_id__in=visible) | Q(Exists(co))
+        return q
+
+    def grouped(self, period: Period, by: tuple[str, ...], flags: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The cohort's counts (`received` and each of `flags`) per combination of the columns
+        `by`, read once per scope, period and grouping."""
+        key = (period.start, period.end, by, flags)
+        if key not in self._read:
+            sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in flags}
+            self._read[key] = list(self.facts(period).values(*by).annotate(received=Count("pk"), **sums).order_by())
+        return self._read[key]
+
+    def stage_rows(self, period: Period) -> list[dict[str, Any]]:
+        """The cohort's decided stages per handling unit and timer code: (n, late)."""
+        key = (period.start, period.end, "stages")
+        if key not in self._read:
+            self._read[key] = list(
+                StageFact.objects.filter(fact__in=self.facts(period))
+                .values("fact__unit_id", "fact__owner_unit_id", "code")
+                .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by())
+        return self._read[key]
+
+
+# The two groupings every figure of a cohort comes from: by handling unit and content class (the
+# totals, the units side by side, the heat map, the category breakdown), and by the case's other
+# dimensions (the kind, channel, severity and customer-class breakdowns, complaints per volume).
+BY_UNIT = ("unit_id", "owner_unit_id", "category_root_id")
+BY_CASE = ("kind", "channel", "severity", "customer_class")
+BREAKDOWN_FLAGS = ("concluded", "resolved", "reached", "satisfied")
 
 
 # --- drill-down links: the case list with the same filters ---------------------------------------
@@ -127,18 +183,22 @@ def cases_url(f: ListFilters, *, api: bool = False) -> str:
 # --- the figures ------------------------------------------------------------------------------
 
 
-def _flag_counts(qs: QuerySet[CaseFact]) -> dict[str, int]:
-    agg = qs.aggregate(received=Count("pk"), **{flag: Count("pk", filter=Q(**{flag: True})) for flag in FLAGS})
-    return {k: int(v or 0) for k, v in agg.items()}
+def _flag_counts(scope: Scope, period: Period) -> dict[str, int]:
+    counts = dict.fromkeys(("received", *FLAGS), 0)
+    for r in scope.grouped(period, BY_UNIT, FLAGS):
+        for key in counts:
+            counts[key] += int(r[key] or 0)
+    return counts
 
 
-def _stage_counts(qs: QuerySet[CaseFact]) -> dict[str, tuple[int, int]]:
+def _stage_counts(scope: Scope, period: Period) -> dict[str, tuple[int, int]]:
     """Stage code → (decided, on time)."""
-    out: dict[str, tuple[int, int]] = {}
-    for row in (StageFact.objects.filter(fact__in=qs).values("code")
-                .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()):
-        out[row["code"]] = (row["n"], row["n"] - row["late"])
-    return out
+    sums: dict[str, list[int]] = {}
+    for row in scope.stage_rows(period):
+        entry = sums.setdefault(row["code"], [0, 0])
+        entry[0] += row["n"]
+        entry[1] += row["n"] - row["late"]
+    return {code: (n, on_time) for code, (n, on_time) in sums.items()}
 
 
 def rates_of(counts: dict[str, int]) -> dict[str, float | None]:
@@ -177,18 +237,17 @@ class Figures:
 
 
 def compute(scope: Scope, period: Period, *, breakdowns: bool = True) -> Figures:
-    qs = scope.facts(period)
-    counts = _flag_counts(qs)
-    stages = _stage_counts(qs) if counts["received"] else {}
+    counts = _flag_counts(scope, period)
+    stages = _stage_counts(scope, period) if counts["received"] else {}
     return Figures(
         scope=scope, period=period, counts=counts, stages=stages,
-        breakdowns=_breakdowns(qs) if breakdowns and counts["received"] else {d: [] for d in DIMENSIONS},
-        handling=handling_time(qs) if breakdowns else {},
-        volumes=per_volume(scope, period, qs) if breakdowns else [],
+        breakdowns=_breakdowns(scope, period) if breakdowns and counts["received"] else {d: [] for d in DIMENSIONS},
+        handling=handling_time(scope.facts(period)) if breakdowns else {},
+        volumes=per_volume(scope, period) if breakdowns else [],
     )
 
 
-def _breakdowns(qs: QuerySet[CaseFact]) -> dict[str, list[dict[str, Any]]]:
+def _breakdowns(scope: Scope, period: Period) -> dict[str, list[dict[str, Any]]]:
     """Counts of the cohort by kind, channel, category (the top of its branch: the content
     class), severity and customer class, each with the outcome counts a report shows beside it."""
     from huiyin.cases.models import Channel, CustomerClass, Severity
@@ -201,12 +260,18 @@ def _breakdowns(qs: QuerySet[CaseFact]) -> dict[str, list[dict[str, Any]]]:
     }
     categories = {c.pk: c for c in Category.objects.all()}
     out: dict[str, list[dict[str, Any]]] = {}
-    sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in ("concluded", "resolved", "reached", "satisfied")}
     for dim, column in (("kind", "kind"), ("channel", "channel"), ("category", "category_root_id"),
                         ("severity", "severity"), ("customer_class", "customer_class")):
+        source = scope.grouped(period, BY_UNIT, FLAGS) if dim == "category" else scope.grouped(
+            period, BY_CASE, BREAKDOWN_FLAGS)
+        merged: dict[Any, dict[str, int]] = {}
+        for g in source:
+            m = merged.setdefault(g[column], dict.fromkeys(("n", *BREAKDOWN_FLAGS), 0))
+            m["n"] += g["received"]
+            for flag in BREAKDOWN_FLAGS:
+                m[flag] += g[flag]
         rows = []
-        for r in qs.values(column).annotate(n=Count("pk"), **sums).order_by():
-            value = r[column]
+        for value, r in merged.items():
             if dim == "category":
                 cat = categories.get(value) if value is not None else None
                 code, label = (cat.code, cat.name) if cat else ("", str(_("Not classified")))
@@ -283,7 +348,7 @@ def volume_of(unit: Unit, measure: str, months: list[Any]) -> Decimal | None:
     return total if measure in FLOWS else total / len(per_month)
 
 
-def per_volume(scope: Scope, period: Period, qs: QuerySet[CaseFact]) -> list[dict[str, Any]]:
+def per_volume(scope: Scope, period: Period) -> list[dict[str, Any]]:
     """Complaints (kind complaint) of the cohort per the units' business volume: per 10,000
     customers, per 100 million yuan of premium, per 100 million policies (亿张) …"""
     months = []
@@ -292,7 +357,7 @@ def per_volume(scope: Scope, period: Period, qs: QuerySet[CaseFact]) -> list[dic
         months.append(d)
         d = month(d).end + timedelta(days=1)
     units = report_units(scope)
-    complaints = qs.filter(kind=Kind.COMPLAINT).count()
+    complaints = sum(r["received"] for r in scope.grouped(period, BY_CASE, BREAKDOWN_FLAGS) if r["kind"] == Kind.COMPLAINT)
     out = []
     for measure, (scale, scale_label) in MEASURE_SCALE.items():
         total: Decimal | None = None
@@ -333,22 +398,15 @@ def by_unit(scope: Scope, period: Period, units: list[Unit] | None = None) -> li
     dispatched, in the unit that registered it — `ListFilters.within`)."""
     units = units if units is not None else child_units(scope)
     home = _home_of(units)
-    qs = scope.facts(period)
     per: dict[int, dict[str, int]] = {u.pk: dict.fromkeys(("received", *FLAGS), 0) for u in units}
     stage: dict[int, dict[str, list[int]]] = {u.pk: {} for u in units}
-    sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in FLAGS}
-    unit_rows = cast(list[dict[str, Any]],
-                     list(qs.values("unit_id", "owner_unit_id").annotate(received=Count("pk"), **sums).order_by()))
-    for r in unit_rows:
+    for r in scope.grouped(period, BY_UNIT, FLAGS):
         u = home.get(r["unit_id"] if r["unit_id"] is not None else r["owner_unit_id"])
         if u is None:
             continue
         for key in ("received", *FLAGS):
             per[u.pk][key] += r[key]
-    stage_rows = cast(list[dict[str, Any]], list(
-        StageFact.objects.filter(fact__in=qs).values("fact__unit_id", "fact__owner_unit_id", "code")
-        .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()))
-    for sr in stage_rows:
+    for sr in scope.stage_rows(period):
         uid = sr["fact__unit_id"] if sr["fact__unit_id"] is not None else sr["fact__owner_unit_id"]
         u = home.get(uid)
         if u is None:
@@ -372,12 +430,11 @@ def heat_map(scope: Scope, period: Period, units: list[Unit] | None = None) -> d
     units = units if units is not None else child_units(scope)
     home = _home_of(units)
     cells: dict[tuple[int, int | None], int] = {}
-    for r in (scope.facts(period).values("unit_id", "owner_unit_id", "category_root_id")
-              .annotate(n=Count("pk")).order_by()):
+    for r in scope.grouped(period, BY_UNIT, FLAGS):
         u = home.get(r["unit_id"] if r["unit_id"] is not None else r["owner_unit_id"])
         if u is not None:
             key = (u.pk, r["category_root_id"])
-            cells[key] = cells.get(key, 0) + r["n"]
+            cells[key] = cells.get(key, 0) + r["received"]
     root_ids = sorted({c for _u, c in cells}, key=lambda c: (c is None, c or 0))
     cats = {c.pk: c for c in Category.objects.filter(pk__in=[c for c in root_ids if c is not None])}
     columns = [{"code": cats[c].code if c in cats else "", "label": cats[c].name if c in cats else str(_("Not classified"))}
@@ -417,7 +474,7 @@ def totals(scope: Scope, periods: Iterable[Period]) -> list[dict[str, Any]]:
     """Received and the main rates for several periods (同比, 环比, a year month by month)."""
     out = []
     for p in periods:
-        counts = _flag_counts(scope.facts(p))
+        counts = _flag_counts(scope, p)
         out.append({"period": p, "counts": counts, "rates": rates_of(counts)})
     return out
 

@@ -125,11 +125,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         row["url"] = fig.url(within=row["unit"])
     max_cell = max([c[2] for c in heat["cells"]] or [0])
     grid = []
+    cell_n = {(x[0], x[1]): x[2] for x in heat["cells"]}
     for ui, u in enumerate(heat["units"]):
         cells = []
+        within = visible_unit(user, u["code"])  # once per row, not per cell
         for ci, c in enumerate(heat["categories"]):
-            n = next((x[2] for x in heat["cells"] if x[0] == ui and x[1] == ci), 0)
-            more: dict[str, Any] = {"within": visible_unit(user, u["code"])}
+            n = cell_n.get((ui, ci), 0)
+            more: dict[str, Any] = {"within": within}
             if c["code"]:
                 more["category_under"] = c["code"]
             cells.append({"n": n, "url": fig.url(**more), "alpha": round(n / max_cell, 2) if max_cell else 0})
