@@ -142,7 +142,7 @@ def _summarise(where: Q) -> int:
     from django.db import connection
 
     facts, stages = CaseFact._meta.db_table, StageFact._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in CaseFact._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in CaseFact._meta.concrete_fields)
     select, params = _fact_select(where, timezone.now())
     timers = (Timer.objects.filter(case__in=Case.objects.filter(where).values("pk"), co_unit__isnull=True,
                                    state__in=list(outcomes.DECIDED)).values("case_id", "code")

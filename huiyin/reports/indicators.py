@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -140,10 +140,10 @@ class Scope:
         """The cohort's decided stages per handling unit and timer code: (n, late)."""
         key = (period.start, period.end, "stages")
         if key not in self._read:
-            self._read[key] = list(
+            self._read[key] = cast(list[dict[str, Any]], list(
                 StageFact.objects.filter(fact__in=self.facts(period))
                 .values("fact__unit_id", "fact__owner_unit_id", "code")
-                .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by())
+                .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()))
         return self._read[key]
 
 
@@ -270,7 +270,7 @@ def _breakdowns(scope: Scope, period: Period) -> dict[str, list[dict[str, Any]]]
             m["n"] += g["received"]
             for flag in BREAKDOWN_FLAGS:
                 m[flag] += g[flag]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for value, r in merged.items():
             if dim == "category":
                 cat = categories.get(value) if value is not None else None
