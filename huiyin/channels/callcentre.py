@@ -30,6 +30,10 @@ from huiyin.policies.services import active_policy, config_for
 OPEN_LIMIT = 10
 RECENT_LIMIT = 10
 SCAN_LIMIT = 60
+# Columns the pop never reads (long texts, the other sealed identities): not fetched, not decrypted.
+UNREAD = ("description", "demands", "instructions", "cause", "course", "conclusion", "countermeasures", "reply",
+          "flags", "tags", "complainant_email", "complainant_address", "complainant_account",
+          "complainant_id_number", "representatives", "proposed_co_units", "anonymised_groups", "invalid_reason")
 
 
 def _brief(case: Case, now: Any) -> dict[str, Any]:
@@ -65,7 +69,7 @@ def screen_pop(user: User, phone: str, *, recording: str = "") -> dict[str, Any]
     # user may know (a guessed number confirms nothing, above all not a report).
     rows = list(cases_for(user).filter(identity.matches("complainant_phone", number), identity_scope(user)).filter(
         ~Q(state__in=FINAL_STATES) | Q(received_at__gte=now - timedelta(days=365))
-    ).select_related("unit", "owner_unit").order_by("-id")[:SCAN_LIMIT])
+    ).select_related("unit", "owner_unit").defer(*UNREAD).order_by("-id")[:SCAN_LIMIT])
     open_cases = [c for c in rows if c.state not in FINAL_STATES][:OPEN_LIMIT]
     recent = [c for c in rows if c.state in FINAL_STATES][:RECENT_LIMIT]
     repeat_days = config_for(active_policy().pk).repeat_days
@@ -73,7 +77,7 @@ def screen_pop(user: User, phone: str, *, recording: str = "") -> dict[str, Any]
     name, customer_class = "", ""
     for c in open_cases + recent:
         if may_see_identity(user, c):
-            person = complainant_view(user, c)
+            person = complainant_view(user, c, keys=("name",))
             name, customer_class = person["name"], person["customer_class"]
             break
     urge = next((c for c in open_cases if "urge" in workflow.possible(user, c, ("urge",))), None)

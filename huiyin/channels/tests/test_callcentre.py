@@ -71,3 +71,23 @@ def test_a_case_closed_long_ago_is_no_repeat(api) -> None:
     Case.objects.filter(number=n).update(closed_at=timezone.now() - timedelta(days=40))
     pop = api("agent").get("/screen-pop", phone="13800138000").json()
     assert pop["hints"]["repeat"] is None and [c["number"] for c in pop["recent"]] == [n]
+
+
+def test_the_pop_reads_the_same_few_queries_however_many_cases_the_caller_has(api) -> None:
+    """No query per case (no N+1, no deferred column read later): one read finds the open and
+    recent cases, whatever their number."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def pop_queries() -> int:
+        client = api("agent")
+        client.get("/screen-pop", phone="13800138000")  # the token's first use, caches
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/screen-pop", phone="13800138000").status_code == 200
+        return len(ctx.captured_queries)
+
+    case_in(api, "dispatched")
+    one = pop_queries()
+    for state in ("dispatched", "closed", "registered", "closed"):
+        case_in(api, state)
+    assert pop_queries() == one
