@@ -10,9 +10,9 @@ no third-party service); past `max` the address is refused until the window ends
 from __future__ import annotations
 
 import ipaddress
-from contextlib import nullcontext
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
