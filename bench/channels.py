@@ -155,7 +155,7 @@ def screen_pop_phase(bench: Any, backend: str, env: dict[str, str]) -> None:
     """The screen-pop at the loaded database (called by the loaded phase)."""
     from .runner import say
 
-    res = bench.child("screen-pop", env, {"samples": bench.cfg.samples * 4}, timeout=900)
+    res = bench.child("screen-pop", env, {"samples": bench.cfg.samples * 4}, timeout=3600)  # with the fill
     bench.results.setdefault("channels", {}).setdefault(backend, {})["screen_pop"] = res
     say(f"   screen-pop at {bench.cfg.cases:,} cases: p95 {res['p95_ms']} ms (goal 50 ms); Python CPU per request "
         f"p95 {res.get('python_cpu_p95_ms')} ms; load average {res.get('load_avg')}")
