@@ -231,6 +231,29 @@ def test_intake_is_safe_from_the_keyboard(screens: Screens, api: Any) -> None:
     assert row_numbers(auditor, "#case-results") == []
 
 
+def test_enter_in_the_one_line_field_of_an_action_form_never_sends_it(screens: Screens, api: Any) -> None:
+    """A leader typing a comment beside 同意/不同意 and pressing Enter approves nothing; nor does a
+    supervisor's urge note on the board."""
+    number = case_in(api, "pending_approval")
+    leader = screens.as_("leader", "laptop")
+    leader.goto("/approvals/")
+    comment = leader.locator(f'#approvals-dispatch [data-case="{number}"] input[name=comment]').first
+    comment.fill("请先核实再派")
+    comment.press("Enter")
+    leader.wait_for_load_state("networkidle")
+    assert Case.objects.get(number=number).state == "pending_approval"
+    assert comment.input_value() == "请先核实再派"
+    dispatched = case_in(api, "dispatched")
+    supervisor = screens.as_("supervisor", "phone")
+    supervisor.goto("/board/")
+    note = supervisor.locator(f"#urge-{dispatched}-note")
+    note.fill("请今天内签收")
+    note.press("Enter")
+    supervisor.wait_for_load_state("networkidle")
+    assert Case.objects.get(number=dispatched).urge_count == 0
+    assert supervisor.locator(f"#urge-{dispatched}-note-count").inner_text().startswith("6 / 5000")
+
+
 # --- 6. repeat callers, several questions --------------------------------------------------------
 
 
@@ -320,6 +343,8 @@ def test_the_print_button_prints_the_presets_record_form_as_the_case_page_shows_
         assert rows["客户编号/账号"] == "RT-0001" and rows["承办单位"] == "县局A" and rows["答复意见"] == "答复客户"
         assert "原因：原因" in rows["调查处理情况"] and rows["客户满意度"] == "满意" and "年" in rows["办结时间"]
         assert page.locator("#print-record .print-timeline").is_visible()  # the case's steps follow the form
+        steps = page.locator("#print-record .print-timeline").inner_text()
+        assert "分管领导" in steps and "leader" not in steps  # the role awaited, in words (item 4)
         box = page.locator("#print-record [data-record-form]").bounding_box()
         assert box and box["width"] <= page.viewport_size["width"]  # the form fits the paper, not the screen
         shot(page, "case-print-record-form", size)
