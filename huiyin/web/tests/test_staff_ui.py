@@ -244,6 +244,7 @@ def test_enter_in_the_one_line_field_of_an_action_form_never_sends_it(screens: S
     assert Case.objects.get(number=number).state == "pending_approval"
     assert comment.input_value() == "请先核实再派"
     dispatched = case_in(api, "dispatched")
+    due_in(dispatched, "acknowledge", working_minutes=-30, at_risk=True)  # overdue: on the board
     supervisor = screens.as_("supervisor", "phone")
     supervisor.goto("/board/")
     note = supervisor.locator(f"#urge-{dispatched}-note")
