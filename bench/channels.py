@@ -155,7 +155,7 @@ def screen_pop_phase(bench: Any, backend: str, env: dict[str, str]) -> None:
     """The screen-pop at the loaded database (called by the loaded phase)."""
     from .runner import say
 
-    res = bench.child("screen-pop", env, {"samples": bench.cfg.samples * 4}, timeout=900)
+    res = bench.child("screen-pop", env, {"samples": bench.cfg.samples * 4}, timeout=3600)  # with the fill
     bench.results.setdefault("channels", {}).setdefault(backend, {})["screen_pop"] = res
     say(f"   screen-pop at {bench.cfg.cases:,} cases: p95 {res['p95_ms']} ms (goal 50 ms); Python CPU per request "
         f"p95 {res.get('python_cpu_p95_ms')} ms; load average {res.get('load_avg')}")
@@ -213,16 +213,17 @@ def screen_pop_child(args: dict[str, Any]) -> dict[str, Any]:
     from huiyin.cases.models import Case
     from huiyin.org.models import User
 
+    from .identity import fill
+
+    filled = fill()  # the keyed hashes and deadlines the bulk load leaves empty (bench/identity.py)
     samples = int(args.get("samples", 200))
     total = Case.objects.count()
-    phones: list[str] = []
     step = max(1, total // max(1, samples))
-    for pk in range(1, total + 1, step):
-        phone = Case.objects.filter(pk__gte=pk).order_by("pk").values_list("complainant_phone", flat=True).first()
-        if phone:
-            phones.append(phone)
-        if len(phones) >= samples:
-            break
+    ids = list(Case.objects.order_by("pk").values_list("pk", flat=True)[::step] if total < 10_000 else
+               range(1, total + 1, step))[:samples]
+    # through the model (the demo's cases are sealed; the bulk-loaded ones are stored in clear)
+    phones = [c.complainant_phone for c in Case.objects.filter(pk__in=ids).only("pk", "complainant_phone")
+              if c.complainant_phone]
     phones += [f"1390000{i:04d}" for i in range(max(1, samples // 10))]  # callers never seen
     client = Client(headers={"Authorization": f"Bearer {token_issue(User.objects.get(username='agent'))}"})
     for phone in phones[:5]:
@@ -241,7 +242,7 @@ def screen_pop_child(args: dict[str, Any]) -> dict[str, Any]:
     return {"cases": total, "n": len(times), "with_history": found, "p50_ms": round(pct(times, 50), 2),
             "p95_ms": round(pct(times, 95), 2), "max_ms": round(max(times), 2), "goal_p95_ms": 50.0,
             "pass": pct(times, 95) < 50.0, "python_cpu_p50_ms": round(pct(cpu, 50), 2),
-            "python_cpu_p95_ms": round(pct(cpu, 95), 2), "load_avg": os.getloadavg()[0]}
+            "python_cpu_p95_ms": round(pct(cpu, 95), 2), "load_avg": os.getloadavg()[0], "filled": filled}
 
 
 def mail_child(args: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import router, transaction
 from django.http import HttpRequest
 
 from .challenge import ANSWER_LENGTH, answer_new
@@ -84,12 +86,14 @@ def use(scope: str, address: str) -> Use:
     slot = int(time.time()) // window
     key = f"portal:{scope}:{address}:{slot}"
     cache = _cache()
-    cache.add(key, 0, window + 60)
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window + 60)
-        count = 1
+    model = getattr(cache, "cache_model_class", None)  # the database cache: one commit, not two
+    with transaction.atomic(using=router.db_for_write(model)) if model is not None else nullcontext():
+        cache.add(key, 0, window + 60)
+        try:
+            count = int(cache.incr(key))
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, window + 60)
+            count = 1
     return Use(count, free, most, window)
 
 

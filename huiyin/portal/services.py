@@ -10,6 +10,7 @@ complainant's steps go through `cases.workflow`'s complainant section.
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -122,9 +123,27 @@ def intake_unit() -> Unit:
     return found.unit
 
 
+# The service accounts this process last found, with the grants cached on them, for a minute:
+# (username, unit) → (user, until). Each use still checks, in one query, that the account is that
+# unit's agent (a membership changed, a rolled-back test), instead of reading the account, its
+# membership and then its grants again for every submission.
+_KNOWN: dict[tuple[str, int], tuple[User, float]] = {}
+KNOWN_SECONDS = 60.0
+
+
 def service_user(username: str, display_name: str, unit: Unit) -> User:
     """A service account that registers a channel's cases: an agent of `unit` that cannot sign in
     (inactive, no password), created the first time."""
+    known, until = _KNOWN.get((username, unit.pk), (None, 0.0))
+    if known is not None and time.monotonic() < until and Membership.objects.filter(
+            user_id=known.pk, user__username=username, role=Role.AGENT, unit=unit).exists():
+        return known
+    user = _service_user(username, display_name, unit)
+    _KNOWN[(username, unit.pk)] = (user, time.monotonic() + KNOWN_SECONDS)
+    return user
+
+
+def _service_user(username: str, display_name: str, unit: Unit) -> User:
     user = User.objects.filter(username=username).first()
     if user is None:
         user = User(username=username, display_name=display_name, is_active=False)

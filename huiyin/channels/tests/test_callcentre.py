@@ -71,3 +71,39 @@ def test_a_case_closed_long_ago_is_no_repeat(api) -> None:
     Case.objects.filter(number=n).update(closed_at=timezone.now() - timedelta(days=40))
     pop = api("agent").get("/screen-pop", phone="13800138000").json()
     assert pop["hints"]["repeat"] is None and [c["number"] for c in pop["recent"]] == [n]
+
+
+def test_the_pop_reads_the_same_few_queries_however_many_cases_the_caller_has(api) -> None:
+    """No query per case (no N+1, no deferred column read later): one read finds the open and
+    recent cases, whatever their number."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def pop_queries() -> int:
+        client = api("agent")
+        client.get("/screen-pop", phone="13800138000")  # the token's first use, caches
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/screen-pop", phone="13800138000").status_code == 200
+        return len(ctx.captured_queries)
+
+    case_in(api, "dispatched")
+    one = pop_queries()
+    for state in ("dispatched", "closed", "registered", "closed"):
+        case_in(api, state)
+    assert pop_queries() == one
+
+
+def test_the_pop_never_shows_a_case_the_user_may_not_see(api) -> None:
+    """The identity rule alone scopes the pop: it is narrower than what each user may see."""
+    from huiyin.cases.access import cases_for
+    from huiyin.org.models import User
+
+    case_in(api, "dispatched")
+    case_in(api, "closed")
+    new_case(api, kind="report", subject="举报")
+    for user in User.objects.exclude(username="admin"):
+        pop = api(user.username).get("/screen-pop", phone="13800138000")
+        if pop.status_code == 403:
+            continue
+        shown = {c["number"] for c in pop.json()["open"] + pop.json()["recent"]}
+        assert shown <= set(cases_for(user).values_list("number", flat=True)), user.username

@@ -15,6 +15,7 @@ from django.test import Client
 from huiyin.cases.models import CaseDocument
 from huiyin.cases.tests.helpers import case_in, custom_policy
 from huiyin.conftest import new_case
+from huiyin.org.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,46 @@ def test_the_case_page_lists_the_documents_the_case_has_now(api, org) -> None:
     link = re.search(r'href="([^"]+)"[^>]*data-document="walk_in_record"', page).group(1)
     r = c.get(link)
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
+
+
+def _menu(org: Any, username: str, number: str) -> tuple[Client, list[str]]:
+    import re
+
+    c = Client()
+    c.force_login(User.objects.get(username=username))
+    page = c.get(f"/cases/{number}/")
+    assert page.status_code == 200
+    return c, re.findall(r'data-document="(\w+)"', page.content.decode())
+
+
+def test_the_menu_lists_exactly_the_documents_the_reader_may_open(api, org) -> None:
+    """The auditor and a co-handling unit's user (who may read but not issue) see only the issued
+    documents; those working on the case see what they may issue. Every entry opens; every kind
+    left out answers 403 or 409, on the pages and over the API alike."""
+    n = new_case(api)["number"]
+    api("dispatcher").act(n, "dispatch", {"unit": "county_a", "co_units": ["county_b"]})
+    api("leader").act(n, "approve")
+    assert api("handler_b").get(f"/cases/{n}").status_code == 200  # 协办: he sees the case
+
+    def check(username: str, expected: set[str]) -> None:
+        c, kinds = _menu(org, username, n)
+        assert set(kinds) == expected, username
+        for kind in ("acceptance_notice", "rejection_notice", "transfer_letter", "reply", "callback_record",
+                     "record_form", "walk_in_record"):
+            page, rest = c.get(f"/documents/{n}/{kind}.html"), get(api, username, n, kind, "html")
+            if kind in expected:
+                assert (page.status_code, rest.status_code) == (200, 200), (username, kind)
+            else:
+                assert page.status_code in (403, 409) and rest.status_code == page.status_code, (username, kind)
+
+    # nothing issued yet: the readers' menus are empty (no entry that answers 403)
+    for reader in ("auditor", "handler_b"):
+        check(reader, set())
+    assert not CaseDocument.objects.filter(case__number=n).exists()  # looking issued nothing
+    issued = {"acceptance_notice", "transfer_letter", "record_form"}
+    check("dispatcher", issued)  # he may issue them: printing issues them
+    for reader in ("auditor", "handler_b"):  # issued now: the readers see exactly those
+        check(reader, issued)
 
 
 # --- the pictures -------------------------------------------------------------------------------
