@@ -324,23 +324,30 @@ def _describe(language: str, blocks: Sequence[str]) -> str:
 
 
 def save(fitted: Fitted, *, name: str, target: str, rows: int, measured: dict[str, Any], config: dict[str, Any],
-         by: User | None = None) -> TextModel:
+         by: User | None = None, active: bool = True) -> TextModel:
     blob = zlib.compress(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL), 3)
     with transaction.atomic():
         version = (TextModel.objects.select_for_update().filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
         return TextModel.objects.create(name=name, version=version, target=target, rows=rows, labels=fitted.labels,
-                                        metrics=measured, config=config, blob=blob, created_by=by)
+                                        metrics=measured, config=config, blob=blob, created_by=by,
+                                        active=active)
 
 
 _loaded: dict[str, tuple[int, Fitted]] = {}
 
 
 def newest(name: str) -> TextModel | None:
+    """The version of model `name` in use: the newest active one."""
+    return TextModel.objects.filter(name=name, active=True).defer("blob").order_by("-version").first()
+
+
+def last_trained(name: str) -> TextModel | None:
+    """The newest version of model `name`, in use or not (when it was last trained)."""
     return TextModel.objects.filter(name=name).defer("blob").order_by("-version").first()
 
 
 def load(name: str) -> tuple[TextModel, Fitted] | None:
-    """The newest version of model `name` (cached in the process until a newer one appears)."""
+    """The version of model `name` in use (cached in the process until another is in use)."""
     row = newest(name)
     if row is None:
         return None
