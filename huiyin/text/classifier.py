@@ -63,7 +63,8 @@ def vectorizers(language: str, preset: str | None) -> dict[str, TfidfVectorizer]
     caps = MAX_FEATURES
 
     def tfidf(**kw: Any) -> TfidfVectorizer:
-        return TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **kw)
+        # lowercase=False: the texts are normalised (lower case, NFKC) by `_clip` before they get here
+        return TfidfVectorizer(sublinear_tf=True, dtype=np.float32, lowercase=False, **kw)
 
     if language == "zh":
         return {
