@@ -192,6 +192,14 @@ def fit(texts: Sequence[str], labels: Sequence[str], *, preset: str | None = Non
         progress: Callable[[str], None] | None = None) -> tuple[Fitted, dict[str, Any], dict[str, Any]]:
     """Fit on `texts`: hold back a stratified share to measure the model and fit its confidence,
     then refit the classifier on every row. Returns the model, its metrics and its configuration."""
+    try:
+        return _fit(texts, labels, preset=preset, held_back=held_back, progress=progress)
+    finally:
+        tokens.clear_cache()  # the words cut for training are not kept in a web or worker process
+
+
+def _fit(texts: Sequence[str], labels: Sequence[str], *, preset: str | None, held_back: float,
+         progress: Callable[[str], None] | None) -> tuple[Fitted, dict[str, Any], dict[str, Any]]:
     say = progress or (lambda _msg: None)
     if len(texts) != len(labels):
         raise TrainingError("texts and labels differ in length")

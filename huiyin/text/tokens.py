@@ -10,6 +10,7 @@ the same code, chosen by the text itself (`is_cjk`).
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -84,12 +85,17 @@ def _meaningful(token: str) -> bool:
     return token.isalnum() or bool(_WORDISH.search(token))
 
 
-@lru_cache(maxsize=20_000)
+@lru_cache(maxsize=5000)
 def _cjk_words(text: str, preset: str | None) -> tuple[str, ...]:
     """jieba's meaningful words of a normalised text, cached: training cuts a text for its word
     features and again when the vectorizers are refitted on every row, and a hotline's cases
-    repeat their texts (the same notice, the same complaint from several callers)."""
-    return tuple(t for t in segmenter(preset).cut(text, False) if _meaningful(t))
+    repeat their texts (the same notice, the same complaint from several callers). The words are
+    interned, so an entry costs its pointers (a few kB); `classifier.fit` clears the cache."""
+    return tuple(sys.intern(t) for t in segmenter(preset).cut(text, False) if _meaningful(t))
+
+
+def clear_cache() -> None:
+    _cjk_words.cache_clear()
 
 
 def words(text: str, *, preset: str | None = None, stop: bool = True, normalised: bool = False) -> list[str]:
@@ -98,9 +104,9 @@ def words(text: str, *, preset: str | None = None, stop: bool = True, normalised
     if not normalised:
         text = normalise(text)
     if is_cjk(text):
-        out = _cjk_words(text, preset)
-        return [t for t in out if t not in CJK_STOP] if stop else list(out)
-    out = _LATIN_WORD.findall(text)
+        cut = _cjk_words(text, preset)
+        return [t for t in cut if t not in CJK_STOP] if stop else list(cut)
+    out: list[str] = _LATIN_WORD.findall(text)
     return [t for t in out if t not in EN_STOP] if stop else out
 
 
