@@ -214,8 +214,8 @@ class Api:
             "/api/v1" + path, data=data, content_type="application/json", headers={**self.headers, **(headers or {})}
         )
 
-    def act(self, number: str, action: str, body: dict[str, Any] | None = None) -> Any:
-        return self.post(f"/cases/{number}/actions/{action}", body or {})
+    def act(self, number: str, action: str, body: Any = None) -> Any:
+        return self.post(f"/cases/{number}/actions/{action}", {} if body is None else body)
 
 
 @pytest.fixture

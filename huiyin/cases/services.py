@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from huiyin.org.access import intake_unit, unit_for
 from huiyin.org.models import User
+from huiyin.policies.config import PolicyConfig
 from huiyin.policies.models import Policy
 from huiyin.policies.services import active_policy, config_for
 
@@ -55,6 +56,7 @@ def case_register(
     ip: str | None = None,
     urge_open: bool = True,
     also: Callable[[Case], None] | None = None,
+    answered_on_spot: bool = False,
 ) -> tuple[Case, bool]:
     """Register a new case from `data` (the fields of `inputs.CaseIn`).
 
@@ -67,7 +69,14 @@ def case_register(
     A channel that must never hand out another case (the public portal, e-mail) passes
     `urge_open=False`: a new case is always registered. `also(case)` runs inside the intake's
     transaction once the case is numbered (a channel's own rows: the portal's query code, an
-    upstream's reference), so they commit or roll back with it."""
+    upstream's reference), so they commit or roll back with it.
+
+    A way to reach the complainant (a phone, an e-mail address or a postal address) is required
+    where the policy calls the case back (`PolicyConfig.contact_required`: not for a report,
+    which may be anonymous, nor for kinds the policy does not call back); without one the case
+    is refused (BadInput, 422, field `complainant`) and nothing is stored. `answered_on_spot`:
+    the caller answers it at once in the same request (the intake page's answer box), so nobody
+    calls it back unless the policy calls such cases back too."""
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
         raise BadInput("Idempotency-Key must be 1–200 characters.", fields={"Idempotency-Key": "bad length"})
     params: inputs.CaseIn = inputs.parse(inputs.CaseIn, data)
@@ -110,6 +119,8 @@ def case_register(
     if c.notify_via == "sms" and not c.phone:
         raise BadInput("Notices by SMS need the complainant's phone number.",
                        fields={"complainant.phone": "required for notices by SMS"})
+    if contact_missing(params, config_for(policy.pk), answered_on_spot=answered_on_spot):
+        raise BadInput(CONTACT_MESSAGE, fields={"complainant": CONTACT_REASON})
     case = Case(
         kind=params.kind, channel=params.channel, policy=policy,
         subject=params.subject, description=params.description, demands=params.demands,
@@ -142,6 +153,24 @@ def case_register(
                 return existing, False
         raise
     return case, True
+
+
+# --- a way to reach the complainant (issue 15, item 5; docs/policies.md) ---------------------
+# English for the API's message, then the same in Chinese; the pages say it through CONTACT_REASON.
+CONTACT_MESSAGE = ("The policy calls this case back: give the complainant's phone, e-mail address or postal "
+                   "address (only a report may be anonymous). 此类工单需要回访：请填写投诉人的电话、电子邮箱或通信地址"
+                   "（仅举报可匿名）。")
+CONTACT_REASON = "a phone, e-mail address or postal address is required for the callback"
+
+
+def contact_missing(params: inputs.CaseIn, cfg: PolicyConfig, *, answered_on_spot: bool = False) -> bool:
+    """Whether the case would lack the way to reach the complainant its policy needs: no phone,
+    e-mail address or postal address of the complainant (nor a group's representative's phone)
+    where `cfg.contact_required(kind)`."""
+    c = params.complainant
+    if c.phone or c.email or c.address or any(r.phone for r in params.representatives):
+        return False
+    return cfg.contact_required(params.kind, answered_on_spot=answered_on_spot)
 
 
 def _open_case_to_urge(params: inputs.CaseIn, policy: Policy) -> Case | None:

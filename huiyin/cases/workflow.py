@@ -488,7 +488,7 @@ def perform(
     action = ACTIONS.get(action_name)
     if action is None:
         raise BadInput(f"Unknown action {action_name!r}.", fields={"action": "unknown action"})
-    params = inputs.parse(action.input, data or {})
+    params = inputs.parse(action.input, {} if data is None else data)  # `[]`, `""`, `0`: 422
     with transaction.atomic(durable=True):
         locked = _lock(case)
         # A role the action needs, held anywhere over the case → else 403; then the

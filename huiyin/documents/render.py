@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import pgettext, pgettext_lazy
 
 from huiyin.cases.access import complainant_view
 from huiyin.cases.models import Case, CaseDocument, DocumentKind, Event, Satisfaction
@@ -21,23 +22,40 @@ from huiyin.cases.notices import organisation
 from huiyin.org.models import User
 from huiyin.policies.services import config_for
 
-# What each row of a record form prints (`documents.record_form.fields`).
+# What each row of a record form prints (`documents.record_form.fields`): Chinese on the formal
+# document (rendered in zh-Hans, render_html), the reader's language on the case page's printout.
 RECORD_LABELS = {
-    "number": "工单编号", "received": "受理时间", "channel": "受理渠道", "complainant": "投诉人", "contact": "联系方式",
-    "account": "客户编号/账号", "subject": "投诉主题", "description": "投诉内容", "demands": "客户诉求",
-    "category": "问题分类", "severity": "严重程度", "unit": "承办单位", "instructions": "派单意见/领导批示",
-    "acknowledged": "签收时间", "investigation": "调查处理情况", "reply": "答复意见", "compensation": "赔偿/补偿",
-    "satisfaction": "客户满意度", "callback": "回访情况", "supervision": "督办情况", "closed": "办结时间",
-    "signatures": "签字",
+    "number": pgettext_lazy("record form", "Case number"), "received": pgettext_lazy("record form", "Received at"),
+    "channel": pgettext_lazy("record form", "Channel"), "complainant": pgettext_lazy("record form", "Complainant"),
+    "contact": pgettext_lazy("record form", "Contact"),
+    "account": pgettext_lazy("record form", "Customer number / account"),
+    "subject": pgettext_lazy("record form", "Subject"), "description": pgettext_lazy("record form", "Complaint"),
+    "demands": pgettext_lazy("record form", "Demands"), "category": pgettext_lazy("record form", "Category"),
+    "severity": pgettext_lazy("record form", "Severity"), "unit": pgettext_lazy("record form", "Handling unit"),
+    "instructions": pgettext_lazy("record form", "Dispatch note / leader's instruction"),
+    "acknowledged": pgettext_lazy("record form", "Acknowledged at"),
+    "investigation": pgettext_lazy("record form", "Investigation and handling"),
+    "reply": pgettext_lazy("record form", "Reply"), "compensation": pgettext_lazy("record form", "Compensation"),
+    "satisfaction": pgettext_lazy("record form", "Customer satisfaction"),
+    "callback": pgettext_lazy("record form", "Callback"), "supervision": pgettext_lazy("record form", "Supervision"),
+    "closed": pgettext_lazy("record form", "Closed at"), "signatures": pgettext_lazy("record form", "Signatures"),
 }
+# The language of the formal documents: the organisation's, whatever the reader's page is in.
+DOCUMENT_LANGUAGE = "zh-hans"
 
 
-def _when(value: Any, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
-    return timezone.localtime(value).strftime(fmt) if value else ""
+def _chinese() -> bool:
+    return (translation.get_language() or "").startswith("zh")
+
+
+def _when(value: Any, fmt: str | None = None) -> str:
+    if not value:
+        return ""
+    return timezone.localtime(value).strftime(fmt or ("%Y年%m月%d日 %H:%M" if _chinese() else "%Y-%m-%d %H:%M"))
 
 
 def _day(value: Any) -> str:
-    return _when(value, "%Y年%m月%d日")
+    return _when(value, "%Y年%m月%d日" if _chinese() else "%Y-%m-%d")
 
 
 def _callbacks(case: Case) -> list[dict[str, str]]:
@@ -46,7 +64,7 @@ def _callbacks(case: Case) -> list[dict[str, str]]:
         value = (e.changes.get("satisfaction") or [None, ""])[1] or (
             Satisfaction.UNREACHABLE if "callback_attempts" in e.changes else "")
         rows.append({
-            "at": _when(e.at), "by": "投诉人（网站）" if e.source == "portal" else (
+            "at": _when(e.at), "by": pgettext("record form", "the complainant (website)") if e.source == "portal" else (
                 e.actor.display_name or e.actor.username if e.actor else ""),
             "satisfaction": str(Satisfaction(value).label) if value in Satisfaction.values else "",
             "notes": (e.changes.get("notes") or [None, ""])[1] or e.comment,
@@ -62,18 +80,19 @@ def _due(case: Case, code: str) -> str:
 def _supervision(case: Case) -> str:
     parts = []
     if case.round > 1:
-        parts.append(f"第{case.round}轮派单")
+        parts.append(pgettext("record form", "dispatch round %(n)d") % {"n": case.round})
     if case.supervised:
-        parts.append("督办")
+        parts.append(pgettext("record form", "supervised"))
     if case.urge_count:
-        parts.append(f"催办{case.urge_count}次")
+        parts.append(pgettext("record form", "urged %(n)d times") % {"n": case.urge_count})
     if case.escalated:
-        parts.append("已升级")
-    return "、".join(parts)
+        parts.append(pgettext("record form", "escalated"))
+    return pgettext("record form", ", ").join(parts)
 
 
-def document_context(case: Case, kind: str, doc: CaseDocument, *, viewer: User | None) -> dict[str, Any]:
-    """What the templates print. `viewer` None: the complainant, reading their own notice."""
+def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer: User | None) -> dict[str, Any]:
+    """What the templates print. `viewer` None: the complainant, reading their own notice;
+    `doc` None: the case page's printout of the record form (not an issued document)."""
     if viewer is None:
         person = {"name": case.complainant_name, "phone": case.complainant_phone, "email": case.complainant_email,
                   "address": case.complainant_address, "account": "", "anonymous": case.anonymous,
@@ -91,7 +110,7 @@ def document_context(case: Case, kind: str, doc: CaseDocument, *, viewer: User |
     return {
         "case": case, "doc": doc, "kind": kind, "org": organisation(case).name,
         "title": title if kind == DocumentKind.RECORD_FORM else str(DocumentKind(kind).label),
-        "issued": _day(doc.issued_at), "person": person, "hidden": hidden,
+        "issued": _day(doc.issued_at if doc is not None else timezone.now()), "person": person, "hidden": hidden,
         "addressee": "" if hidden or case.anonymous else (person["name"] or ""),
         "received": _when(case.received_at), "received_day": _day(case.received_at),
         "channel": case.get_channel_display(), "kind_label": case.get_kind_display(),
@@ -106,14 +125,33 @@ def document_context(case: Case, kind: str, doc: CaseDocument, *, viewer: User |
         "category": case.category.name if case.category_id and case.category else "",
         "severity": case.get_severity_display(),
         "supervision": _supervision(case),
-        "compensation": f"{case.compensation_amount} 元 {case.compensation_form}" if case.compensation_amount else "",
+        "compensation": pgettext("record form", "%(amount)s yuan %(form)s") % {
+            "amount": case.compensation_amount, "form": case.compensation_form} if case.compensation_amount else "",
         "fields": [(f, RECORD_LABELS[f]) for f in fields if f in RECORD_LABELS],
         "internal": viewer is not None,
     }
 
 
 def render_html(case: Case, kind: str, doc: CaseDocument, *, viewer: User | None) -> str:
-    return render_to_string(f"documents/{kind}.html", document_context(case, kind, doc, viewer=viewer))
+    with translation.override(DOCUMENT_LANGUAGE):
+        return render_to_string(f"documents/{kind}.html", document_context(case, kind, doc, viewer=viewer))
+
+
+def has_record_form(case: Case) -> bool:
+    """Whether the case's policy has its own record form (`documents.record_form`)."""
+    return bool((config_for(case.policy_id).raw.get("documents") or {}).get("record_form")) if case.policy_id else False
+
+
+def record_form_printout(case: Case, *, viewer: User, signatures: list[str] | None = None) -> dict[str, Any]:
+    """The policy's record form as the case page prints it (issue 15, item 7): its title and its
+    rows (the same layout as the formal record form, in the reader's language), with what the
+    identity rule lets `viewer` see (`cases.access.complainant_view`, as on the case page).
+    Nothing is issued or numbered. `signatures`: signature lines in place of the form's own."""
+    context = document_context(case, DocumentKind.RECORD_FORM, None, viewer=viewer)
+    context["signatures"] = signatures or []
+    table = render_to_string("documents/_record_form_table.html", context)  # escaped by the template: a SafeString
+    return {"title": context["title"], "table": table, "org": context["org"],
+            "signed": any(f == "signatures" for f, _label in context["fields"])}
 
 
 def render_pdf(html: str) -> bytes:

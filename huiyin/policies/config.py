@@ -261,6 +261,33 @@ class PolicyConfig:
     def callback_required(self) -> bool:
         return bool(self.workflow.get("callback_required", True))
 
+    # --- a way to reach the complainant (issue 15, item 5) --------------------------------
+    # The one rule the intake page, the API, the portal, e-mail and upstream transfers share
+    # (cases.services.case_register applies it; docs/policies.md "A way to reach the complainant").
+
+    def contact_required(self, kind: str, *, answered_on_spot: bool = False) -> bool:
+        """Whether a new case of this kind must carry a way to reach the complainant (a phone,
+        an e-mail address or a postal address): yes where the workflow has `callback_required`
+        and the policy calls the kind back (its `callback.kinds`, in full or by a sample: any case
+        may be drawn) — except a report (举报), which may be anonymous; a case answered on the
+        spot at intake (nobody calls it back unless `callback_on_spot`); a policy that turns it
+        off (`workflow.contact_required: false`, e.g. one that registers such a complaint and
+        then finds it invalid); and a policy whose registration form requires a contact field
+        by name (`forms.registration.required`), whose own check names that field."""
+        if kind == "report" or not self.callback_required:
+            return False
+        if not self.workflow.get("contact_required", True):
+            return False
+        if answered_on_spot and not self.workflow.get("callback_on_spot", False):
+            return False
+        if set(self.required("registration")) & {"complainant.phone", "complainant.email", "complainant.address"}:
+            return False
+        spec = self.raw.get("callback")
+        if spec is None:
+            return True
+        kinds = spec.get("kinds")
+        return (kinds is None or kind in kinds) and float(spec.get("sample", 1.0)) > 0
+
     @property
     def unreachable_attempts(self) -> int:
         return int(self.workflow.get("unreachable_attempts", 3))

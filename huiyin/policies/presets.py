@@ -531,6 +531,9 @@ SCHEMA = Map({
         "satisfied_decision": ROLE_LIST,
         "callback_required": Bool(),
         "callback_on_spot": Bool(),
+        # false: a case the policy calls back may be registered without a way to reach the
+        # complainant (PolicyConfig.contact_required; default: required)
+        "contact_required": Bool(),
         "unreachable_attempts": Num(low=1, whole=True),
         "max_round": Num(low=1, high=3, whole=True),
         "appeal": Map({"kinds": KIND_LIST, "reviewers": Seq(ROLE, non_empty=True), "basis": BASIS}),

@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "privacy": {"cases", "policies", "sla", "org", "notify"},
     "api": {"cases", "policies", "sla", "org", "notify", "privacy", "text", "knowledge", "reports", "portal",
             "channels", "documents"},
-    "web": {"cases", "policies", "sla", "org", "notify", "privacy"},
+    # documents: the case page prints the policy's record form in its layout (issue 15, item 7)
+    "web": {"cases", "policies", "sla", "org", "notify", "privacy", "documents"},
     "reports": {"cases", "policies", "sla", "org", "notify"},
     # issue 12: the public portal, the other channels (e-mail, call centre, upstream), formal documents
     "documents": {"cases", "policies", "sla", "org", "notify"},

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 
+from huiyin.cases import services
 from huiyin.cases.phones import PHONE_HELP
 
 # The services' own reasons (`BadInput.fields` values) → what the pages say.
@@ -30,6 +31,8 @@ SERVICE_REASONS = {
     "empty": lambda: _("the file is empty"),
     "expected an object": lambda: _("the form could not be read; reload the page"),
     "unknown field": lambda: _("this field is not accepted"),
+    services.CONTACT_REASON: lambda: _("the policy calls this case back: enter a phone number, an e-mail address "
+                                       "or a postal address (only a report may be anonymous)"),
 }
 
 

@@ -19,7 +19,7 @@ from huiyin.policies.models import Policy
 from . import labels
 
 UNIT_FIELDS = {"unit", "proposed_unit", "owner_unit", "returned_by_unit", "co_units", "proposed_co_units", "co_unit"}
-ROLE_FIELDS = {"notify", "chain"}
+ROLE_FIELDS = {"notify", "chain", "awaiting"}
 # field → the label table of its stored codes
 CODE_FIELDS = {
     "state": "state", "from_state": "state", "to_state": "state", "kind": "kind", "channel": "channel",
@@ -28,7 +28,7 @@ CODE_FIELDS = {
     "compensation_status": "compensation_status", "tags": "tag", "flags": "flag", "customer_class": "",
 }
 # keys inside a recorded dict (an extension, an attachment) → the table of their codes
-DICT_KEYS = {"unit": "time_unit", "status": "extension_status", "timer": "timer"}
+DICT_KEYS = {"unit": "time_unit", "status": "extension_status", "timer": "timer", "approver": "role"}
 HIDDEN_KEYS = {"id", "token", "sha256"}
 
 
@@ -96,6 +96,8 @@ def value_text(value: Any, name: str, *, unit_names: dict[str, str], policies: d
         return str(unit_names.get(value, value))
     if name in ROLE_FIELDS and isinstance(value, list):
         return labels.join(labels.label("role", v) for v in value)
+    if name in ROLE_FIELDS and isinstance(value, str):  # "awaiting": the role whose approval the case waits for
+        return str(labels.label("role", value))
     if name == "policy" and isinstance(value, str):
         return (policies or {}).get(value, value)
     if name in ("accept", "uphold") and isinstance(value, bool):

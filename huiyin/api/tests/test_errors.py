@@ -68,6 +68,9 @@ def test_bad_action_bodies_are_422_and_change_nothing(api) -> None:
         ("dispatch", {"unit": "county_a", "expected_version": "one"}, "expected_version"),
         ("mark_invalid", {"reason": ""}, "reason"),
         ("link", {"to": 12}, "to"),
+        ("dispatch", [], "body"),  # not an object: never read as an empty one
+        ("dispatch", "", "body"),
+        ("dispatch", 0, "body"),
     ]
     for action, body, field in cases:
         r = api("dispatcher").act(n, action, body)

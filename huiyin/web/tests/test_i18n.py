@@ -63,6 +63,19 @@ class Visible(HTMLParser):
             self.texts.append(data.strip())
 
 
+STORED_CODE = re.compile(r"[a-z][a-z0-9_]*(@\d+)?")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def data_strings() -> list[str]:
     """Everything the pages show that is the organisation's data, longest first."""
     out: set[str] = set()
@@ -89,11 +102,15 @@ def data_strings() -> list[str]:
     add(names)
     add([n[:1] for n in names if n])  # the avatar's letter
     add(list(Policy.objects.values_list("title", flat=True)))
+    for config in Policy.objects.values_list("config", flat=True):  # the record form's titles and clause
+        add((config or {}).get("documents"))
     add(list(Timer.objects.values_list("basis", flat=True)))
     add(list(Extension.objects.values_list("reason", flat=True)))
     for e in Event.objects.all():
         add(e.comment)
-        add(e.changes)
+        # what people wrote in the event, not the codes it stores (a role, a state, a policy
+        # version are shown as their labels: they must not pass as the organisation's words)
+        add([v for v in _strings(e.changes) if not STORED_CODE.fullmatch(v)])
     for item in InboxItem.objects.all():
         add([item.title, item.body])
     return sorted(out, key=len, reverse=True)

@@ -224,6 +224,28 @@ def test_a_consultation_answered_on_the_spot_closes(web: Any, org: Any) -> None:
     assert case.close_reason == "resolved_on_spot"
 
 
+def test_the_intake_needs_a_way_to_reach_a_caller_the_policy_calls_back(web: Any, org: Any) -> None:
+    """The one rule of the services (PolicyConfig.contact_required), said on the page."""
+    agent = web("agent")
+    form = {"kind": "complaint", "channel": "phone", "subject": "送货员态度差", "complainant_name": "赵六",
+            "complainant_anonymous": "on"}
+    r = agent.post("/intake/", form)
+    html = r.content.decode()
+    assert r.status_code == 422 and "此类工单需要回访：请填写电话、电子邮箱或通信地址" in html
+    assert "赵六" in html and not Case.objects.filter(subject="送货员态度差").exists()  # kept, nothing stored
+    assert agent.post("/intake/", {**form, "channel": "letter", "complainant_address": "昆明市北京路 1 号"}).status_code == 302
+    assert Case.objects.get(subject="送货员态度差").complainant_address == "昆明市北京路 1 号"
+    # A report may be anonymous; a consultation answered on the spot is called back by nobody.
+    assert agent.post("/intake/", {"kind": "report", "channel": "phone", "subject": "有人销售假烟",
+                                   "complainant_anonymous": "on"}).status_code == 302
+    assert agent.post("/intake/", {"kind": "consultation", "channel": "phone", "subject": "咨询营业时间",
+                                   "answer": "工作日 8:30 至 17:30"}).status_code == 302
+    assert Case.objects.get(subject="咨询营业时间").state == "closed"
+    html = agent.get("/intake/").content.decode()
+    marked = html.split('data-callback-kinds="')[1].split('"')[0].split()  # the phone is marked required for these
+    assert "complaint" in marked and "report" not in marked
+
+
 def test_the_phone_lookup_shows_open_and_earlier_cases(web: Any, api: Any) -> None:
     open_number = case_in(api, "accepted")
     closed_number = case_in(api, "closed")

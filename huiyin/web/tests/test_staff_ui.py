@@ -231,6 +231,30 @@ def test_intake_is_safe_from_the_keyboard(screens: Screens, api: Any) -> None:
     assert row_numbers(auditor, "#case-results") == []
 
 
+def test_enter_in_the_one_line_field_of_an_action_form_never_sends_it(screens: Screens, api: Any) -> None:
+    """A leader typing a comment beside 同意/不同意 and pressing Enter approves nothing; nor does a
+    supervisor's urge note on the board."""
+    number = case_in(api, "pending_approval")
+    leader = screens.as_("leader", "laptop")
+    leader.goto("/approvals/")
+    comment = leader.locator(f'#approvals-dispatch [data-case="{number}"] input[name=comment]').first
+    comment.fill("请先核实再派")
+    comment.press("Enter")
+    leader.wait_for_load_state("networkidle")
+    assert Case.objects.get(number=number).state == "pending_approval"
+    assert comment.input_value() == "请先核实再派"
+    dispatched = case_in(api, "dispatched")
+    due_in(dispatched, "acknowledge", working_minutes=-30, at_risk=True)  # overdue: on the board
+    supervisor = screens.as_("supervisor", "phone")
+    supervisor.goto("/board/")
+    note = supervisor.locator(f"#urge-{dispatched}-note")
+    note.fill("请今天内签收")
+    note.press("Enter")
+    supervisor.wait_for_load_state("networkidle")
+    assert Case.objects.get(number=dispatched).urge_count == 0
+    assert supervisor.locator(f"#urge-{dispatched}-note-count").inner_text().startswith("6 / 5000")
+
+
 # --- 6. repeat callers, several questions --------------------------------------------------------
 
 
@@ -289,6 +313,73 @@ def test_every_case_prints_as_a_clean_a4_record(screens: Screens, api: Any) -> N
     pdf = page.pdf(format="A4", print_background=False)
     assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) <= 3
     (shot(page, "case-print", "a4"))
+    page.emulate_media(media="screen")
+
+
+def record_rows(page: Any) -> list[tuple[str, str]]:
+    """The printed record form's rows: (label, value) of each, in order."""
+    return [(r["th"], r["td"]) for r in page.locator("#print-record [data-record-form] tr").evaluate_all(
+        "rows => rows.map(r => ({th: r.querySelector('th').innerText.trim(),"
+        " td: (r.querySelector('td') || {innerText: ''}).innerText.trim()}))")]
+
+
+def test_the_print_button_prints_the_presets_record_form_as_the_case_page_shows_it(screens: Screens, api: Any) -> None:
+    """Tobacco has its own record form (客户投诉受理监督记录表, documents.record_form): the case page
+    prints it, row by row in the preset's order, with what the reader may see of the caller."""
+    number = case_in(api, "closed", complainant={"name": "张三", "phone": "13800138000", "account": "RT-0001"})
+    labels = ["工单编号", "受理时间", "受理渠道", "投诉人", "联系方式", "客户编号/账号", "投诉主题", "投诉内容", "客户诉求",
+              "问题分类", "承办单位", "派单意见/领导批示", "签收时间", "调查处理情况", "答复意见", "客户满意度", "回访情况",
+              "督办情况", "办结时间", "受理人签字", "分管领导批示"]
+    for size in SIZES:
+        page = screens.as_("dispatcher", size)
+        page.goto(f"/cases/{number}/")
+        assert page.locator("[data-print]").is_visible()
+        page.emulate_media(media="print")
+        assert page.locator("#print-record [data-record-form]").is_visible()
+        assert not page.locator("[data-plain-record]").count()
+        assert page.locator("[data-print-title]").inner_text() == "客户投诉受理监督记录表"
+        rows = dict(record_rows(page))
+        assert [label for label, _value in record_rows(page)] == labels
+        assert rows["工单编号"] == number and rows["投诉人"] == "张三" and rows["联系方式"] == "13800138000"
+        assert rows["客户编号/账号"] == "RT-0001" and rows["承办单位"] == "县局A" and rows["答复意见"] == "答复客户"
+        assert "原因：原因" in rows["调查处理情况"] and rows["客户满意度"] == "满意" and "年" in rows["办结时间"]
+        assert page.locator("#print-record .print-timeline").is_visible()  # the case's steps follow the form
+        steps = page.locator("#print-record .print-timeline").inner_text()
+        assert "分管领导" in steps and "leader" not in steps  # the role awaited, in words (item 4)
+        box = page.locator("#print-record [data-record-form]").bounding_box()
+        assert box and box["width"] <= page.viewport_size["width"]  # the form fits the paper, not the screen
+        shot(page, "case-print-record-form", size)
+        page.emulate_media(media="screen")
+        assert not page.locator("#print-record").is_visible()
+    # A role without identity access (the auditor) prints no name and no phone.
+    for size in SIZES:
+        auditor = screens.as_("auditor", size)
+        auditor.goto(f"/cases/{number}/")
+        auditor.emulate_media(media="print")
+        rows = dict(record_rows(auditor))
+        printed = auditor.locator("#print-record").inner_text()
+        assert rows["投诉人"] == "—" and rows["客户编号/账号"] == "—"
+        assert "张三" not in printed and "13800138000" not in printed and "RT-0001" not in printed
+        shot(auditor, "case-print-record-form-auditor", size)
+        auditor.emulate_media(media="screen")
+    # The English interface prints the same form in English; the form's title is the policy's own.
+    english = screens.as_("dispatcher", "laptop", lang="en")
+    english.goto(f"/cases/{number}/")
+    english.emulate_media(media="print")
+    assert [label for label, _value in record_rows(english)][:3] == ["Case number", "Received at", "Channel"]
+    assert dict(record_rows(english))["Customer satisfaction"] == "Satisfied"
+    english.emulate_media(media="screen")
+    # A policy without a record form of its own prints the plain A4 record.
+    policy = Policy.objects.get(active=True)
+    Policy.objects.filter(pk=policy.pk).update(config={**policy.config, "documents": {
+        k: v for k, v in (policy.config.get("documents") or {}).items() if k != "record_form"}})
+    clear_cache()
+    page = screens.as_("dispatcher", "phone")
+    page.goto(f"/cases/{number}/")
+    page.emulate_media(media="print")
+    assert page.locator("#print-record [data-plain-record]").is_visible()
+    assert not page.locator("#print-record [data-record-form]").count()
+    assert "张三" in page.locator("#print-record").inner_text()
     page.emulate_media(media="screen")
 
 

@@ -108,7 +108,7 @@ def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm |
         "open_form": failed.action if failed else request.GET.get("action", ""),
         "unit_names": unit_names,
         "now": now,
-        "record_form": print_layout(case),
+        "record_form": print_layout(case, user),
     }
 
 

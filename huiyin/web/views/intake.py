@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,18 +38,14 @@ LOOKUP_LIMIT = 15
 
 
 def callback_kinds() -> list[str]:
-    """The kinds the active policy calls back in full (not a sample): a way to reach the caller
-    is needed for them."""
+    """The kinds whose cases need a way to reach the caller under the active policy (the one
+    rule, `PolicyConfig.contact_required`; the service refuses without one): the form marks the
+    phone as required for them."""
     try:
         cfg = config_for(active_policy().pk)
     except Policy.DoesNotExist:
         return []
-    spec = cfg.raw.get("callback")
-    if spec is None:
-        return list(Kind.values) if cfg.callback_required else []
-    if float(spec.get("sample", 1.0)) < 1.0:
-        return []
-    return [k for k in Kind.values if spec.get("kinds") is None or k in spec["kinds"]]
+    return [k for k in Kind.values if cfg.contact_required(k)]
 
 
 def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -91,18 +87,6 @@ def same_caller(user: User, number: str) -> dict[str, Any]:
     return values
 
 
-def contact_problem(post: QueryDict) -> dict[str, str]:
-    """A kind the policy calls back needs a phone or an e-mail address (unless anonymous)."""
-    if post.get("kind") not in callback_kinds() or post.get("complainant_anonymous") == "on":
-        return {}
-    if post.get("answer", "").strip():  # answered on the spot: closed at once, nobody calls back
-        return {}
-    if post.get("complainant_phone", "").strip() or post.get("complainant_email", "").strip():
-        return {}
-    return {"complainant_phone": _("the policy calls this case back: enter a phone number or an e-mail address "
-                                   "(or tick “anonymous” if the caller gives none)")}
-
-
 @require_http_methods(["GET", "POST"])
 @staff_required
 def intake(request: HttpRequest) -> HttpResponse:
@@ -117,19 +101,18 @@ def intake(request: HttpRequest) -> HttpResponse:
         return render(request, "web/intake.html", _form_context(request, initial, {}))
     post = request.POST
     data = forms.intake_data(post)
-    missing_contact = contact_problem(post)
     try:
-        if missing_contact:
-            raise BadInput("A contact is needed for the callback.", fields={})
         case, created = services.case_register(
-            data, actor=user, source="web", ip=client_ip(request), idempotency_key=post.get("form_token") or None
+            data, actor=user, source="web", ip=client_ip(request), idempotency_key=post.get("form_token") or None,
+            answered_on_spot=bool(post.get("answer", "").strip()),
         )
     except CaseError as exc:
         values: dict[str, Any] = {k: post.get(k) for k in post}
         values["flags"] = post.getlist("flags")
-        problems = missing_contact or (
-            web_errors.field_problems(inputs.CaseIn, data, exc.fields) if isinstance(exc, BadInput) else {})
-        errors = {k.replace("complainant.", "complainant_"): v for k, v in problems.items()}
+        problems = web_errors.field_problems(inputs.CaseIn, data, exc.fields) if isinstance(exc, BadInput) else {}
+        # no way to reach the caller (the whole complainant): said at the phone, the first contact field
+        errors = {("complainant_phone" if k == "complainant" else k.replace("complainant.", "complainant_")): v
+                  for k, v in problems.items()}
         context = _form_context(request, values, errors)
         detail = labels.statements(labels.pair(labels.INTAKE_FIELDS.get(k, k), v) for k, v in errors.items())
         context["alert"] = {"message": error_text(exc), "detail": detail}
