@@ -37,7 +37,9 @@ STALE_AFTER = timedelta(hours=6)  # a run not finished by then is taken for dead
 RETRY_FAILED_AFTER = timedelta(hours=6)  # a failed run is retried after this, not at the next check
 NICE = 10  # the training process gives way to intake and the web on a busy machine
 
-_rest_until = 0.0
+# The first check comes CHECK_SECONDS after the worker starts: a worker (re)started for other work,
+# or by the bench, does not begin with minutes of training.
+_rest_until: float | None = None
 _child: tuple[int, subprocess.Popen[bytes]] | None = None  # (run id, process) this worker started
 
 
@@ -105,6 +107,8 @@ def retrain_sweep() -> int:
     """The worker's job: 1 when it started a retraining, else 0 (not due, resting, or one runs)."""
     global _rest_until, _child
     _reap()
+    if _rest_until is None:
+        _rest_until = time.monotonic() + CHECK_SECONDS
     if time.monotonic() < _rest_until:
         return 0
     _rest_until = time.monotonic() + CHECK_SECONDS

@@ -59,9 +59,11 @@ def sweep() -> int:
     return jobs.retrain_sweep()
 
 
-def test_the_worker_starts_one_retraining_when_due_and_never_a_second(api, schedule) -> None:
+def test_the_worker_starts_one_retraining_when_due_and_never_a_second(api, schedule, monkeypatch) -> None:
     assert sweep() == 0 and schedule == []  # no closed cases: nothing to learn from
     closed_history(api)
+    monkeypatch.setattr(jobs, "_rest_until", None)  # a worker just started: its first check comes later
+    assert jobs.retrain_sweep() == 0 and schedule == []
     # the worker's pass runs the job among its own; it starts the process and goes on
     jobs.wake()
     assert case_jobs.run_pass()["retrain_sweep"] == 1
