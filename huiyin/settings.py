@@ -288,6 +288,10 @@ CACHES = {
 MAIL_POLL_SECONDS = envint("HUIYIN_MAIL_POLL_SECONDS", "60")
 # Reports to upstream platforms: give up (dead) after this many attempts (back-off up to an hour).
 UPSTREAM_MAX_ATTEMPTS = envint("HUIYIN_UPSTREAM_MAX_ATTEMPTS", "200")
+# Suggestion models (huiyin/text/jobs.py): the worker retrains them in a separate process every
+# this many days (0: never by itself), when at least this many cases were closed since the last model.
+TEXT_RETRAIN_DAYS = envint("HUIYIN_TEXT_RETRAIN_DAYS", "7")
+TEXT_RETRAIN_MIN_NEW = envint("HUIYIN_TEXT_RETRAIN_MIN_NEW", "200")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -63,7 +63,8 @@ def vectorizers(language: str, preset: str | None) -> dict[str, TfidfVectorizer]
     caps = MAX_FEATURES
 
     def tfidf(**kw: Any) -> TfidfVectorizer:
-        return TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **kw)
+        # lowercase=False: the texts are normalised (lower case, NFKC) by `_clip` before they get here
+        return TfidfVectorizer(sublinear_tf=True, dtype=np.float32, lowercase=False, **kw)
 
     if language == "zh":
         return {
@@ -191,6 +192,14 @@ def fit(texts: Sequence[str], labels: Sequence[str], *, preset: str | None = Non
         progress: Callable[[str], None] | None = None) -> tuple[Fitted, dict[str, Any], dict[str, Any]]:
     """Fit on `texts`: hold back a stratified share to measure the model and fit its confidence,
     then refit the classifier on every row. Returns the model, its metrics and its configuration."""
+    try:
+        return _fit(texts, labels, preset=preset, held_back=held_back, progress=progress)
+    finally:
+        tokens.clear_cache()  # the words cut for training are not kept in a web or worker process
+
+
+def _fit(texts: Sequence[str], labels: Sequence[str], *, preset: str | None, held_back: float,
+         progress: Callable[[str], None] | None) -> tuple[Fitted, dict[str, Any], dict[str, Any]]:
     say = progress or (lambda _msg: None)
     if len(texts) != len(labels):
         raise TrainingError("texts and labels differ in length")
@@ -324,23 +333,30 @@ def _describe(language: str, blocks: Sequence[str]) -> str:
 
 
 def save(fitted: Fitted, *, name: str, target: str, rows: int, measured: dict[str, Any], config: dict[str, Any],
-         by: User | None = None) -> TextModel:
+         by: User | None = None, active: bool = True) -> TextModel:
     blob = zlib.compress(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL), 3)
     with transaction.atomic():
         version = (TextModel.objects.select_for_update().filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
         return TextModel.objects.create(name=name, version=version, target=target, rows=rows, labels=fitted.labels,
-                                        metrics=measured, config=config, blob=blob, created_by=by)
+                                        metrics=measured, config=config, blob=blob, created_by=by,
+                                        active=active)
 
 
 _loaded: dict[str, tuple[int, Fitted]] = {}
 
 
 def newest(name: str) -> TextModel | None:
+    """The version of model `name` in use: the newest active one."""
+    return TextModel.objects.filter(name=name, active=True).defer("blob").order_by("-version").first()
+
+
+def last_trained(name: str) -> TextModel | None:
+    """The newest version of model `name`, in use or not (when it was last trained)."""
     return TextModel.objects.filter(name=name).defer("blob").order_by("-version").first()
 
 
 def load(name: str) -> tuple[TextModel, Fitted] | None:
-    """The newest version of model `name` (cached in the process until a newer one appears)."""
+    """The version of model `name` in use (cached in the process until another is in use)."""
     row = newest(name)
     if row is None:
         return None

@@ -404,8 +404,13 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEPT = "<!-- Below: written by hand, kept when make eval-text rewrites the file. -->"
+
+
 def write(results: dict[str, Any], out: Path, raw: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown(results), encoding="utf-8")
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    kept = old[old.index(KEPT):] if KEPT in old else ""
+    out.write_text(markdown(results) + ("\n" + kept if kept else ""), encoding="utf-8")
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")

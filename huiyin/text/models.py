@@ -35,8 +35,10 @@ class Target(models.TextChoices):
 
 
 class TextModel(models.Model):
-    """One trained version of a suggestion model. The newest version of a name is the one used;
-    its quality on held-back cases (`metrics`) is shown to the administrator."""
+    """One trained version of a suggestion model. The newest active version of a name is the one
+    used; its quality on held-back cases (`metrics`) is shown to the administrator. A version the
+    schedule trained is left inactive when its held-back quality is worse than the one in use
+    (`suggest.retrain`, `metrics["kept"]` says which stayed)."""
 
     name = models.SlugField(_("名称"), max_length=64)
     version = models.PositiveIntegerField()
@@ -51,6 +53,7 @@ class TextModel(models.Model):
     # The fitted pipeline, pickled and zlib-compressed. Written only by `classifier.train` from
     # this organisation's own data; read back only from this database (never from a file or a user).
     blob = models.BinaryField()
+    active = models.BooleanField(default=True)
 
     class Meta:
         verbose_name = _("建议模型")
@@ -59,3 +62,28 @@ class TextModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+
+class RetrainRun(models.Model):
+    """One retraining of the suggestion models from the closed cases (`huiyin text retrain`, by
+    hand or launched by the worker's schedule, `jobs.retrain_sweep`). At most one runs at a time:
+    a run is claimed by inserting a row with `running` set, which a partial unique index admits
+    once (`jobs.claim`)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    running = models.BooleanField(default=True)
+    trigger = models.CharField(max_length=20)  # schedule | hand
+    ok = models.BooleanField(null=True)  # None while running
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    outcome = models.TextField(blank=True)  # one line per target
+
+    class Meta:
+        verbose_name = _("模型重新训练")
+        verbose_name_plural = _("模型重新训练")
+        constraints = [models.UniqueConstraint(fields=["running"], condition=models.Q(running=True),
+                                               name="text_one_retrain_at_a_time")]
+
+    def __str__(self) -> str:
+        return f"retraining {self.pk} ({self.trigger})"

@@ -1,7 +1,7 @@
 """Category, responsible unit and severity suggested from a case's text (DESIGN §13).
 
 Trained on the organisation's own closed cases (`retrain`, by `huiyin text retrain` and the
-worker's schedule), one model per target, versioned (`TextModel`). With too little history a
+worker's schedule, `jobs.retrain_sweep`), one model per target, versioned (`TextModel`). With too little history a
 target is off and `status` says why. Suggestions are shown with their confidence and applied only
 when the agent confirms them (the intake form's fields are filled by a click, never by themselves).
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,12 +25,16 @@ from huiyin.org.models import Unit, User
 
 from . import classifier
 from .index import active_preset
-from .models import Target, TextModel
+from .models import RetrainRun, Target, TextModel
 
 MIN_ROWS = 200  # closed cases with the target set before a model is trained
 MIN_LABELS = 2
 TRAIN_LIMIT = 100_000  # the newest closed cases a model learns from
-RETRAIN_DAYS = 7  # the scheduled retraining: when the newest model is older than this
+RETRAIN_DAYS = 7  # the scheduled retraining's default interval (settings.TEXT_RETRAIN_DAYS)
+# A version the schedule trains is put in use unless its macro-F1 on its held-back cases is below
+# the one in use by more than this (the two are measured on different held-back cases, so a
+# small difference is noise; a real drop — a bad week of labels — keeps the old version).
+WORSE_BY = 0.01
 TARGETS = (Target.CATEGORY, Target.UNIT, Target.SEVERITY)
 FIELD = {Target.CATEGORY: "category__code", Target.UNIT: "unit__code", Target.SEVERITY: "severity"}
 
@@ -68,32 +73,68 @@ def history_problem(labels: list[str]) -> str | None:
     return None
 
 
-def retrain(target: str, *, by: User | None = None, progress: Callable[[str], None] | None = None) -> TextModel:
+def retrain(target: str, *, by: User | None = None, progress: Callable[[str], None] | None = None,
+            guarded: bool = False) -> TextModel:
     """Train a new version of the target's model from the closed cases; raises TrainingError
-    (with the reason) when there is too little history."""
+    (with the reason) when there is too little history. `guarded` (the schedule): the new version
+    is put in use only when its held-back quality is not worse than the one in use (`WORSE_BY`);
+    otherwise it is stored inactive and `metrics["kept"]` names the version kept. By hand
+    (`huiyin text retrain`) the new version is always put in use: the operator asked for it."""
     texts, labels = training_rows(target)
     problem = history_problem(labels)
     if problem:
         raise classifier.TrainingError(problem)
-    return classifier.train_rows(texts, labels, name=str(target), target=target, preset=active_preset(), by=by,
-                                 progress=progress)
+    fitted, measured, config = classifier.fit(texts, labels, preset=active_preset(), progress=progress)
+    active = True
+    current = classifier.newest(str(target)) if guarded else None
+    if current is not None and "macro_f1" in current.metrics:
+        new, old = measured.get("macro_f1"), float(current.metrics["macro_f1"])
+        if new is None or float(new) < old - WORSE_BY:
+            active = False
+            measured["kept"] = {"version": current.version, "macro_f1": old}
+    return classifier.save(fitted, name=str(target), target=target, rows=len(texts), measured=measured,
+                           config=config, by=by, active=active)
+
+
+def retrain_every() -> timedelta:
+    return timedelta(days=int(getattr(settings, "TEXT_RETRAIN_DAYS", RETRAIN_DAYS)))
+
+
+def due_targets(now: Any = None) -> list[str]:
+    """The targets the schedule should retrain now: a newest version older than `TEXT_RETRAIN_DAYS`
+    with at least `TEXT_RETRAIN_MIN_NEW` cases closed since it was trained; or no model yet and
+    enough closed cases to try (at least MIN_ROWS, and, when a retraining already found too little
+    history, `TEXT_RETRAIN_MIN_NEW` closed since). A few indexed counts: cheap for the worker."""
+    now = now or timezone.now()
+    min_new = int(getattr(settings, "TEXT_RETRAIN_MIN_NEW", MIN_ROWS))
+    last_run = RetrainRun.objects.filter(running=False).order_by("-started_at").first()
+    due = []
+    for target in TARGETS:
+        last = classifier.last_trained(str(target))
+        if last is None:
+            enough = _closed(target)[:MIN_ROWS].count() >= MIN_ROWS
+            if enough and last_run is not None:
+                enough = _closed(target).filter(closed_at__gt=last_run.started_at)[:min_new].count() >= min_new
+            if enough:
+                due.append(str(target))
+        elif last.created_at <= now - retrain_every() and (
+                _closed(target).filter(closed_at__gt=last.created_at)[:min_new].count() >= min_new):
+            due.append(str(target))
+    return due
 
 
 def retrain_due(*, now: Any = None, progress: Callable[[str], None] | None = None) -> list[str]:
-    """The scheduled job: retrain each target whose newest model is older than RETRAIN_DAYS (or
-    missing) and that has enough history. Returns what it did, one line per target."""
-    now = now or timezone.now()
+    """The scheduled job's work (`huiyin text retrain --due`, in its own process): retrain each
+    target `due_targets` names, guarded. Returns what it did, one line per target."""
     done = []
-    for target in TARGETS:
-        row = classifier.newest(str(target))
-        if row is not None and row.created_at > now - timedelta(days=RETRAIN_DAYS):
-            continue
+    for target in due_targets(now):
         try:
-            model = retrain(target, progress=progress)
+            model = retrain(target, progress=progress, guarded=True)
         except classifier.TrainingError as exc:
             done.append(f"{target}: off ({exc})")
         else:
-            done.append(f"{target}: v{model.version}, macro-F1 {model.metrics.get('macro_f1')}")
+            state = "in use" if model.active else f"not in use, v{model.metrics['kept']['version']} kept"
+            done.append(f"{target}: v{model.version} ({state}), macro-F1 {model.metrics.get('macro_f1')}")
     return done
 
 
@@ -169,4 +210,10 @@ def timed_suggest(subject: str, description: str = "") -> tuple[list[Suggestion]
 
 
 def history(limit: int = 30) -> list[TextModel]:
-    return list(TextModel.objects.defer("blob").order_by("-created_at")[:limit])
+    """The newest versions; `in_use` marks the one each name uses."""
+    rows = list(TextModel.objects.defer("blob").order_by("-created_at")[:limit])
+    used = {classifier.newest(name) for name in {m.name for m in rows}}
+    used_pks = {m.pk for m in used if m is not None}
+    for m in rows:
+        m.in_use = m.pk in used_pks  # type: ignore[attr-defined]
+    return rows

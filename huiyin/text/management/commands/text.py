@@ -9,13 +9,15 @@ missing column, an empty file or an unknown model.
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from huiyin.text import classifier, index, suggest
+from huiyin.text import classifier, index, jobs, suggest
 from huiyin.text.csvio import CsvError, read_rows, write_rows
 from huiyin.text.models import Target, TextModel
 
@@ -38,7 +40,9 @@ class Command(BaseCommand):
         retrain = sub.add_parser("retrain", help="train category, unit and severity from the closed cases")
         retrain.add_argument("--target", choices=[str(t) for t in suggest.TARGETS], action="append")
         retrain.add_argument("--due", action="store_true", help="only targets whose model is older than "
-                             f"{suggest.RETRAIN_DAYS} days (what the schedule runs)")
+                             "the retraining interval with enough cases closed since (what the schedule runs)")
+        retrain.add_argument("--run", type=int, help=argparse.SUPPRESS)  # the schedule's claim (jobs.py)
+        retrain.add_argument("--nice", type=int, default=0, help=argparse.SUPPRESS)  # the schedule's
         sub.add_parser("models", help="the trained models and their quality on held-back rows")
         sub.add_parser("reindex", help="rebuild the search index of every case (after changing a dictionary)")
         ev = sub.add_parser("eval", help="measure the text features on ../shared/data (make eval-text)")
@@ -128,25 +132,61 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{n} rows written to {opts['out']} ({ms:.2f} ms per row)"))
 
     def retrain(self, opts: dict[str, Any]) -> None:
+        """One retraining at a time: by hand this claims the slot (`jobs.claim`); launched by the
+        worker's schedule (`--run ID`, its claim) it runs niced. Either way the run is closed with
+        what it did."""
+        run_id = opts.get("run")
+        if run_id is None:
+            run = jobs.claim("hand")
+            if run is None:
+                raise CommandError("a retraining is already under way; try again when it has finished")
+            run_id = run.pk
+        else:
+            if not jobs.RetrainRun.objects.filter(pk=run_id, running=True).exists():
+                raise CommandError(f"retraining run {run_id} is not under way")
+        if opts.get("nice"):
+            os.nice(int(opts["nice"]))
+        lines: list[str] = []
+        ok = False
+        try:
+            lines = self._retrain(opts)
+            ok = True
+        except BaseException as exc:
+            lines.append(f"failed: {exc!r}")
+            raise
+        finally:
+            jobs.finish(run_id, ok=ok, outcome="\n".join(lines) or "nothing was due")
+
+    def _retrain(self, opts: dict[str, Any]) -> list[str]:
+        lines = []
         if opts.get("due"):
             for line in suggest.retrain_due(progress=self.say):
                 self.stdout.write(line)
-            return
+                lines.append(line)
+            return lines
         for target in opts.get("target") or [str(t) for t in suggest.TARGETS]:
             try:
                 model = suggest.retrain(target, progress=self.say)
             except classifier.TrainingError as exc:
-                self.stdout.write(f"{target}: off — {exc}")
+                lines.append(f"{target}: off — {exc}")
+                self.stdout.write(lines[-1])
             else:
-                self.stdout.write(self.style.SUCCESS(f"{target}: v{model.version}, {_quality(model)}"))
+                lines.append(f"{target}: v{model.version}, {_quality(model)}")
+                self.stdout.write(self.style.SUCCESS(lines[-1]))
+        return lines
 
     def models(self) -> None:
         rows = TextModel.objects.defer("blob").order_by("name", "-version")
         if not rows:
             self.stdout.write("no models yet (huiyin text train / huiyin text retrain)")
         for m in rows:
+            unused = "" if m.active else f"  (not in use: worse than v{m.metrics.get('kept', {}).get('version')})"
             self.stdout.write(f"{m.name:16} v{m.version:<3} {m.target:9} {m.rows:>7} rows  {_quality(m)}  "
-                              f"{m.created_at:%Y-%m-%d %H:%M}")
+                              f"{m.created_at:%Y-%m-%d %H:%M}{unused}")
+        for r in jobs.RetrainRun.objects.order_by("-started_at")[:5]:
+            state = "running" if r.running else ("done" if r.ok else "failed")
+            outcome = r.outcome.replace("\n", "; ")
+            self.stdout.write(f"retraining {r.started_at:%Y-%m-%d %H:%M} ({r.trigger}, {state}): {outcome}")
 
 
 def _quality(m: TextModel) -> str:
