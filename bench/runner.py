@@ -109,6 +109,9 @@ class Bench:
             "HUIYIN_DATABASE_URL": db_url,
             "HUIYIN_VAR_DIR": str(var),
             "HUIYIN_DEBUG": "0",
+            # The worker's scheduled retraining (huiyin/text/jobs.py) would train 100,000-row
+            # models in the middle of a measurement; the text phase trains on purpose.
+            "HUIYIN_TEXT_RETRAIN_DAYS": "0",
             "HUIYIN_DEMO_PASSWORD": os.environ.get("HUIYIN_DEMO_PASSWORD", "huiyin-demo"),
             guard.TOKEN_ENV: self.token,
             "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
