@@ -76,25 +76,6 @@ PHONE_LIKE = re.compile(r"^[0-9+\-() ]{5,20}$")
 NAME_LIKE = re.compile(r"^[^\s\d@]{2,30}$")
 
 
-def exact_query(text: str, user: User | None = None) -> Q | None:
-    """The exact forms of the search box, each one indexed lookup: a case number; a phone number or
-    an account; for a user who may know it, the complainant's name exactly. Identities are sealed
-    at rest: a phone, an account or a name is found through its keyed hash (cases.identity), and
-    only among the cases whose complainant the user may know (`access.identity_scope`) — for
-    anyone else a guessed phone or name finds nothing, so it confirms nothing."""
-    q = text.strip()
-    if CASE_NUMBER.match(q):
-        return Q(number=q.upper())
-    if PHONE_LIKE.match(q) and sum(ch.isdigit() for ch in q) >= 5:
-        if user is None:
-            return Q(pk__in=[])
-        return (identity.matches("complainant_phone", q) | identity.matches("complainant_account", q)) \
-            & identity_scope(user)
-    if user is not None and NAME_LIKE.match(q):
-        return identity.matches("complainant_name", q) & identity_scope(user)
-    return None
-
-
 def text_query(text: str, *, user: User | None = None) -> Q:
     """The search box as a filter: the exact forms (`exact_query`) or, for anything else that is
     not a case number, the full-text index over subject, description, demands, replies and
@@ -122,8 +103,13 @@ def _ids_by_hash(field: str, value: str) -> list[int]:
     return list(rows.values_list("pk", flat=True)[:EXACT_LIMIT])
 
 
-def _exact_ids(text: str, user: User | None) -> Q | None:
-    """`exact_query`, its identity lookups done first through their indexes (same meaning)."""
+def exact_query(text: str, user: User | None = None) -> Q | None:
+    """The exact forms of the search box, each one indexed lookup: a case number; a phone number or
+    an account; for a user who may know it, the complainant's name exactly. Identities are sealed
+    at rest: a phone, an account or a name is found through its keyed hash (cases.identity), ids
+    first (`_ids_by_hash`), and only among the cases whose complainant the user may know
+    (`access.identity_scope`) — for anyone else a guessed phone or name finds nothing, so it
+    confirms nothing."""
     q = text.strip()
     if CASE_NUMBER.match(q):
         return Q(number=q.upper())
@@ -152,7 +138,7 @@ def _search_parts(text: str, user: User | None) -> tuple[Q, list[int] | None, Q 
     """(the filter, the full-text matches best first — None without a full-text search, the
     exact forms' condition — None when the text has none)."""
     q = text.strip()
-    exact = _exact_ids(q, user)
+    exact = exact_query(q, user)
     if exact is not None and CASE_NUMBER.match(q):
         return exact, None, exact
     backend = derived.search()
