@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from huiyin.cases import outcomes
@@ -32,7 +32,8 @@ from huiyin.org.access import grants, subtree_ids, visible_unit_ids
 from huiyin.org.models import Unit, User
 from huiyin.policies.services import active_policy, config_for
 
-from .models import MEASURE_SCALE, BusinessVolume, CaseFact, StageFact
+from . import facts as rollup
+from .models import MEASURE_SCALE, BusinessVolume, CaseFact, DayCaseTotal, DayStageTotal, DayUnitTotal, StageFact
 from .periods import Period, month
 
 
@@ -90,6 +91,9 @@ class Scope:
     # report read each grouping once and derive every figure of it in Python (docs/indicators.md,
     # "Performance").
     _read: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+    # Whether the per-day totals answer this scope (`_totals`): None until asked.
+    _sees_all: bool | None = field(default=None, compare=False, repr=False)
+    _home: dict[int, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
         f = ListFilters(date_from=period.start, date_to=period.end, within=self.unit, kind=self.kind)
@@ -121,16 +125,61 @@ class Scope:
         if self.unit is not None:
             ids = subtree_ids({self.unit.path})
             q &= Q(unit_id__in=ids) | Q(unit_id__isnull=True, owner_unit_id__in=ids)
-        visible = visible_unit_ids(self.user)
-        if not set(Unit.objects.values_list("id", flat=True)) <= set(visible):  # else every case is in scope
+        if not self.sees_every_unit():  # else every case is in scope
+            visible = visible_unit_ids(self.user)
             co = CoHandling.objects.filter(case_id=OuterRef("case_id"), unit_id__in=visible, active=True)
             q &= Q(owner_unit_id__in=visible) | Q(unit_id__in=visible) | Q(Exists(co))
         return q
+
+    def sees_every_unit(self) -> bool:
+        if self._sees_all is None:
+            self._sees_all = set(Unit.objects.values_list("id", flat=True)) <= set(visible_unit_ids(self.user))
+        return self._sees_all
+
+    def _totals(self, period: Period, *, by_unit: bool) -> bool:
+        """Whether the per-day totals (`reports.facts`) give this cohort: no further filter, a
+        caller who sees every unit (the leader, the supervisor, the organisation's report), the
+        totals kept — then the cohort is every summary of the days of the period (of the kind),
+        and of the unit's subtree by the home unit (`by_unit`: the totals that have one; the
+        others only when the unit is the whole organisation). Else the summaries are read."""
+        if self.extra or not (EARLIEST_YEAR <= period.start.year and period.end.year <= LATEST_YEAR):
+            return False
+        if not by_unit and self._home_units() is not None:
+            return False
+        return self.sees_every_unit() and rollup.totals_ready()
+
+    def _home_units(self) -> list[int] | None:
+        """The unit filter on the totals' home unit (None: none, the unit is everything)."""
+        if self.unit is None:
+            return None
+        if self.unit.pk not in self._home:
+            ids = subtree_ids({self.unit.path})
+            self._home[self.unit.pk] = None if set(Unit.objects.values_list("id", flat=True)) <= set(ids) else ids
+        return self._home[self.unit.pk]
+
+    def _day_totals(self, model: Any, period: Period) -> QuerySet[Any]:
+        qs = model.objects.filter(day__gte=period.start, day__lte=period.end)
+        if self.kind:
+            qs = qs.filter(kind=self.kind)
+        home = self._home_units()
+        if home is not None:
+            qs = qs.filter(home_unit_id__in=home)
+        return qs
 
     def grouped(self, period: Period, by: tuple[str, ...], flags: tuple[str, ...]) -> list[dict[str, Any]]:
         """The cohort's counts (`received` and each of `flags`) per combination of the columns
         `by`, read once per scope, period and grouping."""
         key = (period.start, period.end, by, flags)
+        if key not in self._read and by in (BY_UNIT, BY_CASE) and self._totals(period, by_unit=by == BY_UNIT):
+            model = DayUnitTotal if by == BY_UNIT else DayCaseTotal
+            group = ("home_unit_id", "category_root_id") if by == BY_UNIT else by
+            rows = list(self._day_totals(model, period).values(*group)
+                        .annotate(**{c: Sum(c) for c in ("received", *flags)}).order_by())
+            for r in rows if by == BY_UNIT else ():
+                # the home unit stands for both: a row's unit is its handling unit, else its owner
+                r["unit_id"] = r["owner_unit_id"] = r.pop("home_unit_id")
+                r["category_root_id"] = r["category_root_id"] or None
+            self._read[key] = rows
         if key not in self._read:
             sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in flags}
             self._read[key] = list(self.facts(period).values(*by).annotate(received=Count("pk"), **sums).order_by())
@@ -139,6 +188,11 @@ class Scope:
     def stage_rows(self, period: Period) -> list[dict[str, Any]]:
         """The cohort's decided stages per handling unit and timer code: (n, late)."""
         key = (period.start, period.end, "stages")
+        if key not in self._read and self._totals(period, by_unit=True):
+            self._read[key] = [{"fact__unit_id": r["home_unit_id"], "fact__owner_unit_id": r["home_unit_id"],
+                                "code": r["code"], "n": r["n"], "late": r["late"]}
+                               for r in self._day_totals(DayStageTotal, period).values("home_unit_id", "code")
+                               .annotate(n=Sum("n"), late=Sum("late")).order_by()]
         if key not in self._read:
             self._read[key] = cast(list[dict[str, Any]], list(
                 StageFact.objects.filter(fact__in=self.facts(period))
@@ -295,13 +349,15 @@ def drill_key(dim: str, code: str) -> dict[str, Any]:
 def handling_time(qs: QuerySet[CaseFact]) -> dict[str, Any]:
     """Average and 90th percentile (nearest rank) of the working days from receipt to the last
     closing, over the concluded cases of the cohort."""
-    minutes: list[int] = sorted(m for m in qs.filter(concluded=True, handling_minutes__isnull=False)
-                                .values_list("handling_minutes", flat=True) if m is not None)
+    done = qs.filter(concluded=True, handling_minutes__isnull=False)
+    # counted and ranked by the database (the partial index `fact_day_handling` holds the values)
+    agg = done.aggregate(n=Count("handling_minutes"), total=Sum("handling_minutes"))
+    n = int(agg["n"] or 0)
     per_day = config_for(active_policy().pk).business_hours.minutes_per_day or 450
-    if not minutes:
+    if not n:
         return {"cases": 0, "average_days": None, "p90_days": None}
-    p90 = minutes[max(0, math.ceil(0.9 * len(minutes)) - 1)]
-    return {"cases": len(minutes), "average_days": round(sum(minutes) / len(minutes) / per_day, 2),
+    p90 = int(done.order_by("handling_minutes").values_list("handling_minutes", flat=True)[max(0, math.ceil(0.9 * n) - 1)] or 0)
+    return {"cases": n, "average_days": round(int(agg["total"]) / n / per_day, 2),
             "p90_days": round(p90 / per_day, 2)}
 
 
@@ -449,7 +505,10 @@ def heat_map(scope: Scope, period: Period, units: list[Unit] | None = None) -> d
 def trend(scope: Scope, period: Period, *, bucket: str = "day") -> list[dict[str, Any]]:
     """Cases received per day, ISO week or month of the period."""
     counts: dict[Any, int] = {}
-    for day, n in scope.facts(period).values_list("received_day").annotate(n=Count("pk")).order_by():
+    rows = (scope._day_totals(DayUnitTotal, period).values_list("day").annotate(n=Sum("received")).order_by()
+            if scope._totals(period, by_unit=True) else
+            scope.facts(period).values_list("received_day").annotate(n=Count("pk")).order_by())
+    for day, n in rows:
         counts[day] = counts.get(day, 0) + n
     out: list[dict[str, Any]] = []
     d = period.start
