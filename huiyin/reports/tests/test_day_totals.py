@@ -5,6 +5,7 @@ they give are the ones the summaries give (and so the case list's)."""
 
 from __future__ import annotations
 
+import io
 import random
 from collections import Counter
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from huiyin.conftest import bj
 from huiyin.reports import facts
@@ -126,6 +128,16 @@ def test_a_case_changed_after_october_moves_octobers_figures(api: Any) -> None:
         before["indicators"]["by_category"].get("unclassified", 0) - 1)
     assert _stored() == _expected()
     assert after == _without_totals(api, later)
+    # the maintenance command builds them again to the same rows; until then the figures are read
+    # from the summaries, and they are the same
+    DayUnitTotal.objects.all().delete()
+    Cursor.objects.filter(name=facts.TOTALS_CURSOR).update(position=0)
+    assert _indicators(api, later) == after
+    out = io.StringIO()
+    call_command("report", "rebuild-totals", stdout=out)
+    assert "per-day totals rebuilt" in out.getvalue()
+    assert facts.totals_ready() and _stored() == _expected()
+    assert _indicators(api, later) == after
 
 
 ACTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -150,7 +162,7 @@ ACTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 @pytest.mark.parametrize("seed", [7, 11, 29])
 def test_the_totals_equal_a_group_by_over_the_summaries_after_any_changes(api: Any, seed: int) -> None:
-    rng = random.Random(seed)  # noqa: S311  # nosec B311 (a test's sequence, not a secret)
+    rng = random.Random(seed)  # nosec B311 (a test's sequence, not a secret)
     start = bj(2026, 10, 5, 9, 0)
     numbers = [register(api, start + timedelta(days=rng.randrange(20), hours=rng.randrange(8)),
                         subject=f"第{i}件", complainant={"phone": f"139000001{i:02d}"},
