@@ -24,7 +24,7 @@ is missing, e.g. after an upgrade): until then the reports read the summaries th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -260,7 +260,7 @@ _TOTALS: tuple[tuple[Any, dict[str, str], dict[str, str], str, str], ...] = (
 
 def _check_totals() -> None:
     for model, key, sums, _src, _id in _TOTALS:
-        wanted = [f.column for f in model._meta.concrete_fields if f.column != "id"]
+        wanted = [f.column for f in model._meta.concrete_fields if f.column not in ("id", "span")]
         if wanted != [*key, *sums]:  # a column added to a total needs its expression here
             raise RuntimeError(f"reports.facts: {model.__name__}'s columns changed: {wanted} != {[*key, *sums]}")
 
@@ -268,18 +268,35 @@ def _check_totals() -> None:
 _check_totals()
 
 
-def _totals_select(key: dict[str, str], sums: dict[str, str], source: str, where: str, sign: int) -> str:
-    keys = ", ".join(key.values())
+SPANS = ("d", "m")  # the totals per day, and per month (`day`: the month's first day)
+
+
+def _month_of(expr: str) -> str:
+    """SQL: the first day of the month of the date `expr`."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {expr}) AS date)"
+    return f"date({expr}, 'start of month')"
+
+
+def _totals_select(key: dict[str, str], sums: dict[str, str], source: str, where: str, sign: int, span: str) -> str:
+    exprs = [_month_of(e) if c == "day" and span == "m" else e for c, e in key.items()]
     values = ", ".join(f"{'-' if sign < 0 else ''}SUM({expr})" for expr in sums.values())
-    group = ", ".join(str(i) for i in range(1, len(key) + 1))
-    return f"SELECT {keys}, {values} FROM {source} WHERE {where} GROUP BY {group}"  # noqa: S608  # nosec B608 (ours)
+    group = ", ".join(str(i) for i in range(2, len(key) + 2))
+    return f"SELECT '{span}', {', '.join(exprs)}, {values} FROM {source} WHERE {where} GROUP BY {group}"  # noqa: S608  # nosec B608 (ours)
+
+
+def _month_start(day: Any) -> date:
+    d = day if isinstance(day, date) else date.fromisoformat(str(day))
+    return d.replace(day=1)
 
 
 def _apply_totals(cur: Any, ids_in: str, params: tuple[Any, ...], *, sign: int, days: list[Any] | None = None) -> list[Any]:
     """Add (sign 1) or subtract (sign -1) the summaries of the cases whose id is `ids_in` to the
-    per-day totals: one INSERT … SELECT … GROUP BY … ON CONFLICT per total (SQLite ≥ 3.24 and
-    PostgreSQL both have it). Subtracting returns the days it touched; adding then deletes the rows
-    of those days left at zero."""
+    per-day and per-month totals: one INSERT … SELECT … GROUP BY … ON CONFLICT per total and span
+    (SQLite ≥ 3.24 and PostgreSQL both have it). Subtracting returns the days it touched; adding
+    then deletes the rows of those days (and their months) left at zero."""
     if sign < 0:
         cur.execute(f"SELECT DISTINCT f.received_day FROM {CaseFact._meta.db_table} f WHERE f.case_id {ids_in}",  # noqa: S608  # nosec B608 (ours)
                     params)
@@ -288,14 +305,18 @@ def _apply_totals(cur: Any, ids_in: str, params: tuple[Any, ...], *, sign: int, 
             return []
     for model, key, sums, source, id_column in _TOTALS:
         table = model._meta.db_table
-        columns = ", ".join([*key, *sums])
+        columns = ", ".join(["span", *key, *sums])
         update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
-        select = _totals_select(key, sums, source, f"{id_column} {ids_in}", sign)
-        cur.execute(f"INSERT INTO {table} ({columns}) {select} "  # nosec B608 (our names; values are parameters)
-                    f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {update}", params)
+        for span in SPANS:
+            select = _totals_select(key, sums, source, f"{id_column} {ids_in}", sign, span)
+            cur.execute(f"INSERT INTO {table} ({columns}) {select} "  # nosec B608 (our names; values are parameters)
+                        f"ON CONFLICT ({', '.join(['span', *key])}) DO UPDATE SET {update}", params)
         if sign > 0 and days:
-            marks = ", ".join(["%s"] * len(days))
-            cur.execute(f"DELETE FROM {table} WHERE {next(iter(sums))} = 0 AND day IN ({marks})", days)  # noqa: S608  # nosec B608 (ours)
+            months = sorted({_month_start(d) for d in days})
+            for span, keys in (("d", days), ("m", months)):
+                marks = ", ".join(["%s"] * len(keys))
+                cur.execute(f"DELETE FROM {table} WHERE span = %s AND {next(iter(sums))} = 0 AND day IN ({marks})",  # noqa: S608  # nosec B608 (ours)
+                            [span, *keys])
     return days or []
 
 
@@ -322,8 +343,9 @@ def rebuild_totals() -> int:
         for model, key, sums, source, _id in _TOTALS:
             table = model._meta.db_table
             cur.execute(f"DELETE FROM {table}", ())  # noqa: S608  # nosec B608 (our names)
-            select = _totals_select(key, sums, source, "1 = 1", 1)
-            cur.execute(f"INSERT INTO {table} ({', '.join([*key, *sums])}) {select}", ())  # nosec B608 (ours)
-            rows += max(cur.rowcount, 0)
+            for span in SPANS:
+                select = _totals_select(key, sums, source, "1 = 1", 1, span)
+                cur.execute(f"INSERT INTO {table} ({', '.join(['span', *key, *sums])}) {select}", ())  # nosec B608 (ours)
+                rows += max(cur.rowcount, 0)
         Cursor.objects.filter(name=TOTALS_CURSOR).update(position=1, updated_at=timezone.now())
     return rows

@@ -92,8 +92,9 @@ class StageFact(models.Model):
 
 # --- per-day totals of the summaries (the whole organisation's dashboard) -----------------------
 #
-# Sums of the `CaseFact` rows per Beijing day of receipt and a few of their columns, kept equal to
-# a GROUP BY over the summaries by `reports.facts` (the same transaction that rewrites a case's
+# Sums of the `CaseFact` rows per Beijing day of receipt (span "d") and per month of receipt (span
+# "m", `day` its first day: a period's whole months are read as one row each) and a few of their
+# columns, kept equal to a GROUP BY over the summaries by `reports.facts` (the same transaction that rewrites a case's
 # summary subtracts its old row and adds its new one). Read only when the caller sees every unit:
 # then the cohort is a range of days (docs/decisions/0008-report-performance.md). A missing
 # value is stored as 0 (no unit or category has id 0), so the unique key also holds for them.
@@ -104,6 +105,7 @@ class DayUnitTotal(models.Model):
     undispatched: `ListFilters.within`) and content class (the top of the category's branch; 0:
     not classified): how many were received and how many have each outcome."""
 
+    span = models.CharField(max_length=1)  # "d": the day; "m": the month beginning on `day`
     day = models.DateField()
     kind = models.CharField(max_length=20)
     home_unit_id = models.IntegerField()
@@ -136,7 +138,7 @@ class DayUnitTotal(models.Model):
     handling_minutes = models.BigIntegerField(default=0)  # their sum
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "kind", "home_unit_id", "category_root_id"],
+        constraints = [models.UniqueConstraint(fields=["span", "day", "kind", "home_unit_id", "category_root_id"],
                                                name="day_unit_total_key")]
 
     def __str__(self) -> str:
@@ -147,6 +149,7 @@ class DayCaseTotal(models.Model):
     """The summaries of one day per kind, channel, severity and customer class: received and the
     outcomes the breakdowns show."""
 
+    span = models.CharField(max_length=1)  # "d": the day; "m": the month beginning on `day`
     day = models.DateField()
     kind = models.CharField(max_length=20)
     channel = models.CharField(max_length=20)
@@ -159,7 +162,7 @@ class DayCaseTotal(models.Model):
     satisfied = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "kind", "channel", "severity", "customer_class"],
+        constraints = [models.UniqueConstraint(fields=["span", "day", "kind", "channel", "severity", "customer_class"],
                                                name="day_case_total_key")]
 
     def __str__(self) -> str:
@@ -170,6 +173,7 @@ class DayStageTotal(models.Model):
     """The decided stages (`StageFact`) of the cases of one day, kind and home unit, per timer
     code: how many, how many late."""
 
+    span = models.CharField(max_length=1)  # "d": the day; "m": the month beginning on `day`
     day = models.DateField()
     kind = models.CharField(max_length=20)
     home_unit_id = models.IntegerField()
@@ -178,7 +182,7 @@ class DayStageTotal(models.Model):
     late = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "kind", "home_unit_id", "code"],
+        constraints = [models.UniqueConstraint(fields=["span", "day", "kind", "home_unit_id", "code"],
                                                name="day_stage_total_key")]
 
     def __str__(self) -> str:

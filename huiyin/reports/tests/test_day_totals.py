@@ -27,30 +27,37 @@ OCT = {"unit": "bureau", "from": "2026-10-01", "to": "2026-10-31"}
 CASE_FLAGS = ("concluded", "resolved", "reached", "satisfied")
 
 
+def _spans(day: Any) -> tuple[tuple[str, Any], ...]:
+    return (("d", day), ("m", day.replace(day=1)))
+
+
 def _expected() -> dict[str, Counter[Any]]:
-    """The totals worked out in Python from the summaries (zero sums left out)."""
+    """The totals worked out in Python from the summaries, per day and per month (zero sums left
+    out)."""
     unit: Counter[Any] = Counter()
     case: Counter[Any] = Counter()
     stage: Counter[Any] = Counter()
     for f in CaseFact.objects.all():
         home = f.unit_id if f.unit_id is not None else f.owner_unit_id
-        ukey = (f.received_day, f.kind, home, f.category_root_id or 0)
-        unit[(*ukey, "received")] += 1
-        for flag in facts.FLAGS:
-            unit[(*ukey, flag)] += int(getattr(f, flag))
-        if f.concluded and f.handling_minutes is not None:
-            unit[(*ukey, "handling_cases")] += 1
-            unit[(*ukey, "handling_minutes")] += f.handling_minutes
-        ckey = (f.received_day, f.kind, f.channel, f.severity, f.customer_class)
-        case[(*ckey, "received")] += 1
-        for flag in CASE_FLAGS:
-            case[(*ckey, flag)] += int(getattr(f, flag))
+        for span in _spans(f.received_day):
+            ukey = (*span, f.kind, home, f.category_root_id or 0)
+            unit[(*ukey, "received")] += 1
+            for flag in facts.FLAGS:
+                unit[(*ukey, flag)] += int(getattr(f, flag))
+            if f.concluded and f.handling_minutes is not None:
+                unit[(*ukey, "handling_cases")] += 1
+                unit[(*ukey, "handling_minutes")] += f.handling_minutes
+            ckey = (*span, f.kind, f.channel, f.severity, f.customer_class)
+            case[(*ckey, "received")] += 1
+            for flag in CASE_FLAGS:
+                case[(*ckey, flag)] += int(getattr(f, flag))
     for s in StageFact.objects.select_related("fact"):
         f = s.fact
         home = f.unit_id if f.unit_id is not None else f.owner_unit_id
-        skey = (f.received_day, f.kind, home, s.code)
-        stage[(*skey, "n")] += 1
-        stage[(*skey, "late")] += int(s.late)
+        for span in _spans(f.received_day):
+            skey = (*span, f.kind, home, s.code)
+            stage[(*skey, "n")] += 1
+            stage[(*skey, "late")] += int(s.late)
     return {"unit": +unit, "case": +case, "stage": +stage}
 
 
@@ -58,15 +65,15 @@ def _stored() -> dict[str, Counter[Any]]:
     unit: Counter[Any] = Counter()
     for t in DayUnitTotal.objects.all():
         for col in ("received", *facts.FLAGS, "handling_cases", "handling_minutes"):
-            unit[(t.day, t.kind, t.home_unit_id, t.category_root_id, col)] += getattr(t, col)
+            unit[(t.span, t.day, t.kind, t.home_unit_id, t.category_root_id, col)] += getattr(t, col)
     case: Counter[Any] = Counter()
     for c in DayCaseTotal.objects.all():
         for col in ("received", *CASE_FLAGS):
-            case[(c.day, c.kind, c.channel, c.severity, c.customer_class, col)] += getattr(c, col)
+            case[(c.span, c.day, c.kind, c.channel, c.severity, c.customer_class, col)] += getattr(c, col)
     stage: Counter[Any] = Counter()
     for s in DayStageTotal.objects.all():
-        stage[(s.day, s.kind, s.home_unit_id, s.code, "n")] += s.n
-        stage[(s.day, s.kind, s.home_unit_id, s.code, "late")] += s.late
+        stage[(s.span, s.day, s.kind, s.home_unit_id, s.code, "n")] += s.n
+        stage[(s.span, s.day, s.kind, s.home_unit_id, s.code, "late")] += s.late
     # no row is kept at zero, and no sum goes below it
     assert not DayUnitTotal.objects.filter(received__lte=0).exists()
     assert not DayCaseTotal.objects.filter(received__lte=0).exists()
@@ -80,21 +87,21 @@ def _refresh(when: Any) -> None:
         assert facts.refresh(max_steps=1000)
 
 
-def _indicators(api: Any, when: Any, user: str = "leader") -> dict[str, Any]:
+def _indicators(api: Any, when: Any, user: str = "leader", params: dict[str, str] = OCT) -> dict[str, Any]:
     with time_machine.travel(when, tick=False):
-        r = api(user).get("/reports/indicators", **OCT)
+        r = api(user).get("/reports/indicators", **params)
     assert r.status_code == 200, r.content
     body: dict[str, Any] = r.json()
     return body
 
 
-def _without_totals(api: Any, when: Any) -> dict[str, Any]:
+def _without_totals(api: Any, when: Any, params: dict[str, str] = OCT) -> dict[str, Any]:
     """The same answer read from the summaries (the totals switched off), then the totals rebuilt."""
     Cursor.objects.filter(name=facts.TOTALS_CURSOR).update(position=0)
     try:
         assert not facts.totals_ready()
         with time_machine.travel(when, tick=False):
-            r = api("leader").get("/reports/indicators", **OCT)
+            r = api("leader").get("/reports/indicators", **params)
         assert r.status_code == 200, r.content
         body: dict[str, Any] = r.json()
         return body
@@ -114,6 +121,11 @@ def test_a_case_changed_after_october_moves_octobers_figures(api: Any) -> None:
     assert before["indicators"]["by_category"]["logistics_delivery"] == 1
     assert before["indicators"]["by_category"]["counterfeit"] == 1
     assert before == _without_totals(api, dec)
+    # a period of whole months and odd days (read as month rows and day rows), and a unit's subtree
+    for params in ({"unit": "bureau", "from": "2026-09-29", "to": "2026-11-02"},
+                   {"unit": "bureau", "from": "2026-09-01", "to": "2026-11-30"},
+                   {"unit": "county_a", "from": "2026-10-01", "to": "2026-10-31"}):
+        assert _indicators(api, dec, params=params) == _without_totals(api, dec, params=params), params
     # In December the leader classifies H (received 26 October, still open, not classified) as
     # counterfeit: October's figures move, a month after the period.
     with time_machine.travel(dec, tick=False):
@@ -158,6 +170,24 @@ ACTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("dispatcher", "reopen", {"reason": "客户再次反映"}),
     ("dispatcher", "mark_invalid", {"reason": "投诉对象不明确"}),
 )
+
+
+def test_a_period_is_read_as_its_whole_months_and_its_other_days() -> None:
+    from datetime import date
+
+    from huiyin.reports.indicators import _spans
+    from huiyin.reports.periods import Period
+
+    def spans(a: str, b: str) -> list[tuple[str, Any, Any]]:
+        return _spans(Period(date.fromisoformat(a), date.fromisoformat(b), "range"))
+
+    d = date.fromisoformat
+    assert spans("2026-10-01", "2026-10-31") == [("m", d("2026-10-01"), d("2026-10-31"))]
+    assert spans("2026-10-02", "2026-10-31") == [("d", d("2026-10-02"), d("2026-10-31"))]
+    assert spans("2026-09-29", "2026-12-02") == [("m", d("2026-10-01"), d("2026-11-30")),
+                                                 ("d", d("2026-09-29"), d("2026-09-30")),
+                                                 ("d", d("2026-12-01"), d("2026-12-02"))]
+    assert spans("2026-12-01", "2026-12-01") == [("d", d("2026-12-01"), d("2026-12-01"))]
 
 
 @pytest.mark.parametrize("seed", [7, 11, 29])
