@@ -93,6 +93,7 @@ class Scope:
     _read: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
     # Whether the per-day totals answer this scope (`_totals`): None until asked.
     _sees_all: bool | None = field(default=None, compare=False, repr=False)
+    _totals_ready: bool | None = field(default=None, compare=False, repr=False)  # asked once per scope
     _home: dict[int, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
@@ -146,7 +147,11 @@ class Scope:
             return False
         if not by_unit and self._home_units() is not None:
             return False
-        return self.sees_every_unit() and rollup.totals_ready()
+        if not self.sees_every_unit():
+            return False
+        if self._totals_ready is None:
+            self._totals_ready = rollup.totals_ready()
+        return self._totals_ready
 
     def _home_units(self) -> list[int] | None:
         """The unit filter on the totals' home unit (None: none, the unit is everything)."""
