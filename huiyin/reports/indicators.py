@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
@@ -188,17 +189,30 @@ class Scope:
         return n, total
 
     def _summed(self, model: Any, period: Period, group: tuple[str, ...], columns: tuple[str, ...]) -> list[dict[str, Any]]:
-        """The totals summed per `group` over the period (its months' rows and its days' rows)."""
-        merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for qs in self._day_totals(model, period):
-            for r in qs.values(*group).annotate(**{c: Sum(c) for c in columns}).order_by():
-                k = tuple(r[g] for g in group)
-                if k in merged:
-                    for c in columns:
-                        merged[k][c] += r[c]
-                else:
-                    merged[k] = r
-        return list(merged.values())
+        """The totals summed per `group` over the period (its months' rows and its days' rows): one
+        statement, written here rather than compiled by the ORM (two dozen `Sum`s cost ~10 ms of
+        Python a query, more than the database spends on these few hundred rows)."""
+        home = self._home_units()
+        if home is not None and not home:
+            return []
+        spans = _spans(period)
+        where = " OR ".join(["(span = %s AND day >= %s AND day <= %s)"] * len(spans))
+        params: list[Any] = [v for part in spans for v in part]
+        if self.kind:
+            where = f"({where}) AND kind = %s"
+            params.append(self.kind)
+        if home is not None:
+            where = f"({where}) AND home_unit_id IN ({', '.join(['%s'] * len(home))})"
+            params += home
+        keys = ", ".join(group)
+        sums = ", ".join(f"SUM({c})" for c in columns)
+        table = model._meta.db_table
+        with connection.cursor() as cur:
+            # our table and column names; every value is a parameter
+            cur.execute(f"SELECT {keys}, {sums} FROM {table} WHERE {where} GROUP BY {keys}", params)  # noqa: S608  # nosec B608
+            names = (*group, *columns)
+            return [dict(zip(names, (*row[:len(group)], *(int(v or 0) for v in row[len(group):])), strict=True))
+                    for row in cur.fetchall()]
 
     def grouped(self, period: Period, by: tuple[str, ...], flags: tuple[str, ...]) -> list[dict[str, Any]]:
         """The cohort's counts (`received` and each of `flags`) per combination of the columns
