@@ -2,13 +2,14 @@
 `huiyin.knowledge`), over words cut beforehand by `tokens` (rjieba + the preset's dictionary).
 
 - SQLite: an external-content FTS5 table `<table>_fts` (tokenizer unicode61 over the space-separated
-  words), kept by triggers on the table; ranked by bm25.
+  words), kept by triggers on the table.
 - PostgreSQL: a stored generated column `document tsvector` (`to_tsvector('simple', tokens)`)
-  with a GIN index; ranked by ts_rank.
+  with a GIN index.
 
 The words are cut in Python on both, so both databases find the same documents. A search looks at
-the newest `MATCH_WINDOW` matches (a hotline cares about recent cases; it bounds the cost of a
-common word over a million cases) and ranks them.
+the newest `MATCH_WINDOW` matches among the reader's cases (a hotline cares about recent cases; it
+bounds the cost of a common word over a million cases) and ranks them by BM25, computed here
+from the matches' words — the same order on both databases (docs/text-evaluation.md, "At scale").
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from huiyin.policies.services import active_policy
 from . import tokens
 from .models import CaseText
 
-# A search matches at most the newest MATCH_WINDOW cases with the words, ranked: a word in most of
-# a million cases (卷烟 at a tobacco bureau) must not cost reading them all; another word reaches
-# further back (docs/text.md).
+# A search ranks at most the newest MATCH_WINDOW cases with the words (in the reader's scope): a
+# word in most of a million cases (卷烟 at a tobacco bureau) must not cost reading them all;
+# another word reaches further back (docs/text.md). 1,000 = 50 pages of 20, and ranking them
+# costs ~10-20 ms of CPU at a million cases (5,000 cost ~4x as much; docs/text-evaluation.md).
 MATCH_WINDOW = 1000
 EXAMINE = 10_000  # matches looked at, at most, for the newest `window` in the caller's scope
 PROBE = 20_000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
@@ -248,7 +250,7 @@ def _exists(scope: QuerySet[Any] | None, outer_key: str) -> tuple[str, list[Any]
     compiled by Django into the index's own statement."""
     if scope is None:
         return "", []
-    sql, params = scope.filter(pk=RawSQL(outer_key, ())).values("pk").query.sql_with_params()  # nosec B611 - a column of this module's own statement
+    sql, params = scope.filter(pk=RawSQL(outer_key, ())).values("pk").query.sql_with_params()  # noqa: S611  # nosec B611 - a column of this module's own statement
     return f" WHERE EXISTS ({sql})", list(params)
 
 

@@ -108,9 +108,9 @@ def open_similar(user: User, *, subject: str, description: str = "", phone: str 
     if len(text) >= 4:
         ids = candidate_ids(text)
         if ids:
-            rows = list(base.filter(pk__in=ids[:CANDIDATES * 4]).select_related("unit")
-                        .only("id", "number", "subject", "description", "state", "received_at", "kind",
-                              "unit__name", "unit__code", "urge_count")[:CANDIDATES])
+            # whole rows: the page reads the version, and `workflow.possible` the policy and the
+            # units, of each case shown (deferred fields would cost a query each)
+            rows = list(base.filter(pk__in=ids[:CANDIDATES * 4]).select_related("unit")[:CANDIDATES])
             typed = bigrams(text)
             for c in rows:
                 if c.pk in found:
