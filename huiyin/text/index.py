@@ -41,7 +41,8 @@ from .models import CaseText
 # costs ~10-20 ms of CPU at a million cases (5,000 cost ~4x as much; docs/text-evaluation.md).
 MATCH_WINDOW = 1000
 EXAMINE = 10_000  # matches looked at, at most, for the newest `window` in the caller's scope
-PROBE = 20_000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
+PROBE = 10_000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
+PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows read in key order (measured)
 DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
 PG_DF_PROBE = 5000  # PostgreSQL: the newest rows read to estimate a word's share of the rows
 DF_TTL = 3600.0  # seconds a word's idf is kept in the process
@@ -124,7 +125,7 @@ class Index:
                 # the FTS walk newest first, the scope checked on each key and stopped by LIMIT;
                 # then the words of the rows kept (CROSS JOIN: the kept keys are the outer loop)
                 cur.execute(f"SELECT s.id, c.tokens FROM (SELECT m.rowid AS id FROM (SELECT rowid FROM {t}_fts "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                            f"WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s) m{exists} LIMIT %s) s "
+                            f"WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s) m{_where(exists)} LIMIT %s) s "
                             f"CROSS JOIN {t} c ON c.{k} = s.id",
                             [fts_query(terms), max(EXAMINE, window), *params, window])
                 return [(int(r[0]), str(r[1])) for r in cur.fetchall()]
@@ -134,36 +135,43 @@ class Index:
 
     def _pg_newest(self, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
         """PostgreSQL: a GIN match cannot be read in key order, and the planner guesses the number
-        of matches of several words badly (it multiplies their frequencies; words of one
-        complaint template come together), so the plan is chosen from a measurement. First the
-        newest `PROBE` rows are read in key order and matched (enough for any common word).
-        If the window is not full, the density found there decides the rest: the older rows in
-        key order when reaching the window that way reads fewer rows than all the matches
-        (dense words), else the GIN index's matches sorted by key (rare words)."""
+        of matches of several words badly (it multiplies their frequencies; the words of one
+        complaint template come together), so the plan is chosen here from a measurement. First
+        the newest `PROBE` rows are read in key order and matched: enough for a common word. If
+        the window is not full, the share of matches found there decides the rest: the older
+        rows in key order (reading about `need / share` rows, sequential pages) when that costs
+        less than fetching every match the GIN index finds (one page each, `PAGE_COST` times a
+        row read in order), else the GIN index's matches sorted by key. Either way at most
+        `EXAMINE` matches are checked against the scope."""
         t, k = self.table, self.key
         exists, params = _exists(scope, f"m.{k}")
-        out: list[tuple[int, str]] = []
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute("SET LOCAL enable_bitmapscan = off")
+            cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                        f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){exists} "
+                        f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
                         f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
             out = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
             if len(out) >= window:
                 return out
-            cur.execute(f"SELECT min({k}) FROM (SELECT {k} FROM {t} ORDER BY {k} DESC LIMIT %s) s", [PROBE])  # nosec B608 - the table and column names are this module's own constants; values are parameters
-            low = cur.fetchone()[0]
+            cur.execute(f"SELECT min({k}), count(*) FILTER (WHERE document @@ to_tsquery('simple', %s)) "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"FROM (SELECT {k}, document FROM {t} ORDER BY {k} DESC LIMIT %s) s", [query, PROBE])
+            low, matched = cur.fetchone()
             if low is None:
                 return out
-            density = len(out) / PROBE
-            older = low  # rows older than the probe, about; keys are dense enough for a guess
+            older = int(low)  # rows older than the probe, about (keys are dense enough for a guess)
             need = window - len(out)
-            ordered = density > 0 and need / density < density * older
+            share, visible = matched / PROBE, len(out) / PROBE
+            in_order = min(need / visible if visible else math.inf, EXAMINE / share if share else math.inf, older)
+            ordered = in_order < PAGE_COST * share * older
+            # the plan chosen above, whatever the planner's guess (no sequential scan of the table)
+            cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute("SET LOCAL enable_bitmapscan = " + ("off" if ordered else "on"))
             cur.execute("SET LOCAL enable_indexscan = " + ("on" if ordered else "off"))
-            cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+            cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
                         f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
-                        f"{exists} ORDER BY m.{k} DESC LIMIT %s", [query, low, EXAMINE, *params, need])
+                        f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
+                        f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
             out += [(int(r[0]), str(r[1])) for r in cur.fetchall()]
         return out
 
@@ -245,13 +253,21 @@ def bm25(rows: list[tuple[int, str]], idf: dict[str, float]) -> list[tuple[int, 
     return out
 
 
+def _where(cond: str) -> str:
+    return f" WHERE {cond}" if cond else ""
+
+
+def _and(cond: str) -> str:
+    return f" AND {cond}" if cond else ""
+
+
 def _exists(scope: QuerySet[Any] | None, outer_key: str) -> tuple[str, list[Any]]:
-    """` WHERE EXISTS (…)`: the row keyed by `outer_key` is in `scope` — the caller's filters
+    """`EXISTS (…)`: the row keyed by `outer_key` is in `scope` — the caller's filters
     compiled by Django into the index's own statement."""
     if scope is None:
         return "", []
     sql, params = scope.filter(pk=RawSQL(outer_key, ())).values("pk").query.sql_with_params()  # noqa: S611  # nosec B611 - a column of this module's own statement
-    return f" WHERE EXISTS ({sql})", list(params)
+    return f"EXISTS ({sql})", list(params)
 
 
 CASES = Index(table="text_casetext", key="case_id")
