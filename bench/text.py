@@ -100,7 +100,7 @@ def _summary(times: list[float], cpu: list[float] | None = None) -> dict[str, An
            "max_ms": round(max(times), 2) if times else None}
     if cpu:
         out.update(cpu_p50_ms=round(pct(cpu, 50), 2), cpu_p95_ms=round(pct(cpu, 95), 2))
-    out["load_avg"] = os.getloadavg()[0]
+    out["load_avg"] = round(os.getloadavg()[0], 2)
     return out
 
 

@@ -40,7 +40,7 @@ from .models import CaseText
 # another word reaches further back (docs/text.md). 1,000 = 50 pages of 20, and ranking them
 # costs ~10-20 ms of CPU at a million cases (5,000 cost ~4x as much; docs/text-evaluation.md).
 MATCH_WINDOW = 1000
-EXAMINE = 10_000  # matches looked at, at most, for the newest `window` in the caller's scope
+EXAMINE = 5000  # matches looked at, at most, for the newest `window` in the caller's scope (as before: 5,000)
 PROBE = 10_000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
 PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows read in key order (measured)
 DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
@@ -380,13 +380,25 @@ SEARCH = CaseSearch()
 # --- snippets --------------------------------------------------------------------------------------
 
 
-def snippet(parts: Iterable[str], query: str, *, width: int = 90, preset: str | None = None) -> SafeString:
+_UNSET: Any = object()
+
+
+def marker(query: str, *, preset: str | None = None) -> re.Pattern[str] | None:
+    """The pattern of the words of `query` to mark in a snippet (None: nothing to mark); made once
+    per search, not once per hit (it cuts the query's words)."""
+    marks = tokens.highlight_terms(query, preset=preset if preset is not None else active_preset())
+    return re.compile("|".join(re.escape(m) for m in marks), re.IGNORECASE) if marks else None
+
+
+def snippet(parts: Iterable[str], query: str, *, width: int = 90, preset: str | None = None,
+            pattern: re.Pattern[str] | None = _UNSET) -> SafeString:
     """The passage of `parts` around the first word of `query` found, HTML-escaped, the words
-    marked `<mark>`; the start of the text when none is found."""
+    marked `<mark>`; the start of the text when none is found. `pattern`: `marker(query)` when
+    the caller has it already."""
     text = " ".join(p.strip() for p in parts if p and p.strip())
     text = re.sub(r"\s+", " ", text)
-    marks = tokens.highlight_terms(query, preset=preset if preset is not None else active_preset())
-    pattern = re.compile("|".join(re.escape(m) for m in marks), re.IGNORECASE) if marks else None
+    if pattern is _UNSET:
+        pattern = marker(query, preset=preset)
     first = pattern.search(text) if pattern else None
     start = max(0, first.start() - width // 3) if first else 0
     window = text[start:start + width]
