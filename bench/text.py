@@ -210,8 +210,11 @@ def run(args: dict[str, Any], log: Any = print) -> dict[str, Any]:
     samples = int(args.get("samples", 30))
     budget_s = float(args.get("budget_s", 20.0))
     out: dict[str, Any] = {"search_goal_p95_ms": 100, "assist_goal_p95_ms": 150}
-    out["search"] = searches(samples, budget_s, log)
-    out["suggest"] = suggestions(samples, budget_s, int(args.get("train_rows", 20_000)), log)
+    parts = args.get("parts", ["search", "suggest"])  # `python -m bench.child text OUT '{"parts": ["search"]}'`
+    if "search" in parts:
+        out["search"] = searches(samples, budget_s, log)
+    if "suggest" in parts:
+        out["suggest"] = suggestions(samples, budget_s, int(args.get("train_rows", 20_000)), log)
     # BENCH_TEXT_SKIP_TRAINING=1 (the runner passes it on: not a HUIYIN_ variable): no training at
     # 100,000 rows, which takes minutes and is measured on its own
     if args.get("train_n") and os.environ.get("BENCH_TEXT_SKIP_TRAINING", "") not in ("1", "yes"):

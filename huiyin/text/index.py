@@ -41,7 +41,7 @@ from .models import CaseText
 # costs ~10-20 ms of CPU at a million cases (5,000 cost ~4x as much; docs/text-evaluation.md).
 MATCH_WINDOW = 1000
 EXAMINE = 5000  # matches looked at, at most, for the newest `window` in the caller's scope (as before: 5,000)
-PROBE = 10_000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
+PROBE = 5000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
 PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows read in key order (measured)
 DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
 PG_DF_PROBE = 5000  # PostgreSQL: the newest rows read to estimate a word's share of the rows
@@ -148,6 +148,8 @@ class Index:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute("SET LOCAL enable_bitmapscan = off")
             cur.execute("SET LOCAL enable_seqscan = off")
+            # no parallel workers: starting them cost ~60 ms on a busy machine, more than the scan
+            cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
                         f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
                         f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
