@@ -193,20 +193,19 @@ class Index:
     def idf(self, words: list[str]) -> dict[str, float]:
         """BM25's idf of each word, from its number of matches: counted when under `DF_PROBE`,
         else estimated from the key range its newest `DF_PROBE` matches span. Cached in the
-        process for `DF_TTL` seconds (a word's weight moves slowly)."""
+        process for `DF_TTL` seconds while the table's size moves less than 1 % (a word's weight
+        moves slowly)."""
         now = time.monotonic()
         out: dict[str, float] = {}
         t, k = self.table, self.key
         with connection.cursor() as cur:
-            total: int | None = None
+            cur.execute(f"SELECT max({k}) FROM {t}")  # nosec B608 - the table and column names are this module's own constants; values are parameters
+            total = int(cur.fetchone()[0] or 0)
             for w in words:
                 hit = _idf_cache.get((t, w))
-                if hit and now - hit[1] < DF_TTL:
+                if hit and now - hit[1] < DF_TTL and abs(hit[2] - total) <= total // 100:
                     out[w] = hit[0]
                     continue
-                if total is None:
-                    cur.execute(f"SELECT max({k}) FROM {t}")  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    total = int(cur.fetchone()[0] or 0)
                 if connection.vendor == "sqlite":
                     cur.execute(f"SELECT count(*), min(rowid) FROM (SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
                                 f"ORDER BY rowid DESC LIMIT %s)", [f'"{w}"', DF_PROBE])
@@ -222,7 +221,7 @@ class Index:
                 value = max(1e-6, math.log((total - df + 0.5) / (df + 0.5))) if total else 1.0
                 if len(_idf_cache) > 10_000:
                     _idf_cache.clear()
-                _idf_cache[(t, w)] = (value, now)
+                _idf_cache[(t, w)] = (value, now, total)
                 out[w] = value
         return out
 
@@ -230,7 +229,7 @@ class Index:
         return Q(**{f"{field}__in": [r[0] for r in self.newest_matches(terms)]})
 
 
-_idf_cache: dict[tuple[str, str], tuple[float, float]] = {}
+_idf_cache: dict[tuple[str, str], tuple[float, float, int]] = {}  # (idf, when, table size)
 K1, B = 1.2, 0.75  # BM25's usual constants (FTS5's bm25 uses the same)
 
 

@@ -154,3 +154,13 @@ def test_the_lists_filters_apply_before_the_window(api, monkeypatch) -> None:
     r = api("agent").get("/cases", q="断供", state="accepted")
     assert r.status_code == 200, r.content
     assert [c["number"] for c in r.json()["items"]] == [accepted]
+
+
+def test_bm25_ranks_more_occurrences_shorter_documents_and_rarer_words_higher() -> None:
+    from huiyin.text.index import bm25
+
+    rows = [(1, "物流 物流 配送"), (2, "物流 配送 延误 三天 电话 打不通"), (3, "物流 配送"), (4, "投诉 延误")]
+    score = dict(bm25(rows, {"物流": 1.0}))
+    assert score[1] > score[3] > score[2] and score[4] == 0
+    score = dict(bm25(rows, {"物流": 0.1, "延误": 2.0}))  # the rarer word weighs more
+    assert score[4] > score[3]
