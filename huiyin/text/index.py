@@ -46,6 +46,8 @@ PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows re
 DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
 PG_DF_PROBE = 5000  # PostgreSQL: the newest rows read to estimate a word's share of the rows
 DF_TTL = 3600.0  # seconds a word's idf is kept in the process
+PG_RESET = ("RESET enable_bitmapscan; RESET enable_seqscan; RESET enable_indexscan; "
+            "RESET max_parallel_workers_per_gather")
 
 
 def fts_query(terms: list[list[str]]) -> str:
@@ -143,38 +145,46 @@ class Index:
         less than fetching every match the GIN index finds (one page each, `PAGE_COST` times a
         row read in order), else the GIN index's matches sorted by key. Either way at most
         `EXAMINE` matches are checked against the scope."""
+        # SET LOCAL lasts to the end of the transaction, which may be the caller's (a savepoint's
+        # release keeps it): the settings are reset once the statements are done (an error rolls
+        # the savepoint back, and the settings with it)
+        with transaction.atomic(), connection.cursor() as cur:
+            out = self._pg_steps(cur, query, window, scope)
+            cur.execute(PG_RESET)
+        return out
+
+    def _pg_steps(self, cur: Any, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
         t, k = self.table, self.key
         exists, params = _exists(scope, f"m.{k}")
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SET LOCAL enable_bitmapscan = off")
-            cur.execute("SET LOCAL enable_seqscan = off")
-            # no parallel workers: starting them cost ~60 ms on a busy machine, more than the scan
-            cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                        f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
-                        f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
-            out = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
-            if len(out) >= window:
-                return out
-            cur.execute(f"SELECT min({k}), count(*) FILTER (WHERE document @@ to_tsquery('simple', %s)) "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                        f"FROM (SELECT {k}, document FROM {t} ORDER BY {k} DESC LIMIT %s) s", [query, PROBE])
-            low, matched = cur.fetchone()
-            if low is None:
-                return out
-            older = int(low)  # rows older than the probe, about (keys are dense enough for a guess)
-            need = window - len(out)
-            share, visible = matched / PROBE, len(out) / PROBE
-            in_order = min(need / visible if visible else math.inf, EXAMINE / share if share else math.inf, older)
-            ordered = in_order < PAGE_COST * share * older
-            # the plan chosen above, whatever the planner's guess (no sequential scan of the table)
-            cur.execute("SET LOCAL enable_seqscan = off")
-            cur.execute("SET LOCAL enable_bitmapscan = " + ("off" if ordered else "on"))
-            cur.execute("SET LOCAL enable_indexscan = " + ("on" if ordered else "off"))
-            cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                        f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
-                        f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
-                        f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
-            out += [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        cur.execute("SET LOCAL enable_bitmapscan = off")
+        cur.execute("SET LOCAL enable_seqscan = off")
+        # no parallel workers: starting them cost ~60 ms on a busy machine, more than the scan
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
+                    f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
+        out = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if len(out) >= window:
+            return out
+        cur.execute(f"SELECT min({k}), count(*) FILTER (WHERE document @@ to_tsquery('simple', %s)) "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"FROM (SELECT {k}, document FROM {t} ORDER BY {k} DESC LIMIT %s) s", [query, PROBE])
+        low, matched = cur.fetchone()
+        if low is None:
+            return out
+        older = int(low)  # rows older than the probe, about (keys are dense enough for a guess)
+        need = window - len(out)
+        share, visible = matched / PROBE, len(out) / PROBE
+        in_order = min(need / visible if visible else math.inf, EXAMINE / share if share else math.inf, older)
+        ordered = in_order < PAGE_COST * share * older
+        # the plan chosen above, whatever the planner's guess (no sequential scan of the table)
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SET LOCAL enable_bitmapscan = " + ("off" if ordered else "on"))
+        cur.execute("SET LOCAL enable_indexscan = " + ("on" if ordered else "off"))
+        cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
+                    f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
+                    f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
+        out += [(int(r[0]), str(r[1])) for r in cur.fetchall()]
         return out
 
     def ranked(self, terms: list[list[str]], *, window: int | None = None,
@@ -217,6 +227,7 @@ class Index:
                         cur.execute(f"SELECT count(*) FROM (SELECT document FROM {t} ORDER BY {k} DESC LIMIT %s) s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
                                     f"WHERE document @@ to_tsquery('simple', %s)", [PG_DF_PROBE, f"'{w}'"])
                         n = int(cur.fetchone()[0])
+                        cur.execute(PG_RESET)
                     df = n * total / PG_DF_PROBE if total > PG_DF_PROBE else float(n)
                 value = max(1e-6, math.log((total - df + 0.5) / (df + 0.5))) if total else 1.0
                 if len(_idf_cache) > 10_000:

@@ -164,3 +164,18 @@ def test_bm25_ranks_more_occurrences_shorter_documents_and_rarer_words_higher() 
     assert score[1] > score[3] > score[2] and score[4] == 0
     score = dict(bm25(rows, {"物流": 0.1, "延误": 2.0}))  # the rarer word weighs more
     assert score[4] > score[3]
+
+
+def test_a_search_leaves_the_planner_settings_of_the_transaction_as_they_were(api) -> None:
+    """PostgreSQL: the search forces its plan with SET LOCAL, which would outlive it in the
+    caller's transaction (the request's, the test's) and slow every later query there."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner settings")
+    new_case(api, subject="配送延误", description="卷烟配送延误三天")
+    assert found(api, "配送延误") and found(api, "完全没有的词语") == []
+    with connection.cursor() as cur:
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
+            cur.execute(f"SHOW {name}")
+            assert cur.fetchone()[0] == "on", name
