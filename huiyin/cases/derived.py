@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 from django.db.models import Q
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from .models import Case, Event
 
 Writer = Callable[["Case", "Event"], None]
@@ -38,9 +40,10 @@ class TextSearch(Protocol):
         """A Q keeping the cases whose indexed text matches `text` (None: nothing to search for,
         e.g. only punctuation)."""
 
-    def ranked_ids(self, text: str, *, limit: int) -> list[int] | None:
-        """The ids of the newest `limit` matching cases, best first (over all cases: the caller
-        narrows them to the reader's scope); None when there is nothing to search for."""
+    def ranked_ids(self, text: str, *, limit: int, scope: QuerySet[Case] | None = None) -> list[int] | None:
+        """The ids of the newest `limit` matching cases, best first: among `scope` (the reader's
+        cases under the list's filters) when given, else over all cases (the caller narrows
+        them); None when there is nothing to search for."""
 
 
 SEARCH: list[TextSearch] = []

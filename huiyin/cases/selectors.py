@@ -85,7 +85,7 @@ def text_query(text: str, *, user: User | None = None) -> Q:
     return _search(text, user)[0]
 
 
-SEARCH_WINDOW = 5000  # the newest full-text matches a search considers (text.index.MATCH_WINDOW)
+SEARCH_WINDOW = 1000  # the newest full-text matches a search ranks, in the reader's scope (text.index.MATCH_WINDOW)
 
 
 # --- i13b (issue 13: search at a million cases): the exact forms resolved to ids first ----------
@@ -134,15 +134,18 @@ def _pk_in(ids: list[int]) -> Q:
     return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))  # nosec B611 - a constant; the ids are one parameter
 
 
-def _search_parts(text: str, user: User | None) -> tuple[Q, list[int] | None, Q | None]:
+def _search_parts(text: str, user: User | None, scope: QuerySet[Case] | None = None,
+                  ) -> tuple[Q, list[int] | None, Q | None]:
     """(the filter, the full-text matches best first — None without a full-text search, the
-    exact forms' condition — None when the text has none)."""
+    exact forms' condition — None when the text has none). With `scope` (the reader's cases
+    under the list's filters), the full-text matches are the newest SEARCH_WINDOW among them,
+    found in the index's own statement."""
     q = text.strip()
     exact = exact_query(q, user)
     if exact is not None and CASE_NUMBER.match(q):
         return exact, None, exact
     backend = derived.search()
-    best = backend.ranked_ids(q, limit=SEARCH_WINDOW) if backend is not None else None
+    best = backend.ranked_ids(q, limit=SEARCH_WINDOW, scope=scope) if backend is not None else None
     full = _pk_in(best) if best is not None else Q(subject__icontains=q)
     return (exact | full if exact is not None else full), best, exact
 
@@ -157,12 +160,14 @@ def search_filter(user: User, qs: QuerySet[Case], text: str, *, ranked: bool) ->
     """`qs` narrowed by the search box. With `ranked`, the order `page` gives it is kept with
     it: exact matches (number, phone, account — newest first), then the full-text matches by
     relevance (bm25 / ts_rank; ties newest first)."""
-    cond, best, exact = _search_parts(text, user)
+    cond, best, exact = _search_parts(text, user, qs)
+    scoped = qs
     qs = qs.filter(cond)
     if not ranked or best is None:
         return qs
-    exact_ids = list(qs.filter(exact).order_by("-id").values_list("pk", flat=True)[:100]) if exact else []
-    # carried by the queryset to `page` (an alias is never selected); ids only, no SQL
+    exact_ids = list(scoped.filter(exact).order_by("-id").values_list("pk", flat=True)[:100]) if exact else []
+    # carried by the queryset to `page` (an alias is never selected); ids only, no SQL. Both lists
+    # are already within `qs`'s scope and filters: `page` reads no row to check them again.
     return qs.alias(search_exact=Value(",".join(map(str, exact_ids))),
                     search_order=Value(",".join(map(str, best))))
 # --- end i13b ---------------------------------------------------------------------------------
@@ -681,14 +686,14 @@ def _ids(alias: Any) -> list[int]:
 
 
 def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) -> tuple[list[Case], str | None]:
-    """A page of a search in its order (`search_filter`): the matches the reader may see under the
-    other filters are read once (at most SEARCH_WINDOW ids, by primary key), ordered in Python, and
-    the page's rows fetched by id. The cursor is the position reached (one integer, ≥ 1)."""
+    """A page of a search in its order (`search_filter`): the exact matches, then the full-text
+    matches (at most SEARCH_WINDOW ids), both already narrowed to the reader's scope and the other
+    filters by `search_filter`; the page's rows fetched by id. The cursor is the position reached
+    (one integer, ≥ 1)."""
     exact = _ids(qs.query.annotations["search_exact"])
     order = _ids(qs.query.annotations["search_order"])
-    visible = set(qs.values_list("pk", flat=True))
     seen = set(exact)
-    ordered = [pk for pk in exact if pk in visible] + [pk for pk in order if pk in visible and pk not in seen]
+    ordered = exact + [pk for pk in order if pk not in seen]  # both within the reader's scope (search_filter)
     try:
         start = max(0, int(cursor)) if cursor else 0
     except ValueError:

@@ -2,25 +2,29 @@
 `huiyin.knowledge`), over words cut beforehand by `tokens` (rjieba + the preset's dictionary).
 
 - SQLite: an external-content FTS5 table `<table>_fts` (tokenizer unicode61 over the space-separated
-  words), kept by triggers on the table; ranked by bm25.
+  words), kept by triggers on the table.
 - PostgreSQL: a stored generated column `document tsvector` (`to_tsvector('simple', tokens)`)
-  with a GIN index; ranked by ts_rank.
+  with a GIN index.
 
 The words are cut in Python on both, so both databases find the same documents. A search looks at
-the newest `MATCH_WINDOW` matches (a hotline cares about recent cases; it bounds the cost of a
-common word over a million cases) and ranks them.
+the newest `MATCH_WINDOW` matches among the reader's cases (a hotline cares about recent cases; it
+bounds the cost of a common word over a million cases) and ranks them by BM25, computed here
+from the matches' words — the same order on both databases (docs/text-evaluation.md, "At scale").
 """
 
 from __future__ import annotations
 
 import html
+import math
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -31,11 +35,19 @@ from huiyin.policies.services import active_policy
 from . import tokens
 from .models import CaseText
 
-# A search matches at most the newest MATCH_WINDOW cases with the words, ranked: a word in most of
-# a million cases (卷烟 at a tobacco bureau) must not cost reading them all; another word reaches
-# further back (docs/text.md).
-MATCH_WINDOW = 5000
-FIRST_CHUNK = 20_000  # PostgreSQL: ids scanned in the first step back from the newest (then doubled)
+# A search ranks at most the newest MATCH_WINDOW cases with the words (in the reader's scope): a
+# word in most of a million cases (卷烟 at a tobacco bureau) must not cost reading them all;
+# another word reaches further back (docs/text.md). 1,000 = 50 pages of 20, and ranking them
+# costs ~10-20 ms of CPU at a million cases (5,000 cost ~4x as much; docs/text-evaluation.md).
+MATCH_WINDOW = 1000
+EXAMINE = 5000  # matches looked at, at most, for the newest `window` in the caller's scope (as before: 5,000)
+PROBE = 5000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
+PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows read in key order (measured)
+DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
+PG_DF_PROBE = 5000  # PostgreSQL: the newest rows read to estimate a word's share of the rows
+DF_TTL = 3600.0  # seconds a word's idf is kept in the process
+PG_RESET = ("RESET enable_bitmapscan; RESET enable_seqscan; RESET enable_indexscan; "
+            "RESET max_parallel_workers_per_gather")
 
 
 def fts_query(terms: list[list[str]]) -> str:
@@ -97,45 +109,177 @@ class Index:
 
     # -- queries ------------------------------------------------------------------------------------
 
-    def newest_matches(self, terms: list[list[str]], *, window: int | None = None) -> list[tuple[int, float]]:
-        """(key, score) of the newest `window` matches, newest first; a higher score is better.
+    def newest_matches(self, terms: list[list[str]], *, window: int | None = None,
+                       scope: QuerySet[Any] | None = None) -> list[tuple[int, str]]:
+        """(key, indexed words) of the newest `window` matches, newest first — among the rows of
+        `scope` (a queryset of the keyed model: the caller's cases under the list's filters), in
+        the same statement, when given. At most `EXAMINE` matches are looked at for the scope (a
+        reader who sees few cases gets fewer hits, never a scan of a common word's every match).
 
-        SQLite: FTS5 walks the doclists newest first and stops. PostgreSQL: a GIN match cannot be
-        read in id order, and reading every match's row costs ~one page each; so the newest ids
-        are searched in steps (FIRST_CHUNK ids, then twice as many each time) until the window
-        is full — a bitmap AND of the GIN index and the primary key's range."""
+        SQLite: FTS5 walks the doclist newest first and stops; no bm25 in SQL (FTS5 computes its
+        idf by reading every match of every word: ~25 ms for a word in most of a million cases,
+        whatever the window). PostgreSQL: `_pg_newest`."""
         window = window or MATCH_WINDOW
-        t, k = self.table, self.key
         if connection.vendor == "sqlite":
+            t, k = self.table, self.key
+            exists, params = _exists(scope, "m.rowid")
             with connection.cursor() as cur:
-                cur.execute(f"SELECT rowid, -bm25({t}_fts) FROM {t}_fts WHERE {t}_fts MATCH %s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                            f"ORDER BY rowid DESC LIMIT %s", [fts_query(terms), window])
-                return [(int(r[0]), float(r[1])) for r in cur.fetchall()]
-        if connection.vendor != "postgresql":
-            return []
-        query = ts_query(terms)
-        out: list[tuple[int, float]] = []
-        with connection.cursor() as cur:
-            cur.execute(f"SELECT max({k}) FROM {t}")  # nosec B608 - the table and column names are this module's own constants; values are parameters
-            top = cur.fetchone()[0]
-            chunk = FIRST_CHUNK
-            while top is not None and top > 0 and len(out) < window:
-                low = max(0, top - chunk)
-                cur.execute(f"SELECT {k}, ts_rank(document, q) FROM {t}, to_tsquery('simple', %s) q "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                            f"WHERE document @@ q AND {k} > %s AND {k} <= %s ORDER BY {k} DESC LIMIT %s",
-                            [query, low, top, window - len(out)])
-                out += [(int(r[0]), float(r[1])) for r in cur.fetchall()]
-                top, chunk = low, chunk * 2
+                # the FTS walk newest first, the scope checked on each key and stopped by LIMIT;
+                # then the words of the rows kept (CROSS JOIN: the kept keys are the outer loop)
+                cur.execute(f"SELECT s.id, c.tokens FROM (SELECT m.rowid AS id FROM (SELECT rowid FROM {t}_fts "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                            f"WHERE {t}_fts MATCH %s ORDER BY rowid DESC LIMIT %s) m{_where(exists)} LIMIT %s) s "
+                            f"CROSS JOIN {t} c ON c.{k} = s.id",
+                            [fts_query(terms), max(EXAMINE, window), *params, window])
+                return [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if connection.vendor == "postgresql":
+            return self._pg_newest(ts_query(terms), window, scope)
+        return []
+
+    def _pg_newest(self, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
+        """PostgreSQL: a GIN match cannot be read in key order, and the planner guesses the number
+        of matches of several words badly (it multiplies their frequencies; the words of one
+        complaint template come together), so the plan is chosen here from a measurement. First
+        the newest `PROBE` rows are read in key order and matched: enough for a common word. If
+        the window is not full, the share of matches found there decides the rest: the older
+        rows in key order (reading about `need / share` rows, sequential pages) when that costs
+        less than fetching every match the GIN index finds (one page each, `PAGE_COST` times a
+        row read in order), else the GIN index's matches sorted by key. Either way at most
+        `EXAMINE` matches are checked against the scope."""
+        # SET LOCAL lasts to the end of the transaction, which may be the caller's (a savepoint's
+        # release keeps it): the settings are reset once the statements are done (an error rolls
+        # the savepoint back, and the settings with it)
+        with transaction.atomic(), connection.cursor() as cur:
+            out = self._pg_steps(cur, query, window, scope)
+            cur.execute(PG_RESET)
         return out
 
-    def ranked(self, terms: list[list[str]], *, window: int | None = None) -> list[int]:
-        """Keys of the newest `window` matches, best first (ties: newest first)."""
-        rows = self.newest_matches(terms, window=window)
-        rows.sort(key=lambda r: (-r[1], -r[0]))
-        return [r[0] for r in rows]
+    def _pg_steps(self, cur: Any, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
+        t, k = self.table, self.key
+        exists, params = _exists(scope, f"m.{k}")
+        cur.execute("SET LOCAL enable_bitmapscan = off")
+        cur.execute("SET LOCAL enable_seqscan = off")
+        # no parallel workers: starting them cost ~60 ms on a busy machine, more than the scan
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
+                    f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
+        out = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if len(out) >= window:
+            return out
+        cur.execute(f"SELECT min({k}), count(*) FILTER (WHERE document @@ to_tsquery('simple', %s)) "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"FROM (SELECT {k}, document FROM {t} ORDER BY {k} DESC LIMIT %s) s", [query, PROBE])
+        low, matched = cur.fetchone()
+        if low is None:
+            return out
+        older = int(low)  # rows older than the probe, about (keys are dense enough for a guess)
+        need = window - len(out)
+        share, visible = matched / PROBE, len(out) / PROBE
+        in_order = min(need / visible if visible else math.inf, EXAMINE / share if share else math.inf, older)
+        ordered = in_order < PAGE_COST * share * older
+        # the plan chosen above, whatever the planner's guess (no sequential scan of the table)
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SET LOCAL enable_bitmapscan = " + ("off" if ordered else "on"))
+        cur.execute("SET LOCAL enable_indexscan = " + ("on" if ordered else "off"))
+        cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
+                    f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
+                    f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
+        out += [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        return out
+
+    def ranked(self, terms: list[list[str]], *, window: int | None = None,
+               scope: QuerySet[Any] | None = None) -> list[int]:
+        """Keys of the newest `window` matches (in `scope`), best first by BM25 (ties: newest
+        first) — computed here over the matches' indexed words, the same on both databases."""
+        rows = self.newest_matches(terms, window=window, scope=scope)
+        if len(rows) < 2:
+            return [r[0] for r in rows]
+        words = sorted({w for alternatives in terms for alt in alternatives for w in alt.split()})
+        idf = self.idf(words) if len(words) > 1 else dict.fromkeys(words, 1.0)
+        scored = bm25(rows, idf)
+        scored.sort(key=lambda r: (-r[1], -r[0]))
+        return [r[0] for r in scored]
+
+    def idf(self, words: list[str]) -> dict[str, float]:
+        """BM25's idf of each word, from its number of matches: counted when under `DF_PROBE`,
+        else estimated from the key range its newest `DF_PROBE` matches span. Cached in the
+        process for `DF_TTL` seconds while the table's size moves less than 1 % (a word's weight
+        moves slowly)."""
+        now = time.monotonic()
+        out: dict[str, float] = {}
+        t, k = self.table, self.key
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT max({k}) FROM {t}")  # nosec B608 - the table and column names are this module's own constants; values are parameters
+            total = int(cur.fetchone()[0] or 0)
+            for w in words:
+                hit = _idf_cache.get((t, w))
+                if hit and now - hit[1] < DF_TTL and abs(hit[2] - total) <= total // 100:
+                    out[w] = hit[0]
+                    continue
+                if connection.vendor == "sqlite":
+                    cur.execute(f"SELECT count(*), min(rowid) FROM (SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH %s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                                f"ORDER BY rowid DESC LIMIT %s)", [f'"{w}"', DF_PROBE])
+                    n, low = cur.fetchone()
+                    df = float(n) if n < DF_PROBE else DF_PROBE * total / max(1, total - int(low) + 1)
+                else:  # the newest rows in key order: the share that matches
+                    with transaction.atomic():
+                        cur.execute("SET LOCAL enable_bitmapscan = off")
+                        cur.execute(f"SELECT count(*) FROM (SELECT document FROM {t} ORDER BY {k} DESC LIMIT %s) s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                                    f"WHERE document @@ to_tsquery('simple', %s)", [PG_DF_PROBE, f"'{w}'"])
+                        n = int(cur.fetchone()[0])
+                        cur.execute(PG_RESET)
+                    df = n * total / PG_DF_PROBE if total > PG_DF_PROBE else float(n)
+                value = max(1e-6, math.log((total - df + 0.5) / (df + 0.5))) if total else 1.0
+                if len(_idf_cache) > 10_000:
+                    _idf_cache.clear()
+                _idf_cache[(t, w)] = (value, now, total)
+                out[w] = value
+        return out
 
     def matches(self, terms: list[list[str]], field: str = "pk") -> Q:
         return Q(**{f"{field}__in": [r[0] for r in self.newest_matches(terms)]})
+
+
+_idf_cache: dict[tuple[str, str], tuple[float, float, int]] = {}  # (idf, when, table size)
+K1, B = 1.2, 0.75  # BM25's usual constants (FTS5's bm25 uses the same)
+
+
+def bm25(rows: list[tuple[int, str]], idf: dict[str, float]) -> list[tuple[int, float]]:
+    """(key, BM25 score) of each (key, indexed words) row for the query words of `idf`; the
+    average length is the rows' own (they are the newest matches: close enough to the index's)."""
+    # words counted in C: each word between two spaces of its own (the spaces doubled), and a
+    # document's length is its spaces plus one — no list of words is built per document
+    lengths = [text.count(" ") + 1 for _key, text in rows]
+    avg = sum(lengths) / len(lengths) or 1.0
+    wanted = [(f" {w} ", weight) for w, weight in idf.items()]
+    out = []
+    for (key, text), length in zip(rows, lengths, strict=True):
+        padded = f" {text.replace(' ', '  ')} "
+        norm = K1 * (1 - B + B * length / avg)
+        score = 0.0
+        for w, weight in wanted:
+            tf = padded.count(w)
+            if tf:
+                score += weight * tf * (K1 + 1) / (tf + norm)
+        out.append((key, score))
+    return out
+
+
+def _where(cond: str) -> str:
+    return f" WHERE {cond}" if cond else ""
+
+
+def _and(cond: str) -> str:
+    return f" AND {cond}" if cond else ""
+
+
+def _exists(scope: QuerySet[Any] | None, outer_key: str) -> tuple[str, list[Any]]:
+    """`EXISTS (…)`: the row keyed by `outer_key` is in `scope` — the caller's filters
+    compiled by Django into the index's own statement."""
+    if scope is None:
+        return "", []
+    sql, params = scope.filter(pk=RawSQL(outer_key, ())).values("pk").query.sql_with_params()  # noqa: S611  # nosec B611 - a column of this module's own statement
+    return f"EXISTS ({sql})", list(params)
 
 
 CASES = Index(table="text_casetext", key="case_id")
@@ -237,9 +381,9 @@ class CaseSearch:
         terms = self.terms(text)
         return CASES.matches(terms) if terms else None
 
-    def ranked_ids(self, text: str, *, limit: int) -> list[int] | None:
+    def ranked_ids(self, text: str, *, limit: int, scope: QuerySet[Case] | None = None) -> list[int] | None:
         terms = self.terms(text)
-        return CASES.ranked(terms, window=limit) if terms else None
+        return CASES.ranked(terms, window=limit, scope=scope) if terms else None
 
 
 SEARCH = CaseSearch()
@@ -248,13 +392,25 @@ SEARCH = CaseSearch()
 # --- snippets --------------------------------------------------------------------------------------
 
 
-def snippet(parts: Iterable[str], query: str, *, width: int = 90, preset: str | None = None) -> SafeString:
+_UNSET: Any = object()
+
+
+def marker(query: str, *, preset: str | None = None) -> re.Pattern[str] | None:
+    """The pattern of the words of `query` to mark in a snippet (None: nothing to mark); made once
+    per search, not once per hit (it cuts the query's words)."""
+    marks = tokens.highlight_terms(query, preset=preset if preset is not None else active_preset())
+    return re.compile("|".join(re.escape(m) for m in marks), re.IGNORECASE) if marks else None
+
+
+def snippet(parts: Iterable[str], query: str, *, width: int = 90, preset: str | None = None,
+            pattern: re.Pattern[str] | None = _UNSET) -> SafeString:
     """The passage of `parts` around the first word of `query` found, HTML-escaped, the words
-    marked `<mark>`; the start of the text when none is found."""
+    marked `<mark>`; the start of the text when none is found. `pattern`: `marker(query)` when
+    the caller has it already."""
     text = " ".join(p.strip() for p in parts if p and p.strip())
     text = re.sub(r"\s+", " ", text)
-    marks = tokens.highlight_terms(query, preset=preset if preset is not None else active_preset())
-    pattern = re.compile("|".join(re.escape(m) for m in marks), re.IGNORECASE) if marks else None
+    if pattern is _UNSET:
+        pattern = marker(query, preset=preset)
     first = pattern.search(text) if pattern else None
     start = max(0, first.start() - width // 3) if first else 0
     window = text[start:start + width]

@@ -12,7 +12,7 @@ from huiyin.cases.access import complainant_view
 from huiyin.cases.models import Case, Event
 from huiyin.org.models import User
 
-from .index import TEXT_FIELDS, active_preset, snippet
+from .index import TEXT_FIELDS, active_preset, marker, snippet
 
 
 @dataclass
@@ -32,11 +32,11 @@ def search(user: User, q: str, *, cursor: str | int | None = None, limit: int = 
         for case_id, comment in (Event.objects.filter(case_id__in=[c.pk for c in rows]).exclude(comment="")
                                  .exclude(action="rule").order_by("id").values_list("case_id", "comment")):
             comments.setdefault(case_id, []).append(comment)
-    preset = active_preset()
+    pattern = marker(q, preset=active_preset()) if rows else None
     hits = []
     for c in rows:
         parts = [str(getattr(c, name) or "") for name in TEXT_FIELDS] + comments.get(c.pk, [])
         person = complainant_view(user, c, listing=True)
-        hits.append(Hit(case=c, snippet=snippet(parts, q, preset=preset), exact=getattr(c, "search_pos", 1) == 0,
+        hits.append(Hit(case=c, snippet=snippet(parts, q, pattern=pattern), exact=getattr(c, "search_pos", 1) == 0,
                         person={"name": person["name"], "phone": person["phone"]}))
     return hits, next_cursor

@@ -130,3 +130,52 @@ def test_a_word_in_very_many_cases_finds_the_newest_of_them(api, monkeypatch) ->
     numbers = [new_case(api, subject=f"常见问题{i}", description="卷烟")["number"] for i in range(4)]
     assert sorted(found(api, "卷烟")) == sorted(numbers[-2:])
     assert found(api, "卷烟 常见问题0") == [numbers[0]]  # another word reaches further back
+
+
+def test_the_newest_matches_are_counted_among_the_readers_own_cases(api, monkeypatch) -> None:
+    """The window (the newest SEARCH_WINDOW matches) is taken within the reader's scope: newer
+    matches elsewhere do not push a handler's own cases out of its search."""
+    from huiyin.cases import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 2)
+    mine = [case_in(api, "accepted", subject=f"县局A假烟线索{i}", description="假烟线索核查") for i in range(2)]
+    for i in range(3):  # newer, not dispatched: outside handler_a's scope
+        new_case(api, subject=f"未派单假烟线索{i}", description="假烟线索核查")
+    assert sorted(found(api, "假烟线索", "handler_a")) == sorted(mine)
+    assert found(api, "假烟线索", "handler_b") == []
+
+
+def test_the_lists_filters_apply_before_the_window(api, monkeypatch) -> None:
+    from huiyin.cases import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 1)
+    accepted = case_in(api, "accepted", subject="县局A断供投诉", description="卷烟断供")
+    new_case(api, subject="新的断供投诉", description="卷烟断供")
+    r = api("agent").get("/cases", q="断供", state="accepted")
+    assert r.status_code == 200, r.content
+    assert [c["number"] for c in r.json()["items"]] == [accepted]
+
+
+def test_bm25_ranks_more_occurrences_shorter_documents_and_rarer_words_higher() -> None:
+    from huiyin.text.index import bm25
+
+    rows = [(1, "物流 物流 配送"), (2, "物流 配送 延误 三天 电话 打不通"), (3, "物流 配送"), (4, "投诉 延误")]
+    score = dict(bm25(rows, {"物流": 1.0}))
+    assert score[1] > score[3] > score[2] and score[4] == 0
+    score = dict(bm25(rows, {"物流": 0.1, "延误": 2.0}))  # the rarer word weighs more
+    assert score[4] > score[3]
+
+
+def test_a_search_leaves_the_planner_settings_of_the_transaction_as_they_were(api) -> None:
+    """PostgreSQL: the search forces its plan with SET LOCAL, which would outlive it in the
+    caller's transaction (the request's, the test's) and slow every later query there."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner settings")
+    new_case(api, subject="配送延误", description="卷烟配送延误三天")
+    assert found(api, "配送延误") and found(api, "完全没有的词语") == []
+    with connection.cursor() as cur:
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
+            cur.execute(f"SHOW {name}")
+            assert cur.fetchone()[0] == "on", name
