@@ -56,3 +56,21 @@ def test_it_pickles_and_counts_in_chunks(monkeypatch):
     assert (whole != chunked).nnz == 0
     again = pickle.loads(pickle.dumps(chunked_model))  # noqa: S301 - our own object, just pickled
     assert (again.transform(NEW) != chunked_model.transform(NEW)).nnz == 0
+
+
+def test_word_blocks_cut_once_give_the_same_features():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from huiyin.text.blocks import fit_block, transform_block
+    from huiyin.text.tokens import WordAnalyzer, normalise
+
+    texts = [normalise(t) for t in TRAIN]
+    for subject in (False, True):
+        analyzer = WordAnalyzer("tobacco", first_line=subject)
+        assert analyzer.many(texts) == [analyzer(t) for t in texts]
+        plain = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True).fit(texts)
+        vec, x = fit_block(TfidfVectorizer(analyzer=WordAnalyzer("tobacco", first_line=subject), sublinear_tf=True), texts)
+        assert vec.vocabulary_ == plain.vocabulary_
+        assert isinstance(vec.analyzer, WordAnalyzer)  # the stored model cuts raw text again
+        assert abs(x - plain.transform(texts)).max() < 1e-6
+        assert abs(transform_block(vec, NEW) - plain.transform(NEW)).max() < 1e-6
