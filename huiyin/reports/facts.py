@@ -11,12 +11,20 @@ past period reads what is known now.
 The job (`step`) follows the timeline by event id (`reports.follow`: each event read when seen and
 again once settled). A first run on an existing database summarises every case by id
 (`facts_built`), then follows the events from the last one that existed when it began.
+
+The per-day totals (`DayUnitTotal`, `DayCaseTotal`, `DayStageTotal`) are sums of the summaries
+by the Beijing day of receipt and a few columns, for the whole organisation's dashboard. The same
+transaction that rewrites a case's summary subtracts its old row from them and adds its new one
+(`_apply_totals`), behind a lock on the `totals` cursor, so they equal a GROUP BY over the
+summaries at every commit. They are built in one statement each from the summaries when the first
+build ends, and again by `rebuild_totals` (`huiyin report rebuild-totals`; also when the cursor
+is missing, e.g. after an upgrade): until then the reports read the summaries themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -45,7 +53,7 @@ from huiyin.policies.services import config_for
 from huiyin.sla import calendar as cal
 
 from .follow import follow, start_at
-from .models import CaseFact, Cursor, StageFact
+from .models import CaseFact, Cursor, DayCaseTotal, DayStageTotal, DayUnitTotal, StageFact
 
 FLAGS = tuple(name for name in outcomes.OUTCOMES if name != "valid")
 BATCH = 500  # cases summarised per transaction (following the timeline)
@@ -150,6 +158,9 @@ def _summarise(where: Q) -> int:
     t_sql, t_params = timers.query.sql_with_params()
     ids_sql, ids_params = Case.objects.filter(where).values("pk").order_by().query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cur:
+        totals = _totals_lock()
+        if totals:
+            old_days = _apply_totals(cur, f"IN ({ids_sql})", ids_params, sign=-1)
         # the SQL is Django's, compiled from our querysets, and our table names; values are parameters
         cur.execute(f"DELETE FROM {stages} WHERE fact_id IN ({ids_sql})", ids_params)  # noqa: S608  # nosec B608
         cur.execute(f"DELETE FROM {facts} WHERE case_id IN ({ids_sql})", ids_params)  # noqa: S608  # nosec B608
@@ -158,6 +169,8 @@ def _summarise(where: Q) -> int:
         stage_sql = f"INSERT INTO {stages} (fact_id, code, late) SELECT t.case_id, t.code, t.late = 1 FROM ({t_sql}) t"  # noqa: S608  # nosec B608
         cur.execute(stage_sql, t_params)
         _handling_minutes(where)
+        if totals:
+            _apply_totals(cur, f"IN ({ids_sql})", ids_params, sign=1, days=old_days)
     return max(n, 0)
 
 
@@ -179,6 +192,8 @@ def step(*, now: Any = None) -> int:
     left to do): the initial build by case id, then the cases of new and of settled events."""
     if not Cursor.objects.filter(name="facts_complete").exists():
         return _build_step(_cursor("facts_built"))
+    if not totals_ready():
+        return max(rebuild_totals(), 1)
     return follow("facts", Q(), compute, now=now, batch=BATCH)
 
 
@@ -192,6 +207,7 @@ def _build_step(built: Cursor) -> int:
     if first is None:
         start_at("facts", _cursor("facts_build_from").position)
         Cursor.objects.get_or_create(name="facts_complete", defaults={"position": 1})
+        rebuild_totals()
         return 0
     last = first + BUILD_BATCH - 1
     n = compute_range(first, last)
@@ -206,3 +222,130 @@ def refresh(*, max_steps: int = 20) -> bool:
         if step() == 0:
             return True
     return False
+
+
+# --- the per-day totals -------------------------------------------------------------------------
+
+TOTALS_CURSOR = "totals"  # position 1: the per-day totals are built and kept
+
+
+def _on(flag: str) -> str:
+    return f"CASE WHEN f.{flag} THEN 1 ELSE 0 END"
+
+
+_HANDLED = "f.concluded AND f.handling_minutes IS NOT NULL"
+# Each per-day total: its table, its key (column → expression over the summary `f`, and the stage
+# `s`), its sums (column → expression summed), the rows it sums (FROM … JOIN …) and the summary's
+# id column. A missing unit or category is 0 in the key.
+_TOTALS: tuple[tuple[Any, dict[str, str], dict[str, str], str, str], ...] = (
+    (DayUnitTotal,
+     {"day": "f.received_day", "kind": "f.kind", "home_unit_id": "COALESCE(f.unit_id, f.owner_unit_id)",
+      "category_root_id": "COALESCE(f.category_root_id, 0)"},
+     {"received": "1", **{flag: _on(flag) for flag in FLAGS},
+      "handling_cases": f"CASE WHEN {_HANDLED} THEN 1 ELSE 0 END",
+      "handling_minutes": f"CASE WHEN {_HANDLED} THEN f.handling_minutes ELSE 0 END"},
+     f"{CaseFact._meta.db_table} f", "f.case_id"),
+    (DayCaseTotal,
+     {"day": "f.received_day", "kind": "f.kind", "channel": "f.channel", "severity": "f.severity",
+      "customer_class": "f.customer_class"},
+     {"received": "1", **{flag: _on(flag) for flag in ("concluded", "resolved", "reached", "satisfied")}},
+     f"{CaseFact._meta.db_table} f", "f.case_id"),
+    (DayStageTotal,
+     {"day": "f.received_day", "kind": "f.kind", "home_unit_id": "COALESCE(f.unit_id, f.owner_unit_id)",
+      "code": "s.code"},
+     {"n": "1", "late": "CASE WHEN s.late THEN 1 ELSE 0 END"},
+     f"{StageFact._meta.db_table} s JOIN {CaseFact._meta.db_table} f ON f.case_id = s.fact_id", "s.fact_id"),
+)
+
+
+def _check_totals() -> None:
+    for model, key, sums, _src, _id in _TOTALS:
+        wanted = [f.column for f in model._meta.concrete_fields if f.column not in ("id", "span")]
+        if wanted != [*key, *sums]:  # a column added to a total needs its expression here
+            raise RuntimeError(f"reports.facts: {model.__name__}'s columns changed: {wanted} != {[*key, *sums]}")
+
+
+_check_totals()
+
+
+SPANS = ("d", "m")  # the totals per day, and per month (`day`: the month's first day)
+
+
+def _month_of(expr: str) -> str:
+    """SQL: the first day of the month of the date `expr`."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {expr}) AS date)"
+    return f"date({expr}, 'start of month')"
+
+
+def _totals_select(key: dict[str, str], sums: dict[str, str], source: str, where: str, sign: int, span: str) -> str:
+    exprs = [_month_of(e) if c == "day" and span == "m" else e for c, e in key.items()]
+    values = ", ".join(f"{'-' if sign < 0 else ''}SUM({expr})" for expr in sums.values())
+    group = ", ".join(str(i) for i in range(2, len(key) + 2))
+    return f"SELECT '{span}', {', '.join(exprs)}, {values} FROM {source} WHERE {where} GROUP BY {group}"  # noqa: S608  # nosec B608 (ours)
+
+
+def _month_start(day: Any) -> date:
+    d = day if isinstance(day, date) else date.fromisoformat(str(day))
+    return d.replace(day=1)
+
+
+def _apply_totals(cur: Any, ids_in: str, params: tuple[Any, ...], *, sign: int, days: list[Any] | None = None) -> list[Any]:
+    """Add (sign 1) or subtract (sign -1) the summaries of the cases whose id is `ids_in` to the
+    per-day and per-month totals: one INSERT … SELECT … GROUP BY … ON CONFLICT per total and span
+    (SQLite ≥ 3.24 and PostgreSQL both have it). Subtracting returns the days it touched; adding
+    then deletes the rows of those days (and their months) left at zero."""
+    if sign < 0:
+        cur.execute(f"SELECT DISTINCT f.received_day FROM {CaseFact._meta.db_table} f WHERE f.case_id {ids_in}",  # noqa: S608  # nosec B608 (ours)
+                    params)
+        days = [row[0] for row in cur.fetchall()]
+        if not days:
+            return []
+    for model, key, sums, source, id_column in _TOTALS:
+        table = model._meta.db_table
+        columns = ", ".join(["span", *key, *sums])
+        update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+        for span in SPANS:
+            select = _totals_select(key, sums, source, f"{id_column} {ids_in}", sign, span)
+            cur.execute(f"INSERT INTO {table} ({columns}) {select} "  # nosec B608 (our names; values are parameters)
+                        f"ON CONFLICT ({', '.join(['span', *key])}) DO UPDATE SET {update}", params)
+        if sign > 0 and days:
+            months = sorted({_month_start(d) for d in days})
+            for span, keys in (("d", days), ("m", months)):
+                marks = ", ".join(["%s"] * len(keys))
+                cur.execute(f"DELETE FROM {table} WHERE span = %s AND {next(iter(sums))} = 0 AND day IN ({marks})",  # noqa: S608  # nosec B608 (ours)
+                            [span, *keys])
+    return days or []
+
+
+def _totals_lock() -> bool:
+    """In a transaction: wait for any other rewrite of the totals (the row lock of their cursor on
+    PostgreSQL; SQLite's transactions are serial) and say whether the totals are kept."""
+    return list(Cursor.objects.select_for_update().filter(name=TOTALS_CURSOR).values_list("position", flat=True)) == [1]
+
+
+def totals_ready() -> bool:
+    """Whether the per-day totals equal the summaries (built, and kept since)."""
+    return Cursor.objects.filter(name=TOTALS_CURSOR, position=1).exists()
+
+
+def rebuild_totals() -> int:
+    """Build the per-day totals again from the summaries, one INSERT … SELECT … GROUP BY each, in
+    one transaction; returns how many rows."""
+    from django.db import connection
+
+    Cursor.objects.get_or_create(name=TOTALS_CURSOR)
+    rows = 0
+    with transaction.atomic(), connection.cursor() as cur:
+        _totals_lock()
+        for model, key, sums, source, _id in _TOTALS:
+            table = model._meta.db_table
+            cur.execute(f"DELETE FROM {table}", ())  # noqa: S608  # nosec B608 (our names)
+            for span in SPANS:
+                select = _totals_select(key, sums, source, "1 = 1", 1, span)
+                cur.execute(f"INSERT INTO {table} ({', '.join(['span', *key, *sums])}) {select}", ())  # nosec B608 (ours)
+                rows += max(cur.rowcount, 0)
+        Cursor.objects.filter(name=TOTALS_CURSOR).update(position=1, updated_at=timezone.now())
+    return rows

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from huiyin.cases import outcomes
@@ -32,7 +32,8 @@ from huiyin.org.access import grants, subtree_ids, visible_unit_ids
 from huiyin.org.models import Unit, User
 from huiyin.policies.services import active_policy, config_for
 
-from .models import MEASURE_SCALE, BusinessVolume, CaseFact, StageFact
+from . import facts as rollup
+from .models import MEASURE_SCALE, BusinessVolume, CaseFact, DayCaseTotal, DayStageTotal, DayUnitTotal, StageFact
 from .periods import Period, month
 
 
@@ -90,6 +91,10 @@ class Scope:
     # report read each grouping once and derive every figure of it in Python (docs/indicators.md,
     # "Performance").
     _read: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+    # Whether the per-day totals answer this scope (`_totals`): None until asked.
+    _sees_all: bool | None = field(default=None, compare=False, repr=False)
+    _totals_ready: bool | None = field(default=None, compare=False, repr=False)  # asked once per scope
+    _home: dict[int, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
         f = ListFilters(date_from=period.start, date_to=period.end, within=self.unit, kind=self.kind)
@@ -121,16 +126,93 @@ class Scope:
         if self.unit is not None:
             ids = subtree_ids({self.unit.path})
             q &= Q(unit_id__in=ids) | Q(unit_id__isnull=True, owner_unit_id__in=ids)
-        visible = visible_unit_ids(self.user)
-        if not set(Unit.objects.values_list("id", flat=True)) <= set(visible):  # else every case is in scope
+        if not self.sees_every_unit():  # else every case is in scope
+            visible = visible_unit_ids(self.user)
             co = CoHandling.objects.filter(case_id=OuterRef("case_id"), unit_id__in=visible, active=True)
             q &= Q(owner_unit_id__in=visible) | Q(unit_id__in=visible) | Q(Exists(co))
         return q
+
+    def sees_every_unit(self) -> bool:
+        if self._sees_all is None:
+            self._sees_all = set(Unit.objects.values_list("id", flat=True)) <= set(visible_unit_ids(self.user))
+        return self._sees_all
+
+    def _totals(self, period: Period, *, by_unit: bool) -> bool:
+        """Whether the per-day totals (`reports.facts`) give this cohort: no further filter, a
+        caller who sees every unit (the leader, the supervisor, the organisation's report), the
+        totals kept — then the cohort is every summary of the days of the period (of the kind),
+        and of the unit's subtree by the home unit (`by_unit`: the totals that have one; the
+        others only when the unit is the whole organisation). Else the summaries are read."""
+        if self.extra or not (EARLIEST_YEAR <= period.start.year and period.end.year <= LATEST_YEAR):
+            return False
+        if not by_unit and self._home_units() is not None:
+            return False
+        if not self.sees_every_unit():
+            return False
+        if self._totals_ready is None:
+            self._totals_ready = rollup.totals_ready()
+        return self._totals_ready
+
+    def _home_units(self) -> list[int] | None:
+        """The unit filter on the totals' home unit (None: none, the unit is everything)."""
+        if self.unit is None:
+            return None
+        if self.unit.pk not in self._home:
+            ids = subtree_ids({self.unit.path})
+            self._home[self.unit.pk] = None if set(Unit.objects.values_list("id", flat=True)) <= set(ids) else ids
+        return self._home[self.unit.pk]
+
+    def _day_totals(self, model: Any, period: Period, *, days_only: bool = False) -> list[QuerySet[Any]]:
+        """The totals' rows of the period, of the kind and unit: its whole months as one row each
+        (span "m") and its other days one by one (span "d"); `days_only`: every day."""
+        parts = [("d", period.start, period.end)] if days_only else _spans(period)
+        out = []
+        for span, first, last in parts:
+            qs = model.objects.filter(span=span, day__gte=first, day__lte=last)
+            if self.kind:
+                qs = qs.filter(kind=self.kind)
+            home = self._home_units()
+            if home is not None:
+                qs = qs.filter(home_unit_id__in=home)
+            out.append(qs)
+        return out
+
+    def handling_sums(self, period: Period) -> tuple[int, int] | None:
+        """(cases, minutes) of `handling_time` from the totals, when they give this cohort."""
+        if not self._totals(period, by_unit=True):
+            return None
+        n = total = 0
+        for qs in self._day_totals(DayUnitTotal, period):
+            agg = qs.aggregate(n=Sum("handling_cases"), total=Sum("handling_minutes"))
+            n, total = n + int(agg["n"] or 0), total + int(agg["total"] or 0)
+        return n, total
+
+    def _summed(self, model: Any, period: Period, group: tuple[str, ...], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The totals summed per `group` over the period (its months' rows and its days' rows)."""
+        merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for qs in self._day_totals(model, period):
+            for r in qs.values(*group).annotate(**{c: Sum(c) for c in columns}).order_by():
+                k = tuple(r[g] for g in group)
+                if k in merged:
+                    for c in columns:
+                        merged[k][c] += r[c]
+                else:
+                    merged[k] = r
+        return list(merged.values())
 
     def grouped(self, period: Period, by: tuple[str, ...], flags: tuple[str, ...]) -> list[dict[str, Any]]:
         """The cohort's counts (`received` and each of `flags`) per combination of the columns
         `by`, read once per scope, period and grouping."""
         key = (period.start, period.end, by, flags)
+        if key not in self._read and by in (BY_UNIT, BY_CASE) and self._totals(period, by_unit=by == BY_UNIT):
+            model = DayUnitTotal if by == BY_UNIT else DayCaseTotal
+            group = ("home_unit_id", "category_root_id") if by == BY_UNIT else by
+            rows = self._summed(model, period, group, ("received", *flags))
+            for r in rows if by == BY_UNIT else ():
+                # the home unit stands for both: a row's unit is its handling unit, else its owner
+                r["unit_id"] = r["owner_unit_id"] = r.pop("home_unit_id")
+                r["category_root_id"] = r["category_root_id"] or None
+            self._read[key] = rows
         if key not in self._read:
             sums = {flag: Count("pk", filter=Q(**{flag: True})) for flag in flags}
             self._read[key] = list(self.facts(period).values(*by).annotate(received=Count("pk"), **sums).order_by())
@@ -139,12 +221,33 @@ class Scope:
     def stage_rows(self, period: Period) -> list[dict[str, Any]]:
         """The cohort's decided stages per handling unit and timer code: (n, late)."""
         key = (period.start, period.end, "stages")
+        if key not in self._read and self._totals(period, by_unit=True):
+            self._read[key] = [{"fact__unit_id": r["home_unit_id"], "fact__owner_unit_id": r["home_unit_id"],
+                                "code": r["code"], "n": r["n"], "late": r["late"]}
+                               for r in self._summed(DayStageTotal, period, ("home_unit_id", "code"), ("n", "late"))]
         if key not in self._read:
             self._read[key] = cast(list[dict[str, Any]], list(
                 StageFact.objects.filter(fact__in=self.facts(period))
                 .values("fact__unit_id", "fact__owner_unit_id", "code")
                 .annotate(n=Count("pk"), late=Count("pk", filter=Q(late=True))).order_by()))
         return self._read[key]
+
+
+def _spans(period: Period) -> list[tuple[str, Any, Any]]:
+    """The period as the per-day totals read it: its whole months (span "m", their first days)
+    and the days before and after them (span "d")."""
+    first = period.start if period.start.day == 1 else month(period.start).end + timedelta(days=1)
+    last = first
+    while month(last).end <= period.end:
+        last = month(last).end + timedelta(days=1)
+    if last == first:  # no whole month
+        return [("d", period.start, period.end)]
+    parts = [("m", first, last - timedelta(days=1))]
+    if period.start < first:
+        parts.append(("d", period.start, first - timedelta(days=1)))
+    if last <= period.end:
+        parts.append(("d", last, period.end))
+    return parts
 
 
 # The two groupings every figure of a cohort comes from: by handling unit and content class (the
@@ -242,7 +345,7 @@ def compute(scope: Scope, period: Period, *, breakdowns: bool = True) -> Figures
     return Figures(
         scope=scope, period=period, counts=counts, stages=stages,
         breakdowns=_breakdowns(scope, period) if breakdowns and counts["received"] else {d: [] for d in DIMENSIONS},
-        handling=handling_time(scope.facts(period)) if breakdowns else {},
+        handling=handling_time(scope.facts(period), known=scope.handling_sums(period)) if breakdowns else {},
         volumes=per_volume(scope, period) if breakdowns else [],
     )
 
@@ -292,16 +395,20 @@ def drill_key(dim: str, code: str) -> dict[str, Any]:
     return {dim: code} if code else {}
 
 
-def handling_time(qs: QuerySet[CaseFact]) -> dict[str, Any]:
+def handling_time(qs: QuerySet[CaseFact], *, known: tuple[int, int] | None = None) -> dict[str, Any]:
     """Average and 90th percentile (nearest rank) of the working days from receipt to the last
-    closing, over the concluded cases of the cohort."""
-    minutes: list[int] = sorted(m for m in qs.filter(concluded=True, handling_minutes__isnull=False)
-                                .values_list("handling_minutes", flat=True) if m is not None)
+    closing, over the concluded cases of the cohort (`known`: their number and sum of minutes,
+    from the per-day totals)."""
+    done = qs.filter(concluded=True, handling_minutes__isnull=False)
+    # counted and ranked by the database (the partial index `fact_day_handling` holds the values)
+    agg = ({"n": known[0], "total": known[1]} if known is not None
+           else done.aggregate(n=Count("handling_minutes"), total=Sum("handling_minutes")))
+    n = int(agg["n"] or 0)
     per_day = config_for(active_policy().pk).business_hours.minutes_per_day or 450
-    if not minutes:
+    if not n:
         return {"cases": 0, "average_days": None, "p90_days": None}
-    p90 = minutes[max(0, math.ceil(0.9 * len(minutes)) - 1)]
-    return {"cases": len(minutes), "average_days": round(sum(minutes) / len(minutes) / per_day, 2),
+    p90 = int(done.order_by("handling_minutes").values_list("handling_minutes", flat=True)[max(0, math.ceil(0.9 * n) - 1)] or 0)
+    return {"cases": n, "average_days": round(int(agg["total"]) / n / per_day, 2),
             "p90_days": round(p90 / per_day, 2)}
 
 
@@ -319,20 +426,32 @@ def report_units(scope: Scope) -> list[Unit]:
     return list(Unit.objects.filter(path__in=tops).order_by("path"))
 
 
-def volume_of(unit: Unit, measure: str, months: list[Any]) -> Decimal | None:
+def _tree() -> list[tuple[int, int | None, str]]:
+    """Every unit: (id, parent id, path) — read once where a report walks several subtrees."""
+    return list(Unit.objects.values_list("id", "parent_id", "path"))
+
+
+def volume_of(unit: Unit, measure: str, months: list[Any], *,
+              tree: list[tuple[int, int | None, str]] | None = None,
+              rows: list[tuple[int, str, Any, Decimal]] | None = None) -> Decimal | None:
     """The unit's volume over these months: its own figure where entered, else its children's
-    added up (so entering a city and its counties does not count twice)."""
-    rows = BusinessVolume.objects.filter(unit_id__in=subtree_ids({unit.path}), measure=measure,
-                                         month__in=months).values_list("unit_id", "month", "value")
+    added up (so entering a city and its counties does not count twice). `tree` and `rows` (the
+    volumes of every measure of these months) when already read."""
+    tree = tree if tree is not None else _tree()
+    ids = {pk for pk, _parent, path in tree if path.startswith(unit.path)}
+    if rows is None:
+        rows = list(BusinessVolume.objects.filter(unit_id__in=ids, measure=measure, month__in=months)
+                    .values_list("unit_id", "measure", "month", "value"))
     by_unit: dict[int, dict[Any, Decimal]] = {}
-    for unit_id, m, amount in rows:
-        by_unit.setdefault(unit_id, {})[m] = amount
+    for unit_id, what, m, amount in rows:
+        if unit_id in ids and what == measure:
+            by_unit.setdefault(unit_id, {})[m] = amount
     if not by_unit:
         return None
-    units = {u.pk: u for u in Unit.objects.filter(id__in=subtree_ids({unit.path})).only("id", "parent_id", "path")}
     children: dict[int | None, list[int]] = {}
-    for u in units.values():
-        children.setdefault(u.parent_id, []).append(u.pk)
+    for pk, parent, _path in tree:
+        if pk in ids:
+            children.setdefault(parent, []).append(pk)
 
     def value(uid: int, m: Any) -> Decimal | None:
         own = by_unit.get(uid, {}).get(m)
@@ -359,10 +478,12 @@ def per_volume(scope: Scope, period: Period) -> list[dict[str, Any]]:
     units = report_units(scope)
     complaints = sum(r["received"] for r in scope.grouped(period, BY_CASE, BREAKDOWN_FLAGS) if r["kind"] == Kind.COMPLAINT)
     out = []
+    tree = _tree()
+    rows = list(BusinessVolume.objects.filter(month__in=months).values_list("unit_id", "measure", "month", "value"))
     for measure, (scale, scale_label) in MEASURE_SCALE.items():
         total: Decimal | None = None
         for unit in units:
-            v = volume_of(unit, measure, months)
+            v = volume_of(unit, measure, months, tree=tree, rows=rows)
             if v is not None:
                 total = (total or Decimal(0)) + v
         if total is None:
@@ -387,9 +508,11 @@ def child_units(scope: Scope) -> list[Unit]:
 def _home_of(units: list[Unit]) -> dict[int, Unit]:
     """Unit id → the compared unit whose subtree holds it."""
     out: dict[int, Unit] = {}
+    tree = _tree()
     for u in units:
-        for uid in subtree_ids({u.path}):
-            out.setdefault(uid, u)
+        for uid, _parent, path in tree:
+            if path.startswith(u.path):
+                out.setdefault(uid, u)
     return out
 
 
@@ -449,7 +572,13 @@ def heat_map(scope: Scope, period: Period, units: list[Unit] | None = None) -> d
 def trend(scope: Scope, period: Period, *, bucket: str = "day") -> list[dict[str, Any]]:
     """Cases received per day, ISO week or month of the period."""
     counts: dict[Any, int] = {}
-    for day, n in scope.facts(period).values_list("received_day").annotate(n=Count("pk")).order_by():
+    rows: list[tuple[Any, int]] = []
+    if scope._totals(period, by_unit=True):  # a whole month counts on its first day: fine per month
+        for qs in scope._day_totals(DayUnitTotal, period, days_only=bucket != "month"):
+            rows += qs.values_list("day").annotate(n=Sum("received")).order_by()
+    else:
+        rows = list(scope.facts(period).values_list("received_day").annotate(n=Count("pk")).order_by())
+    for day, n in rows:
         counts[day] = counts.get(day, 0) + n
     out: list[dict[str, Any]] = []
     d = period.start

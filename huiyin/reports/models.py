@@ -66,7 +66,10 @@ class CaseFact(models.Model):
     refreshed_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["received_day", "unit_id"], name="fact_day_unit")]
+        indexes = [models.Index(fields=["received_day", "unit_id"], name="fact_day_unit"),
+                   # the handling-time percentile of a period: an index-only range
+                   models.Index(fields=["received_day", "handling_minutes"], name="fact_day_handling",
+                                condition=Q(concluded=True, handling_minutes__isnull=False))]
 
     def __str__(self) -> str:
         return f"facts of case {self.case_id}"
@@ -85,6 +88,105 @@ class StageFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} of case {self.fact_id}: {'late' if self.late else 'on time'}"
+
+
+# --- per-day totals of the summaries (the whole organisation's dashboard) -----------------------
+#
+# Sums of the `CaseFact` rows per Beijing day of receipt (span "d") and per month of receipt (span
+# "m", `day` its first day: a period's whole months are read as one row each) and a few of their
+# columns, kept equal to a GROUP BY over the summaries by `reports.facts` (the same transaction that rewrites a case's
+# summary subtracts its old row and adds its new one). Read only when the caller sees every unit:
+# then the cohort is a range of days (docs/decisions/0008-report-performance.md). A missing
+# value is stored as 0 (no unit or category has id 0), so the unique key also holds for them.
+
+
+class DayUnitTotal(models.Model):
+    """The summaries of one day, kind, home unit (the handling unit, or the registering unit while
+    undispatched: `ListFilters.within`) and content class (the top of the category's branch; 0:
+    not classified): how many were received and how many have each outcome."""
+
+    span = models.CharField(max_length=1)  # "d": the day; "m": the month beginning on `day`
+    day = models.DateField()
+    kind = models.CharField(max_length=20)
+    home_unit_id = models.IntegerField()
+    category_root_id = models.IntegerField()  # 0: not classified
+    received = models.IntegerField(default=0)
+    invalid = models.IntegerField(default=0)
+    response_due = models.IntegerField(default=0)
+    responded = models.IntegerField(default=0)
+    concluded = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    first_time = models.IntegerField(default=0)
+    reached = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    handled = models.IntegerField(default=0)
+    called_back = models.IntegerField(default=0)
+    repeat = models.IntegerField(default=0)
+    ended = models.IntegerField(default=0)
+    reopened = models.IntegerField(default=0)
+    dispatched = models.IntegerField(default=0)
+    redispatched = models.IntegerField(default=0)
+    second_round = models.IntegerField(default=0)
+    third_round = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    on_spot = models.IntegerField(default=0)
+    within_deadline = models.IntegerField(default=0)
+    overdue_handling = models.IntegerField(default=0)
+    repeated_handling = models.IntegerField(default=0)
+    liable = models.IntegerField(default=0)
+    handling_cases = models.IntegerField(default=0)  # concluded, with their business minutes known
+    handling_minutes = models.BigIntegerField(default=0)  # their sum
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["span", "day", "kind", "home_unit_id", "category_root_id"],
+                                               name="day_unit_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} unit {self.home_unit_id} class {self.category_root_id}: {self.received}"
+
+
+class DayCaseTotal(models.Model):
+    """The summaries of one day per kind, channel, severity and customer class: received and the
+    outcomes the breakdowns show."""
+
+    span = models.CharField(max_length=1)  # "d": the day; "m": the month beginning on `day`
+    day = models.DateField()
+    kind = models.CharField(max_length=20)
+    channel = models.CharField(max_length=20)
+    severity = models.CharField(max_length=20)
+    customer_class = models.CharField(max_length=1)
+    received = models.IntegerField(default=0)
+    concluded = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    reached = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["span", "day", "kind", "channel", "severity", "customer_class"],
+                                               name="day_case_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.channel} {self.severity} {self.customer_class}: {self.received}"
+
+
+class DayStageTotal(models.Model):
+    """The decided stages (`StageFact`) of the cases of one day, kind and home unit, per timer
+    code: how many, how many late."""
+
+    span = models.CharField(max_length=1)  # "d": the day; "m": the month beginning on `day`
+    day = models.DateField()
+    kind = models.CharField(max_length=20)
+    home_unit_id = models.IntegerField()
+    code = models.CharField(max_length=40)
+    n = models.IntegerField(default=0)
+    late = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["span", "day", "kind", "home_unit_id", "code"],
+                                               name="day_stage_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} unit {self.home_unit_id} {self.code}: {self.n} ({self.late} late)"
 
 
 class Cursor(models.Model):

@@ -3,6 +3,7 @@
     huiyin report analysis --unit CODE --period 2026-11 --out FILE.xlsx [--spec CODE] [--as USER]
     huiyin report penalties --period 2026-Q4 --out FILE.xlsx [--unit CODE]
     huiyin report run-due          # the scheduled work of one worker pass (summaries, penalties, …)
+    huiyin report rebuild-totals   # the per-day totals again from the per-case summaries (maintenance)
     huiyin report demo-history [--days 92]   # the demo's months of history (make run; HUIYIN_DEMO_HISTORY=0 skips)
 
 Without `--as` the report reads the unit's whole tree (the organisation's view).
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         p.add_argument("--out", required=True)
         p.add_argument("--unit", default="")
         sub.add_parser("run-due", help="Run the reports' scheduled work once (what the worker does each pass).")
+        sub.add_parser("rebuild-totals", help="Build the per-day totals again from the per-case summaries "
+                                              "(after the summaries' first build they are kept by the worker).")
         h = sub.add_parser("demo-history", help="Load months of demo history through the real workflow (once).")
         h.add_argument("--days", type=int, default=92, help="How many days before today (default 92).")
 
@@ -46,6 +49,10 @@ class Command(BaseCommand):
             self._penalties(opts)
         elif what == "demo-history":
             self._history(opts)
+        elif what == "rebuild-totals":
+            from huiyin.reports import facts
+
+            self.stdout.write(f"per-day totals rebuilt: {facts.rebuild_totals()} rows")
         else:
             from huiyin.reports.jobs import run_reports_jobs
 
