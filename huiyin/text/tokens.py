@@ -188,3 +188,18 @@ class WordAnalyzer:
     def __call__(self, text: str) -> list[str]:
         # the classifier gives it texts already normalised (`classifier._clip`)
         return words(first_line(text) if self.first_line else text, preset=self.preset, normalised=True)
+
+    def many(self, texts: list[str]) -> list[list[str]]:
+        """What `__call__` gives for each text, without the cache (training: most texts are seen
+        once, and hashing and interning them cost more than cutting; the words are the same)."""
+        cut = segmenter(self.preset).cut
+        out: list[list[str]] = []
+        for text in texts:
+            if self.first_line:
+                text = first_line(text)
+            if is_cjk(text):
+                out.append([t for t in cut(text, False)
+                            if (t.isalnum() or _WORDISH.search(t)) and t not in CJK_STOP])
+            else:
+                out.append([t for t in _LATIN_WORD.findall(text) if t not in EN_STOP])
+        return out
