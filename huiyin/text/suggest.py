@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
@@ -23,9 +24,18 @@ from django.utils.translation import gettext as _
 from huiyin.cases.models import Case, Category, Severity, State
 from huiyin.org.models import Unit, User
 
-from . import classifier
 from .index import active_preset
 from .models import RetrainRun, Target, TextModel
+
+
+def _classifier() -> ModuleType:
+    """`huiyin.text.classifier`, imported on first use. It brings scikit-learn, SciPy and NumPy
+    (~2 s of imports), which every process that imports this module at start would pay: the
+    worker (its retraining check), every management command and the URL checks."""
+    from . import classifier
+
+    return classifier
+
 
 MIN_ROWS = 200  # closed cases with the target set before a model is trained
 MIN_LABELS = 2
@@ -84,16 +94,16 @@ def retrain(target: str, *, by: User | None = None, progress: Callable[[str], No
     texts, labels = training_rows(target)
     problem = history_problem(labels)
     if problem:
-        raise classifier.TrainingError(problem)
-    fitted, measured, config = classifier.fit(texts, labels, preset=active_preset(), progress=progress)
+        raise _classifier().TrainingError(problem)
+    fitted, measured, config = _classifier().fit(texts, labels, preset=active_preset(), progress=progress)
     active = True
-    current = classifier.newest(str(target)) if guarded else None
+    current = _classifier().newest(str(target)) if guarded else None
     if current is not None and "macro_f1" in current.metrics:
         new, old = measured.get("macro_f1"), float(current.metrics["macro_f1"])
         if new is None or float(new) < old - WORSE_BY:
             active = False
             measured["kept"] = {"version": current.version, "macro_f1": old}
-    return classifier.save(fitted, name=str(target), target=target, rows=len(texts), measured=measured,
+    return _classifier().save(fitted, name=str(target), target=target, rows=len(texts), measured=measured,
                            config=config, by=by, active=active)
 
 
@@ -111,7 +121,7 @@ def due_targets(now: Any = None) -> list[str]:
     last_run = RetrainRun.objects.filter(running=False).order_by("-started_at").first()
     due = []
     for target in TARGETS:
-        last = classifier.last_trained(str(target))
+        last = _classifier().last_trained(str(target))
         if last is None:
             enough = _closed(target)[:MIN_ROWS].count() >= MIN_ROWS
             if enough and last_run is not None:
@@ -131,7 +141,7 @@ def retrain_due(*, now: Any = None, progress: Callable[[str], None] | None = Non
     for target in due_targets(now):
         try:
             model = retrain(target, progress=progress, guarded=True)
-        except classifier.TrainingError as exc:
+        except _classifier().TrainingError as exc:
             done.append(f"{target}: off ({exc})")
         else:
             state = "in use" if model.active else f"not in use, v{model.metrics['kept']['version']} kept"
@@ -148,7 +158,7 @@ class Status:
 
 
 def status(target: str) -> Status:
-    row = classifier.newest(str(target))
+    row = _classifier().newest(str(target))
     if row is None:
         labels = list(_closed(target).values_list(FIELD[Target(target)], flat=True)[:MIN_ROWS])
         problem = history_problem([str(x) for x in labels if x]) if len(labels) < MIN_ROWS else None
@@ -185,7 +195,7 @@ def suggest(subject: str, description: str = "") -> list[Suggestion]:
     text = case_text(subject, description)
     out = []
     for target in TARGETS:
-        loaded = classifier.load(str(target))
+        loaded = _classifier().load(str(target))
         if loaded is None:
             st = status(target)
             out.append(Suggestion(target=str(target), on=False, reason=st.reason))
@@ -213,7 +223,7 @@ def timed_suggest(subject: str, description: str = "") -> tuple[list[Suggestion]
 def history(limit: int = 30) -> list[TextModel]:
     """The newest versions; `in_use` marks the one each name uses."""
     rows = list(TextModel.objects.defer("blob").order_by("-created_at")[:limit])
-    used = {classifier.newest(name) for name in {m.name for m in rows}}
+    used = {_classifier().newest(name) for name in {m.name for m in rows}}
     used_pks = {m.pk for m in used if m is not None}
     for m in rows:
         m.in_use = m.pk in used_pks  # type: ignore[attr-defined]
