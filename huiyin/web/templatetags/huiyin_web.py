@@ -185,14 +185,19 @@ def get(mapping: Any, key: Any) -> Any:
 
 @register.simple_tag(takes_context=True)
 def unread_count(context: dict[str, Any]) -> int:
-    """Unread in-app notifications of the signed-in user (the navbar badge)."""
+    """Unread in-app notifications of the signed-in user (the navbar badge). Counted once per
+    request: the navbar shows it twice (the narrow and the wide layout)."""
     from huiyin.notify.selectors import unread_count as count
 
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return 0
-    return count(user)
+    cached: int | None = getattr(request, "_huiyin_unread", None)
+    if cached is None:
+        cached = count(user)
+        request._huiyin_unread = cached  # type: ignore[union-attr]
+    return cached
 
 
 @register.simple_tag
