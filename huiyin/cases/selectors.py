@@ -699,7 +699,9 @@ def _page_ranked(qs: QuerySet[Case], *, cursor: str | int | None, limit: int) ->
     except ValueError:
         start = 0
     ids = ordered[start:start + limit]
-    found = Case.objects.filter(pk__in=ids).select_related("owner_unit", "unit", "category").in_bulk()
+    # the page's ids read through `qs` all the same: the reader's scope checked on the rows shown
+    # (a few primary keys), whatever a search backend returned
+    found = qs.filter(pk__in=ids).select_related("owner_unit", "unit", "category").in_bulk()
     rows = [found[pk] for pk in ids if pk in found]
     for i, row in enumerate(rows):
         row.search_pos = 0 if row.pk in seen else start + i + 1  # type: ignore[attr-defined]
