@@ -352,7 +352,9 @@ def test_the_matrix(org: Any, world: World, reader: str | None) -> None:
             user = User.objects.get(username=name) if name else None  # fresh: an epoch may have moved
             path = probe.path.format(number=number, token=world.tokens.get(number, "none"), **world.ids)
             client, headers = _client(user, api_route, cache, probe.fresh)
-            seen = case_for(user, number) if user is not None and number else None
+            # what the reader may see of the case, as it stands before the request (only these probes ask)
+            seen = case_for(user, number) if user is not None and number and (probe.case or probe.confidential) \
+                else None
             r = _request(client, probe, path, headers, api_route, number)
             requests += 1
             where = f"{probe.method} {path} as {name or 'anonymous'}: {r.status_code}"
@@ -395,19 +397,25 @@ def _leaks(r: Any, user: User | None, world: World, where: str, typed: str) -> l
         text = body.decode("utf-8", "replace")
     text = text.replace(f"q={REPORTER_PHONE}", "q=…").replace(f"q%3D{REPORTER_PHONE}", "q=…")
     found: list[str] = []
-    report = Case.objects.get(number=world.numbers["report"])
-    knows_reporter = user is not None and may_see_identity(user, report)
-    if not knows_reporter:
-        # the earlier complaint names the same person; who may read that complaint sees its complainant
-        earlier = Case.objects.filter(complainant_phone_hash=report.complainant_phone_hash).exclude(pk=report.pk).first()
-        reads_complaint = user is not None and earlier is not None and case_for(user, earlier.number) is not None \
-            and may_see_identity(user, earlier)
-        for secret in world.secrets:
-            if secret in text and not reads_complaint and secret not in typed:
-                found.append(f"{where}: names the reporter ({secret!r})")
-        if world.numbers["report"] in text and ("q=" in where or REPORTER_PHONE in where or "lookup" in where):
-            found.append(f"{where}: a search by the reporter's phone finds the report")
+    # The reader's rights are read only when the answer names what they could forbid (the same
+    # verdicts as reading them for every answer, at a fraction of the queries: issue 9 item 7).
+    named = [secret for secret in world.secrets if secret in text and secret not in typed]
+    finds_report = world.numbers["report"] in text and ("q=" in where or REPORTER_PHONE in where or "lookup" in where)
+    if named or finds_report:
+        report = Case.objects.get(number=world.numbers["report"])
+        knows_reporter = user is not None and may_see_identity(user, report)
+        if not knows_reporter:
+            if named:
+                # the earlier complaint names the same person; who may read that complaint sees its complainant
+                earlier = Case.objects.filter(complainant_phone_hash=report.complainant_phone_hash).exclude(
+                    pk=report.pk).first()
+                reads_complaint = user is not None and earlier is not None \
+                    and case_for(user, earlier.number) is not None and may_see_identity(user, earlier)
+                if not reads_complaint:
+                    found += [f"{where}: names the reporter ({secret!r})" for secret in named]
+            if finds_report:
+                found.append(f"{where}: a search by the reporter's phone finds the report")
     other = world.numbers["other"]
-    if user is not None and case_for(user, other) is None and other in text and other not in typed:
+    if user is not None and other in text and other not in typed and case_for(user, other) is None:
         found.append(f"{where}: names {other}, which the reader gets 404 on")
     return found
