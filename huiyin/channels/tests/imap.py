@@ -58,6 +58,8 @@ log_path = {self.root}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# a wrong password is answered at once (Dovecot waits 2 s by default: a test server needs no brake)
+auth_failure_delay = 0
 mail_location = maildir:{self.root}/mail/%u
 first_valid_uid = 1
 default_internal_user = {internal}
