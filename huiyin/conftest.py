@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,14 @@ def _slow(item: pytest.Item) -> bool:
     )
 
 
+def _shares(item: pytest.Item) -> bool:
+    return any(name.startswith("shared_") for name in getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: (_commits(item), not _slow(item)))  # stable: modules stay together
+    # stable: modules stay together; in each group the tests on a module's shared data (`shared_*`
+    # fixtures, see `shared_data`) come after the others, which must not see that data
+    items.sort(key=lambda item: (_commits(item), not _slow(item), _shares(item)))
 
 
 # --- the test database ------------------------------------------------------------------------
@@ -298,6 +304,45 @@ class _DemoSnapshot:
 _DEMO = _DemoSnapshot()
 
 
+def shared_data[T](django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T]:
+    """The body of a module-scoped fixture named `shared_*`: rows that several tests of a module
+    read, built once for them instead of once per test, as Django's TestCase.setUpTestData does.
+
+        @pytest.fixture(scope="module")
+        def shared_october(django_db_setup, django_db_blocker):
+            yield from shared_data(django_db_blocker, lambda: october(demo_api()))
+
+    The rows are made in a transaction that stays open while the module's tests run (each test
+    rolls back to a savepoint of it, as always) and is rolled back after the last of them. A
+    module's tests without the fixture run before it is built (pytest_collection_modifyitems).
+    Not for transactional tests (their flush would take the rows away)."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer._from_testcase = True  # type: ignore[attr-defined]  # durable blocks may open inside, as in a TestCase
+        outer.__enter__()
+        try:
+            data = build()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    try:
+        yield data
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def demo_api() -> Callable[[str], Api]:
+    """The demo organisation (loaded if missing) and `api(username)` as the `api` fixture has it,
+    for module-scoped fixtures."""
+    _DEMO.load()
+    return _api_of(Personas())
+
+
 class Api:
     """A JSON client for /api/v1 acting as one user (bearer token)."""
 
@@ -322,7 +367,11 @@ class Api:
 
 
 @pytest.fixture
-def api(org: Personas):
+def api(org: Personas) -> Callable[[str], Api]:
+    return _api_of(org)
+
+
+def _api_of(org: Personas) -> Callable[[str], Api]:
     cache: dict[str, Api] = {}
 
     def as_(username: str) -> Api:
