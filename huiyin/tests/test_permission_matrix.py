@@ -19,21 +19,30 @@ know who reported; the reporter also filed `earlier_complaint`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, override_settings
 
 from huiyin.api.tests.schema_check import document
 from huiyin.cases.access import case_for, may_see_identity
 from huiyin.cases.models import Case
 from huiyin.cases.workflow import ACTIONS
+from huiyin.conftest import Personas, demo_api, shared_data
 from huiyin.notify.services import enqueue
 from huiyin.org.models import ApiToken, User
 from huiyin.org.tokens import token_issue
-from huiyin.tests.security_fixtures import REPORTER, REPORTER_ID, REPORTER_PHONE
+from huiyin.tests.security_fixtures import (
+    REPORTER,
+    REPORTER_ID,
+    REPORTER_PHONE,
+    make_a_report,
+    make_earlier_complaint,
+    make_other_unit_case,
+)
 from huiyin.tests.url_coverage import EXEMPT, keys
 from huiyin.web.models import SavedFilter
 
@@ -271,10 +280,20 @@ class World:
     secrets: list[str]
 
 
-@pytest.fixture
-def world(org: Any, api: Any, a_report: str, other_unit_case: str, earlier_complaint: str, settings: Any,
-          tmp_path: Any) -> World:
-    settings.MEDIA_ROOT = tmp_path
+@pytest.fixture(scope="module")
+def shared_world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[World]:
+    """The cases, files, filter, notification, export request and token the probes name, built
+    once for the module's rows (each row's requests are rolled back after it, as always)."""
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("matrix-files")):
+        yield from shared_data(django_db_blocker, _build_world)
+
+
+def _build_world() -> World:
+    api = demo_api()
+    org: Any = Personas()
+    earlier_complaint = make_earlier_complaint(api)
+    a_report = make_a_report(api)
+    other_unit_case = make_other_unit_case(api)
     letter = Client().post(f"/api/v1/cases/{a_report}/attachments", {"file": SimpleUploadedFile("信.png", PNG)},
                            headers=api("agent").headers).json()["token"]  # confidential: the centre's, on a report
     photo = Client().post(f"/api/v1/cases/{other_unit_case}/attachments", {"file": SimpleUploadedFile("照片.png", PNG)},
@@ -288,6 +307,7 @@ def world(org: Any, api: Any, a_report: str, other_unit_case: str, earlier_compl
     web.force_login(org.dispatcher)
     request_id = web.get("/cases/export.xlsx", {"reason": "矩阵"}).json()["export_request"]
     token_issue(org.handler_b, name="matrix")
+    assert earlier_complaint
     return World(
         numbers={"other": other_unit_case, "report": a_report},
         tokens={a_report: letter, other_unit_case: photo},
@@ -295,6 +315,11 @@ def world(org: Any, api: Any, a_report: str, other_unit_case: str, earlier_compl
              "token_id": ApiToken.objects.filter(user=org.handler_b).first().pk, "action": "acknowledge"},
         secrets=[REPORTER, REPORTER_PHONE, REPORTER_ID, REPORTER_PHONE[:3] + "****" + REPORTER_PHONE[-4:]],
     )
+
+
+@pytest.fixture
+def world(org: Any, shared_world: World) -> World:
+    return shared_world
 
 
 def _client(user: User | None, api_route: bool, cache: dict[Any, Any], fresh: bool) -> tuple[Client, dict[str, str]]:
