@@ -84,9 +84,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # --- the test database ------------------------------------------------------------------------
 # Migrating an empty SQLite database costs each test process about 10 s of CPU. The first process
-# migrates and keeps a copy, the template, named after a hash of the product's code (every file
-# of huiyin/ but the tests, the Django and SQLite versions); every other process, in this run or a
-# later one with the same code, starts from a copy of it. `migrate` still runs on the copy (it
+# migrates and keeps a copy, the template, named after a hash of the product's code (every file of
+# huiyin/ but the tests, the locked requirements, Python's and SQLite's versions); every other
+# process, in this run or a later one with the same code, starts from a copy of it. `migrate` still runs on the copy (it
 # finds nothing to apply, and its post_migrate handlers run as after a fresh migration).
 # PostgreSQL migrates as before.
 
@@ -99,6 +99,8 @@ def _code_hash() -> str:
 
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256(f"{django.__version__} {sqlite3.sqlite_version} {sys.version}".encode())
+    for lock in sorted((root.parent / "requirements").glob("*.lock")):  # the other apps' migrations
+        digest.update(lock.read_bytes())
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if not path.is_file() or {"tests", "__pycache__"} & set(rel.parts) or rel.name == "conftest.py":
