@@ -50,6 +50,19 @@ INTAKE_BODY = {
 }
 
 
+def wait_quiet() -> None:
+    """BENCH_QUIET_LOAD=L: before a measured phase of a loaded database, wait (at most
+    BENCH_QUIET_WAIT_S seconds, default 3600) until the 1-minute load average is under L — on a
+    shared machine the loading can run while others work, the measuring when they are done."""
+    limit = os.environ.get("BENCH_QUIET_LOAD")
+    if not limit:
+        return
+    deadline = time.monotonic() + float(os.environ.get("BENCH_QUIET_WAIT_S", "3600"))
+    while os.getloadavg()[0] >= float(limit) and time.monotonic() < deadline:
+        time.sleep(10)
+    say(f"   load average {os.getloadavg()[0]:.2f} (waited for under {limit})")
+
+
 def say(msg: str = "") -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -326,6 +339,7 @@ class Bench:
         if "channels" in self.phases:  # issue 12: the screen-pop at the loaded database
             channels.screen_pop_phase(self, backend, env)
         if "text" in self.phases:  # bench/text.py: search p95, the intake assistant's p95, training at 100,000
+            wait_quiet()
             self.results.setdefault("text", {})[backend] = self.child("text", env, {
                 "samples": cfg.samples, "budget_s": cfg.budget_s, "train_rows": min(20_000, cfg.cases // 5),
                 "train_n": 0 if cfg.smoke else 100_000 if backend == "postgresql" else 0}, timeout=3600, live=True)

@@ -163,39 +163,24 @@ class Scope:
             self._home[self.unit.pk] = None if set(Unit.objects.values_list("id", flat=True)) <= set(ids) else ids
         return self._home[self.unit.pk]
 
-    def _day_totals(self, model: Any, period: Period, *, days_only: bool = False) -> list[QuerySet[Any]]:
-        """The totals' rows of the period, of the kind and unit: its whole months as one row each
-        (span "m") and its other days one by one (span "d"); `days_only`: every day."""
-        parts = [("d", period.start, period.end)] if days_only else _spans(period)
-        out = []
-        for span, first, last in parts:
-            qs = model.objects.filter(span=span, day__gte=first, day__lte=last)
-            if self.kind:
-                qs = qs.filter(kind=self.kind)
-            home = self._home_units()
-            if home is not None:
-                qs = qs.filter(home_unit_id__in=home)
-            out.append(qs)
-        return out
-
     def handling_sums(self, period: Period) -> tuple[int, int] | None:
         """(cases, minutes) of `handling_time` from the totals, when they give this cohort."""
         if not self._totals(period, by_unit=True):
             return None
-        n = total = 0
-        for qs in self._day_totals(DayUnitTotal, period):
-            agg = qs.aggregate(n=Sum("handling_cases"), total=Sum("handling_minutes"))
-            n, total = n + int(agg["n"] or 0), total + int(agg["total"] or 0)
-        return n, total
+        rows = self._summed(DayUnitTotal, period, (), ("handling_cases", "handling_minutes"))
+        return (rows[0]["handling_cases"], rows[0]["handling_minutes"]) if rows else (0, 0)
 
-    def _summed(self, model: Any, period: Period, group: tuple[str, ...], columns: tuple[str, ...]) -> list[dict[str, Any]]:
-        """The totals summed per `group` over the period (its months' rows and its days' rows): one
-        statement, written here rather than compiled by the ORM (two dozen `Sum`s cost ~10 ms of
-        Python a query, more than the database spends on these few hundred rows)."""
+    def _summed(self, model: Any, period: Period, group: tuple[str, ...], columns: tuple[str, ...], *,
+                days_only: bool = False) -> list[dict[str, Any]]:
+        """The totals of the period, of the kind and unit, summed per `group` (no group: one row)
+        over the period's whole months (span "m", one row each) and its other days (span "d");
+        `days_only`: over every day. One statement, written here rather than compiled by the ORM
+        (two dozen `Sum`s cost ~10 ms of Python a query, more than the database spends on these
+        few hundred rows)."""
         home = self._home_units()
         if home is not None and not home:
             return []
-        spans = _spans(period)
+        spans = [("d", period.start, period.end)] if days_only else _spans(period)
         where = " OR ".join(["(span = %s AND day >= %s AND day <= %s)"] * len(spans))
         params: list[Any] = [v for part in spans for v in part]
         if self.kind:
@@ -204,13 +189,14 @@ class Scope:
         if home is not None:
             where = f"({where}) AND home_unit_id IN ({', '.join(['%s'] * len(home))})"
             params += home
-        keys = ", ".join(group)
-        sums = ", ".join(f"SUM({c})" for c in columns)
+        select = ", ".join([*group, *(f"SUM({c})" for c in columns)])
+        grouping = f" GROUP BY {', '.join(group)}" if group else ""
         table = model._meta.db_table
         with connection.cursor() as cur:
             # our table and column names; every value is a parameter
-            cur.execute(f"SELECT {keys}, {sums} FROM {table} WHERE {where} GROUP BY {keys}", params)  # noqa: S608  # nosec B608
+            cur.execute(f"SELECT {select} FROM {table} WHERE {where}{grouping}", params)  # noqa: S608  # nosec B608
             names = (*group, *columns)
+            # (Django's SQLite connection converts the columns declared `date` as PostgreSQL's does)
             return [dict(zip(names, (*row[:len(group)], *(int(v or 0) for v in row[len(group):])), strict=True))
                     for row in cur.fetchall()]
 
@@ -588,8 +574,8 @@ def trend(scope: Scope, period: Period, *, bucket: str = "day") -> list[dict[str
     counts: dict[Any, int] = {}
     rows: list[tuple[Any, int]] = []
     if scope._totals(period, by_unit=True):  # a whole month counts on its first day: fine per month
-        for qs in scope._day_totals(DayUnitTotal, period, days_only=bucket != "month"):
-            rows += qs.values_list("day").annotate(n=Sum("received")).order_by()
+        rows = [(r["day"], r["received"]) for r in
+                scope._summed(DayUnitTotal, period, ("day",), ("received",), days_only=bucket != "month")]
     else:
         rows = list(scope.facts(period).values_list("received_day").annotate(n=Count("pk")).order_by())
     for day, n in rows:

@@ -218,3 +218,25 @@ def test_the_totals_equal_a_group_by_over_the_summaries_after_any_changes(api: A
     assert _stored() == _expected()
     facts.rebuild_totals()
     assert _stored() == _expected()
+
+
+def test_the_trend_reads_the_same_from_the_totals_as_from_the_summaries(api: Any) -> None:
+    from datetime import date
+
+    from huiyin.org.models import User
+    from huiyin.reports.indicators import Scope, trend
+    from huiyin.reports.periods import Period
+
+    october(api)
+    _refresh(bj(2026, 12, 1, 9, 0))
+    leader = User.objects.get(username="leader")
+    periods = [(Period(date(2026, 9, 15), date(2026, 11, 10), "range"), bucket) for bucket in ("day", "week", "month")]
+    with time_machine.travel(bj(2026, 12, 1, 9, 0), tick=False):
+        scope = Scope(leader, None)
+        from_totals = [trend(scope, p, bucket=b) for p, b in periods]
+        assert scope._totals_ready  # the leader's trend was read from the totals
+        Cursor.objects.filter(name=facts.TOTALS_CURSOR).update(position=0)
+        from_summaries = [trend(Scope(leader, None), p, bucket=b) for p, b in periods]
+    assert from_totals == from_summaries
+    assert sum(point["count"] for point in from_totals[0]) == 9  # I, J and October's cases
+    assert [point["label"] for point in from_totals[2]] == ["2026-09", "2026-10", "2026-11"]
