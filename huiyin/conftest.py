@@ -93,18 +93,23 @@ def bj(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
     return datetime(year, month, day, hour, minute, second, tzinfo=SH)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_sla_calendar():
-    """A calendar year imported in a rolled-back test must not stay in the process cache."""
+def forget_process_caches() -> None:
+    """The calendar, policies and categories this process keeps: rows of a rolled-back
+    transaction must not outlive it there."""
     from huiyin.cases.grading import clear_cache as clear_categories
     from huiyin.policies.services import clear_cache as clear_policies
     from huiyin.sla.calendar import reset_cache
 
     for clear in (reset_cache, clear_policies, clear_categories):
         clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sla_calendar():
+    """A calendar year imported in a rolled-back test must not stay in the process cache."""
+    forget_process_caches()
     yield
-    for clear in (reset_cache, clear_policies, clear_categories):
-        clear()
+    forget_process_caches()
 
 
 class Personas:
@@ -215,6 +220,7 @@ def shared_data[T](django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T
     Not for transactional tests (their flush would take the rows away)."""
     from django.db import transaction
 
+    forget_process_caches()  # what an earlier test left (bench/'s tests have no `_fresh_sla_calendar`)
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer._from_testcase = True  # type: ignore[attr-defined]  # durable blocks may open inside, as in a TestCase
@@ -224,6 +230,7 @@ def shared_data[T](django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T
         except BaseException:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+            forget_process_caches()
             raise
     try:
         yield data
@@ -231,6 +238,7 @@ def shared_data[T](django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+        forget_process_caches()
 
 
 def demo_api() -> Callable[[str], Api]:
