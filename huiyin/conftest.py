@@ -72,14 +72,8 @@ def _slow(item: pytest.Item) -> bool:
     )
 
 
-def _shares(item: pytest.Item) -> bool:
-    return any(name.startswith("shared_") for name in getattr(item, "fixturenames", ()))
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # stable: modules stay together; in each group the tests on a module's shared data (`shared_*`
-    # fixtures, see `shared_data`) come after the others, which must not see that data
-    items.sort(key=lambda item: (_commits(item), not _slow(item), _shares(item)))
+    items.sort(key=lambda item: (_commits(item), not _slow(item)))  # stable: modules stay together
 
 
 def is_postgres() -> bool:
@@ -211,13 +205,14 @@ def shared_data[T](django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T
     read, built once for them instead of once per test, as Django's TestCase.setUpTestData does.
 
         @pytest.fixture(scope="module")
-        def shared_october(django_db_setup, django_db_blocker):
-            yield from shared_data(django_db_blocker, lambda: october(demo_api()))
+        def shared_world(django_db_setup, django_db_blocker):
+            yield from shared_data(django_db_blocker, build_world)
 
     The rows are made in a transaction that stays open while the module's tests run (each test
-    rolls back to a savepoint of it, as always) and is rolled back after the last of them. A
-    module's tests without the fixture run before it is built (pytest_collection_modifyitems).
-    Not for transactional tests (their flush would take the rows away)."""
+    rolls back to a savepoint of it, as always) and is rolled back after the last of them. Only
+    for a module whose every database test uses it: pytest-xdist may run any test of the module
+    while the rows are there (a stolen test comes after the others). Not for transactional tests
+    (their flush would take the rows away)."""
     from django.db import transaction
 
     forget_process_caches()  # what an earlier test left (bench/'s tests have no `_fresh_sla_calendar`)

@@ -3,14 +3,13 @@ contract, and the figures reconcile with the case list behind them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import time_machine
 
-from huiyin.conftest import bj, demo_api, shared_data
+from huiyin.conftest import bj
 
 from .data import october
 
@@ -19,15 +18,9 @@ pytestmark = pytest.mark.django_db
 OCT = {"unit": "bureau", "from": "2026-10-01", "to": "2026-10-31"}
 
 
-@pytest.fixture(scope="module")
-def shared_october(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, str]]:
-    """The data set, built once for the tests that read it (about 60 requests)."""
-    yield from shared_data(django_db_blocker, lambda: october(demo_api()))
-
-
 @pytest.fixture
-def oct_cases(api: Any, shared_october: dict[str, str]) -> dict[str, str]:
-    return shared_october
+def oct_cases(api: Any) -> dict[str, str]:
+    return october(api)
 
 
 def _indicators(api: Any, user: str = "leader", **params: Any) -> Any:
