@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -87,18 +87,23 @@ def bj(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
     return datetime(year, month, day, hour, minute, second, tzinfo=SH)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_sla_calendar():
-    """A calendar year imported in a rolled-back test must not stay in the process cache."""
+def forget_process_caches() -> None:
+    """The calendar, policies and categories this process keeps: rows of a rolled-back
+    transaction must not outlive it there."""
     from huiyin.cases.grading import clear_cache as clear_categories
     from huiyin.policies.services import clear_cache as clear_policies
     from huiyin.sla.calendar import reset_cache
 
     for clear in (reset_cache, clear_policies, clear_categories):
         clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sla_calendar():
+    """A calendar year imported in a rolled-back test must not stay in the process cache."""
+    forget_process_caches()
     yield
-    for clear in (reset_cache, clear_policies, clear_categories):
-        clear()
+    forget_process_caches()
 
 
 class Personas:
@@ -195,6 +200,49 @@ class _DemoSnapshot:
 _DEMO = _DemoSnapshot()
 
 
+def shared_data[T](django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T]:
+    """The body of a module-scoped fixture named `shared_*`: rows that several tests of a module
+    read, built once for them instead of once per test, as Django's TestCase.setUpTestData does.
+
+        @pytest.fixture(scope="module")
+        def shared_world(django_db_setup, django_db_blocker):
+            yield from shared_data(django_db_blocker, build_world)
+
+    The rows are made in a transaction that stays open while the module's tests run (each test
+    rolls back to a savepoint of it, as always) and is rolled back after the last of them. Only
+    for a module whose every database test uses it: pytest-xdist may run any test of the module
+    while the rows are there (a stolen test comes after the others). Not for transactional tests
+    (their flush would take the rows away)."""
+    from django.db import transaction
+
+    forget_process_caches()  # what an earlier test left (bench/'s tests have no `_fresh_sla_calendar`)
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer._from_testcase = True  # type: ignore[attr-defined]  # durable blocks may open inside, as in a TestCase
+        outer.__enter__()
+        try:
+            data = build()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            forget_process_caches()
+            raise
+    try:
+        yield data
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+        forget_process_caches()
+
+
+def demo_api() -> Callable[[str], Api]:
+    """The demo organisation (loaded if missing) and `api(username)` as the `api` fixture has it,
+    for module-scoped fixtures."""
+    _DEMO.load()
+    return _api_of(Personas())
+
+
 class Api:
     """A JSON client for /api/v1 acting as one user (bearer token)."""
 
@@ -219,7 +267,11 @@ class Api:
 
 
 @pytest.fixture
-def api(org: Personas):
+def api(org: Personas) -> Callable[[str], Api]:
+    return _api_of(org)
+
+
+def _api_of(org: Personas) -> Callable[[str], Api]:
     cache: dict[str, Api] = {}
 
     def as_(username: str) -> Api:

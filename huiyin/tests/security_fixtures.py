@@ -49,22 +49,34 @@ def web_client(org: Any) -> Callable[[str], tuple[Client, Any]]:
     return as_
 
 
-@pytest.fixture
-def earlier_complaint(api: Any) -> str:
-    """The reporter's earlier complaint (closed), handled by county_a: its handler sees it."""
+def make_earlier_complaint(api: Any) -> str:
     return case_in(api, "closed", subject="卷烟配送慢", complainant={"name": REPORTER, "phone": REPORTER_PHONE,
                                                                     "id_number": REPORTER_ID})
 
 
-@pytest.fixture
-def a_report(api: Any, earlier_complaint: str) -> str:
+def make_a_report(api: Any) -> str:
     return case_in(api, "dispatched", kind="report", subject="举报县局A某专卖员违规", description="举报内容",
                    complainant={"name": REPORTER, "phone": REPORTER_PHONE, "id_number": REPORTER_ID})
 
 
+def make_other_unit_case(api: Any) -> str:
+    return case_in(api, "dispatched", subject="县局A的投诉", complainant={"name": "王五", "phone": "13700001111"})
+
+
+@pytest.fixture
+def earlier_complaint(api: Any) -> str:
+    """The reporter's earlier complaint (closed), handled by county_a: its handler sees it."""
+    return make_earlier_complaint(api)
+
+
+@pytest.fixture
+def a_report(api: Any, earlier_complaint: str) -> str:
+    return make_a_report(api)
+
+
 @pytest.fixture
 def other_unit_case(api: Any) -> str:
-    return case_in(api, "dispatched", subject="县局A的投诉", complainant={"name": "王五", "phone": "13700001111"})
+    return make_other_unit_case(api)
 
 
 def approved_export(requester: Client, approver: Client, **params: Any) -> Any:

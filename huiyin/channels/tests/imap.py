@@ -10,6 +10,7 @@ import imaplib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -57,6 +58,8 @@ log_path = {self.root}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# a wrong password is answered at once (Dovecot waits 2 s by default: a test server needs no brake)
+auth_failure_delay = 0
 mail_location = maildir:{self.root}/mail/%u
 first_valid_uid = 1
 default_internal_user = {internal}
@@ -118,13 +121,14 @@ service lmtp {{
         raise RuntimeError("dovecot did not start within 15 s")
 
     def stop(self) -> None:
+        """Stop the server and every process it started, at once: a graceful stop waits about a
+        second for its children, per test (a test's server keeps nothing the next one reads)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
             try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session (start_new_session)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
 
     # --- what a mail client does ----------------------------------------------------------------
 
