@@ -36,6 +36,7 @@ from . import tokens
 from .blocks import CharNgrams, fit_block, transform_block  # run in worker processes: no Django there
 from .models import Target, TextModel
 from .nbsvm import NBSVM
+from .selectors import newest
 
 MAX_CHARS = 1000  # the start of a text carries its matter; bounds the cost of very long letters
 HELD_BACK = 0.15
@@ -373,16 +374,6 @@ def save(fitted: Fitted, *, name: str, target: str, rows: int, measured: dict[st
 
 
 _loaded: dict[str, tuple[int, Fitted]] = {}
-
-
-def newest(name: str) -> TextModel | None:
-    """The version of model `name` in use: the newest active one."""
-    return TextModel.objects.filter(name=name, active=True).defer("blob").order_by("-version").first()
-
-
-def last_trained(name: str) -> TextModel | None:
-    """The newest version of model `name`, in use or not (when it was last trained)."""
-    return TextModel.objects.filter(name=name).defer("blob").order_by("-version").first()
 
 
 def load(name: str) -> tuple[TextModel, Fitted] | None:

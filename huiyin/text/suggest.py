@@ -26,12 +26,14 @@ from huiyin.org.models import Unit, User
 
 from .index import active_preset
 from .models import RetrainRun, Target, TextModel
+from .selectors import last_trained, newest
 
 
 def _classifier() -> ModuleType:
     """`huiyin.text.classifier`, imported on first use. It brings scikit-learn, SciPy and NumPy
     (~2 s of imports), which every process that imports this module at start would pay: the
-    worker (its retraining check), every management command and the URL checks."""
+    worker (its retraining check reads `selectors` only), every management command and the URL
+    checks. Only training and predicting need it."""
     from . import classifier
 
     return classifier
@@ -97,7 +99,7 @@ def retrain(target: str, *, by: User | None = None, progress: Callable[[str], No
         raise _classifier().TrainingError(problem)
     fitted, measured, config = _classifier().fit(texts, labels, preset=active_preset(), progress=progress)
     active = True
-    current = _classifier().newest(str(target)) if guarded else None
+    current = newest(str(target)) if guarded else None
     if current is not None and "macro_f1" in current.metrics:
         new, old = measured.get("macro_f1"), float(current.metrics["macro_f1"])
         if new is None or float(new) < old - WORSE_BY:
@@ -121,7 +123,7 @@ def due_targets(now: Any = None) -> list[str]:
     last_run = RetrainRun.objects.filter(running=False).order_by("-started_at").first()
     due = []
     for target in TARGETS:
-        last = _classifier().last_trained(str(target))
+        last = last_trained(str(target))
         if last is None:
             enough = _closed(target)[:MIN_ROWS].count() >= MIN_ROWS
             if enough and last_run is not None:
@@ -158,7 +160,7 @@ class Status:
 
 
 def status(target: str) -> Status:
-    row = _classifier().newest(str(target))
+    row = newest(str(target))
     if row is None:
         labels = list(_closed(target).values_list(FIELD[Target(target)], flat=True)[:MIN_ROWS])
         problem = history_problem([str(x) for x in labels if x]) if len(labels) < MIN_ROWS else None
@@ -223,7 +225,7 @@ def timed_suggest(subject: str, description: str = "") -> tuple[list[Suggestion]
 def history(limit: int = 30) -> list[TextModel]:
     """The newest versions; `in_use` marks the one each name uses."""
     rows = list(TextModel.objects.defer("blob").order_by("-created_at")[:limit])
-    used = {_classifier().newest(name) for name in {m.name for m in rows}}
+    used = {newest(name) for name in {m.name for m in rows}}
     used_pks = {m.pk for m in used if m is not None}
     for m in rows:
         m.in_use = m.pk in used_pks  # type: ignore[attr-defined]
