@@ -15,6 +15,11 @@ else, use the ORM.
 
 `insert_objects` does the same for unsaved model instances.
 
+`insert_one`: one unsaved instance, lean, with its new primary key — what `Model.save()` does
+for a new row (field defaults, `pre_save` such as auto_now and sealing, `get_db_prep_save`)
+without compiling a query each time: the statement is built once per model. The intake writes
+its case, timer, event and notice this way (issue 9: a new case's Python was the cost).
+
 `give_way`: the pause a worker takes after each of its write transactions, so that requests
 waiting for SQLite's single write lock get it (see its docstring).
 """
@@ -45,6 +50,42 @@ def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = Fal
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and getattr(objs[0], f.attname) is None)]
     return insert_rows(model, [f.name for f in fields], [[getattr(o, f.attname) for f in fields] for o in objs],
                        ignore_conflicts=ignore_conflicts)
+
+
+_ONE_SQL: dict[tuple[str, type[models.Model], bool], tuple[str, list[models.Field[Any, Any]]]] = {}
+
+
+def insert_one(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
+    """INSERT one unsaved instance as `obj.save()` would (every concrete field but an unset
+    primary key, after each field's `pre_save`), set its primary key and mark it saved. No
+    signals (none of the models written this way has a receiver). `ignore_conflicts`: a row
+    that breaks a unique constraint is skipped (ON CONFLICT DO NOTHING) and False returned."""
+    model = type(obj)
+    connection = connections[router.db_for_write(model)]
+    key = (connection.vendor, model, ignore_conflicts)
+    cached = _ONE_SQL.get(key)
+    if cached is None:
+        opts, ops = model._meta, connection.ops
+        fields = [f for f in opts.concrete_fields if not f.primary_key]
+        on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+        tail = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
+        sql = (f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} "
+               f"({', '.join(ops.quote_name(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+               f"{' ' + tail if tail else ''} RETURNING {ops.quote_name(opts.pk.column)}")
+        cached = _ONE_SQL[key] = (sql, fields)
+    sql, fields = cached
+    if obj.pk is not None:
+        raise ValueError("insert_one writes new rows only (the primary key is set by the database)")
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return True
 
 
 def _adapt_json(ops: Any, encoder: Any, value: Any) -> Any:

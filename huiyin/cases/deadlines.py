@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from huiyin.db import insert_one
 from huiyin.org.models import Unit
 from huiyin.policies.config import TIMER_CODES, ExtensionTier, Obligation, PolicyConfig, TimerSpec
 from huiyin.sla import calendar as cal
@@ -166,7 +167,7 @@ def timer_start(
         basis=spec.basis, started_at=started.replace(microsecond=0), co_unit=unit,
     )
     _apply_due(timer, cfg, case)
-    timer.save()
+    insert_one(timer)  # a new row: the lean INSERT (huiyin/db.py), as Timer.save() would write it
     _touched(case)
     return timer
 
@@ -193,7 +194,7 @@ def obligation_start(case: Case, ob: Obligation, *, at: datetime, cfg: PolicyCon
     timer = Timer(case=case, code=ob.code, round=case.round, cycle=case.cycle, amount=ob.amount, unit=ob.unit,
                   basis=ob.basis, role=ob.role, started_at=started.replace(microsecond=0))
     _apply_due(timer, cfg, case)
-    timer.save()
+    insert_one(timer)  # a new row: the lean INSERT (huiyin/db.py), as Timer.save() would write it
     _touched(case)
     return timer
 

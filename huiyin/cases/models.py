@@ -5,6 +5,7 @@ State, unit, round and deadlines are written only by `cases.workflow`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -365,18 +366,25 @@ class Case(models.Model):
         """Keeps each identity field's keyed hash beside it (cases.identity): recomputed when
         the field was assigned since it was read, written with it when `update_fields` names it."""
         update_fields = kwargs.get("update_fields")
+        extra = self.hash_identity(update_fields)
+        if update_fields is not None and extra:
+            kwargs["update_fields"] = [*update_fields, *extra]
+        super().save(*args, **kwargs)
+
+    def hash_identity(self, names: Iterable[str] | None = None) -> list[str]:
+        """Recompute the keyed hash of each identity field (of `names`, or all) assigned since it
+        was read; return the hash columns set. `save` calls it; so does the intake, which writes
+        a new case with a lean INSERT (`huiyin.db.insert_one`)."""
         extra: list[str] = []
         for name in identity.HASHED:
-            if update_fields is not None and name not in update_fields:
+            if names is not None and name not in names:
                 continue
             value = self.__dict__.get(name)
             if isinstance(value, Sealed) or name not in self.__dict__:
                 continue  # unchanged since it was loaded (or deferred): its hash stands
             setattr(self, identity.hash_column(name), identity.stored_hash(name, value or ""))
             extra.append(identity.hash_column(name))
-        if update_fields is not None and extra:
-            kwargs["update_fields"] = [*update_fields, *extra]
-        super().save(*args, **kwargs)
+        return extra
 
     @property
     def is_open(self) -> bool:

@@ -115,16 +115,34 @@ class Memberships:
     many cases, and who is on duty there (值班, read when a route asks)."""
 
     def __init__(self, units: dict[int, str]) -> None:
-        """`units`: id → materialised path of every unit the routes may look over."""
+        """`units`: id → materialised path of every unit the routes may look over. The
+        memberships are read when a route first asks who holds a role (an event routed to
+        nobody by role, such as `case.created` by default, reads none)."""
         self.ancestors = {pk: [int(p) for p in path.strip("/").split("/") if p] for pk, path in units.items()}
         self.lines = {a for ids in self.ancestors.values() for a in ids}
-        self.held: dict[tuple[int, str], set[int]] = {}
-        self.codes: dict[int, str] = {}
-        for user_id, unit_id, role, code in Membership.objects.filter(
-                unit_id__in=self.lines, user__is_active=True).values_list("user_id", "unit_id", "role", "unit__code"):
-            self.held.setdefault((unit_id, role), set()).add(user_id)
-            self.codes[unit_id] = code
+        self._held: dict[tuple[int, str], set[int]] | None = None
+        self._codes: dict[int, str] = {}
         self._duty: dict[datetime, set[tuple[int, int]]] = {}
+
+    def _read(self) -> dict[tuple[int, str], set[int]]:
+        if self._held is None:
+            self._held = {}
+            for user_id, unit_id, role, code in Membership.objects.filter(
+                    unit_id__in=self.lines, user__is_active=True).values_list("user_id", "unit_id", "role", "unit__code"):
+                self._held.setdefault((unit_id, role), set()).add(user_id)
+                self._codes[unit_id] = code
+        return self._held
+
+    @property
+    def held(self) -> dict[tuple[int, str], set[int]]:
+        """(unit id, role) → ids of the active users holding the role there."""
+        return self._read()
+
+    @property
+    def codes(self) -> dict[int, str]:
+        """unit id → code, of the units of the lines where someone holds a role."""
+        self._read()
+        return self._codes
 
     @classmethod
     def of(cls, unit_ids: Iterable[int | None]) -> Memberships:
@@ -143,6 +161,7 @@ class Memberships:
         a named unit) in one of the units or an ancestor. With `duty`, those of them on duty
         now for the unit where they hold it — or all of them when nobody is."""
         found: set[tuple[int, int]] = set()
+        held = self.held
         for name in roles:
             policy_role = cfg.roles.get(name)
             base = policy_role.role if policy_role else name
@@ -151,7 +170,7 @@ class Memberships:
                 for ancestor in self.ancestors.get(unit_id or 0, ()):
                     if only and self.codes.get(ancestor) != only:
                         continue
-                    found.update((ancestor, u) for u in self.held.get((ancestor, base), ()))
+                    found.update((ancestor, u) for u in held.get((ancestor, base), ()))
         if duty and now is not None and (on := found & self.on_duty(now)):
             found = on
         return {u for _, u in found}
@@ -297,10 +316,21 @@ def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: 
     if deadline is not None:
         extra["deadline"] = _when(deadline)
     c = about(case)
-    found = targets(c, event, Memberships.of([c.owner_unit_id, c.unit_id, *c.co_unit_ids]), timezone.now())
+    found = targets(c, event, _memberships(case, c), timezone.now())
     found.pop(actor_id or 0, None)
     return enqueue(event, case_number=case.number, context=context(case, **extra),
                    recipients=sorted(found), urgent=event in URGENT, dedupe=dedupe, transports=_chosen(found) or None)
+
+
+def _memberships(case: Case, c: About) -> Memberships:
+    """`Memberships.of` the case's units, without reading the units again when the case holds
+    them already (a new case: its owner unit, read with the registrar's grants)."""
+    loaded = case._state.fields_cache
+    owner, unit = loaded.get("owner_unit"), loaded.get("unit")
+    if (not c.co_unit_ids and owner is not None and owner.pk == c.owner_unit_id
+            and (c.unit_id is None or (unit is not None and unit.pk == c.unit_id))):
+        return Memberships({u.pk: u.path for u in (owner, unit) if u is not None})
+    return Memberships.of([c.owner_unit_id, c.unit_id, *c.co_unit_ids])
 
 
 def notify_roles(case: Case, roles: Iterable[str], event: str, *, reason: str) -> int:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.utils import timezone
 
-from huiyin.db import insert_rows
+from huiyin.db import insert_one, insert_rows
 from huiyin.org.access import roles_over, unit_for
 from huiyin.org.fields import Sealed
 from huiyin.org.models import Role, Unit, User
@@ -283,30 +283,34 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         case.region = cfg.region  # the organisation is one region (a provincial branch is one province)
     with _holding_notices() as held:
         case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
-        case.save()
+        case.hash_identity()
+        insert_one(case)  # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it
         timers = [t for t in (deadlines.timer_start(case, code, at=case.received_at, cfg=cfg, new_case=True)
                               for code in (deadlines.END_TO_END, "dispatch")) if t is not None]
         if timers:  # the first deadline, in the same row (one UPDATE with the number below)
             first = min(timers, key=lambda t: t.due_at)
             case.next_due_at, case.next_remind_at = first.due_at, first.remind_at
         case._timers_touched = False  # type: ignore[attr-defined]
-        registered = Event.objects.create(
+        registered = Event(
             case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
             changes={
                 "kind": [None, case.kind], "channel": [None, case.channel],
                 "owner_unit": [None, case.owner_unit.code], "policy": [None, f"{case.policy.name}@{case.policy.version}"],
             },
         )
+        insert_one(registered)
         previous = grading.latest_closed_of_customer(case, cfg.repeat_days)
         if previous is not None:
             with change(case, "repeat", actor=None, source="rules", at=now, locked=True) as step:
                 grading.mark_repeat(step, previous)
         rules_apply(case, trigger="intake", now=now)
         started = obligations_apply(case, now=now)
+        # derived data (the search index) of the new case: cases/derived.py; before the number,
+        # which it does not read, so that the number's lock is held for as little as possible
+        derived.written(case, registered)
         case.number = number()
         Case.objects.filter(pk=case.pk).update(number=case.number, next_due_at=case.next_due_at,
                                                next_remind_at=case.next_remind_at)
-        derived.written(case, registered)  # derived data (the search index) of the new case: cases/derived.py
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet

@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from huiyin.db import insert_objects, insert_rows
+from huiyin.db import insert_objects, insert_one, insert_rows
 from huiyin.org.models import User
 
 from . import outbound
@@ -125,17 +125,18 @@ def enqueue(
     recipients: those transports whatever their preferences, and only those unless the list
     holds "preferences" too (`Notice.transports`).
     """
+    hooks = list(Webhook.objects.filter(active=True).order_by("pk"))  # read once, for both steps
     rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports,
-                                    tuple((str(t), str(a)) for t, a in addresses))])
-    if not rows or Notice.objects.filter(dedupe_key=rows[0]["dedupe_key"]).exists():
+                                    tuple((str(t), str(a)) for t, a in addresses))], hooks=hooks)
+    if not rows:
         return 0
     notice = Notice(**{**rows[0], "fanned_out_at": rows[0]["created_at"]})
-    # A concurrent enqueue of the same occurrence must not abort the caller's transaction:
-    # ON CONFLICT DO UPDATE (a no-op) returns the existing row's id on both databases, and the
-    # inbox items' and messages' own unique dedupe keys keep them from being written twice.
-    Notice.objects.bulk_create([notice], update_conflicts=True, unique_fields=["dedupe_key"],
-                               update_fields=["dedupe_key"])
-    return fan_out([notice])
+    # Written already (a repeat, or a concurrent enqueue of the same occurrence, which must not
+    # abort the caller's transaction): ON CONFLICT DO NOTHING writes nothing and returns no id,
+    # and nothing else is written. One lean INSERT (huiyin/db.py) instead of a look-up and an upsert.
+    if not insert_one(notice, ignore_conflicts=True):
+        return 0
+    return fan_out([notice], hooks=hooks)
 
 
 def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
@@ -154,8 +155,9 @@ def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
                        ignore_conflicts=True)
 
 
-def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
-    """The notice rows (field → value) of the new occurrences that someone is to hear of."""
+def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | None = None) -> list[dict[str, Any]]:
+    """The notice rows (field → value) of the new occurrences that someone is to hear of
+    (`hooks`: the active webhooks, when the caller has read them)."""
     occurrences = list(occurrences)
     for n in occurrences:
         if n.event not in _EVENTS:
@@ -172,7 +174,7 @@ def _notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
         if any(i in names for i in n.recipients) or _external(n.addresses):
             return True
         if listened is None:
-            listened = _events_listened_to()
+            listened = _events_listened_to(hooks)
         return n.event in listened
 
     now = timezone.now()
@@ -220,14 +222,15 @@ def _event_label(language: str | None, event: str) -> str:
     return str(Event(event).label)
 
 
-def _events_listened_to() -> set[str]:
-    """The events some group robot or webhook wants, whoever the recipients."""
+def _events_listened_to(hooks: list[Webhook] | None = None) -> set[str]:
+    """The events some group robot or webhook (`hooks`: the active ones, when read already)
+    wants, whoever the recipients."""
     events: set[str] = set()
     for transport in ROBOT_TRANSPORTS:
         enabled, options = TransportConfig.lookup(transport)
         if enabled:
             events.update(options.get("events") or Event.values)
-    for hook in Webhook.objects.filter(active=True).only("events", "active"):
+    for hook in Webhook.objects.filter(active=True).only("events", "active") if hooks is None else hooks:
         events.update(hook.events or Event.values)
     return events
 
@@ -236,10 +239,11 @@ def _events_listened_to() -> set[str]:
 PREFERENCES = "preferences"
 
 
-def fan_out(notices: list[Notice]) -> int:
+def fan_out(notices: list[Notice], *, hooks: list[Webhook] | None = None) -> int:
     """Write the inbox items and outbox messages of some notices, in the caller's transaction
     (no text: see `texts.py`); return how many messages. The users, preferences, transport
-    settings and webhooks are read once for all the notices."""
+    settings and webhooks (`hooks`: the active ones, when the caller has read them) are read
+    once for all the notices."""
     if not notices:
         return 0
     now = timezone.now()
@@ -254,7 +258,8 @@ def fan_out(notices: list[Notice]) -> int:
         enabled, options = TransportConfig.lookup(transport)
         if enabled:
             robots.append((transport, options.get("events") or []))
-    hooks = list(Webhook.objects.filter(active=True).order_by("pk"))
+    if hooks is None:
+        hooks = list(Webhook.objects.filter(active=True).order_by("pk"))
     quiet_release: list[datetime | None] = []
 
     def due_at(transport: str, urgent: bool) -> datetime:
