@@ -25,22 +25,44 @@ from .models import FINAL_STATES, NUMBER_PREFIX, Case, CaseSequence, Category, I
 from .phones import normalise_phone
 
 
-def next_case_number(kind: str, now: datetime) -> str:
+def next_case_number(kind: str, now: datetime, *, case: Case | None = None) -> str:
     """PREFIX + YYYYMMDD + - + 6-digit daily sequence, inside the caller's transaction.
 
     One upsert increments the day's row and locks it until the intake commits, so two intakes
-    never share a number and a rolled-back intake gives its number back (gap-free per day)."""
+    never share a number and a rolled-back intake gives its number back (gap-free per day).
+    With `case` (a new case, saved under a placeholder number), the number is also written into
+    its row with its first deadline (`next_due_at`, `next_remind_at`): on PostgreSQL in the same
+    statement, one round trip while the day's row is locked."""
     prefix = NUMBER_PREFIX[Kind(kind)]
     day = timezone.localdate(now)
-    table = connection.ops.quote_name(CaseSequence._meta.db_table)
+    ops = connection.ops
+    table = ops.quote_name(CaseSequence._meta.db_table)
+    upsert = (f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608  # nosec B608 (names are ours)
+              f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last")
+    head = f"{prefix}{day:%Y%m%d}-"
+    params: list[Any] = [prefix, ops.adapt_datefield_value(day)]
+    cases = ops.quote_name(Case._meta.db_table)
+    set_due = "next_due_at = %s, next_remind_at = %s"
+    if case is not None:
+        due = [ops.adapt_datetimefield_value(case.next_due_at), ops.adapt_datetimefield_value(case.next_remind_at)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "  # noqa: S608  # nosec B608 (names are ours)
-            f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
-            [prefix, connection.ops.adapt_datefield_value(day)],
-        )
+        if case is not None and connection.vendor == "postgresql":
+            # the number as below: the head, then the day's count zero-padded to at least 6 digits
+            cursor.execute(
+                f"WITH s AS ({upsert}) UPDATE {cases} "  # noqa: S608  # nosec B608 (names are ours)
+                "SET number = CAST(%s AS text) || lpad(s.last::text, greatest(6, length(s.last::text)), '0'), "
+                f"{set_due} FROM s WHERE {cases}.id = %s RETURNING {cases}.number",
+                [*params, head, *due, case.pk],
+            )
+            (number,) = cursor.fetchone()
+            return str(number)
+        cursor.execute(upsert, params)
         (last,) = cursor.fetchone()
-    return f"{prefix}{day:%Y%m%d}-{last:06d}"
+        number = f"{head}{last:06d}"
+        if case is not None:
+            cursor.execute(f"UPDATE {cases} SET number = %s, {set_due} WHERE id = %s",  # noqa: S608  # nosec B608 (names are ours)
+                           [number, *due, case.pk])
+    return number
 
 
 def _body_hash(data: Any) -> str:
@@ -137,10 +159,11 @@ def case_register(
         recording_ref=params.recording_ref, notify_via=c.notify_via,
         privacy_notice=params.privacy_notice or config_for(policy.pk).privacy.notice_version,
     )
+    prepared = workflow.register_prepare(case)  # the reads and checks that need no lock, before it is taken
     try:
         with transaction.atomic(durable=True):
-            workflow.register(case, actor=actor, source=source, ip=ip, now=now,
-                              number=lambda: next_case_number(params.kind, now))
+            workflow.register(case, actor=actor, source=source, ip=ip, now=now, prepared=prepared,
+                              number=lambda: next_case_number(params.kind, now, case=case))
             if idempotency_key:
                 IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
             if also is not None:

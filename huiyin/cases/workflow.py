@@ -266,14 +266,20 @@ def rules_apply(case: Case, *, trigger: str, now: datetime | None = None, only: 
 # --- intake ---------------------------------------------------------------------------------------
 
 
-def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
-             now: datetime) -> None:
-    """受理: a new case (unsaved) enters the workflow: checked against the policy's required
-    registration fields, saved with its first clocks (dispatch, and the end-to-end clock when the
-    policy has one) and its `register` event, linked to the customer's recent case (重复投诉),
-    graded by the intake rules, and announced. Runs inside the intake's transaction. The case
-    number comes from `number()`, called last: its lock serialises intakes of a day and kind
-    until the transaction commits."""
+@dataclass(frozen=True)
+class Intake:
+    """What the intake of a new case checks and reads before its transaction (`register_prepare`):
+    nothing here needs a lock, so none is held while it runs (SQLite's one write lock, the day's
+    number on PostgreSQL)."""
+
+    cfg: PolicyConfig
+    previous: Case | None  # the customer's recently closed case: this one repeats it (重复投诉)
+
+
+def register_prepare(case: Case) -> Intake:
+    """The part of `register` that writes nothing: the policy's required registration fields
+    (BadInput), the organisation's region, the customer's recent case. Call it before the
+    intake's transaction and hand the result to `register`."""
     cfg = config_for(case.policy_id)
     missing = {name: "required by the policy" for name in cfg.required("registration")
                if getattr(case, inputs.REGISTRATION_FIELDS.get(name, name), None) in (None, "", [])}
@@ -281,13 +287,28 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         raise BadInput("The policy requires these registration fields: " + ", ".join(sorted(missing)), fields=missing)
     if not case.region and cfg.region:
         case.region = cfg.region  # the organisation is one region (a provincial branch is one province)
+    return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days))
+
+
+def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
+             now: datetime, prepared: Intake | None = None) -> None:
+    """受理: a new case (unsaved) enters the workflow: checked against the policy's required
+    registration fields, saved with its first clocks (dispatch, and the end-to-end clock when the
+    policy has one) and its `register` event, linked to the customer's recent case (重复投诉),
+    graded by the intake rules, and announced. Runs inside the intake's transaction; what needs
+    no lock comes from `prepared` (`register_prepare`, called before the transaction; here when
+    it was not). The case number comes from `number()`, called last, which writes it into the
+    case's row with its first deadline (`next_due_at`, `next_remind_at`): its lock serialises
+    intakes of a day and kind until the transaction commits."""
+    prepared = prepared or register_prepare(case)
+    cfg = prepared.cfg
     with _holding_notices() as held:
         case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
         case.hash_identity()
         insert_one(case)  # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it
         timers = [t for t in (deadlines.timer_start(case, code, at=case.received_at, cfg=cfg, new_case=True)
                               for code in (deadlines.END_TO_END, "dispatch")) if t is not None]
-        if timers:  # the first deadline, in the same row (one UPDATE with the number below)
+        if timers:  # the first deadline, written into the row with the number below
             first = min(timers, key=lambda t: t.due_at)
             case.next_due_at, case.next_remind_at = first.due_at, first.remind_at
         case._timers_touched = False  # type: ignore[attr-defined]
@@ -299,18 +320,15 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
             },
         )
         insert_one(registered)
-        previous = grading.latest_closed_of_customer(case, cfg.repeat_days)
-        if previous is not None:
+        if prepared.previous is not None:
             with change(case, "repeat", actor=None, source="rules", at=now, locked=True) as step:
-                grading.mark_repeat(step, previous)
+                grading.mark_repeat(step, prepared.previous)
         rules_apply(case, trigger="intake", now=now)
         started = obligations_apply(case, now=now)
         # derived data (the search index) of the new case: cases/derived.py; before the number,
         # which it does not read, so that the number's lock is held for as little as possible
         derived.written(case, registered)
-        case.number = number()
-        Case.objects.filter(pk=case.pk).update(number=case.number, next_due_at=case.next_due_at,
-                                               next_remind_at=case.next_remind_at)
+        case.number = number()  # written into the row with the first deadline (services.next_case_number)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet
