@@ -65,14 +65,16 @@ def latest_closed_of_customer(case: Case, days: int) -> Case | None:
     if q is None:
         return None
     since = case.received_at - timedelta(days=days)
-    return (
-        Case.objects.filter(q, state=State.CLOSED, closed_at__gte=since, closed_at__lte=case.received_at)
-        .exclude(pk=case.pk)
-        .exclude(close_reason=CloseReason.MERGED)
-        .only("id", "number", "closed_at")
-        .order_by("-closed_at")
-        .first()
-    )
+    # One filter call, one clone of the query (the intake runs this for every new case, before
+    # it is saved: no primary key to leave out yet).
+    q &= Q(state=State.CLOSED, closed_at__gte=since, closed_at__lte=case.received_at) & ~Q(close_reason=CloseReason.MERGED)
+    if case.pk is not None:
+        q &= ~Q(pk=case.pk)
+    fields = ("id", "number", "closed_at")
+    qs = Case.objects.filter(q).order_by("-closed_at")
+    for row in qs.values_list(*fields)[:1]:
+        return Case.from_db(qs.db, fields, row)  # as `.only(*fields)` reads it: the rest deferred
+    return None
 
 
 SAME_FIELDS = {
