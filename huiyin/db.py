@@ -67,11 +67,13 @@ def insert_one(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
     if cached is None:
         opts, ops = model._meta, connection.ops
         fields = [f for f in opts.concrete_fields if not f.primary_key]
+        columns = ", ".join(ops.quote_name(f.column) for f in fields if f.column)
         on_conflict = OnConflict.IGNORE if ignore_conflicts else None
         tail = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
-        sql = (f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} "
-               f"({', '.join(ops.quote_name(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
-               f"{' ' + tail if tail else ''} RETURNING {ops.quote_name(opts.pk.column)}")
+        pk_column = opts.pk.column or "id"
+        sql = (f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} ({columns}) "
+               f"VALUES ({', '.join(['%s'] * len(fields))}){' ' + tail if tail else ''} "
+               f"RETURNING {ops.quote_name(pk_column)}")
         cached = _ONE_SQL[key] = (sql, fields)
     sql, fields = cached
     if obj.pk is not None:
