@@ -26,6 +26,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from huiyin.notify.models import Webhook
 from huiyin.notify.services import PREFERENCES, Occurrence, enqueue, enqueue_many
 from huiyin.org.models import DutyShift, Membership, Unit
 from huiyin.policies.config import PolicyConfig
@@ -307,9 +308,11 @@ def _label(language: str | None, field: str, value: str) -> str:
 
 
 def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: str = "",
-                 deadline: Any = None, actor_id: int | None = None, changed: str = "") -> int:
+                 deadline: Any = None, actor_id: int | None = None, changed: str = "",
+                 hooks: list[Webhook] | None = None) -> int:
     """Tell everyone the policy routes `event` to; `dedupe` names this occurrence. The person who
-    acted (`actor_id`) is not told of their own action; `changed` says what it changed."""
+    acted (`actor_id`) is not told of their own action; `changed` says what it changed. `hooks`:
+    the active webhooks, when the caller read them already (`notify.active_webhooks`)."""
     extra: dict[str, Any] = {"actor": actor, "note": note}
     if changed:
         extra["changed"] = changed
@@ -319,7 +322,8 @@ def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: 
     found = targets(c, event, _memberships(case, c), timezone.now())
     found.pop(actor_id or 0, None)
     return enqueue(event, case_number=case.number, context=context(case, **extra),
-                   recipients=sorted(found), urgent=event in URGENT, dedupe=dedupe, transports=_chosen(found) or None)
+                   recipients=sorted(found), urgent=event in URGENT, dedupe=dedupe, transports=_chosen(found) or None,
+                   hooks=hooks)
 
 
 def _memberships(case: Case, c: About) -> Memberships:

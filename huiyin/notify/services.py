@@ -96,9 +96,11 @@ def enqueue(
     dedupe: str,
     transports: dict[str, list[str]] | None = None,
     addresses: Iterable[tuple[str, str]] = (),
+    hooks: list[Webhook] | None = None,
 ) -> int:
     """Write the notifications of one event, in the caller's transaction; return how many
-    outbox messages were written.
+    outbox messages were written. `hooks`: the `active_webhooks()`, when the caller read them
+    already (the intake, before it takes its locks).
 
     `addresses` are people who are not users — a complainant told of a notice: (transport,
     address) pairs, e.g. ("email", "a@example.com") or ("sms", "13800138000"); one message
@@ -125,7 +127,8 @@ def enqueue(
     recipients: those transports whatever their preferences, and only those unless the list
     holds "preferences" too (`Notice.transports`).
     """
-    hooks = list(Webhook.objects.filter(active=True).order_by("pk"))  # read once, for both steps
+    if hooks is None:
+        hooks = active_webhooks()  # read once, for both steps
     rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports,
                                     tuple((str(t), str(a)) for t, a in addresses))], hooks=hooks)
     if not rows:
@@ -137,6 +140,11 @@ def enqueue(
     if not insert_one(notice, ignore_conflicts=True):
         return 0
     return fan_out([notice], hooks=hooks)
+
+
+def active_webhooks() -> list[Webhook]:
+    """The active webhooks, in order: what `enqueue` and `fan_out` write messages to."""
+    return list(Webhook.objects.filter(active=True).order_by("pk"))
 
 
 def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
@@ -259,7 +267,7 @@ def fan_out(notices: list[Notice], *, hooks: list[Webhook] | None = None) -> int
         if enabled:
             robots.append((transport, options.get("events") or []))
     if hooks is None:
-        hooks = list(Webhook.objects.filter(active=True).order_by("pk"))
+        hooks = active_webhooks()
     quiet_release: list[datetime | None] = []
 
     def due_at(transport: str, urgent: bool) -> datetime:

@@ -33,6 +33,6 @@ def test_insert_one_skips_a_conflict_when_asked() -> None:
     assert insert_one(_notice("same")) is True
     again = _notice("same")
     assert insert_one(again, ignore_conflicts=True) is False
-    assert again.pk is None and Notice.objects.filter(dedupe_key="same").count() == 1
+    assert again._state.adding and Notice.objects.filter(dedupe_key="same").count() == 1
     with pytest.raises(ValueError, match="new rows only"):
         insert_one(Notice.objects.get(dedupe_key="same"))
