@@ -43,6 +43,8 @@ MATCH_WINDOW = 1000
 EXAMINE = 5000  # matches looked at, at most, for the newest `window` in the caller's scope (as before: 5,000)
 PROBE = 5000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
 PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows read in key order (measured)
+RANGE_ROWS = 20_000  # PostgreSQL: more rows than this to read in key order: key ranges through the GIN index instead
+RANGE_MARGIN = 1.5  # PostgreSQL: a key range's rows, times those the probe says hold the window (a short one costs a GIN scan more)
 DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
 PG_DF_PROBE = 5000  # PostgreSQL: the newest rows read to estimate a word's share of the rows
 DF_TTL = 3600.0  # seconds a word's idf is kept in the process
@@ -146,45 +148,94 @@ class Index:
         row read in order), else the GIN index's matches sorted by key. Either way at most
         `EXAMINE` matches are checked against the scope."""
         # SET LOCAL lasts to the end of the transaction, which may be the caller's (a savepoint's
-        # release keeps it): the settings are reset once the statements are done (an error rolls
-        # the savepoint back, and the settings with it)
+        # release keeps it): the settings are then reset once the statements are done (an error
+        # rolls the savepoint back, and the settings with it); in a transaction of its own, its
+        # commit ends them (one round trip fewer)
+        outer = connection.in_atomic_block
         with transaction.atomic(), connection.cursor() as cur:
             out = self._pg_steps(cur, query, window, scope)
-            cur.execute(PG_RESET)
+            if outer:
+                cur.execute(PG_RESET)
         return out
 
     def _pg_steps(self, cur: Any, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
         t, k = self.table, self.key
         exists, params = _exists(scope, f"m.{k}")
-        cur.execute("SET LOCAL enable_bitmapscan = off")
-        cur.execute("SET LOCAL enable_seqscan = off")
         # no parallel workers: starting them cost ~60 ms on a busy machine, more than the scan
-        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
-                    f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
-        out = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
-        if len(out) >= window:
+        cur.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; "
+                    "SET LOCAL max_parallel_workers_per_gather = 0")
+        kept = "m.tokens" if not exists else f"CASE WHEN {exists} THEN m.tokens END"  # NULL: outside the scope
+        # the newest `window` matches among the newest PROBE rows, each with its words when in
+        # the scope; and (the row marked true) the lowest key of the probe
+        cur.execute(f"(SELECT m.{k}, {kept}, false FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s) "
+                    f"ORDER BY m.{k} DESC LIMIT %s) UNION ALL (SELECT min({k}), NULL, true FROM "
+                    f"(SELECT {k} FROM {t} ORDER BY {k} DESC LIMIT %s) p)", [*params, PROBE, query, window, PROBE])
+        rows = cur.fetchall()
+        low = next((r[0] for r in rows if r[2]), None)
+        matches = sorted((r for r in rows if not r[2]), key=lambda r: -int(r[0]))
+        out = [(int(r[0]), str(r[1])) for r in matches if r[1] is not None]
+        if len(out) >= window or low is None:
             return out
-        cur.execute(f"SELECT min({k}), count(*) FILTER (WHERE document @@ to_tsquery('simple', %s)) "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    f"FROM (SELECT {k}, document FROM {t} ORDER BY {k} DESC LIMIT %s) s", [query, PROBE])
-        low, matched = cur.fetchone()
-        if low is None:
-            return out
+        matched = len(matches)
+        if matched >= window:  # the window's matches, not all in scope: the rest of the probe's
+            cur.execute(f"SELECT m.{k}, {kept} FROM (SELECT {k}, tokens FROM {t} WHERE {k} >= %s AND {k} < %s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"AND document @@ to_tsquery('simple', %s)) m", [*params, low, matches[-1][0], query])
+            more = sorted(cur.fetchall(), key=lambda r: -int(r[0]))
+            matched += len(more)
+            out += [(int(r[0]), str(r[1])) for r in more if r[1] is not None][:window - len(out)]
+            if len(out) >= window:
+                return out
         older = int(low)  # rows older than the probe, about (keys are dense enough for a guess)
         need = window - len(out)
         share, visible = matched / PROBE, len(out) / PROBE
         in_order = min(need / visible if visible else math.inf, EXAMINE / share if share else math.inf, older)
-        ordered = in_order < PAGE_COST * share * older
-        # the plan chosen above, whatever the planner's guess (no sequential scan of the table)
-        cur.execute("SET LOCAL enable_seqscan = off")
-        cur.execute("SET LOCAL enable_bitmapscan = " + ("off" if ordered else "on"))
-        cur.execute("SET LOCAL enable_indexscan = " + ("on" if ordered else "off"))
-        cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
-                    f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
-                    f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
-        out += [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if in_order <= RANGE_ROWS and in_order < PAGE_COST * share * older:
+            # few rows to read: the older rows in key order, each matched, up to EXAMINE matches
+            cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
+                        f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
+                        f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
+            return out + [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        return out + self._pg_ranges(cur, query, exists, params, high=int(low), need=need,
+                                     span=math.ceil(in_order * RANGE_MARGIN))
+
+    def _pg_ranges(self, cur: Any, query: str, exists: str, params: list[Any], *, high: int, need: int,
+                   span: int) -> list[tuple[int, str]]:
+        """The newest `need` matches in scope below the key `high`, among the first `EXAMINE`
+        matches below it — read through the GIN index a key range at a time, newest first: the
+        GIN index's matches ANDed with the key range's (a BitmapAnd), so only the pages of the
+        range's matches are read, then sorted by key. A range holds about `span` rows (sized from
+        the probe to hold the window); one that falls short is followed by the next, four times as
+        wide; the last one reaches the oldest key (the GIN index's matches alone)."""
+        t, k = self.table, self.key
+        # the planner multiplies the frequencies of the words of a query, and for a rare word or
+        # several (guessed 1,000 times too few, say) it filters the GIN index's matches by the
+        # key range after reading them all rather than AND the range's index: `w & !w` (never
+        # true) ORed to the query keeps its matches and lifts the guess to about w's share
+        word = re.search(r"'([^']+)'", query)
+        bounded = f"({query}) | ('{word.group(1)}' & !'{word.group(1)}')" if word else query
+        # bitmap scans, and index scans for the scope's lookups; ordered by `key + 0`, which the
+        # key's index cannot give (no scan of the key's index in key order, filtering every row)
+        cur.execute("SET LOCAL enable_bitmapscan = on; SET LOCAL enable_indexscan = on")
+        kept = "m.tokens" if not exists else f"CASE WHEN {exists} THEN m.tokens END"
+        out: list[tuple[int, str]] = []
+        budget = EXAMINE
+        while need > 0 and budget > 0:
+            low = high - span if span < high else None
+            cur.execute(f"SELECT m.{k}, {kept} FROM (SELECT {k}, tokens FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s"
+                        f"{f' AND {k} >= %s' if low is not None else ''} ORDER BY {k} + 0 DESC LIMIT %s) m",
+                        [*params, bounded if low is not None else query, high,
+                         *([low] if low is not None else []), budget])  # the scope's parameters come first
+            rows = sorted(cur.fetchall(), key=lambda r: -int(r[0]))
+            budget -= len(rows)
+            found = [(int(r[0]), str(r[1])) for r in rows if r[1] is not None][:need]
+            out += found
+            need -= len(found)
+            if low is None:
+                break
+            high, span = low, span * 4
         return out
 
     def ranked(self, terms: list[list[str]], *, window: int | None = None,
