@@ -142,12 +142,15 @@ class Index:
         """PostgreSQL: a GIN match cannot be read in key order, and the planner guesses the number
         of matches of several words badly (it multiplies their frequencies; the words of one
         complaint template come together), so the plan is chosen here from a measurement. First
-        the newest `PROBE` rows are read in key order and matched: enough for a common word. If
-        the window is not full, the share of matches found there decides the rest: the older
-        rows in key order (reading about `need / share` rows, sequential pages) when that costs
+        the newest `PROBE` rows are read in key order and matched: enough for a common word (its
+        window's matches; fewer: every match of the probe, counted). If the window is not full,
+        the share of matches found there decides the rest: the older rows in key order when
+        there are few to read (about `need / share` rows, at most `RANGE_ROWS`) and that costs
         less than fetching every match the GIN index finds (one page each, `PAGE_COST` times a
-        row read in order), else the GIN index's matches sorted by key. Either way at most
-        `EXAMINE` matches are checked against the scope."""
+        row read in order) — for a reader who sees few of the matches, merged with the scope's
+        cases read in key order too; else key ranges through the GIN index (`_pg_ranges`).
+        Either way at most `EXAMINE` matches below the probe are checked against the scope
+        (docs/text-evaluation.md, "PostgreSQL search (round 20)")."""
         # SET LOCAL lasts to the end of the transaction, which may be the caller's (a savepoint's
         # release keeps it): the settings are then reset once the statements are done (an error
         # rolls the savepoint back, and the settings with it); in a transaction of its own, its
