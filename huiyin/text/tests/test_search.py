@@ -176,7 +176,7 @@ def test_a_search_leaves_the_planner_settings_of_the_transaction_as_they_were(ap
     new_case(api, subject="配送延误", description="卷烟配送延误三天")
     assert found(api, "配送延误") and found(api, "完全没有的词语") == []
     with connection.cursor() as cur:
-        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan", "enable_nestloop", "enable_hashjoin"):
             cur.execute(f"SHOW {name}")
             assert cur.fetchone()[0] == "on", name
 
@@ -244,3 +244,7 @@ def test_each_postgresql_plan_finds_the_newest_matches_in_the_readers_scope(api,
                     assert [k for k, _ in got] == _reference(index, terms, scope, window), (username, q, window, examine)
                     tokens = dict(CaseText.objects.filter(case_id__in=[k for k, _ in got]).values_list("case_id", "tokens"))
                     assert all(text == tokens[k] for k, text in got)
+    with connection.cursor() as cur:  # the plans' settings end with the search (the test's transaction goes on)
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan", "enable_nestloop", "enable_hashjoin"):
+            cur.execute(f"SHOW {name}")
+            assert cur.fetchone()[0] == "on", name
