@@ -23,6 +23,7 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import channels, guard, loadgen, pg, procs
 from . import reports as reports_bench
@@ -352,7 +353,29 @@ class Bench:
             say(f"   scheduler pass with {due:,} due (bench.scheduler)")
             self.results.setdefault("scheduler", {})[backend] = self.child(
                 "scheduler", env, {"due": due}, timeout=1800, live=True)
-        self.drop_db(backend, db)
+        if not self.keep_db(backend, db, env):
+            self.drop_db(backend, db)
+
+    def keep_db(self, backend: str, url: str, env: dict[str, str]) -> bool:
+        """BENCH_KEEP_DB=1 with HUIYIN_BENCH_POSTGRES_URL (a server the bench does not stop): the
+        loaded PostgreSQL database is kept for iterating (EXPLAIN, a timing script, a measuring
+        child run again) instead of dropped, and its URL and the run's token are printed. It stays
+        marked with that token, so only a process given the token (`HUIYIN_BENCH_TOKEN`) passes
+        bench.guard's check on it; the bench never drops it later (drop it by hand)."""
+        if os.environ.get("BENCH_KEEP_DB", "") not in ("1", "yes") or backend != "postgresql" or not self.pg:
+            return False
+        if self.pg.own_dir:  # a throw-away server is stopped at the end: nothing would be kept
+            say("   BENCH_KEEP_DB ignored: the bench's own PostgreSQL stops at the end (set HUIYIN_BENCH_POSTGRES_URL)")
+            return False
+        name = urlsplit(url).path.lstrip("/")
+        if name in self.pg.created:
+            self.pg.created.remove(name)  # not dropped by cleanup() either
+        self.results["notes"].append(f"BENCH_KEEP_DB: the loaded database {name} was kept")
+        say(f"   BENCH_KEEP_DB: kept {guard.redact(url)}; reuse it with\n"
+            f"     HUIYIN_DATABASE_URL=<that URL> {guard.TOKEN_ENV}={env[guard.TOKEN_ENV]} "
+            f".venv/bin/python -m bench.child text OUT.json '{{\"parts\": [\"search\"]}}'\n"
+            f"   and drop it by hand when done: DROP DATABASE \"{name}\"")
+        return True
 
     def list_phase(self, backend: str, env: dict[str, str], loaded: dict[str, Any]) -> None:
         cfg = self.cfg

@@ -211,6 +211,8 @@ def run(args: dict[str, Any], log: Any = print) -> dict[str, Any]:
     budget_s = float(args.get("budget_s", 20.0))
     out: dict[str, Any] = {"search_goal_p95_ms": 100, "assist_goal_p95_ms": 150}
     parts = args.get("parts", ["search", "suggest"])  # `python -m bench.child text OUT '{"parts": ["search"]}'`
+    if os.environ.get("BENCH_TEXT_PARTS"):  # BENCH_TEXT_PARTS=search: the search figures only (the runner passes it on)
+        parts = os.environ["BENCH_TEXT_PARTS"].split(",")
     if "search" in parts:
         out["search"] = searches(samples, budget_s, log)
     if "suggest" in parts:

@@ -19,7 +19,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from .tokens import WordAnalyzer
+from .tokens import WordAnalyzer, normalise
+
+
+def clip_many(texts: list[str], max_chars: int) -> list[str]:
+    """The start of each text (`max_chars`), normalised (NFKC, lower case): what the features see."""
+    return [normalise(t[:max_chars]) for t in texts]
 
 
 def fit_block(vec: Any, texts: list[str]) -> tuple[Any, Any]:

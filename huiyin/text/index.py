@@ -43,11 +43,13 @@ MATCH_WINDOW = 1000
 EXAMINE = 5000  # matches looked at, at most, for the newest `window` in the caller's scope (as before: 5,000)
 PROBE = 5000  # PostgreSQL: the newest rows read in key order before choosing a plan for the rest
 PAGE_COST = 10  # PostgreSQL: a match fetched by the GIN index costs ~10 rows read in key order (measured)
+RANGE_ROWS = 20_000  # PostgreSQL: more rows than this to read in key order: key ranges through the GIN index instead
+RANGE_MARGIN = 1.25  # PostgreSQL: a key range's rows, times those the probe says hold the window (a short one costs a GIN scan more)
 DF_PROBE = 500  # SQLite: a word's newest matches read to count (or estimate) its matches
 PG_DF_PROBE = 5000  # PostgreSQL: the newest rows read to estimate a word's share of the rows
 DF_TTL = 3600.0  # seconds a word's idf is kept in the process
 PG_RESET = ("RESET enable_bitmapscan; RESET enable_seqscan; RESET enable_indexscan; "
-            "RESET max_parallel_workers_per_gather")
+            "RESET max_parallel_workers_per_gather; RESET enable_nestloop; RESET enable_hashjoin")
 
 
 def fts_query(terms: list[list[str]]) -> str:
@@ -132,60 +134,168 @@ class Index:
                             [fts_query(terms), max(EXAMINE, window), *params, window])
                 return [(int(r[0]), str(r[1])) for r in cur.fetchall()]
         if connection.vendor == "postgresql":
-            return self._pg_newest(ts_query(terms), window, scope)
+            return self._pg_newest(ts_query(terms), window, scope, terms)
         return []
 
-    def _pg_newest(self, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
+    def _pg_newest(self, query: str, window: int, scope: QuerySet[Any] | None,
+                   terms: list[list[str]]) -> list[tuple[int, str]]:
         """PostgreSQL: a GIN match cannot be read in key order, and the planner guesses the number
         of matches of several words badly (it multiplies their frequencies; the words of one
         complaint template come together), so the plan is chosen here from a measurement. First
-        the newest `PROBE` rows are read in key order and matched: enough for a common word. If
-        the window is not full, the share of matches found there decides the rest: the older
-        rows in key order (reading about `need / share` rows, sequential pages) when that costs
+        the newest `PROBE` rows are read in key order and matched: enough for a common word (its
+        window's matches; fewer: every match of the probe, counted). If the window is not full,
+        the share of matches found there decides the rest: the older rows in key order when
+        there are few to read (about `need / share` rows, at most `RANGE_ROWS`) and that costs
         less than fetching every match the GIN index finds (one page each, `PAGE_COST` times a
-        row read in order), else the GIN index's matches sorted by key. Either way at most
-        `EXAMINE` matches are checked against the scope."""
+        row read in order) — for a reader who sees few of the matches, merged with the scope's
+        cases read in key order too; else key ranges through the GIN index (`_pg_ranges`).
+        Either way at most `EXAMINE` matches below the probe are checked against the scope
+        (docs/text-evaluation.md, "PostgreSQL search (round 20)")."""
         # SET LOCAL lasts to the end of the transaction, which may be the caller's (a savepoint's
-        # release keeps it): the settings are reset once the statements are done (an error rolls
-        # the savepoint back, and the settings with it)
+        # release keeps it): the settings are then reset once the statements are done (an error
+        # rolls the savepoint back, and the settings with it); in a transaction of its own, its
+        # commit ends them (one round trip fewer)
+        outer = connection.in_atomic_block
         with transaction.atomic(), connection.cursor() as cur:
-            out = self._pg_steps(cur, query, window, scope)
-            cur.execute(PG_RESET)
+            out = self._pg_steps(cur, query, window, scope, terms)
+            if outer:
+                cur.execute(PG_RESET)
         return out
 
-    def _pg_steps(self, cur: Any, query: str, window: int, scope: QuerySet[Any] | None) -> list[tuple[int, str]]:
+    def _pg_steps(self, cur: Any, query: str, window: int, scope: QuerySet[Any] | None,
+                  terms: list[list[str]]) -> list[tuple[int, str]]:
         t, k = self.table, self.key
         exists, params = _exists(scope, f"m.{k}")
-        cur.execute("SET LOCAL enable_bitmapscan = off")
-        cur.execute("SET LOCAL enable_seqscan = off")
         # no parallel workers: starting them cost ~60 ms on a busy machine, more than the scan
-        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s){_and(exists)} "
-                    f"ORDER BY m.{k} DESC LIMIT %s", [PROBE, query, *params, window])
-        out = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        cur.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; "
+                    "SET LOCAL max_parallel_workers_per_gather = 0")
+        kept = "m.tokens" if not exists else f"CASE WHEN {exists} THEN m.tokens END"  # NULL: outside the scope
+        # the newest `window` matches among the newest PROBE rows, each with its words when in
+        # the scope (fewer than `window`: every match of the probe, counted here)
+        cur.execute(f"SELECT m.{k}, {kept} FROM (SELECT {k}, tokens, document FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                    f"ORDER BY {k} DESC LIMIT %s) m WHERE m.document @@ to_tsquery('simple', %s) "
+                    f"ORDER BY m.{k} DESC LIMIT %s", [*params, PROBE, query, window])
+        matches = sorted(cur.fetchall(), key=lambda r: -int(r[0]))
+        out = [(int(r[0]), str(r[1])) for r in matches if r[1] is not None]
         if len(out) >= window:
             return out
-        cur.execute(f"SELECT min({k}), count(*) FILTER (WHERE document @@ to_tsquery('simple', %s)) "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    f"FROM (SELECT {k}, document FROM {t} ORDER BY {k} DESC LIMIT %s) s", [query, PROBE])
-        low, matched = cur.fetchone()
+        cur.execute(f"SELECT min({k}) FROM (SELECT {k} FROM {t} ORDER BY {k} DESC LIMIT %s) p", [PROBE])  # nosec B608 - the table and column names are this module's own constants; values are parameters
+        low = cur.fetchone()[0]  # the probe's lowest key (its key index alone)
         if low is None:
             return out
+        matched = len(matches)
+        if matched >= window:  # the window's matches, not all in scope: the rest of the probe's
+            if scope is not None and len(out) < matched / 2:  # mostly outside: merged with the scope's cases
+                inside, inside_params = scope.filter(pk__gte=low, pk__lt=matches[-1][0]).values("pk").query.sql_with_params()
+                cur.execute("SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off")
+                cur.execute(f"SELECT m.{k}, CASE WHEN c.pk IS NOT NULL THEN m.tokens END FROM (SELECT {k}, tokens "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                            f"FROM {t} WHERE {k} >= %s AND {k} < %s AND document @@ to_tsquery('simple', %s)) m "
+                            f"LEFT JOIN ({inside}) c ON c.pk = m.{k}", [low, matches[-1][0], query, *inside_params])
+                rest = cur.fetchall()
+                cur.execute("SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on")
+            else:
+                cur.execute(f"SELECT m.{k}, {kept} FROM (SELECT {k}, tokens FROM {t} WHERE {k} >= %s AND {k} < %s "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                            f"AND document @@ to_tsquery('simple', %s)) m", [*params, low, matches[-1][0], query])
+                rest = cur.fetchall()
+            more = sorted(rest, key=lambda r: -int(r[0]))
+            matched += len(more)
+            out += [(int(r[0]), str(r[1])) for r in more if r[1] is not None][:window - len(out)]
+            if len(out) >= window:
+                return out
         older = int(low)  # rows older than the probe, about (keys are dense enough for a guess)
         need = window - len(out)
         share, visible = matched / PROBE, len(out) / PROBE
         in_order = min(need / visible if visible else math.inf, EXAMINE / share if share else math.inf, older)
-        ordered = in_order < PAGE_COST * share * older
-        # the plan chosen above, whatever the planner's guess (no sequential scan of the table)
-        cur.execute("SET LOCAL enable_seqscan = off")
-        cur.execute("SET LOCAL enable_bitmapscan = " + ("off" if ordered else "on"))
-        cur.execute("SET LOCAL enable_indexscan = " + ("on" if ordered else "off"))
-        cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
-                    f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
-                    f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
-                    f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
-        out += [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if in_order <= RANGE_ROWS and in_order < PAGE_COST * share * older and scope is not None and visible < share / 2:
+            # few rows to read, and most matches outside the scope (a reader who sees a few
+            # units): the older rows in key order, each matched, up to EXAMINE matches, merged
+            # with the scope's cases read in key order too (a merge join) — one index lookup per
+            # match costs ~4 times a case read in order
+            inside, inside_params = scope.filter(pk__lt=low).values("pk").query.sql_with_params()
+            cur.execute("SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off")
+            cur.execute(f"SELECT m.{k}, m.tokens FROM (SELECT {k}, tokens FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m "
+                        f"WHERE m.{k} IN ({inside}) ORDER BY m.{k} DESC LIMIT %s",
+                        [query, low, EXAMINE, *inside_params, need])
+            return out + [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if in_order <= RANGE_ROWS and in_order < PAGE_COST * share * older:
+            # few rows to read: the older rows in key order, each matched, up to EXAMINE matches
+            cur.execute(f"SELECT s.{k}, c.tokens FROM (SELECT m.{k} FROM (SELECT {k} FROM {t} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"WHERE document @@ to_tsquery('simple', %s) AND {k} < %s ORDER BY {k} DESC LIMIT %s) m"
+                        f"{_where(exists)} ORDER BY m.{k} DESC LIMIT %s) s JOIN {t} c ON c.{k} = s.{k} "
+                        f"ORDER BY s.{k} DESC", [query, low, EXAMINE, *params, need])
+            return out + [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        return out + self._pg_ranges(cur, query, exists, params, high=int(low), need=need,
+                                     span=math.ceil(in_order * RANGE_MARGIN), terms=terms)
+
+    def _pg_ranges(self, cur: Any, query: str, exists: str, params: list[Any], *, high: int, need: int,
+                   span: int, terms: list[list[str]]) -> list[tuple[int, str]]:
+        """The newest `need` matches in scope below the key `high`, among the first `EXAMINE`
+        matches below it — read through the GIN index a key range at a time, newest first: the
+        GIN index's matches ANDed with the key range's (a BitmapAnd), so only the pages of the
+        range's matches are read, then sorted by key. A range holds about `span` rows (sized from
+        the probe to hold the window, `RANGE_MARGIN`); one that falls short is followed by the
+        next, sized from what it held; the last one reaches the oldest key (the GIN index's
+        matches alone, of the whole query)."""
+        t, k = self.table, self.key
+        guide, recheck = self._pg_guide(query, terms)  # idf() resets the settings: before setting them
+        # bitmap scans, and index scans for the scope's lookups; ordered by `key + 0`, which the
+        # key's index cannot give (no scan of the key's index in key order, filtering every row)
+        cur.execute("SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0; "
+                    "SET LOCAL enable_bitmapscan = on; SET LOCAL enable_indexscan = on")
+        out: list[tuple[int, str]] = []
+        budget = EXAMINE
+        while need > 0 and budget > 0:
+            low = high - span if span < high else None
+            if low is not None:
+                # ts_match_vq: `@@` as a function, checked on the rows, never read from the index
+                check = " AND ts_match_vq(document, to_tsquery('simple', %s))" if recheck else ""
+                cond = f"document @@ to_tsquery('simple', %s){check} AND {k} < %s AND {k} >= %s"
+                cond_params = [guide, *([query] if recheck else []), high, low]
+            else:  # the rest: the whole query's matches by the GIN index alone
+                cond, cond_params = f"document @@ to_tsquery('simple', %s) AND {k} < %s", [query, high]
+            inner = (f"SELECT {k}, tokens, {k} + 0 AS o FROM {t} WHERE {cond} "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                     f"ORDER BY o DESC LIMIT %s")
+            # the range's matches newest first (n: how many), those in the scope until `need`
+            cur.execute(f"SELECT m.{k}, m.tokens, m.n FROM (SELECT {k}, tokens, o, count(*) OVER (ORDER BY o DESC "  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                        f"ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n FROM ({inner}) a) m"
+                        f"{_where(exists)} ORDER BY m.o DESC LIMIT %s", [*cond_params, budget, *params, need])
+            rows = cur.fetchall()
+            if rows:
+                examined = int(rows[0][2])
+            else:  # none in the scope: how many matches were looked at
+                cur.execute(f"SELECT count(*) FROM ({inner}) a", [*cond_params, budget])  # nosec B608 - the table and column names are this module's own constants; values are parameters
+                examined = int(cur.fetchone()[0])
+            out += [(int(r[0]), str(r[1])) for r in rows]
+            need -= len(rows)
+            budget -= examined
+            if low is None:
+                break
+            # the next range below: as wide as the rows that should hold the rest, at this range's density
+            span = max(span, math.ceil(need * span / len(rows) * RANGE_MARGIN)) if rows else span * 4
+            high = low
         return out
+
+    def _pg_guide(self, query: str, terms: list[list[str]]) -> tuple[str, bool]:
+        """The tsquery the GIN index reads for a key range, and whether the whole query must be
+        checked on the rows it finds. The planner multiplies the frequencies of a query's words
+        (the words of one complaint come together: several words are guessed 1,000 times too
+        rare), and then filters the GIN index's matches by the key range after fetching them all
+        rather than AND the range's index. A word every match has (one of each term's every
+        alternative), the rarest one by its idf, is guessed right: the GIN index reads that word
+        alone (cheaper than several), the rows it finds are checked for the whole query. Without
+        such a word, `w & !w` (never true) ORed to the query keeps its matches and lifts the
+        guess to about w's share."""
+        required = sorted({w for alternatives in terms
+                           for w in set.intersection(*(set(alt.split()) for alt in alternatives))})
+        words = {w for alternatives in terms for alt in alternatives for w in alt.split()}
+        if len(words) == 1:
+            return query, False
+        if required:
+            idf = self.idf(required)
+            return f"'{max(required, key=lambda w: idf[w])}'", True
+        word = re.search(r"'([^']+)'", query)
+        return (f"({query}) | ('{word.group(1)}' & !'{word.group(1)}')" if word else query), False
 
     def ranked(self, terms: list[list[str]], *, window: int | None = None,
                scope: QuerySet[Any] | None = None) -> list[int]:

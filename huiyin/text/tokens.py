@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import rjieba
 
@@ -43,13 +44,45 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+CJK_SAMPLE = 2000  # the characters of a text that decide whether it is Chinese
+
+
 def is_cjk(text: str, *, share: float = 0.2) -> bool:
     """Whether `text` is Chinese enough for jieba: at least `share` of its letters are ideographs."""
-    sample = text[:2000]
+    sample = text[:CJK_SAMPLE]
     letters = sum(map(str.isalpha, sample))  # C-level: ~4× faster than a generator (training cost)
     if not letters:
         return False
     return len(_CJK.findall(sample)) / letters >= share
+
+
+def cjk_many(texts: list[str], *, share: float = 0.2) -> list[bool]:
+    """`is_cjk` of each text, the same answers, counted by numpy over the texts' code points at
+    once (training: ~100 µs a text by regex, a tenth of that here). numpy is imported here, not
+    at the top: a web process cuts one text at a time and never needs it."""
+    import numpy as np
+
+    alpha = _alpha_table()
+    out: list[bool] = []
+    for start in range(0, len(texts), 10_000):  # bounded memory: 4 bytes a character
+        samples = [t[:CJK_SAMPLE] for t in texts[start:start + 10_000]]
+        codes = np.frombuffer("".join(samples).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        ideograph = ((codes >= 0x3400) & (codes <= 0x4DBF)) | ((codes >= 0x4E00) & (codes <= 0x9FFF))
+        ends = np.cumsum([len(s) for s in samples])
+        starts = ends - np.array([len(s) for s in samples])
+        sums = [np.concatenate(([0], np.cumsum(flag, dtype=np.int64))) for flag in (alpha[codes], ideograph)]
+        letters, cjk = (c[ends] - c[starts] for c in sums)
+        out += [bool(n) and int(k) / int(n) >= share for n, k in zip(letters, cjk, strict=True)]
+    return out
+
+
+@cache
+def _alpha_table() -> Any:
+    """`str.isalpha` of every code point, as a numpy array (built once per process, ~0.2 s)."""
+    import numpy as np
+
+    return np.fromiter((chr(i).isalpha() for i in range(sys.maxunicode + 1)), dtype=bool,
+                       count=sys.maxunicode + 1)
 
 
 def dictionary_words(preset: str | None) -> list[str]:
@@ -194,10 +227,10 @@ class WordAnalyzer:
         once, and hashing and interning them cost more than cutting; the words are the same)."""
         cut = segmenter(self.preset).cut
         out: list[list[str]] = []
-        for text in texts:
-            if self.first_line:
-                text = first_line(text)
-            if is_cjk(text):
+        if self.first_line:
+            texts = [first_line(text) for text in texts]
+        for text, chinese in zip(texts, cjk_many(texts), strict=True):
+            if chinese:
                 out.append([t for t in cut(text, False)
                             if (t.isalnum() or _WORDISH.search(t)) and t not in CJK_STOP])
             else:

@@ -74,3 +74,32 @@ def test_word_blocks_cut_once_give_the_same_features():
         assert isinstance(vec.analyzer, WordAnalyzer)  # the stored model cuts raw text again
         assert abs(x - plain.transform(texts)).max() < 1e-6
         assert abs(transform_block(vec, NEW) - plain.transform(NEW)).max() < 1e-6
+
+
+def test_bulk_language_check_answers_as_the_single_one():
+    """`cjk_many` (training's bulk check) says what `is_cjk` says of each text, near the share
+    and at the sample's end too; else a model's words would be cut unlike at prediction."""
+    from huiyin.text.tokens import CJK_SAMPLE, cjk_many, is_cjk
+
+    texts = [
+        "", "   ", "123 456", "卷烟", "Refund please", "退款 refund please now",  # none, all, a fifth or less
+        "ab中", "abcd中", "abcde中", "Ünïcödé 中文", "𠀀𠀁 astral ideographs", "ｆｕｌｌ　ｗｉｄｔｈ 卷烟",
+        "\ud800 lone surrogate 卷烟", "a" * CJK_SAMPLE + "中" * 50, "中" * (CJK_SAMPLE - 1) + "abcdefgh",
+        *[t for t in TRAIN + NEW],
+    ]
+    rng = np.random.default_rng(7)
+    pool = list("卷烟零售户abcXYZ123，。！ \n㐀䶿一鿿ßé")
+    texts += ["".join(rng.choice(pool, size=int(rng.integers(0, 40)))) for _ in range(300)]
+    assert cjk_many(texts) == [is_cjk(t) for t in texts]
+    assert cjk_many(texts, share=0.5) == [is_cjk(t, share=0.5) for t in texts]
+    assert cjk_many([]) == []
+
+
+def test_texts_clipped_in_two_processes_are_clipped_alike(monkeypatch):
+    from huiyin.text import classifier
+
+    texts = [f"Ｎｏ．{i}　卷烟（ＡＢＣ）" + "长" * (i % 3 * classifier.MAX_CHARS // 2) for i in range(9)]
+    one = classifier.clip_all(texts)
+    monkeypatch.setattr(classifier, "PARALLEL_ROWS", 4)
+    assert classifier.clip_all(texts) == one == [classifier._clip(t) for t in texts]
+    assert one[1].startswith("no.1 卷烟(abc)") and len(one[2]) == classifier.MAX_CHARS

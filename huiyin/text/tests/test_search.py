@@ -176,6 +176,75 @@ def test_a_search_leaves_the_planner_settings_of_the_transaction_as_they_were(ap
     new_case(api, subject="配送延误", description="卷烟配送延误三天")
     assert found(api, "配送延误") and found(api, "完全没有的词语") == []
     with connection.cursor() as cur:
-        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan", "enable_nestloop", "enable_hashjoin"):
+            cur.execute(f"SHOW {name}")
+            assert cur.fetchone()[0] == "on", name
+
+
+def _reference(index: Any, terms: list[list[str]], scope: Any, window: int) -> list[int]:
+    """What `newest_matches` means, computed from every match: the in-scope matches among the
+    newest PROBE rows (at most `window`), then the in-scope ones among the first EXAMINE matches
+    below them, until the window is full."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT case_id FROM text_casetext WHERE document @@ to_tsquery('simple', %s) "
+                    "ORDER BY case_id DESC", [index.ts_query(terms)])
+        matches = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT case_id FROM text_casetext ORDER BY case_id DESC LIMIT %s", [index.PROBE])
+        low = min(r[0] for r in cur.fetchall())
+    seen = set(scope.values_list("pk", flat=True))
+    out = [m for m in matches if m >= low and m in seen][:window]
+    older = [m for m in matches if m < low][: index.EXAMINE]
+    return out + [m for m in older if m in seen][: window - len(out)]
+
+
+@pytest.mark.parametrize("plan", ["key_ranges", "key_order", "merged_with_the_scope"])
+def test_each_postgresql_plan_finds_the_newest_matches_in_the_readers_scope(api, org, monkeypatch, plan) -> None:
+    """PostgreSQL reads the matches older than its probe in key order (checking the scope
+    match by match, or merged with a narrow scope's cases read in key order) or by key ranges
+    through the GIN index (guided by the rarest word every match has, each range sized from
+    the last): every plan finds the same newest matches, in the same order, as reading them all."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    from huiyin.cases.access import cases_for
+    from huiyin.text import index
+
+    for i in range(12):
+        if i % 3 == 0:  # handler_a's county: in handler_a's scope
+            case_in(api, "accepted", subject=f"县局A跨区域销售{i}", description="送货员跨区域销售卷烟")
+        elif i % 4 == 1:
+            new_case(api, subject=f"其他投诉{i}", description="配送延误")
+        else:
+            new_case(api, subject=f"跨区域销售{i}", description="送货员跨区域销售卷烟")
+    monkeypatch.setattr(index, "PROBE", 2)
+    if plan == "key_ranges":  # every range a few keys wide: several ranges, some with nothing in the scope
+        monkeypatch.setattr(index, "RANGE_ROWS", -1)
+        monkeypatch.setattr(index, "RANGE_MARGIN", 0.01)
+    else:  # key order, whatever the share
+        monkeypatch.setattr(index, "RANGE_ROWS", 10**9)
+        monkeypatch.setattr(index, "PAGE_COST", 10**9)
+    users = ["agent"] if plan == "key_order" else ["handler_a"] if plan == "merged_with_the_scope" else ["agent", "handler_a"]
+    scopes = [cases_for(getattr(org, username)) for username in users]
+    if plan == "key_ranges":  # a scope that sees every case but the newest
+        scopes.append(Case.objects.exclude(pk=Case.objects.order_by("-pk").values_list("pk", flat=True)[0]))
+    queries = [index.SEARCH.terms(q) for q in ("跨区域销售", "卷烟", "送货员", "配送延误", "完全没有的词语")]
+    # one term of two alternatives: no word every match has
+    queries.append([[queries[1][0][0], queries[3][0][0]]])
+    for examine in (100, 3):
+        monkeypatch.setattr(index, "EXAMINE", examine)
+        for scope in scopes:
+            username = str(scope.query)[-40:]
+            for terms in queries:
+                q = str(terms)
+                for window in (1, 2, 3, 50):
+                    got = index.CASES.newest_matches(terms, window=window, scope=scope)
+                    assert [k for k, _ in got] == _reference(index, terms, scope, window), (username, q, window, examine)
+                    tokens = dict(CaseText.objects.filter(case_id__in=[k for k, _ in got]).values_list("case_id", "tokens"))
+                    assert all(text == tokens[k] for k, text in got)
+    with connection.cursor() as cur:  # the plans' settings end with the search (the test's transaction goes on)
+        for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan", "enable_nestloop", "enable_hashjoin"):
             cur.execute(f"SHOW {name}")
             assert cur.fetchone()[0] == "on", name
