@@ -131,7 +131,9 @@ def _pk_in(ids: list[int]) -> Q:
         return Q(pk__in=ids)
     if connection.vendor == "sqlite":
         return Q(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)]))  # nosec B611 - a constant; the ids are one parameter
-    return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))  # nosec B611 - a constant; the ids are one parameter
+    # the array as its text form: psycopg's list dumper costs ~4 µs an item (4 ms for a window)
+    array = "{" + ",".join(str(int(i)) for i in ids) + "}"
+    return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [array]))  # nosec B611 - a constant; the ids are one parameter
 
 
 def _search_parts(text: str, user: User | None, scope: QuerySet[Case] | None = None,
