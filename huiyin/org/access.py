@@ -67,31 +67,24 @@ def subtree_ids(paths: Iterable[str]) -> list[int]:
 
 def visible_unit_ids(user: User) -> list[int]:
     """Ids of every unit in the subtrees where the user holds any role."""
-    cached: list[int] | None = getattr(user, "_huiyin_visible", None)
-    if cached is None:
-        cached = _subtree_ids_of(user, (g.path for g in grants(user)))
-        user._huiyin_visible = cached  # type: ignore[attr-defined]
-    return cached
+    return _subtree_ids_of(user, (g.path for g in grants(user)))
 
 
 def unit_ids_with_roles(user: User, roles: Iterable[str]) -> list[int]:
-    """Ids of the units the user reaches through one of `roles` (the subtrees of those grants),
-    cached per set of roles on the user object."""
-    key = frozenset(roles)
-    cache: dict[frozenset[str], list[int]] = user.__dict__.setdefault("_huiyin_role_units", {})
-    if key not in cache:
-        cache[key] = _subtree_ids_of(user, (g.path for g in grants(user) if g.role in key))
-    return cache[key]
+    """Ids of the units the user reaches through one of `roles` (the subtrees of those grants)."""
+    wanted = frozenset(roles)
+    return _subtree_ids_of(user, (g.path for g in grants(user) if g.role in wanted))
 
 
 def _subtree_ids_of(user: User, paths: Iterable[str]) -> list[int]:
-    """`subtree_ids(paths)`, cached on the user object by the set of paths: a reader's every
-    role usually reaches the same subtrees (a search read the same units three times)."""
+    """`subtree_ids(paths)`, cached on the user object (with its grants, for the request) by the
+    set of paths: a reader's roles usually reach the same subtrees, read once (a search read the
+    same units three times when the cache was per set of roles)."""
     key = frozenset(paths)
     cache: dict[frozenset[str], list[int]] = user.__dict__.setdefault("_huiyin_subtrees", {})
     if key not in cache:
         cache[key] = subtree_ids(key)
-    return list(cache[key])  # a copy: each caller's cache keeps its own list
+    return list(cache[key])  # a copy: no caller can change what another one reads
 
 
 def scope_filter(user: User, *, owner_field: str = "owner_unit_id", unit_field: str = "unit_id") -> Q:

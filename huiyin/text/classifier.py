@@ -64,6 +64,7 @@ class TrainingError(Exception):
 
 
 def _clip(text: str) -> str:
+    """What the features see of one text (`blocks.clip_many` of many)."""
     return tokens.normalise(text[:MAX_CHARS])
 
 
@@ -71,7 +72,7 @@ def clip_all(texts: Sequence[str]) -> list[str]:
     """`_clip` of every text; from PARALLEL_ROWS rows in two processes (NFKC costs ~80 µs a
     Chinese complaint: 8 s of one process at 100,000)."""
     if len(texts) < PARALLEL_ROWS:
-        return [_clip(t) for t in texts]
+        return clip_many(list(texts), MAX_CHARS)
     half = len(texts) // 2
     parts = Parallel(n_jobs=2)(delayed(clip_many)(list(part), MAX_CHARS) for part in (texts[:half], texts[half:]))
     return [t for part in parts for t in part]

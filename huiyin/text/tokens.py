@@ -68,8 +68,9 @@ def cjk_many(texts: list[str], *, share: float = 0.2) -> list[bool]:
         samples = [t[:CJK_SAMPLE] for t in texts[start:start + 10_000]]
         codes = np.frombuffer("".join(samples).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         ideograph = ((codes >= 0x3400) & (codes <= 0x4DBF)) | ((codes >= 0x4E00) & (codes <= 0x9FFF))
-        ends = np.cumsum([len(s) for s in samples])
-        starts = ends - np.array([len(s) for s in samples])
+        lengths = np.array([len(s) for s in samples], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
         sums = [np.concatenate(([0], np.cumsum(flag, dtype=np.int64))) for flag in (alpha[codes], ideograph)]
         letters, cjk = (c[ends] - c[starts] for c in sums)
         out += [bool(n) and int(k) / int(n) >= share for n, k in zip(letters, cjk, strict=True)]
