@@ -248,3 +248,22 @@ def test_each_postgresql_plan_finds_the_newest_matches_in_the_readers_scope(api,
         for name in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan", "enable_nestloop", "enable_hashjoin"):
             cur.execute(f"SHOW {name}")
             assert cur.fetchone()[0] == "on", name
+
+
+@pytest.mark.django_db
+def test_the_readers_scope_is_read_from_one_index_and_each_unit_indexed_once() -> None:
+    """A search checks the reader's scope on each match, or reads a narrow scope's cases in key
+    order: on PostgreSQL the case's key with its two units is one index (`case_id_units`), so
+    these reads never fetch the case's wide row. Each unit column is indexed once, by its
+    (unit, -id) index, on both databases (one index fewer to write at each intake, each)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        constraints = connection.introspection.get_constraints(cur, "cases_case")
+        indexed = [c["columns"] for c in constraints.values() if c["index"] and not c["primary_key"]]
+        assert ["unit_id", "id"] in indexed and ["owner_unit_id", "id"] in indexed
+        assert ["unit_id"] not in indexed and ["owner_unit_id"] not in indexed
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'cases_case' AND indexname = 'case_id_units'")
+            (definition,) = cur.fetchone()
+            assert definition.endswith("USING btree (id) INCLUDE (owner_unit_id, unit_id)")
