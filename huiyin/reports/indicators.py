@@ -96,6 +96,14 @@ class Scope:
     _sees_all: bool | None = field(default=None, compare=False, repr=False)
     _totals_ready: bool | None = field(default=None, compare=False, repr=False)  # asked once per scope
     _home: dict[int, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
+    # Every unit (id, parent id, path), read once per scope: the dashboard's ranking, heat map and
+    # volumes each walk the tree.
+    _units: list[tuple[int, int | None, str]] | None = field(default=None, compare=False, repr=False)
+
+    def tree(self) -> list[tuple[int, int | None, str]]:
+        if self._units is None:
+            self._units = _tree()
+        return self._units
 
     def filters(self, period: Period, *, outcome: str | None = None, **more: Any) -> ListFilters:
         f = ListFilters(date_from=period.start, date_to=period.end, within=self.unit, kind=self.kind)
@@ -478,7 +486,7 @@ def per_volume(scope: Scope, period: Period) -> list[dict[str, Any]]:
     units = report_units(scope)
     complaints = sum(r["received"] for r in scope.grouped(period, BY_CASE, BREAKDOWN_FLAGS) if r["kind"] == Kind.COMPLAINT)
     out = []
-    tree = _tree()
+    tree = scope.tree()
     rows = list(BusinessVolume.objects.filter(month__in=months).values_list("unit_id", "measure", "month", "value"))
     for measure, (scale, scale_label) in MEASURE_SCALE.items():
         total: Decimal | None = None
@@ -505,10 +513,10 @@ def child_units(scope: Scope) -> list[Unit]:
     return kids or parents
 
 
-def _home_of(units: list[Unit]) -> dict[int, Unit]:
+def _home_of(scope: Scope, units: list[Unit]) -> dict[int, Unit]:
     """Unit id → the compared unit whose subtree holds it."""
     out: dict[int, Unit] = {}
-    tree = _tree()
+    tree = scope.tree()
     for u in units:
         for uid, _parent, path in tree:
             if path.startswith(u.path):
@@ -520,7 +528,7 @@ def by_unit(scope: Scope, period: Period, units: list[Unit] | None = None) -> li
     """The cohort's counts per compared unit (a case counts in the unit handling it, or, not yet
     dispatched, in the unit that registered it — `ListFilters.within`)."""
     units = units if units is not None else child_units(scope)
-    home = _home_of(units)
+    home = _home_of(scope, units)
     per: dict[int, dict[str, int]] = {u.pk: dict.fromkeys(("received", *FLAGS), 0) for u in units}
     stage: dict[int, dict[str, list[int]]] = {u.pk: {} for u in units}
     for r in scope.grouped(period, BY_UNIT, FLAGS):
@@ -551,7 +559,7 @@ def by_unit(scope: Scope, period: Period, units: list[Unit] | None = None) -> li
 def heat_map(scope: Scope, period: Period, units: list[Unit] | None = None) -> dict[str, Any]:
     """Cases per compared unit × content class (the top of the category's branch)."""
     units = units if units is not None else child_units(scope)
-    home = _home_of(units)
+    home = _home_of(scope, units)
     cells: dict[tuple[int, int | None], int] = {}
     for r in scope.grouped(period, BY_UNIT, FLAGS):
         u = home.get(r["unit_id"] if r["unit_id"] is not None else r["owner_unit_id"])
