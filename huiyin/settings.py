@@ -167,6 +167,10 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # PostgreSQL's JIT compiles every query whose estimated cost is high, adding 0.3–1 s to
     # short list queries over a million cases (measured by `make bench`); OLTP needs none.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # HUIYIN_PG_SERVER_BINDING=1: psycopg binds parameters on the server and prepares the
+    # statements a connection repeats (prepare_threshold) instead of quoting them into the SQL.
+    if envbool("HUIYIN_PG_SERVER_BINDING"):
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "org.User"
