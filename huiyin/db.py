@@ -201,6 +201,25 @@ def _insert_postgresql(connection: Any, head: str, tail: str, columns: list[Any]
     return inserted
 
 
+# psycopg keeps the parsed form of a statement (where its placeholders are) in an LRU cache,
+# but only for statements of at most 50 parameters: the case's lean INSERT has 90, and parsing
+# it again cost ~0.4 ms of every intake on PostgreSQL. The cache stays bounded as before (128
+# statements of at most 4 KiB); only statements of up to 120 parameters now enter it.
+STATEMENT_CACHE_PARAMS = 120
+
+
+def _cache_long_statements() -> None:
+    try:
+        from psycopg import _queries
+    except ImportError:  # SQLite only
+        return
+    if getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", STATEMENT_CACHE_PARAMS) < STATEMENT_CACHE_PARAMS:
+        _queries.MAX_CACHED_STATEMENT_PARAMS = STATEMENT_CACHE_PARAMS
+
+
+_cache_long_statements()
+
+
 # The longest pause `give_way` takes.
 GIVE_WAY_MAX_S = 0.1
 

@@ -167,10 +167,14 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # PostgreSQL's JIT compiles every query whose estimated cost is high, adding 0.3–1 s to
     # short list queries over a million cases (measured by `make bench`); OLTP needs none.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-    # HUIYIN_PG_SERVER_BINDING=1: psycopg binds parameters on the server and prepares the
-    # statements a connection repeats (prepare_threshold) instead of quoting them into the SQL.
+    # HUIYIN_PG_SERVER_BINDING=1 (opt-in): psycopg binds the parameters on the server and
+    # prepares a statement the connection has run HUIYIN_PG_PREPARE_THRESHOLD times (default 2),
+    # so PostgreSQL no longer parses and plans it again. Measured on an intake: the server's CPU
+    # time 6.2 → 4.1 ms (docs/benchmarks.md, round 21). Off by default until the whole
+    # PostgreSQL suite has run with it (server-side binding refuses some untyped parameters).
     if envbool("HUIYIN_PG_SERVER_BINDING"):
-        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"].update(
+            server_side_binding=True, prepare_threshold=envint("HUIYIN_PG_PREPARE_THRESHOLD", "2"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "org.User"
