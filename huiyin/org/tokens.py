@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
-
 from typing import Any
 
 from django.conf import settings

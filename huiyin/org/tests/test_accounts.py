@@ -322,8 +322,9 @@ def test_the_token_check_reads_the_token_user_and_roles_in_one_statement(org) ->
     from huiyin.org.models import Unit
     from huiyin.org.tokens import token_check
 
-    Membership.objects.create(user=org.agent, unit=Unit.objects.exclude(pk=org.agent.memberships.first().unit_id)
-                              .order_by("id").first(), role="handler")
+    other = Unit.objects.exclude(pk__in=org.agent.memberships.values("unit_id")).order_by("id").first()
+    assert other is not None
+    Membership.objects.create(user=org.agent, unit=other, role="handler")
     token = token_issue(org.agent)
     with CaptureQueriesContext(connection) as q:
         row = token_check(token)
