@@ -167,12 +167,13 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # PostgreSQL's JIT compiles every query whose estimated cost is high, adding 0.3–1 s to
     # short list queries over a million cases (measured by `make bench`); OLTP needs none.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-    # HUIYIN_PG_SERVER_BINDING=1 (opt-in): psycopg binds the parameters on the server and
-    # prepares a statement the connection has run HUIYIN_PG_PREPARE_THRESHOLD times (default 2),
-    # so PostgreSQL no longer parses and plans it again. Measured on an intake: the server's CPU
-    # time 6.2 → 4.1 ms (docs/benchmarks.md, round 21). Off by default until the whole
-    # PostgreSQL suite has run with it (server-side binding refuses some untyped parameters).
-    if envbool("HUIYIN_PG_SERVER_BINDING"):
+    # Server-side binding (HUIYIN_PG_SERVER_BINDING, on by default): psycopg sends the parameters
+    # apart from the SQL and prepares a statement once the connection has run it
+    # HUIYIN_PG_PREPARE_THRESHOLD times (default 2), so PostgreSQL no longer parses and plans it
+    # again. An intake's server CPU went from ~6.2 to ~4.1 ms (docs/benchmarks.md, round 21); the
+    # whole PostgreSQL suite passes with it. Set HUIYIN_PG_SERVER_BINDING=0 behind a connection
+    # pooler in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+    if envbool("HUIYIN_PG_SERVER_BINDING", "True"):
         DATABASES["default"]["OPTIONS"].update(
             server_side_binding=True, prepare_threshold=envint("HUIYIN_PG_PREPARE_THRESHOLD", "2"))
 
