@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile of 200 intakes")
     p.add_argument("--top", type=int, default=40, help="lines of the profile to print")
     p.add_argument("--json", help="also write the child's results to this file")
-    p.add_argument("--no-server-binding", action="store_true",
-                   help="PostgreSQL: quote the parameters into the SQL, prepare nothing (HUIYIN_PG_SERVER_BINDING=0)")
+    p.add_argument("--server-binding", action="store_true",
+                   help="PostgreSQL: bind on the server and prepare repeated statements (HUIYIN_PG_SERVER_BINDING=1)")
     args = p.parse_args(argv)
     bench = Bench(Config(parse_args(["--smoke"])), ["intake"], args.backend or list(BACKENDS))
     results: dict[str, Any] = {}
@@ -58,15 +58,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {backend}: skipped ({bench.pg_skip})")
                 continue
             env = bench.base_env(db, f"profile-{backend}")
-            if args.no_server_binding:
-                env["HUIYIN_PG_SERVER_BINDING"] = "0"
+            if args.server_binding:
+                env["HUIYIN_PG_SERVER_BINDING"] = "1"
             bench.prepare(env, bench.tmp / f"profile-{backend}.log")
             bench.child("bare-table", env)
             bench.child("webhook", env)
             results[backend] = bench.child("intake-profile", env, {
                 "body": json.dumps(INTAKE_BODY, ensure_ascii=False), "n": args.n, "profile": not args.no_profile})
             print(report(backend, results[backend], top=args.top,
-                         note="no server-side binding" if args.no_server_binding else ""), flush=True)
+                         note="server-side binding" if args.server_binding else ""), flush=True)
             bench.drop_db(backend, db)
     finally:
         bench.cleanup()
