@@ -19,8 +19,9 @@ from typing import Any
 from .runner import BACKENDS, INTAKE_BODY, Bench, Config, parse_args
 
 
-def report(backend: str, res: dict[str, Any], *, top: int) -> str:
-    out = [f"== {backend} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"]
+def report(backend: str, res: dict[str, Any], *, top: int, note: str = "") -> str:
+    out = [f"== {backend} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+           + (f" {note}" if note else "")]
     for view in ("bare", "rows", "intake"):
         r = res[view]
         out.append(f"-- {view}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms over {r['n']}; "
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile of 200 intakes")
     p.add_argument("--top", type=int, default=40, help="lines of the profile to print")
     p.add_argument("--json", help="also write the child's results to this file")
+    p.add_argument("--server-binding", action="store_true",
+                   help="PostgreSQL: bind on the server and prepare repeated statements (HUIYIN_PG_SERVER_BINDING=1)")
     args = p.parse_args(argv)
     bench = Bench(Config(parse_args(["--smoke"])), ["intake"], args.backend or list(BACKENDS))
     results: dict[str, Any] = {}
@@ -55,12 +58,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {backend}: skipped ({bench.pg_skip})")
                 continue
             env = bench.base_env(db, f"profile-{backend}")
+            if args.server_binding:
+                env["HUIYIN_PG_SERVER_BINDING"] = "1"
             bench.prepare(env, bench.tmp / f"profile-{backend}.log")
             bench.child("bare-table", env)
             bench.child("webhook", env)
             results[backend] = bench.child("intake-profile", env, {
                 "body": json.dumps(INTAKE_BODY, ensure_ascii=False), "n": args.n, "profile": not args.no_profile})
-            print(report(backend, results[backend], top=args.top), flush=True)
+            print(report(backend, results[backend], top=args.top,
+                         note="server-side binding" if args.server_binding else ""), flush=True)
             bench.drop_db(backend, db)
     finally:
         bench.cleanup()

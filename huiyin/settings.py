@@ -167,6 +167,16 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # PostgreSQL's JIT compiles every query whose estimated cost is high, adding 0.3–1 s to
     # short list queries over a million cases (measured by `make bench`); OLTP needs none.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # HUIYIN_PG_SERVER_BINDING=1 (opt-in): psycopg sends the parameters apart from the SQL and
+    # prepares a statement once the connection has run it HUIYIN_PG_PREPARE_THRESHOLD times
+    # (default 2). PostgreSQL then parses it once and, after five runs, may keep a generic plan:
+    # an intake's server CPU went from ~8 to ~5 ms (docs/benchmarks.md, round 21), and the whole
+    # PostgreSQL suite passes with it. Off by default until the list and search queries over
+    # 1,000,000 cases are measured with it: a generic plan ignores the parameters' selectivity.
+    # Leave it off behind a pooler in transaction mode that cannot keep prepared statements.
+    if envbool("HUIYIN_PG_SERVER_BINDING"):
+        DATABASES["default"]["OPTIONS"].update(
+            server_side_binding=True, prepare_threshold=envint("HUIYIN_PG_PREPARE_THRESHOLD", "2"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "org.User"

@@ -43,6 +43,12 @@ def grants(user: User) -> tuple[Grant, ...]:
     return cached
 
 
+def remember_grants(user: User, roles: Iterable[tuple[str, Unit]]) -> None:
+    """Give `grants(user)` the user's (role, unit) pairs in active units, in membership order,
+    when they were read with the user (the API's token check reads them in the same statement)."""
+    user._huiyin_grants = tuple(Grant(role, unit) for role, unit in roles)  # type: ignore[attr-defined]
+
+
 def roles_of(user: User) -> set[str]:
     """Every role the user holds, anywhere."""
     return {g.role for g in grants(user)}

@@ -14,12 +14,17 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .models import ApiToken, User
+from huiyin.db import Columns
+
+from .access import remember_grants
+from .models import ApiToken, Membership, Unit, User
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # last_used_at is written at most once a minute
 
@@ -41,12 +46,62 @@ def token_issue(user: User, *, name: str = "") -> str:
     return token
 
 
+_TOKEN = Columns(ApiToken, "t")
+_USER = Columns(User, "u")
+_UNIT = Columns(Unit, "n")
+_CHECK_SQL: dict[str, str] = {}
+
+
+def _check_sql(connection: Any) -> str:
+    """The token by its digest, with its user and the user's roles in active units (one row per
+    role, ordered as `access.grants` reads them; one row with no role when the user has none)."""
+    sql = _CHECK_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        tables = {m: q(m._meta.db_table) for m in (ApiToken, User, Membership, Unit)}
+        sql = _CHECK_SQL[connection.vendor] = (
+            f"SELECT {_TOKEN.sql(connection)}, {_USER.sql(connection)}, m.{q('role')}, {_UNIT.sql(connection)} "  # noqa: S608  # nosec B608 (names are ours)
+            f"FROM {tables[ApiToken]} t INNER JOIN {tables[User]} u ON u.{q('id')} = t.{q('user_id')} "
+            f"LEFT OUTER JOIN ({tables[Membership]} m INNER JOIN {tables[Unit]} n "
+            f"ON n.{q('id')} = m.{q('unit_id')} AND n.{q('active')} = %s) ON m.{q('user_id')} = u.{q('id')} "
+            f"WHERE t.{q('digest')} = %s ORDER BY m.{q('id')}"
+        )
+    return sql
+
+
+def _token_with_grants(token_digest: str) -> tuple[ApiToken, list[tuple[str, Unit]]] | None:
+    """The token row of `token_digest` with its user, and the user's (role, unit) pairs in
+    active units — one statement where the ORM took two (issue 9: every API request pays it)."""
+    connection = connections[router.db_for_read(ApiToken)]
+    with connection.cursor() as cursor:
+        cursor.execute(_check_sql(connection), [True, token_digest])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    a, b = len(_TOKEN), len(_TOKEN) + len(_USER)
+    row = _TOKEN.instance(connection, rows[0][:a])
+    user = _USER.instance(connection, rows[0][a:b])
+    assert isinstance(row, ApiToken) and isinstance(user, User)
+    row.user = user
+    roles: list[tuple[str, Unit]] = []
+    for values in rows:
+        if values[b] is not None:
+            unit = _UNIT.instance(connection, values[b + 1:])
+            assert isinstance(unit, Unit)
+            roles.append((values[b], unit))
+    return row, roles
+
+
 def token_check(token: str) -> ApiToken | None:
-    """The live token row for `token` (with its user), or None."""
+    """The live token row for `token` (with its user, whose roles `access.grants` then has
+    without a query), or None."""
     if not token or len(token) > 200:
         return None
-    row = ApiToken.objects.select_related("user").filter(digest=digest(token)).first()
-    if row is None or row.revoked_at is not None:
+    found = _token_with_grants(digest(token))
+    if found is None:
+        return None
+    row, roles = found
+    if row.revoked_at is not None:
         return None
     now = timezone.now()
     user = row.user
@@ -58,6 +113,7 @@ def token_check(token: str) -> ApiToken | None:
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         row.last_used_at = now
+    remember_grants(user, roles)
     return row
 
 

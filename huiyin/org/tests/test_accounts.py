@@ -311,6 +311,38 @@ def test_a_token_dies_with_any_change_of_the_password(org, how, monkeypatch) -> 
     assert ApiToken.objects.get(user=user).revoked_at is not None
 
 
+def test_the_token_check_reads_the_token_user_and_roles_in_one_statement(org) -> None:
+    """issue 9: the token, its user and the user's roles in active units come back together,
+    and `grants` then reads nothing more — the same grants as a fresh read, in the same order;
+    a role in a unit made inactive is not one, and a user without roles has none."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from huiyin.org.access import grants
+    from huiyin.org.models import Unit
+    from huiyin.org.tokens import token_check
+
+    other = Unit.objects.exclude(pk__in=org.agent.memberships.values("unit_id")).order_by("id").first()
+    assert other is not None
+    Membership.objects.create(user=org.agent, unit=other, role="handler")
+    token = token_issue(org.agent)
+    with CaptureQueriesContext(connection) as q:
+        row = token_check(token)
+        assert row is not None and row.user.username == "agent"
+        given = grants(row.user)
+    assert [x["sql"][:6] for x in q.captured_queries] == ["SELECT", "UPDATE"]  # UPDATE: last_used_at, once a minute
+    fresh = User.objects.get(pk=org.agent.pk)
+    assert [(g.role, g.unit.pk, g.path) for g in given] == [(g.role, g.unit.pk, g.path) for g in grants(fresh)]
+    assert len(given) == 2
+    Unit.objects.filter(pk=given[1].unit.pk).update(active=False)
+    row = token_check(token)
+    assert row is not None and [g.role for g in grants(row.user)] == [given[0].role]
+    Membership.objects.filter(user=org.agent).delete()
+    row = token_check(token)
+    assert row is not None and grants(row.user) == ()
+    assert token_check(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+
+
 def test_a_token_dies_when_the_account_is_disabled(org) -> None:
     token = token_issue(org.agent)
     out = StringIO()
