@@ -19,8 +19,8 @@ from huiyin.org.access import (
     grants,
     roles_of,
     roles_over,
-    scope_filter,
     unit_ids_with_roles,
+    units_filter,
     visible_unit_ids,
 )
 from huiyin.org.models import Role, User
@@ -36,9 +36,14 @@ IDENTITY_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.LEADER, Role.SUPER
 def cases_for(user: User) -> QuerySet[Case]:
     """Every case the user may see: registered by, handled in, or co-handled (协办) in
     their subtrees."""
-    ids = visible_unit_ids(user)
+    return cases_in_units(visible_unit_ids(user))
+
+
+def cases_in_units(ids: list[int]) -> QuerySet[Case]:
+    """`cases_for` a user whose subtrees hold exactly the units `ids` (`visible_unit_ids`): the
+    scope depends on those ids alone, so a query built on it may be kept under them as a key."""
     co = CoHandling.objects.filter(case=OuterRef("pk"), unit_id__in=ids, active=True)
-    return Case.objects.filter(scope_filter(user) | Q(Exists(co)))
+    return Case.objects.filter(units_filter(ids) | Q(Exists(co)))
 
 
 def case_for(user: User, number: str) -> Case | None:
