@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
@@ -942,9 +943,11 @@ def waiting_ids(user: User, *, cap: int = COUNT_CAP) -> list[int]:
     with connection.cursor() as cursor:
         for n in range(0, len(queries), 2):
             (due_sql, due_params), (rest_sql, rest_params) = queries[n], queries[n + 1]
-            cursor.execute(due_sql, due_params)
-            found = [row[0] for row in cursor.fetchall()]
-            if len(found) < cap:  # as `most_urgent_ids`: then those without a deadline, oldest first
+            found: list[int] = []
+            if due_sql:
+                cursor.execute(due_sql, due_params)
+                found = [row[0] for row in cursor.fetchall()]
+            if len(found) < cap and rest_sql:  # as `most_urgent_ids`: then those without a deadline, oldest first
                 cursor.execute(rest_sql, rest_params)
                 found += [row[0] for row in cursor.fetchall()][: cap - len(found)]
             ids.update(found)
@@ -966,13 +969,17 @@ COMPILED_KEEP = 1000  # keys kept per process; when full, the cache starts again
 def compiled(key: Hashable, build: Callable[[], list[QuerySet[Any]]]) -> list[tuple[str, tuple[Any, ...]]]:
     """The SQL and parameters of the querysets `build()` makes, compiled once per process and
     database for `key`, which must hold everything the querysets are made of (never rows: the
-    SQL is run again on every call, so it reads the data as it is then)."""
+    SQL is run again on every call, so it reads the data as it is then). A query that can match
+    nothing (e.g. `pk__in=[]`) is ("", ()): the caller runs nothing for it, as the ORM would."""
     key = (connection.alias, connection.vendor, key)
     found = _COMPILED.get(key)
     if found is None:
         found = []
         for qs in build():
-            sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+            try:
+                sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+            except EmptyResultSet:
+                sql, params = "", ()
             found.append((sql, tuple(params)))
         if len(_COMPILED) >= COMPILED_KEEP:
             _COMPILED.clear()
@@ -1056,17 +1063,18 @@ def capped_counts(key: Hashable, build: Callable[[], list[QuerySet[Any]]], cap: 
     """`capped_count(qs, cap)` of each queryset `build()` makes, in one statement whose SQL is
     compiled once per `key` (see `compiled`)."""
     parts = compiled(("capped", cap, key), lambda: [qs.values("pk")[:cap] for qs in build()])
-    if not parts:
-        return []
-    sql = " UNION ALL ".join(
-        # our own compiled SQL, its values in the parameters
-        f"SELECT {n} AS n, COUNT(*) AS c FROM ({part}) AS capped_{n}"  # noqa: S608  # nosec B608
-        for n, (part, _) in enumerate(parts)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [p for _, params in parts for p in params])
-        found = dict(cursor.fetchall())
-    return [found[n] for n in range(len(parts))]
+    asked = [(n, part, params) for n, (part, params) in enumerate(parts) if part]  # "": matches nothing
+    found: dict[int, int] = {}
+    if asked:
+        sql = " UNION ALL ".join(
+            # our own compiled SQL, its values in the parameters
+            f"SELECT {n} AS n, COUNT(*) AS c FROM ({part}) AS capped_{n}"  # noqa: S608  # nosec B608
+            for n, part, _ in asked
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [p for _, _, params in asked for p in params])
+            found = dict(cursor.fetchall())
+    return [found.get(n, 0) for n in range(len(parts))]
 
 
 # --- leaders and supervisors ----------------------------------------------------------------
