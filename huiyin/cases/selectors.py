@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
@@ -24,6 +26,7 @@ from django.utils import timezone
 from huiyin.org.access import (
     grants,
     subtree_ids,
+    subtree_ids_of,
     unit_ids_with_roles,
     visible_unit_ids,
 )
@@ -34,6 +37,7 @@ from huiyin.policies.services import active_policy, config_for
 from . import derived, identity, inputs, outcomes, workflow
 from .access import (
     cases_for,
+    cases_in_units,
     complainant_view,
     identity_scope,
     mask,
@@ -876,41 +880,111 @@ def waiting_terms(user: User) -> list[Q]:
     may take over the right unit (the registering centre's line or the handling unit), or the
     role an approval waits for is the user's. One term per (state, action), each answerable
     from an index on its own."""
-    terms: list[Q] = []
+    return [_waiting_term(spec) for spec in _waiting_specs(user)]
+
+
+# A waiting term, as plain values: (kind, what, unit ids). `_waiting_term` makes its Q from these
+# alone, so that the terms' compiled queries can be kept under them (`waiting_ids`).
+WaitingSpec = tuple[str, Any, tuple[int, ...]]
+
+
+def _waiting_specs(user: User) -> tuple[WaitingSpec, ...]:
+    specs: list[WaitingSpec] = []
     named = role_units(user)
-    for w in WAITING:
+    for i, w in enumerate(WAITING):
         if w.by_awaiting:
-            for name, ids in named.items():
-                terms.append(Q(state=w.state, awaiting=name) & w.where & _on_case(ids))
+            specs += [("awaiting", (i, name), tuple(ids)) for name, ids in named.items()]
             continue
         ids = unit_ids_with_roles(user, w.roles or workflow.ACTIONS[w.action].roles)
-        if not ids:
-            continue
-        where = Q(owner_unit_id__in=ids) if w.side == "owner" else Q(unit_id__in=ids)
-        terms.append(Q(state=w.state) & w.where & where)
-    grant = workflow.ACTIONS["grant_extension"]
+        if ids:
+            specs.append(("state", i, tuple(ids)))
     for name, ids in named.items():
-        # A pending extension request waits for its tier's approver.
-        pending = Extension.objects.filter(status=ExtensionStatus.REQUESTED, approver=name).values("case_id")
-        terms.append(Q(pk__in=pending, state__in=list(grant.sources)) & _on_case(ids))
-        # An obligation of the policy (报备, 专项报告) waits for its role, open or closed case.
-        owed = Timer.objects.filter(stopped_at__isnull=True, role=name).values("case_id")
-        terms.append(Q(pk__in=owed) & _on_case(ids))
-    # A joint case's co-handling unit (协办) has its own acknowledgement and contribution.
+        specs += [("extension", name, tuple(ids)), ("owed", name, tuple(ids))]
     if ids := unit_ids_with_roles(user, HANDLER_ROLES):
-        co = CoHandling.objects.filter(unit_id__in=ids, active=True, submitted_at__isnull=True).values("case_id")
-        terms.append(Q(pk__in=co, state__in=[S.DISPATCHED, S.ACCEPTED, S.SUSPENDED]))
-    return terms
+        specs.append(("co_handling", None, tuple(ids)))
+    return tuple(specs)
+
+
+def _waiting_term(spec: WaitingSpec) -> Q:
+    kind, what, units = spec
+    ids = list(units)
+    if kind == "awaiting":
+        i, name = what
+        w = WAITING[i]
+        return Q(state=w.state, awaiting=name) & w.where & _on_case(ids)
+    if kind == "state":
+        w = WAITING[what]
+        return Q(state=w.state) & w.where & (Q(owner_unit_id__in=ids) if w.side == "owner" else Q(unit_id__in=ids))
+    if kind == "extension":
+        # A pending extension request waits for its tier's approver.
+        pending = Extension.objects.filter(status=ExtensionStatus.REQUESTED, approver=what).values("case_id")
+        return Q(pk__in=pending, state__in=list(workflow.ACTIONS["grant_extension"].sources)) & _on_case(ids)
+    if kind == "owed":
+        # An obligation of the policy (报备, 专项报告) waits for its role, open or closed case.
+        owed = Timer.objects.filter(stopped_at__isnull=True, role=what).values("case_id")
+        return Q(pk__in=owed) & _on_case(ids)
+    # A joint case's co-handling unit (协办) has its own acknowledgement and contribution.
+    co = CoHandling.objects.filter(unit_id__in=ids, active=True, submitted_at__isnull=True).values("case_id")
+    return Q(pk__in=co, state__in=[S.DISPATCHED, S.ACCEPTED, S.SUSPENDED])
 
 
 def waiting_ids(user: User, *, cap: int = COUNT_CAP) -> list[int]:
     """Ids of the cases waiting for the user: the union of one small indexed query per term (an
-    OR of them all would make the database scan the whole table), each term's most urgent first."""
-    visible = cases_for(user)
+    OR of them all would make the database scan the whole table), each term's most urgent first
+    (`most_urgent_ids`). Building and compiling a dozen ORM queries cost far more than running
+    them, so their SQL is kept, per process, under what it is made of: the user's visible units
+    and the terms' plain values."""
+    units = visible_unit_ids(user)
+    specs = _waiting_specs(user)
+    queries = compiled(("waiting_ids", cap, tuple(units), specs), lambda: [
+        q for spec in specs for q in _most_urgent_queries(cases_in_units(units).filter(_waiting_term(spec)), cap)
+    ])
     ids: set[int] = set()
-    for term in waiting_terms(user):
-        ids.update(most_urgent_ids(visible.filter(term), cap))
+    with connection.cursor() as cursor:
+        for n in range(0, len(queries), 2):
+            (due_sql, due_params), (rest_sql, rest_params) = queries[n], queries[n + 1]
+            found: list[int] = []
+            if due_sql:
+                cursor.execute(due_sql, due_params)
+                found = [row[0] for row in cursor.fetchall()]
+            if len(found) < cap and rest_sql:  # as `most_urgent_ids`: then those without a deadline, oldest first
+                cursor.execute(rest_sql, rest_params)
+                found += [row[0] for row in cursor.fetchall()][: cap - len(found)]
+            ids.update(found)
     return sorted(ids)
+
+
+def _most_urgent_queries(qs: QuerySet[Case], cap: int) -> list[QuerySet[Any]]:
+    """The two queries of `most_urgent_ids` (the second with the whole `cap` as its limit)."""
+    return [
+        qs.filter(next_due_at__isnull=False).order_by("next_due_at", "id").values_list("id", flat=True)[:cap],
+        qs.filter(next_due_at__isnull=True).order_by("id").values_list("id", flat=True)[:cap],
+    ]
+
+
+_COMPILED: dict[Hashable, list[tuple[str, tuple[Any, ...]]]] = {}
+COMPILED_KEEP = 1000  # keys kept per process; when full, the cache starts again (no lock needed)
+
+
+def compiled(key: Hashable, build: Callable[[], list[QuerySet[Any]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The SQL and parameters of the querysets `build()` makes, compiled once per process and
+    database for `key`, which must hold everything the querysets are made of (never rows: the
+    SQL is run again on every call, so it reads the data as it is then). A query that can match
+    nothing (e.g. `pk__in=[]`) is ("", ()): the caller runs nothing for it, as the ORM would."""
+    key = (connection.alias, connection.vendor, key)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = []
+        for qs in build():
+            try:
+                sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+            except EmptyResultSet:
+                sql, params = "", ()
+            found.append((sql, tuple(params)))
+        if len(_COMPILED) >= COMPILED_KEEP:
+            _COMPILED.clear()
+        _COMPILED[key] = found
+    return found
 
 
 def capped_count(qs: QuerySet[Any], cap: int = COUNT_CAP) -> int:
@@ -956,6 +1030,7 @@ def unit_queues(user: User) -> list[dict[str, Any]]:
     """Open cases per state of each unit the user dispatches for or handles in."""
     result = []
     seen: set[tuple[int, str]] = set()
+    units = visible_unit_ids(user)
     for g in grants(user):
         if g.role == Role.DISPATCHER:
             side = "owner"
@@ -966,17 +1041,40 @@ def unit_queues(user: User) -> list[dict[str, Any]]:
         if (g.unit_id, side) in seen:
             continue
         seen.add((g.unit_id, side))
-        ids = subtree_ids({g.path})
-        where = Q(owner_unit_id__in=ids) if side == "owner" else Q(unit_id__in=ids)
-        # One capped count per state (each from the state index), not a GROUP BY over every open case.
-        counts = {st: capped_count(cases_for(user).filter(where, state=st), QUEUE_CAP) for st in OPEN_STATES}
-        unit = Unit.objects.filter(pk=g.unit_id).first()
+        ids = tuple(subtree_ids_of(user, {g.path}))
+        field_in = "owner_unit_id__in" if side == "owner" else "unit_id__in"
+        # One capped count per state (each from the state index), not a GROUP BY over every open
+        # case; in one statement, its SQL kept as `waiting_ids` keeps its own.
+        counts = capped_counts(("unit_queue", tuple(units), field_in, ids),
+                               partial(_queue_states, units, field_in, ids), QUEUE_CAP)
         result.append({
-            "unit": unit, "side": side, "cap": QUEUE_CAP,
-            "states": [(s, counts.get(s, 0)) for s in OPEN_STATES],
-            "total": sum(counts.values()),
+            "unit": g.unit, "side": side, "cap": QUEUE_CAP,
+            "states": list(zip(OPEN_STATES, counts, strict=True)),
+            "total": sum(counts),
         })
     return result
+
+
+def _queue_states(units: list[int], field_in: str, ids: tuple[int, ...]) -> list[QuerySet[Any]]:
+    return [cases_in_units(units).filter(**{field_in: list(ids)}, state=st) for st in OPEN_STATES]
+
+
+def capped_counts(key: Hashable, build: Callable[[], list[QuerySet[Any]]], cap: int) -> list[int]:
+    """`capped_count(qs, cap)` of each queryset `build()` makes, in one statement whose SQL is
+    compiled once per `key` (see `compiled`)."""
+    parts = compiled(("capped", cap, key), lambda: [qs.values("pk")[:cap] for qs in build()])
+    asked = [(n, part, params) for n, (part, params) in enumerate(parts) if part]  # "": matches nothing
+    found: dict[int, int] = {}
+    if asked:
+        sql = " UNION ALL ".join(
+            # our own compiled SQL, its values in the parameters
+            f"SELECT {n} AS n, COUNT(*) AS c FROM ({part}) AS capped_{n}"  # noqa: S608  # nosec B608
+            for n, part, _ in asked
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [p for _, _, params in asked for p in params])
+            found = dict(cursor.fetchall())
+    return [found.get(n, 0) for n in range(len(parts))]
 
 
 # --- leaders and supervisors ----------------------------------------------------------------

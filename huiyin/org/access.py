@@ -82,6 +82,11 @@ def unit_ids_with_roles(user: User, roles: Iterable[str]) -> list[int]:
     return _subtree_ids_of(user, (g.path for g in grants(user) if g.role in wanted))
 
 
+def subtree_ids_of(user: User, paths: Iterable[str]) -> list[int]:
+    """`subtree_ids(paths)` for one of the user's requests (cached on the user object)."""
+    return _subtree_ids_of(user, paths)
+
+
 def _subtree_ids_of(user: User, paths: Iterable[str]) -> list[int]:
     """`subtree_ids(paths)`, cached on the user object (with its grants, for the request) by the
     set of paths: a reader's roles usually reach the same subtrees, read once (a search read the
@@ -95,7 +100,11 @@ def _subtree_ids_of(user: User, paths: Iterable[str]) -> list[int]:
 
 def scope_filter(user: User, *, owner_field: str = "owner_unit_id", unit_field: str = "unit_id") -> Q:
     """A Q that keeps rows the user may see: registered by, or handled in, their subtrees."""
-    ids = visible_unit_ids(user)
+    return units_filter(visible_unit_ids(user), owner_field=owner_field, unit_field=unit_field)
+
+
+def units_filter(ids: list[int], *, owner_field: str = "owner_unit_id", unit_field: str = "unit_id") -> Q:
+    """`scope_filter` of a user whose subtrees hold exactly the units `ids` (`visible_unit_ids`)."""
     if not ids:
         return Q(pk__in=[])
     return Q(**{f"{owner_field}__in": ids}) | Q(**{f"{unit_field}__in": ids})

@@ -280,6 +280,38 @@ def test_the_workbench_counts_what_waits(web: Any, api: Any) -> None:
     assert pending in html and dispatched in html
 
 
+def test_the_workbench_reads_what_the_orm_reads(api: Any) -> None:
+    """`waiting_ids` and the unit queues run SQL kept per process (issue 9 item 7): for every
+    persona, twice (the second time from the kept SQL), they answer what the ORM queries they
+    were compiled from answer: the same ids, most urgent first under a small cap, the same counts."""
+    from huiyin.cases import selectors
+    from huiyin.cases.access import cases_for
+    from huiyin.org.access import grants, subtree_ids
+    from huiyin.org.models import Role, User
+
+    for state in ("registered", "pending_approval", "dispatched", "pending_callback"):
+        case_in(api, state)
+    Case.objects.filter(pk=Case.objects.order_by("id").first().pk).update(next_due_at=None)  # one without a deadline
+    for user in User.objects.all():
+        for cap in (1, 100):
+            orm: set[int] = set()
+            for term in selectors.waiting_terms(user):
+                orm.update(selectors.most_urgent_ids(cases_for(user).filter(term), cap))
+            for _ in range(2):
+                assert selectors.waiting_ids(User.objects.get(pk=user.pk), cap=cap) == sorted(orm), (user, cap)
+        queues, seen = [], set()
+        for g in grants(user):
+            side = "owner" if g.role == Role.DISPATCHER else "unit" if g.role in selectors.HANDLER_ROLES else None
+            if side is None or (g.unit_id, side) in seen:
+                continue
+            seen.add((g.unit_id, side))
+            where = {"owner_unit_id__in" if side == "owner" else "unit_id__in": subtree_ids({g.path})}
+            queues.append([(st, selectors.capped_count(cases_for(user).filter(**where, state=st), selectors.QUEUE_CAP))
+                           for st in selectors.OPEN_STATES])
+        for _ in range(2):
+            assert [q["states"] for q in selectors.unit_queues(User.objects.get(pk=user.pk))] == queues, user
+
+
 def test_the_workbench_shows_overdue_and_at_risk(web: Any, api: Any) -> None:
     from datetime import timedelta
 
