@@ -10,6 +10,7 @@ over the unit handling it, and over the units co-handling it (协办). Anything 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -46,19 +47,15 @@ def cases_in_units(ids: list[int]) -> QuerySet[Case]:
     Building the filter (its co-handling subquery above all) cost ~1.3 ms of Python per call, and
     a request asks for it several times; the unevaluated queryset is kept per set of units and
     each caller gets its own copy (`.all()`, ~0.01 ms), as Django's generic views do with theirs."""
-    key = tuple(ids)
-    scope = _SCOPES.get(key)
-    if scope is None:
-        co = CoHandling.objects.filter(case=OuterRef("pk"), unit_id__in=ids, active=True)
-        scope = Case.objects.filter(units_filter(ids) | Q(Exists(co)))
-        if len(_SCOPES) >= SCOPES_KEPT:
-            _SCOPES.clear()
-        _SCOPES[key] = scope
-    return scope.all()
+    return _scope_of(tuple(ids)).all()
 
 
-_SCOPES: dict[tuple[int, ...], QuerySet[Case]] = {}  # never evaluated: only copied
-SCOPES_KEPT = 1000  # sets of units kept per process; when full, the cache starts again (no lock needed)
+@lru_cache(maxsize=1000)  # sets of units kept per process
+def _scope_of(ids: tuple[int, ...]) -> QuerySet[Case]:
+    """The scope's queryset for these units; never evaluated, only copied by `cases_in_units`."""
+    units = list(ids)
+    co = CoHandling.objects.filter(case=OuterRef("pk"), unit_id__in=units, active=True)
+    return Case.objects.filter(units_filter(units) | Q(Exists(co)))
 
 
 def case_for(user: User, number: str) -> Case | None:

@@ -251,9 +251,10 @@ def by_time_left(qs: QuerySet[Case]) -> QuerySet[Case]:
 def most_urgent_ids(qs: QuerySet[Case], cap: int) -> list[int]:
     """The ids of the `cap` most urgent cases of `qs`: those with a deadline in its order (an
     index scan that stops at `cap`), then, if room is left, those without one, oldest first."""
-    ids = list(qs.filter(next_due_at__isnull=False).order_by("next_due_at", "id").values_list("id", flat=True)[:cap])
+    with_deadline, without = _most_urgent_queries(qs, cap)
+    ids = list(with_deadline)
     if len(ids) < cap:
-        ids += list(qs.filter(next_due_at__isnull=True).order_by("id").values_list("id", flat=True)[:cap - len(ids)])
+        ids += list(without[:cap - len(ids)])
     return ids
 
 

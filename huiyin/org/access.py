@@ -73,21 +73,16 @@ def subtree_ids(paths: Iterable[str]) -> list[int]:
 
 def visible_unit_ids(user: User) -> list[int]:
     """Ids of every unit in the subtrees where the user holds any role."""
-    return _subtree_ids_of(user, (g.path for g in grants(user)))
+    return subtree_ids_of(user, (g.path for g in grants(user)))
 
 
 def unit_ids_with_roles(user: User, roles: Iterable[str]) -> list[int]:
     """Ids of the units the user reaches through one of `roles` (the subtrees of those grants)."""
     wanted = frozenset(roles)
-    return _subtree_ids_of(user, (g.path for g in grants(user) if g.role in wanted))
+    return subtree_ids_of(user, (g.path for g in grants(user) if g.role in wanted))
 
 
 def subtree_ids_of(user: User, paths: Iterable[str]) -> list[int]:
-    """`subtree_ids(paths)` for one of the user's requests (cached on the user object)."""
-    return _subtree_ids_of(user, paths)
-
-
-def _subtree_ids_of(user: User, paths: Iterable[str]) -> list[int]:
     """`subtree_ids(paths)`, cached on the user object (with its grants, for the request) by the
     set of paths: a reader's roles usually reach the same subtrees, read once (a search read the
     same units three times when the cache was per set of roles)."""
