@@ -27,6 +27,7 @@ from huiyin.org.access import (
 from huiyin.org.models import Role, User
 from huiyin.policies.config import PolicyConfig
 
+from . import kept
 from .models import Case, CoHandling, Kind
 
 # The centre's roles, who take the calls and follow the case for the complainant (首问负责制):
@@ -63,10 +64,12 @@ def case_for(user: User, number: str) -> Case | None:
     outside the user's subtrees — the two are indistinguishable on purpose."""
     if not isinstance(number, str) or len(number) > 20:
         return None
-    # `number` is unique: one row at most, so no ORDER BY (`first()` would compile one: ~20 % of this)
-    found = list(cases_for(user).select_related("owner_unit", "unit", "proposed_unit", "category").filter(
-        number=number
-    )[:1])
+    # `number` is unique: one row at most, so no ORDER BY (`first()` would compile one: ~20 % of this).
+    # The query depends on the visible units and the number alone: its SQL is compiled once per
+    # process for those units (`kept`: ~3 ms of Python a call otherwise).
+    units = tuple(visible_unit_ids(user))
+    found = kept.instances(("case_for", units), lambda values: cases_in_units(list(units)).select_related(
+        "owner_unit", "unit", "proposed_unit", "category").filter(number=values[0])[:1], [number])
     return found[0] if found else None
 
 
