@@ -120,6 +120,11 @@ def strangers(html: str, lang: str, data: list[str]) -> list[str]:
     """Words of the other language in a page."""
     parser = Visible()
     parser.feed(html)
+    # Only the data strings that can occur in a text of this page: those in one of its texts, and
+    # those with a space (taking a longer string out leaves a space, which may complete one).
+    # The same strings are taken out, in the same order, as when every one is tried (~10× faster).
+    page = "\0".join(parser.texts)
+    data = [d for d in data if " " in d or d in page]
     found = []
     for text in parser.texts:
         rest = text
