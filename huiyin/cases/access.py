@@ -93,13 +93,24 @@ def identity_scope(user: User) -> Q:
     by identity (phone, name, account, ID number, e-mail) is limited to it, so a guessed phone or
     name confirms nothing — above all not that someone reported (举报) — to a role that may not
     read the answer; the intake lookup and the caller's history likewise."""
-    report_ids = unit_ids_with_roles(user, IDENTITY_ROLES)
-    other_ids = unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])
+    return identity_scope_of(*identity_units(user))
+
+
+def identity_units(user: User) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What `identity_scope` is made of: the units where the user may know a report's reporter,
+    and those where the complainant of any other kind (a query built on it may be kept under them)."""
+    return (tuple(unit_ids_with_roles(user, IDENTITY_ROLES)),
+            tuple(unit_ids_with_roles(user, [r for r in Role.values if r != Role.AUDITOR])))
+
+
+def identity_scope_of(report_ids: Iterable[int], other_ids: Iterable[int]) -> Q:
+    """`identity_scope` of a user whose `identity_units` are these."""
+    reports, others = list(report_ids), list(other_ids)
     q = Q(pk__in=[])
-    if report_ids:
-        q |= Q(kind=Kind.REPORT, owner_unit_id__in=report_ids)
-    if other_ids:
-        q |= ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=other_ids) | Q(unit_id__in=other_ids))
+    if reports:
+        q |= Q(kind=Kind.REPORT, owner_unit_id__in=reports)
+    if others:
+        q |= ~Q(kind=Kind.REPORT) & (Q(owner_unit_id__in=others) | Q(unit_id__in=others))
     return q
 
 

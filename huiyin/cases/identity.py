@@ -60,10 +60,16 @@ def stored_hash(field: str, value: str) -> str:
     return crypto.blind(HASHED[field](value or ""), purpose=purpose(field))
 
 
+def search_hashes(field: str, value: str) -> list[str]:
+    """The hashes under which `field` may be stored as `value` (one per listed key); none for an
+    empty value."""
+    return crypto.blind_all(HASHED[field](value or ""), purpose=purpose(field))
+
+
 def matches(field: str, value: str) -> Q:
     """Rows whose `field` equals `value` (after normalisation), under any listed key; nothing for
     an empty value."""
-    hashes = crypto.blind_all(HASHED[field](value or ""), purpose=purpose(field))
+    hashes = search_hashes(field, value)
     if not hashes:
         return Q(pk__in=[])
     return Q(**{f"{hash_column(field)}__in": hashes})

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 from weakref import ref as weak_ref
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
@@ -29,7 +30,7 @@ KEEP = 1000  # keys kept per process; when full, the cache starts again (no lock
 class _Kept:
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[int, ...]  # where each of the call's values goes among `params`
+    slots: tuple[int, ...]  # where each of the call's values goes among `params`; sql "": no rows
     compiler: SQLCompiler  # after compiling: its select and klass_info say how rows become instances
     fetch_mode: Any
 
@@ -54,6 +55,8 @@ def instances[M: Model](key: Hashable, build: Callable[[Sequence[str]], QuerySet
     kept = _KEPT[db_key]
     if kept is None:
         return list(build(values))
+    if not kept.sql:
+        return []
     params = list(kept.params)
     for slot, value in zip(kept.slots, values, strict=True):
         params[slot] = value
@@ -69,7 +72,10 @@ def _compile(qs: QuerySet[Any], count: int) -> _Kept | None:
     if qs.db != "default" or state._known_related_objects or state._prefetch_related_lookups:
         return None
     compiler = qs.query.get_compiler(using=qs.db)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # it can match nothing (e.g. `pk__in=[]`): nothing is run, as in the ORM
+        return _Kept("", (), (), compiler, state._fetch_mode)
     slots = []
     for n in range(count):
         found = [i for i, p in enumerate(params) if p == placeholder(n)]
