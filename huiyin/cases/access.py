@@ -66,10 +66,12 @@ def case_for(user: User, number: str) -> Case | None:
         return None
     # `number` is unique: one row at most, so no ORDER BY (`first()` would compile one: ~20 % of this).
     # The query depends on the visible units and the number alone: its SQL is compiled once per
-    # process for those units (`kept`: ~3 ms of Python a call otherwise).
+    # process for those units (`kept`: ~3 ms of Python a call otherwise). It brings what every
+    # reader of the case reads (`selectors.case_facts`: the registering user, the respondent unit).
     units = tuple(visible_unit_ids(user))
     found = kept.instances(("case_for", units), lambda values: cases_in_units(list(units)).select_related(
-        "owner_unit", "unit", "proposed_unit", "category").filter(number=values[0])[:1], [number])
+        "owner_unit", "unit", "proposed_unit", "category", "registered_by", "respondent_unit",
+    ).filter(number=values[0])[:1], [number])
     return found[0] if found else None
 
 

@@ -38,20 +38,27 @@ class _Kept:
 _KEPT: dict[Hashable, _Kept | None] = {}
 
 
-def placeholder(n: int) -> str:
-    return f"\x00kept-{n}\x00"
+def placeholder(n: int, like: str | int) -> str | int:
+    """The n-th placeholder for a value like `like`: a string, or an integer such as a key or a
+    round (one every integer column takes, even a small positive one: Django turns a lookup out of
+    the column's range into "no rows" before the SQL is made)."""
+    return 31_000 + n if isinstance(like, int) else f"\x00kept-{n}\x00"
 
 
-def instances[M: Model](key: Hashable, build: Callable[[Sequence[str]], QuerySet[M]], values: Sequence[str]) -> list[M]:
+def instances[M: Model](
+    key: Hashable, build: Callable[[Sequence[Any]], QuerySet[M]], values: Sequence[str | int]
+) -> list[M]:
     """The instances of `build(values)`, its SQL compiled once per process and database for `key`
-    (with placeholders in place of `values`, each of which must reach the SQL as one parameter,
-    unchanged). A query of another shape (annotations, a value used twice or changed) is not kept:
-    it runs through the ORM on every call."""
-    db_key = (connections["default"].alias, connections["default"].vendor, key, len(values))
+    (with placeholders in place of `values`, strings or integers, each of which must reach the SQL
+    as one parameter, unchanged). A query of another shape (annotations, a value used twice or
+    changed) is not kept: it runs through the ORM on every call."""
+    kinds = tuple(isinstance(v, int) for v in values)
+    db_key = (connections["default"].alias, connections["default"].vendor, key, kinds)
     if db_key not in _KEPT:
         if len(_KEPT) >= KEEP:
             _KEPT.clear()
-        _KEPT[db_key] = _compile(build([placeholder(n) for n in range(len(values))]), len(values))
+        holders = [placeholder(n, v) for n, v in enumerate(values)]
+        _KEPT[db_key] = _compile(build(holders), holders)
     kept = _KEPT[db_key]
     if kept is None:
         return list(build(values))
@@ -67,7 +74,7 @@ def instances[M: Model](key: Hashable, build: Callable[[Sequence[str]], QuerySet
     return _made(kept, rows, connection)
 
 
-def _compile(qs: QuerySet[Any], count: int) -> _Kept | None:
+def _compile(qs: QuerySet[Any], holders: list[str | int]) -> _Kept | None:
     state: Any = qs  # Django's private state of the queryset, which ModelIterable reads too
     if qs.db != "default" or state._known_related_objects or state._prefetch_related_lookups:
         return None
@@ -77,8 +84,8 @@ def _compile(qs: QuerySet[Any], count: int) -> _Kept | None:
     except EmptyResultSet:  # it can match nothing (e.g. `pk__in=[]`): nothing is run, as in the ORM
         return _Kept("", (), (), compiler, state._fetch_mode)
     slots = []
-    for n in range(count):
-        found = [i for i, p in enumerate(params) if p == placeholder(n)]
+    for holder in holders:
+        found = [i for i, p in enumerate(params) if type(p) is type(holder) and p == holder]
         if len(found) != 1:
             return None
         slots.append(found[0])

@@ -272,8 +272,9 @@ def current_timers(case: Case) -> list[Timer]:
     rounds and cycles stay in the database, as they were, for the timeline and reports)."""
     latest: dict[str, Timer] = {}
     timers = _known(case, "timers")
-    if timers is None:
-        timers = case.timers.filter(co_unit__isnull=True, cycle=case.cycle).order_by("id")
+    if timers is None:  # read on every case page and API answer, at times twice: kept SQL (`kept`)
+        timers = kept.instances(("current_timers",), lambda values: Timer.objects.filter(
+            case_id=values[0], co_unit__isnull=True, cycle=values[1]).order_by("id"), [case.pk, case.cycle])
     for t in timers:
         latest[t.code] = t
     return sorted(latest.values(), key=lambda t: t.started_at)
@@ -335,8 +336,9 @@ def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
     """The co-handling units (协办) of the current round with their own deadlines."""
     if _known(case, "co_units") == []:
         return []
-    rows = list(case.co_handlings.filter(cycle=case.cycle, round=case.round, active=True).select_related("unit")
-                .order_by("id"))
+    rows = kept.instances(("co_units_facts",), lambda values: CoHandling.objects.filter(
+        case_id=values[0], cycle=values[1], round=values[2], active=True).select_related("unit").order_by("id"),
+        [case.pk, case.cycle, case.round])
     if not rows:
         return []
     timers: dict[tuple[int, str], Timer] = {}
