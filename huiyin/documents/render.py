@@ -17,8 +17,9 @@ from django.utils import timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
 
 from huiyin.cases.access import complainant_view
-from huiyin.cases.models import Case, CaseDocument, DocumentKind, Event, Satisfaction
+from huiyin.cases.models import Case, CaseDocument, DocumentKind, Event, Satisfaction, Timer
 from huiyin.cases.notices import organisation
+from huiyin.cases.selectors import current_timers
 from huiyin.org.models import User
 from huiyin.policies.services import config_for
 
@@ -40,6 +41,8 @@ RECORD_LABELS = {
     "callback": pgettext_lazy("record form", "Callback"), "supervision": pgettext_lazy("record form", "Supervision"),
     "closed": pgettext_lazy("record form", "Closed at"), "signatures": pgettext_lazy("record form", "Signatures"),
 }
+ACCEPTED = ("dispatch", "resolve_on_spot")  # the case was taken on (受理)
+DECIDED = ("mark_invalid", "transfer_out")  # it was not handled here (不予受理, 转办)
 # The language of the formal documents: the organisation's, whatever the reader's page is in.
 DOCUMENT_LANGUAGE = "zh-hans"
 
@@ -58,9 +61,9 @@ def _day(value: Any) -> str:
     return _when(value, "%Y年%m月%d日" if _chinese() else "%Y-%m-%d")
 
 
-def _callbacks(case: Case) -> list[dict[str, str]]:
+def _callbacks(events: list[Event]) -> list[dict[str, str]]:
     rows = []
-    for e in case.events.filter(action="callback").select_related("actor").order_by("id"):
+    for e in events:
         value = (e.changes.get("satisfaction") or [None, ""])[1] or (
             Satisfaction.UNREACHABLE if "callback_attempts" in e.changes else "")
         rows.append({
@@ -72,8 +75,8 @@ def _callbacks(case: Case) -> list[dict[str, str]]:
     return rows
 
 
-def _due(case: Case, code: str) -> str:
-    t = case.timers.filter(code=code, cycle=case.cycle, co_unit__isnull=True).order_by("-id").first()
+def _due(timers: dict[str, Timer], code: str) -> str:
+    t = timers.get(code)
     return _when(t.due_at) if t else ""
 
 
@@ -102,10 +105,14 @@ def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer:
     hidden = person["confidential"] and case.kind == "report"
     cfg = config_for(case.policy_id)
     title, fields = cfg.record_form(case.kind)
-    accepted = case.events.filter(action__in=["dispatch", "resolve_on_spot"]).order_by("id").values_list(
-        "at", flat=True).first()
-    decided = case.events.filter(action__in=["mark_invalid", "transfer_out"]).order_by("-id").values_list(
-        "at", flat=True).first()
+    # The events the document names, in one query: the first dispatch (or answer on the spot),
+    # the last decision not to handle, the callbacks.
+    events = list(case.events.filter(action__in=[*ACCEPTED, *DECIDED, "callback"]).select_related("actor")
+                  .order_by("id"))
+    accepted = next((e.at for e in events if e.action in ACCEPTED), None)
+    decided = next((e.at for e in reversed(events) if e.action in DECIDED), None)
+    # the latest timer of each stage of the current cycle (`cases.selectors.current_timers`)
+    timers = {t.code: t for t in current_timers(case)}
     acknowledged = case.acknowledged_at
     return {
         "case": case, "doc": doc, "kind": kind, "org": organisation(case).name,
@@ -116,11 +123,11 @@ def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer:
         "channel": case.get_channel_display(), "kind_label": case.get_kind_display(),
         "unit": case.unit.name if case.unit_id and case.unit else "",
         "accepted_day": _day(accepted), "decided_day": _day(decided or case.closed_at),
-        "resolve_due": _due(case, "resolve") or _due(case, "end_to_end"),
+        "resolve_due": _due(timers, "resolve") or _due(timers, "end_to_end"),
         "closed": _when(case.closed_at), "acknowledged": _when(acknowledged),
         "invalid_reason": case.invalid_reason or (case.get_invalid_code_display() if case.invalid_code else ""),
         "authority": case.transfer_authority,
-        "callbacks": _callbacks(case) if kind in (DocumentKind.CALLBACK_RECORD, DocumentKind.RECORD_FORM) else [],
+        "callbacks": _callbacks([e for e in events if e.action == "callback"]) if kind in (DocumentKind.CALLBACK_RECORD, DocumentKind.RECORD_FORM) else [],
         "satisfaction": case.get_satisfaction_display() if case.satisfaction else "",
         "category": case.category.name if case.category_id and case.category else "",
         "severity": case.get_severity_display(),
