@@ -94,25 +94,63 @@ def _compile(qs: QuerySet[Any], holders: list[str | int]) -> _Kept | None:
     return _Kept(sql, tuple(params), tuple(slots), compiler, state._fetch_mode)
 
 
+@dataclass(frozen=True)
+class _Maker:
+    """How the rows of a kept query become instances on one connection (its converters)."""
+
+    kept: _Kept  # held here, so that neither id in the key is reused while this is kept
+    compiler: SQLCompiler
+    converters: dict[int, Any]
+    start: int
+    end: int
+    init_list: list[str]
+    from_db: Callable[..., Any]
+    populators: list[Any]
+
+
+_MAKERS: dict[tuple[int, int], _Maker] = {}  # by (id of the kept query, id of the connection)
+
+
+def _maker(kept: _Kept, connection: Any) -> _Maker:
+    """What `ModelIterable.__iter__` (Django 6.1) works out before its first row, once per kept
+    query and connection: the converters of each column (the costliest part), the main model's
+    columns, the related models' populators."""
+    key = (id(kept), id(connection))
+    maker = _MAKERS.get(key)
+    if maker is None or maker.kept is not kept or maker.compiler.connection is not connection:
+        compiler = copy.copy(kept.compiler)
+        compiler.connection = connection  # the converters of this thread's connection
+        select, klass_info = compiler.select, compiler.klass_info
+        assert klass_info is not None
+        fields = [s[0] for s in select[0 : compiler.col_count]]
+        assert not compiler.has_composite_fields(fields)
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        maker = _Maker(
+            kept, compiler, compiler.get_converters(fields), start, end,
+            [f[0].target.attname for f in select[start:end]],
+            partial(klass_info["model"].from_db, fetch_mode=kept.fetch_mode),
+            get_related_populators(klass_info, select, connection.alias, kept.fetch_mode),
+        )
+        if len(_MAKERS) >= KEEP:
+            _MAKERS.clear()
+        _MAKERS[key] = maker
+    return maker
+
+
 def _made(kept: _Kept, rows: list[Any], connection: Any) -> list[Any]:
     """As `django.db.models.query.ModelIterable.__iter__` (Django 6.1) without known related objects
     or annotations."""
-    compiler = copy.copy(kept.compiler)
-    compiler.connection = connection  # the converters of this thread's connection
-    select, klass_info, fetch_mode = compiler.select, compiler.klass_info, kept.fetch_mode
-    assert klass_info is not None
-    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-    init_list = [f[0].target.attname for f in select[start:end]]
-    from_db = partial(klass_info["model"].from_db, fetch_mode=fetch_mode)
-    populators = get_related_populators(klass_info, select, connection.alias, fetch_mode)
+    maker = _maker(kept, connection)
+    if maker.converters:
+        rows = list(maker.compiler.apply_converters(rows, maker.converters))
     out = []
     peers: list[Any] = []
-    for row in compiler.results_iter([rows]):
-        obj = from_db(connection.alias, init_list, row[start:end])
-        if fetch_mode.track_peers:
+    for row in rows:
+        obj = maker.from_db(connection.alias, maker.init_list, row[maker.start : maker.end])
+        if kept.fetch_mode.track_peers:
             peers.append(weak_ref(obj))
             obj._state.peers = peers
-        for populator in populators:
+        for populator in maker.populators:
             populator.populate(row, obj)
         out.append(obj)
     return out
