@@ -60,10 +60,20 @@ def stored_hash(field: str, value: str) -> str:
     return crypto.blind(HASHED[field](value or ""), purpose=purpose(field))
 
 
+def hashes(field: str, value: str) -> list[str]:
+    """The hashes `value` (after normalisation) may be stored under: one per listed key; none
+    for an empty value."""
+    return list(crypto.blind_all(HASHED[field](value or ""), purpose=purpose(field)))
+
+
 def matches(field: str, value: str) -> Q:
     """Rows whose `field` equals `value` (after normalisation), under any listed key; nothing for
     an empty value."""
-    hashes = crypto.blind_all(HASHED[field](value or ""), purpose=purpose(field))
-    if not hashes:
+    return matches_hashes(field, hashes(field, value))
+
+
+def matches_hashes(field: str, found: list[str]) -> Q:
+    """Rows whose `field` is stored under one of the hashes `found` (`hashes()`); nothing for none."""
+    if not found:
         return Q(pk__in=[])
-    return Q(**{f"{hash_column(field)}__in": hashes})
+    return Q(**{f"{hash_column(field)}__in": found})
