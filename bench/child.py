@@ -70,17 +70,20 @@ def intake_profile(args: dict[str, Any]) -> dict[str, Any]:
     for name, path in (("bare", "/bench/bare"), ("rows", "/bench/rows"), ("intake", "/api/v1/cases")):
         for _ in range(5):
             client.post(path, body_(), content_type="application/json")
-        times = []
+        times, cpu = [], []
         for _ in range(args.get("n", 100)):
             body = body_()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             resp = client.post(path, body, content_type="application/json")
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             if resp.status_code != 201:
                 raise RuntimeError(f"POST {path} answered {resp.status_code}: {resp.content[:300]!r}")
         _, timed, captured = timed_request(client, "post", path, data=body_(), content_type="application/json")
         out[name] = {
             "n": len(times), "p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2),
+            # this process's CPU (Python's share of the request): hardly moved by other load on the machine
+            "cpu_mean_ms": round(sum(cpu) / len(cpu), 2),
             "sql_per_request": len(timed),
             "sql_ms": round(sum(q["ms"] for q in timed), 2),
             "sql": [{"sql": q["sql"][:300], "ms": q["ms"]} for q in timed],

@@ -24,7 +24,8 @@ def report(backend: str, res: dict[str, Any], *, top: int, note: str = "") -> st
            + (f" {note}" if note else "")]
     for view in ("bare", "rows", "intake"):
         r = res[view]
-        out.append(f"-- {view}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms over {r['n']}; "
+        out.append(f"-- {view}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms over {r['n']}, "
+                   f"{r.get('cpu_mean_ms')} ms of Python's CPU a request; "
                    f"{r['sql_per_request']} statements, {r['sql_ms']} ms in the database")
         if view == "intake":
             out += [f"   {q['ms']:>7.2f} ms  {q['sql'][:160]}" for q in r["sql"]]

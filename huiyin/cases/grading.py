@@ -9,18 +9,18 @@ and from the scheduler, each fired rule one `rule` event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
-from . import derived, identity
+from . import derived, identity, kept
 from .models import Case, Category, CloseReason, Kind, State, Timer, Validity
 
 if TYPE_CHECKING:
@@ -47,34 +47,65 @@ def clear_cache() -> None:
     _category_paths.clear()
 
 
+CUSTOMER_FIELDS = ("complainant_phone", "complainant_account", "complainant_id_number")
+
+
 def customer_q(case: Case) -> Q | None:
     """The same customer: phone, account or ID number (whichever is known), through their keyed
     hashes (cases.identity). Reports (举报) are never matched by identity, either way: a report is
     not linked to the reporter's other cases, nor another case to a report (issue 11)."""
+    found = _customer_hashes(case)
+    return None if found is None else _customer_q(found)
+
+
+def _customer_hashes(case: Case) -> dict[str, list[str]] | None:
+    """The customer's identity hashes by field (whichever is known); None for a report or nobody."""
     if case.kind == Kind.REPORT:
         return None
+    found = {name: identity.search_hashes(name, getattr(case, name)) for name in CUSTOMER_FIELDS if getattr(case, name)}
+    return found or None
+
+
+def _customer_q(found: Mapping[str, list[str]]) -> Q:
     q = Q()
-    for name in ("complainant_phone", "complainant_account", "complainant_id_number"):
-        if getattr(case, name):
-            q |= identity.matches(name, getattr(case, name))
-    return (q & ~Q(kind=Kind.REPORT)) if q.children else None
+    for name, hashes in found.items():
+        q |= identity.matches_hashes(name, hashes)
+    return q & ~Q(kind=Kind.REPORT)
+
+
+_LATEST_FIELDS = ("id", "number", "closed_at")
 
 
 def latest_closed_of_customer(case: Case, days: int) -> Case | None:
-    q = customer_q(case)
-    if q is None:
+    """The customer's (`customer_q`) most recently closed case, closed in the `days` before `case`
+    was received and not merged away; `case` itself left out. The intake runs it for every new
+    case: its SQL is kept (`kept`) per shape — which identity fields, how many key hashes each,
+    whether a case is left out — and each call's values put into it (building it through the ORM
+    cost ~2 ms of the intake's ~15 ms of Python)."""
+    found = _customer_hashes(case)
+    if found is None:
         return None
-    since = case.received_at - timedelta(days=days)
-    # One filter call, one clone of the query (the intake runs this for every new case, before
-    # it is saved: no primary key to leave out yet).
-    q &= Q(state=State.CLOSED, closed_at__gte=since, closed_at__lte=case.received_at) & ~Q(close_reason=CloseReason.MERGED)
+    shape = tuple((name, len(hashes)) for name, hashes in found.items())
+    values: list[Any] = [h for hashes in found.values() for h in hashes]
+    values += [case.received_at - timedelta(days=days), case.received_at]
     if case.pk is not None:
-        q &= ~Q(pk=case.pk)
-    fields = ("id", "number", "closed_at")
-    qs = Case.objects.filter(q).order_by("-closed_at")
-    for row in qs.values_list(*fields)[:1]:
-        return Case.from_db(qs.db, fields, row)  # as `.only(*fields)` reads it: the rest deferred
-    return None
+        values.append(case.pk)
+    rows = kept.instances(("latest_closed_of_customer", shape, case.pk is not None),
+                          partial(_latest_closed_qs, shape), values)
+    return rows[0] if rows else None
+
+
+def _latest_closed_qs(shape: tuple[tuple[str, int], ...], values: Sequence[Any]) -> QuerySet[Case]:
+    """`latest_closed_of_customer`'s query from its values in order: each field's hashes, the
+    window's start and end, the case left out (if any)."""
+    given = iter(values)
+    found = {name: [next(given) for _ in range(n)] for name, n in shape}
+    since, until, pk = next(given), next(given), next(given, None)
+    q = _customer_q(found) & Q(state=State.CLOSED, closed_at__gte=since, closed_at__lte=until) \
+        & ~Q(close_reason=CloseReason.MERGED)
+    if pk is not None:
+        q &= ~Q(pk=pk)
+    return Case.objects.filter(q).order_by("-closed_at").only(*_LATEST_FIELDS)[:1]
 
 
 SAME_FIELDS = {

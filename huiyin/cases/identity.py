@@ -69,7 +69,11 @@ def search_hashes(field: str, value: str) -> list[str]:
 def matches(field: str, value: str) -> Q:
     """Rows whose `field` equals `value` (after normalisation), under any listed key; nothing for
     an empty value."""
-    hashes = search_hashes(field, value)
-    if not hashes:
+    return matches_hashes(field, search_hashes(field, value))
+
+
+def matches_hashes(field: str, found: list[str]) -> Q:
+    """Rows whose `field` is stored under one of the hashes `found` (`search_hashes`); nothing for none."""
+    if not found:
         return Q(pk__in=[])
-    return Q(**{f"{hash_column(field)}__in": hashes})
+    return Q(**{f"{hash_column(field)}__in": found})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from weakref import ref as weak_ref
@@ -38,22 +39,32 @@ class _Kept:
 _KEPT: dict[Hashable, _Kept | None] = {}
 
 
-def placeholder(n: int, like: str | int) -> str | int:
-    """The n-th placeholder for a value like `like`: a string, or an integer such as a key or a
-    round (one every integer column takes, even a small positive one: Django turns a lookup out of
-    the column's range into "no rows" before the SQL is made)."""
+Value = str | int | datetime
+
+
+def placeholder(n: int, like: Value) -> Value:
+    """The n-th placeholder for a value like `like`: a string, a moment, or an integer such as a
+    key or a round (one every integer column takes, even a small positive one: Django turns a
+    lookup out of the column's range into "no rows" before the SQL is made)."""
+    if isinstance(like, datetime):
+        return datetime(1001, 1, 1, tzinfo=UTC) + timedelta(days=n)
     return 31_000 + n if isinstance(like, int) else f"\x00kept-{n}\x00"
 
 
+def _kind(value: Value) -> str:
+    return "datetime" if isinstance(value, datetime) else "int" if isinstance(value, int) else "str"
+
+
 def instances[M: Model](
-    key: Hashable, build: Callable[[Sequence[Any]], QuerySet[M]], values: Sequence[str | int]
+    key: Hashable, build: Callable[[Sequence[Any]], QuerySet[M]], values: Sequence[Value]
 ) -> list[M]:
     """The instances of `build(values)`, its SQL compiled once per process and database for `key`
-    (with placeholders in place of `values`, strings or integers, each of which must reach the SQL
-    as one parameter, unchanged). A query of another shape (annotations, a value used twice or
-    changed) is not kept: it runs through the ORM on every call."""
-    kinds = tuple(isinstance(v, int) for v in values)
-    db_key = (connections["default"].alias, connections["default"].vendor, key, kinds)
+    (with placeholders in place of `values` — strings, integers or moments — each of which must
+    reach the SQL as one parameter, unchanged but for the database's form of a moment). A query of
+    another shape (annotations, a value used twice or changed) is not kept: it runs through the
+    ORM on every call."""
+    connection = connections["default"]
+    db_key = (connection.alias, connection.vendor, key, tuple(_kind(v) for v in values))
     if db_key not in _KEPT:
         if len(_KEPT) >= KEEP:
             _KEPT.clear()
@@ -65,16 +76,21 @@ def instances[M: Model](
     if not kept.sql:
         return []
     params = list(kept.params)
+    adapt = connection.ops.adapt_datetimefield_value
     for slot, value in zip(kept.slots, values, strict=True):
-        params[slot] = value
-    connection = connections["default"]
+        if isinstance(value, datetime):
+            params[slot] = adapt(value)
+        elif isinstance(value, int) and type(params[slot]) is not int:
+            params[slot] = type(params[slot])(value)  # as it was compiled, e.g. psycopg's Int2
+        else:
+            params[slot] = value
     with connection.cursor() as cursor:
         cursor.execute(kept.sql, params)
         rows = cursor.fetchall()
     return _made(kept, rows, connection)
 
 
-def _compile(qs: QuerySet[Any], holders: list[str | int]) -> _Kept | None:
+def _compile(qs: QuerySet[Any], holders: list[Value]) -> _Kept | None:
     state: Any = qs  # Django's private state of the queryset, which ModelIterable reads too
     if qs.db != "default" or state._known_related_objects or state._prefetch_related_lookups:
         return None
@@ -84,8 +100,13 @@ def _compile(qs: QuerySet[Any], holders: list[str | int]) -> _Kept | None:
     except EmptyResultSet:  # it can match nothing (e.g. `pk__in=[]`): nothing is run, as in the ORM
         return _Kept("", (), (), compiler, state._fetch_mode)
     slots = []
+    adapt = compiler.connection.ops.adapt_datetimefield_value
     for holder in holders:
-        found = [i for i, p in enumerate(params) if type(p) is type(holder) and p == holder]
+        sent = adapt(holder) if isinstance(holder, datetime) else holder  # as a DateTimeField sends it
+        # an integer may come back as a subclass of int that names its width (psycopg's Int2 for a
+        # small integer column): `instances` gives the call's value the same type
+        found = [i for i, p in enumerate(params)
+                 if (isinstance(p, int) if type(sent) is int else type(p) is type(sent)) and p == sent]
         if len(found) != 1:
             return None
         slots.append(found[0])

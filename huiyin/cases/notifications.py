@@ -309,10 +309,11 @@ def _label(language: str | None, field: str, value: str) -> str:
 
 def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: str = "",
                  deadline: Any = None, actor_id: int | None = None, changed: str = "",
-                 hooks: list[Webhook] | None = None) -> int:
+                 hooks: list[Webhook] | None = None, machines_later: bool = False) -> int:
     """Tell everyone the policy routes `event` to; `dedupe` names this occurrence. The person who
     acted (`actor_id`) is not told of their own action; `changed` says what it changed. `hooks`:
-    the active webhooks, when the caller read them already (`notify.active_webhooks`)."""
+    the active webhooks, when the caller read them already (`notify.active_webhooks`);
+    `machines_later`: see `notify.enqueue` (the intake's announcements)."""
     extra: dict[str, Any] = {"actor": actor, "note": note}
     if changed:
         extra["changed"] = changed
@@ -323,7 +324,7 @@ def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: 
     found.pop(actor_id or 0, None)
     return enqueue(event, case_number=case.number, context=context(case, **extra),
                    recipients=sorted(found), urgent=event in URGENT, dedupe=dedupe, transports=_chosen(found) or None,
-                   hooks=hooks)
+                   hooks=hooks, machines_later=machines_later)
 
 
 def _memberships(case: Case, c: About) -> Memberships:

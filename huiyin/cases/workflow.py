@@ -30,13 +30,12 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
 
 from huiyin.db import insert_one, insert_rows
-from huiyin.notify.services import active_webhooks
 from huiyin.org.access import roles_over, unit_for
 from huiyin.org.fields import Sealed
 from huiyin.org.models import Role, Unit, User
@@ -64,9 +63,6 @@ from .models import (
     Timer,
     Validity,
 )
-
-if TYPE_CHECKING:
-    from huiyin.notify.models import Webhook
 
 S = State
 REDACTED = "***"  # an identity field's old and new value on the timeline (issue 11)
@@ -278,12 +274,11 @@ class Intake:
 
     cfg: PolicyConfig
     previous: Case | None  # the customer's recently closed case: this one repeats it (重复投诉)
-    hooks: list[Webhook]  # the active webhooks, told of the new case
 
 
 def register_prepare(case: Case) -> Intake:
     """The part of `register` that writes nothing: the policy's required registration fields
-    (BadInput), the organisation's region, the customer's recent case, the webhooks to tell.
+    (BadInput), the organisation's region, the customer's recent case.
     Call it before the intake's transaction and hand the result to `register`."""
     cfg = config_for(case.policy_id)
     missing = {name: "required by the policy" for name in cfg.required("registration")
@@ -292,8 +287,7 @@ def register_prepare(case: Case) -> Intake:
         raise BadInput("The policy requires these registration fields: " + ", ".join(sorted(missing)), fields=missing)
     if not case.region and cfg.region:
         case.region = cfg.region  # the organisation is one region (a provincial branch is one province)
-    return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days),
-                  hooks=active_webhooks())
+    return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days))
 
 
 def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
@@ -338,13 +332,15 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet
+    # Group robots and webhooks hear of a new case from the worker's fan-out, which reads them
+    # (`notify.enqueue`'s machines_later): the intake neither reads them nor writes their messages.
     notifications.notify_event(case, "case.created", dedupe=f"case.created:{case.number}", actor=str(actor),
-                               actor_id=actor.pk if actor is not None else None, hooks=prepared.hooks)
+                               actor_id=actor.pk if actor is not None else None, machines_later=True)
     for send in held:
         send()
     if case.severity == Severity.MAJOR:
         notifications.notify_event(case, "case.major_opened", dedupe=f"case.major_opened:{case.number}",
-                                   hooks=prepared.hooks)
+                                   machines_later=True)
 
 
 def obligations_apply(case: Case, *, now: datetime) -> list[Timer]:

@@ -97,10 +97,17 @@ def enqueue(
     transports: dict[str, list[str]] | None = None,
     addresses: Iterable[tuple[str, str]] = (),
     hooks: list[Webhook] | None = None,
+    machines_later: bool = False,
 ) -> int:
     """Write the notifications of one event, in the caller's transaction; return how many
     outbox messages were written. `hooks`: the `active_webhooks()`, when the caller read them
-    already (the intake, before it takes its locks).
+    already.
+
+    `machines_later` (the intake's announcements of a new case): when no person is to be told
+    (no recipient, no address), the notice alone is written and the worker fans it out to the
+    group robots and webhooks that want the event (`fan_out_pending`, the first step of every
+    delivery batch, so they hear of it as soon as they would have), reading them then: nothing
+    is read here and one row is written. A notice nobody listens to fans out to nothing.
 
     `addresses` are people who are not users — a complainant told of a notice: (transport,
     address) pairs, e.g. ("email", "a@example.com") or ("sms", "13800138000"); one message
@@ -127,10 +134,15 @@ def enqueue(
     recipients: those transports whatever their preferences, and only those unless the list
     holds "preferences" too (`Notice.transports`).
     """
+    occurrence = Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports,
+                            tuple((str(t), str(a)) for t, a in addresses))
+    if machines_later and not occurrence.recipients and not _external(occurrence.addresses):
+        for row in _notice_rows([occurrence], machines_later=True):
+            insert_one(Notice(**row), ignore_conflicts=True)  # a repeat writes nothing; pending its fan-out
+        return 0  # no message yet: the worker's fan-out writes them
     if hooks is None:
         hooks = active_webhooks()  # read once, for both steps
-    rows = _notice_rows([Occurrence(event, case_number, context, tuple(recipients), dedupe, urgent, transports,
-                                    tuple((str(t), str(a)) for t, a in addresses))], hooks=hooks)
+    rows = _notice_rows([occurrence], hooks=hooks)
     if not rows:
         return 0
     notice = Notice(**{**rows[0], "fanned_out_at": rows[0]["created_at"]})
@@ -163,9 +175,11 @@ def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
                        ignore_conflicts=True)
 
 
-def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | None = None) -> list[dict[str, Any]]:
+def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | None = None,
+                 machines_later: bool = False) -> list[dict[str, Any]]:
     """The notice rows (field → value) of the new occurrences that someone is to hear of
-    (`hooks`: the active webhooks, when the caller has read them)."""
+    (`hooks`: the active webhooks, when the caller has read them; `machines_later`: every
+    occurrence's notice is written, its fan-out left to decide who listens: see `enqueue`)."""
     occurrences = list(occurrences)
     for n in occurrences:
         if n.event not in _EVENTS:
@@ -179,7 +193,7 @@ def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | No
 
     def someone_hears(n: Occurrence) -> bool:
         nonlocal listened
-        if any(i in names for i in n.recipients) or _external(n.addresses):
+        if machines_later or any(i in names for i in n.recipients) or _external(n.addresses):
             return True
         if listened is None:
             listened = _events_listened_to(hooks)

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from huiyin.cases.models import Case, Event
+from huiyin.db import insert_objects
 from huiyin.policies.models import Policy
 from huiyin.policies.services import active_policy
 
@@ -419,10 +420,15 @@ def active_preset() -> str:
     return active_policy().name
 
 
-def case_document(case: Case) -> list[str]:
+def case_document(case: Case, *, new: bool = False) -> list[str]:
+    """The searchable text of a case: its text fields, then its timeline's comments (the
+    intake rules' own notes left out). `new`: a case being registered, whose timeline holds no
+    comment yet (its register event and the intake's repeat, rule and obligation steps carry
+    none), so its events are not read (checked by text.tests, "the index of a new case")."""
     parts = [str(getattr(case, f) or "") for f in TEXT_FIELDS]
-    parts += list(Event.objects.filter(case_id=case.pk).exclude(comment="").exclude(action="rule")
-                  .order_by("id").values_list("comment", flat=True))
+    if not new:
+        parts += list(Event.objects.filter(case_id=case.pk).exclude(comment="").exclude(action="rule")
+                      .order_by("id").values_list("comment", flat=True))
     return parts
 
 
@@ -435,19 +441,25 @@ def stale(event: Event) -> bool:
     return any(name in event.changes for name in TEXT_FIELDS)
 
 
-def case_index(case: Case) -> None:
-    """Write the case's index row (insert or replace) from its current fields and comments."""
+def case_index(case: Case, *, new: bool = False) -> None:
+    """Write the case's index row (insert or replace) from its current fields and comments.
+    `new`: the case is being registered: it has no row and no comment yet, so the row is one
+    lean INSERT and the timeline is not read."""
     preset = preset_of(case.policy_id)
-    row = CaseText(case_id=case.pk, tokens=tokens.index_tokens(case_document(case), preset=preset),
+    row = CaseText(case_id=case.pk, tokens=tokens.index_tokens(case_document(case, new=new), preset=preset),
                    preset=preset, indexed_at=timezone.now())
+    if new:
+        insert_objects([row])
+        return
     CaseText.objects.bulk_create([row], update_conflicts=True, unique_fields=["case"],
                                  update_fields=["tokens", "preset", "indexed_at"])
 
 
 def case_written(case: Case, event: Event) -> None:
-    """The workflow's derived writer (cases/derived.py): re-index when the text changed."""
+    """The workflow's derived writer (cases/derived.py): re-index when the text changed. The
+    register event is written once, by the intake of a new case (`workflow.register`)."""
     if stale(event):
-        case_index(case)
+        case_index(case, new=event.action == "register")
 
 
 def reindex(case_ids: Iterable[int] | None = None, *, batch: int = 500, progress: Any = None) -> int:

@@ -158,7 +158,7 @@ def index_tokens(parts: Iterable[str], *, preset: str | None = None) -> str:
             out.extend(t for t in segmenter(preset).cut_for_search(text, False) if _meaningful(t))
         else:
             out.extend(_LATIN_WORD.findall(text))
-    return " ".join(_clean(t) for t in out if _clean(t))
+    return " ".join(word for word in map(_clean, out) if word)
 
 
 def _clean(token: str) -> str:

@@ -45,3 +45,30 @@ def test_a_dispatch_reaches_a_webhook_and_the_county_inbox(api) -> None:
     assert api("handler_a").post(f"/notifications/{item['id']}/read").status_code == 200
     assert api("handler_b").post(f"/notifications/{item['id']}/read").status_code == 404
     assert api("handler_b").get("/notifications").json()["items"] == []
+
+
+def test_a_new_case_reaches_its_webhook_from_the_workers_fan_out(api) -> None:
+    """The intake writes the announcement of a new case that no person is told of as one pending
+    notice, reading no webhook; the worker's next batch fans it out to the webhooks that want it
+    then (a webhook added before that hears of it too) and delivers them, signed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from huiyin.conftest import new_case
+    from huiyin.notify.models import Message, Notice
+
+    quiet = new_case(api)["number"]  # nobody listens yet: the worker fans it out to nothing
+    call_command("worker", "--once")
+    assert Notice.objects.get(case_number=quiet).fanned_out_at is not None
+    receiver = WebhookReceiver("s3cret")
+    with LocalHTTPServer(receiver) as server:
+        call_command("webhook", "add", server.url, "--secret", "s3cret", "--events", "case.created")
+        with CaptureQueriesContext(connection) as seen:
+            number = new_case(api)["number"]
+        assert not [q for q in seen.captured_queries if "notify_webhook" in q["sql"]]
+        assert not Message.objects.filter(case_number=number).exists()
+        assert Notice.objects.get(case_number=number, event="case.created").fanned_out_at is None
+        call_command("worker", "--once")
+        assert receiver.bad_signatures == 0
+        assert [(b["event"], b["case_number"]) for b in receiver.bodies] == [("case.created", number)]
+    assert not Message.objects.filter(case_number=quiet).exists()

@@ -106,6 +106,53 @@ def test_a_complaint_after_closing_is_linked_as_a_repeat(api) -> None:
         assert later["repeat_of"] is None
 
 
+def test_the_repeat_look_up_answers_what_the_orm_answers_for_every_shape(api) -> None:
+    """The intake's look-up of the customer's recently closed case runs SQL compiled once per shape
+    (which identity fields, whether a case is left out): the same answers as the ORM query."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from huiyin.cases import grading
+
+    people = [{"phone": "13800001111"}, {"phone": "13800001111", "account": "ACC-9"}, {"account": "ACC-9", "address": "城关镇"},
+              {"phone": "13900002222"}, {"phone": "13800001111"}, {"phone": "13800001111"}]
+    numbers = [new_case(api, subject=f"第{i}件", complainant=p)["number"] for i, p in enumerate(people)]
+    now = timezone.now()
+    for i, number in enumerate(numbers[:4]):
+        Case.objects.filter(number=number).update(state="closed", closed_at=now - timedelta(days=3 * i + 1))
+    Case.objects.filter(number=numbers[4]).update(state="closed", closed_at=now, close_reason="merged")
+    Case.objects.filter(number=numbers[5]).update(state="closed", closed_at=now, kind="report")
+
+    def orm(case: Case, days: int) -> tuple | None:
+        q = grading.customer_q(case)
+        if q is None:
+            return None
+        q &= Q(state="closed", closed_at__gte=case.received_at - timedelta(days=days),
+               closed_at__lte=case.received_at) & ~Q(close_reason="merged")
+        if case.pk is not None:
+            q &= ~Q(pk=case.pk)
+        return Case.objects.filter(q).order_by("-closed_at").values_list("id", "number", "closed_at").first()
+
+    probes = [Case(kind="complaint", received_at=now + timedelta(minutes=1),
+                   **{f"complainant_{k}": v for k, v in p.items() if k != "address"})
+              for p in [*people[:4], {"phone": "13700000000"}, {"phone": "", "account": "ACC-9"}, {}]]
+    probes += [Case(kind="report", complainant_phone="13800001111", received_at=now), *Case.objects.all()]
+    answers = []
+    for probe in probes:
+        for days in (1, 5, 30):
+            got = grading.latest_closed_of_customer(probe, days)
+            want = orm(probe, days)
+            assert (None if got is None else (got.pk, got.number, got.closed_at)) == want, (probe.complainant_phone, days)
+            answers.append(want)
+    assert any(a is None for a in answers) and len({a for a in answers if a is not None}) >= 3
+    from huiyin.cases import kept
+
+    shapes = [v for k, v in kept._KEPT.items() if k[2][0] == "latest_closed_of_customer"]
+    assert len(shapes) >= 4 and None not in shapes  # every shape kept, none run through the ORM each time
+
+
 def test_tobacco_group_complaint_from_three_cases_in_a_region(api) -> None:
     with time_machine.travel(bj(2026, 3, 2, 9, 0), tick=False):
         numbers = [new_case(api, category="logistics_delivery", region="K1区",

@@ -100,6 +100,32 @@ def test_the_index_follows_every_change_in_the_same_transaction(api) -> None:
     assert "水费" in CaseText.objects.get(case=case).tokens.split()
 
 
+def test_the_index_of_a_new_case_is_what_a_rebuild_writes(api) -> None:
+    """The intake writes a new case's index row without reading its timeline (a new case has no
+    comment yet): a rebuild from its fields and every comment writes the same row, also for a
+    repeat complaint that an intake rule made major (its repeat, rule and obligation steps)."""
+    from huiyin.cases.tests.helpers import custom_policy
+    from huiyin.text import index
+
+    def large_loss_is_major(config: dict[str, Any]) -> None:
+        config["rules"] = [*config.get("rules", []), {
+            "name": "损失三万元以上按重大", "triggers": ["intake"], "when": {"field": "amount", "gte": 30000},
+            "then": [{"set_severity": "major"}]}]
+
+    first = case_in(api, "closed", subject="卷烟配送延误", complainant={"name": "孙八", "phone": "13500004444"})
+    custom_policy(large_loss_is_major)
+    again = new_case(api, subject="配送又延误了", description="第二次反映卷烟配送问题，损失很大", amount="50000",
+                     complainant={"name": "孙八", "phone": "13500004444"})
+    assert again["repeat_of"] == first and again["severity"] == "major"
+    for number in (first, again["number"]):
+        case = Case.objects.get(number=number)
+        written = CaseText.objects.get(case=case).tokens
+        assert written
+        index.reindex([case.pk])
+        assert CaseText.objects.get(case=case).tokens == written, number
+    assert set(found(api, "延误")) == {again["number"], first}
+
+
 def test_the_search_page_shows_ranked_hits_with_marked_snippets(api, web) -> None:
     number = new_case(api, subject="配送延误", description="零售户反映<b>卷烟</b>配送延误三天，影响正常经营")["number"]
     html = web("agent").get("/text/search/", {"q": "配送延误"}).content.decode()

@@ -1,0 +1,56 @@
+"""The reads whose SQL is kept per process (`cases.kept`) answer exactly what the ORM queries
+they replace answer, for every persona, and are kept rather than built again on each call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+
+from huiyin.cases import kept
+from huiyin.cases.access import case_for, cases_for, identity_scope
+from huiyin.cases.identity import matches
+from huiyin.cases.models import Case, Timer
+from huiyin.cases.selectors import current_timers, customer_cases
+from huiyin.cases.tests.helpers import case_in
+from huiyin.conftest import new_case
+from huiyin.org.models import User
+
+PHONE = "13800007777"
+RELATED = ("owner_unit", "unit", "proposed_unit", "category", "registered_by", "respondent_unit")
+
+
+def row(obj: Model | None) -> dict[str, Any] | None:
+    """Every loaded column of an instance (deferred ones left out), or None."""
+    if obj is None:
+        return None
+    deferred = obj.get_deferred_fields()
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.attname not in deferred}
+
+
+def test_kept_reads_answer_what_the_orm_answers_for_every_persona(api, org) -> None:
+    numbers = [case_in(api, "dispatched", complainant={"name": "周九", "phone": PHONE}),
+               new_case(api, complainant={"name": "周九", "phone": PHONE})["number"],
+               new_case(api, kind="report", complainant={"name": "吴十", "phone": PHONE})["number"],
+               "TS20990101-999999"]
+    for user in User.objects.all():
+        for _ in range(2):  # the first call keeps the SQL, the second runs it
+            for number in numbers:
+                got = case_for(user, number)
+                want = cases_for(user).select_related(*RELATED).filter(number=number).first()
+                assert row(got) == row(want), (user.username, number)
+                if got is not None and want is not None:
+                    for name in RELATED:  # brought in the same query, as select_related does
+                        assert name in got._state.fields_cache, name
+                        assert row(getattr(got, name)) == row(getattr(want, name)), (user.username, number, name)
+            got_cases = customer_cases(user, PHONE, limit=10)
+            want_cases = list(cases_for(user).filter(matches("complainant_phone", PHONE), identity_scope(user))
+                              .order_by("-id")[:10])
+            assert [row(c) for c in got_cases] == [row(c) for c in want_cases], user.username
+    for case in Case.objects.all():
+        want_timers = list(Timer.objects.filter(case=case, co_unit__isnull=True, cycle=case.cycle).order_by("id"))
+        latest = {t.code: t for t in want_timers}
+        assert [row(t) for t in current_timers(Case.objects.get(pk=case.pk))] == \
+            [row(t) for t in sorted(latest.values(), key=lambda t: t.started_at)]
+    mine = [v for k, v in kept._KEPT.items() if k[2][0] in {"case_for", "customer_cases", "current_timers"}]
+    assert len(mine) >= 3 and None not in mine  # kept: none of them falls back to the ORM on every call
