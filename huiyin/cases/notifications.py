@@ -26,6 +26,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from huiyin.db import pk_in
 from huiyin.notify.models import Webhook
 from huiyin.notify.services import PREFERENCES, Occurrence, enqueue, enqueue_many
 from huiyin.org.models import DutyShift, Membership, Unit
@@ -245,10 +246,10 @@ def notify_batch(items: Sequence[Due]) -> int:
     if not items:
         return 0
     case_ids = list({i.case_id for i in items})
-    rows = {r["id"]: r for r in Case.objects.filter(pk__in=case_ids).values(*_ROW_FIELDS)}
+    rows = {r["id"]: r for r in Case.objects.filter(pk_in(Case, case_ids)).values(*_ROW_FIELDS)}
     co: dict[int, list[int]] = {}
-    for case_id, unit_id, round_no in CoHandling.objects.filter(case_id__in=case_ids, active=True).values_list(
-            "case_id", "unit_id", "round"):
+    for case_id, unit_id, round_no in CoHandling.objects.filter(pk_in(CoHandling, case_ids, column="case"),
+                                                                active=True).values_list("case_id", "unit_id", "round"):
         if round_no == rows[case_id]["round"]:
             co.setdefault(case_id, []).append(unit_id)
     unit_ids = {r[k] for r in rows.values() for k in ("owner_unit_id", "unit_id") if r[k]} | {
@@ -256,6 +257,7 @@ def notify_batch(items: Sequence[Due]) -> int:
     units = {pk: (path, name) for pk, path, name in Unit.objects.filter(pk__in=unit_ids).values_list("pk", "path", "name")}
     who = Memberships({pk: path for pk, (path, _) in units.items()})
     cache: dict[tuple[Any, ...], dict[int, list[str] | None]] = {}
+    facts: dict[tuple[int, str], tuple[str, ...]] = {}
     language, tz, now = get_language(), timezone.get_current_timezone(), timezone.now()
     occurrences = []
     for item in items:
@@ -263,9 +265,16 @@ def notify_batch(items: Sequence[Due]) -> int:
         c = About(r["policy_id"], r["severity"], r["kind"], r["channel"], frozenset(r["flags"] or ()),
                   r["owner_unit_id"], r["unit_id"], tuple(co.get(item.case_id, ())), r["registered_by_id"],
                   r["awaiting"] or "")
-        # The same people for every case that agrees on what routing looks at.
+        # The same people for every case that agrees on what routing looks at (only the facts
+        # the event's routes read: not the registrar when no route goes over the registrar …).
         duty = config_for(c.policy_id).obligation(item.timer) if item.timer else None
-        key = (item.event, c, duty.role if duty else None)
+        if duty:
+            key: tuple[Any, ...] = (item.event, c.policy_id, duty.role, c.owner_unit_id, c.unit_id)
+        else:
+            looked_at = facts.get((c.policy_id, item.event))
+            if looked_at is None:
+                looked_at = facts[(c.policy_id, item.event)] = _facts_routed_on(_routes(c.policy_id, item.event))
+            key = (item.event, c.policy_id, None, *(getattr(c, f) for f in looked_at))
         if key not in cache:
             cache[key] = ({u: None for u in who.over([duty.role], [c.owner_unit_id, c.unit_id],
                                                      config_for(c.policy_id))}
@@ -281,6 +290,22 @@ def notify_batch(items: Sequence[Due]) -> int:
         occurrences.append(Occurrence(item.event, r["number"], context_, tuple(sorted(found)), item.dedupe,
                                       item.event in URGENT, _chosen(found) or None))
     return enqueue_many(occurrences)
+
+
+# The facts of `About` each part of a route looks at (`targets`, `_applies`).
+_OVER_FACTS = {"registrar": ("registered_by_id",), "awaiting": ("awaiting", "owner_unit_id", "unit_id"),
+               "unit": ("unit_id", "co_unit_ids"), "owner": ("owner_unit_id",)}
+_WHEN_FACTS = {"severities": "severity", "kinds": "kind", "channels": "channel", "flags": "flags"}
+
+
+def _facts_routed_on(routes: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The names of the `About` facts that decide who `routes` reach (the hour is the batch's):
+    two cases agreeing on them have the same recipients."""
+    names: set[str] = set()
+    for route in routes:
+        names.update(_OVER_FACTS.get(route.get("over", "owner"), _OVER_FACTS["owner"]))
+        names.update(_WHEN_FACTS[k] for k in (route.get("when") or {}) if k in _WHEN_FACTS)
+    return tuple(sorted(names))
 
 
 def _when(moment: Any, tz: Any = None) -> str:
