@@ -26,7 +26,8 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from huiyin.db import give_way
+from huiyin.db import give_way, pk_in
+from huiyin.notify.services import insert_notices, notice_rows
 from huiyin.policies.models import Policy
 from huiyin.policies.rules import Rule
 from huiyin.policies.services import config_for
@@ -61,13 +62,17 @@ class DueTimer(NamedTuple):
     round: int
 
 
-def _claim_timers(filters: Q, assign: str, params: Sequence[Any], limit: int) -> list[DueTimer]:
+def _claim_timers(filters: Q, assign: str, params: Sequence[Any], limit: int, *,
+                  among: Sequence[int] = ()) -> list[DueTimer]:
     """Claim up to `limit` timers matching `filters` inside the caller's transaction, in one
     statement: `UPDATE … SET <assign> WHERE id IN (the first `limit` of them by due time)
     RETURNING` the claimed rows. The rows are locked (PostgreSQL: FOR UPDATE SKIP LOCKED in the
     subquery, so another worker takes the next ones; SQLite: the IMMEDIATE transaction holds
-    the write lock). `assign`: the SET list, its values in `params`."""
-    qs = Timer.objects.filter(filters).order_by("due_at").values("id")[:limit]
+    the write lock). `assign`: the SET list, its values in `params`; `among`: only these timers."""
+    qs = Timer.objects.filter(filters)
+    if among:
+        qs = qs.filter(pk_in(Timer, among))
+    qs = qs.order_by("due_at").values("id")[:limit]
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True)
     inner, inner_params = qs.query.sql_with_params()
@@ -98,12 +103,40 @@ def record_breach_events(breaches: Sequence[DueTimer], *, at: datetime) -> None:
     ], at=at, source="worker")
 
 
-def _notify_timers(timers: Sequence[DueTimer], event: str) -> None:
-    notifications.notify_batch([
-        notifications.Due(t.case_id, event, f"{event}:timer{t.id}", {"note": t.code, "deadline": t.due_at},
-                          timer=t.code)
-        for t in timers
-    ])
+def _due_items(timers: Sequence[DueTimer], event: str) -> list[notifications.Due]:
+    return [notifications.Due(t.case_id, event, f"{event}:timer{t.id}", {"note": t.code, "deadline": t.due_at},
+                              timer=t.code) for t in timers]
+
+
+def _sweep(filters: Q, assign: str, params: Sequence[Any], limit: int, event: str,
+           then: Callable[[list[DueTimer]], object] | None = None) -> int:
+    """Claim up to `limit` timers matching `filters` (`_claim_timers`) and write their `event`
+    notices (and `then(claimed)`), in one short transaction.
+
+    Everything that only reads is done before it: which timers are due, and their notices —
+    the cases' routing facts, the recipients, the context (`notifications.occurrences`,
+    `notify.notice_rows`). The transaction (on SQLite: the one write lock, which intake waits
+    for) then claims those of them still matching `filters`, and inserts the rows. A timer that
+    changed in between (recomputed, stopped) is left out, or — its due time moved — has its
+    notice worked out again inside. Returns how many timers were claimed."""
+    seen = [DueTimer(*r) for r in Timer.objects.filter(filters).order_by("due_at")
+            .values_list("id", "case_id", "code", "due_at", "round")[:limit]]
+    if not seen:
+        return 0
+    prepared = {row["dedupe_key"]: row for row in notice_rows(notifications.occurrences(_due_items(seen, event)))}
+    read = set(seen)
+    with transaction.atomic():
+        claimed = _claim_timers(filters, assign, params, limit, among=[t.id for t in seen])
+        if not claimed:
+            return 0
+        if then is not None:
+            then(claimed)
+        moved = [t for t in claimed if t not in read]
+        if moved:  # its due time or round changed since it was read: its notice afresh
+            prepared.update({row["dedupe_key"]: row for row in notice_rows(
+                notifications.occurrences(_due_items(moved, event)))})
+        insert_notices([prepared[key] for t in claimed if (key := f"{event}:timer{t.id}") in prepared])
+    return len(claimed)
 
 
 def sweep_breaches(now: datetime | None = None, *, limit: int = 0) -> int:
@@ -111,29 +144,17 @@ def sweep_breaches(now: datetime | None = None, *, limit: int = 0) -> int:
     timeline event and a `case.breached` notification, in one short transaction (`limit`:
     0 for the database's batch)."""
     now = now or timezone.now()
-    limit = limit or _batch()
-    with transaction.atomic():
-        rows = _claim_timers(Q(state=TimerState.RUNNING, due_at__lt=now), "state = %s, breached_at = due_at",
-                             [str(TimerState.BREACHED)], limit)
-        if not rows:
-            return 0
-        record_breach_events(rows, at=now)
-        _notify_timers(rows, "case.breached")
-    return len(rows)
+    return _sweep(Q(state=TimerState.RUNNING, due_at__lt=now), "state = %s, breached_at = due_at",
+                  [str(TimerState.BREACHED)], limit or _batch(), "case.breached",
+                  lambda rows: record_breach_events(rows, at=now))
 
 
 def sweep_reminders(now: datetime | None = None, *, limit: int = 0) -> int:
     """Remind when a running timer has used the policy's reminder share of its time (up to
     `limit` timers, in one short transaction; 0: the database's batch)."""
     now = now or timezone.now()
-    limit = limit or _batch()
-    with transaction.atomic():
-        rows = _claim_timers(Q(state=TimerState.RUNNING, reminded_at__isnull=True, remind_at__lte=now),
-                             "reminded_at = %s", [connection.ops.adapt_datetimefield_value(now)], limit)
-        if not rows:
-            return 0
-        _notify_timers(rows, "case.reminder")
-    return len(rows)
+    return _sweep(Q(state=TimerState.RUNNING, reminded_at__isnull=True, remind_at__lte=now), "reminded_at = %s",
+                  [connection.ops.adapt_datetimefield_value(now)], limit or _batch(), "case.reminder")
 
 
 # --- scheduled rules ----------------------------------------------------------------------

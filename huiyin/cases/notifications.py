@@ -243,8 +243,14 @@ def notify_batch(items: Sequence[Due]) -> int:
     as plain rows, the recipients worked out once per distinct routing facts from one read of
     the memberships, and the notices written in bulk (`notify.enqueue_many`; the worker writes
     their inbox items and messages). Returns how many notices were written."""
+    return enqueue_many(occurrences(items))
+
+
+def occurrences(items: Sequence[Due]) -> list[Occurrence]:
+    """`notify_batch`'s reading half: the occurrences of the items, recipients and context
+    worked out, nothing written (the sweeps do it before their write transaction)."""
     if not items:
-        return 0
+        return []
     case_ids = list({i.case_id for i in items})
     rows = {r["id"]: r for r in Case.objects.filter(pk_in(Case, case_ids)).values(*_ROW_FIELDS)}
     co: dict[int, list[int]] = {}
@@ -259,7 +265,7 @@ def notify_batch(items: Sequence[Due]) -> int:
     cache: dict[tuple[Any, ...], dict[int, list[str] | None]] = {}
     facts: dict[tuple[int, str], tuple[str, ...]] = {}
     language, tz, now = get_language(), timezone.get_current_timezone(), timezone.now()
-    occurrences = []
+    out: list[Occurrence] = []
     for item in items:
         r = rows[item.case_id]
         c = About(r["policy_id"], r["severity"], r["kind"], r["channel"], frozenset(r["flags"] or ()),
@@ -287,9 +293,9 @@ def notify_batch(items: Sequence[Due]) -> int:
                     "severity": _label(language, "severity", r["severity"]),
                     "kind": _label(language, "kind", r["kind"]), "state": _label(language, "state", r["state"]),
                     **ctx}
-        occurrences.append(Occurrence(item.event, r["number"], context_, tuple(sorted(found)), item.dedupe,
-                                      item.event in URGENT, _chosen(found) or None))
-    return enqueue_many(occurrences)
+        out.append(Occurrence(item.event, r["number"], context_, tuple(sorted(found)), item.dedupe,
+                              item.event in URGENT, _chosen(found) or None))
+    return out
 
 
 # The facts of `About` each part of a route looks at (`targets`, `_applies`).
