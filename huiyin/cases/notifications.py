@@ -266,6 +266,7 @@ def occurrences(items: Sequence[Due]) -> list[Occurrence]:
     facts: dict[tuple[int, str], tuple[str, ...]] = {}
     language, tz, now = get_language(), timezone.get_current_timezone(), timezone.now()
     out: list[Occurrence] = []
+    shown: dict[Any, str] = {}  # deadlines as the texts show them (many timers fall due together)
     for item in items:
         r = rows[item.case_id]
         c = About(r["policy_id"], r["severity"], r["kind"], r["channel"], frozenset(r["flags"] or ()),
@@ -287,8 +288,10 @@ def occurrences(items: Sequence[Due]) -> list[Occurrence]:
                           if duty else targets(c, item.event, who, now))
         found = cache[key]
         ctx = dict(item.extra)
-        if ctx.get("deadline") is not None:
-            ctx["deadline"] = _when(ctx["deadline"], tz)
+        if (moment := ctx.get("deadline")) is not None:
+            if moment not in shown:
+                shown[moment] = _when(moment, tz)
+            ctx["deadline"] = shown[moment]
         context_ = {"subject": r["subject"], "unit": units[r["unit_id"]][1] if r["unit_id"] else "",
                     "severity": _label(language, "severity", r["severity"]),
                     "kind": _label(language, "kind", r["kind"]), "state": _label(language, "state", r["state"]),

@@ -60,12 +60,12 @@ class _Encoder(DjangoJSONEncoder):
             return str(o)
 
 
-_PLAIN_SCALARS = (str, int, float, bool, type(None))
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """The caller's context as plain JSON data (dates as ISO strings, unknown objects as text)."""
-    if all(isinstance(v, _PLAIN_SCALARS) for v in data.values()):
+    if all(type(v) in _PLAIN_SCALARS for v in data.values()):  # exact types: a str subclass goes through JSON
         return dict(data)  # the common case, already plain: no round trip through JSON
     return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))
 
@@ -202,11 +202,15 @@ def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | No
     language = get_language()
     rows = []
     keys: set[str] = set()
+    said: dict[tuple[int, ...], str] = {}  # the recipients' names, joined once per set of people
     for n in occurrences:
         if n.dedupe[:255] in keys or not someone_hears(n):
             continue
         keys.add(n.dedupe[:255])
         ids = [i for i in sorted(set(n.recipients)) if i in names]
+        key = tuple(ids)
+        if key not in said:
+            said[key] = "、".join(names[i] for i in ids)
         rows.append({
             "event": n.event, "case_number": n.case_number, "urgent": n.urgent, "dedupe_key": n.dedupe[:255],
             "recipients": ids, "addresses": [list(a) for a in _external(n.addresses)],
@@ -219,7 +223,7 @@ def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | No
                 "case_number": n.case_number,
                 "urgent": n.urgent,
                 "recipient": "",
-                "recipients": "、".join(names[i] for i in ids),
+                "recipients": said[key],
             }),
         })
     return rows
