@@ -231,6 +231,7 @@ def pk_in(model: type[models.Model], ids: Sequence[int], *, column: str = "") ->
     connection = connections[router.db_for_read(model)]
     qn = connection.ops.quote_name
     name = f"{qn(opts.db_table)}.{qn(str(field.column))}"
+    params: tuple[Any, ...]
     if connection.vendor == "postgresql":
         sql, params = f"{name} = ANY(%s)", (list(ids),)
     else:

@@ -69,17 +69,17 @@ def _claim_timers(filters: Q, assign: str, params: Sequence[Any], limit: int, *,
     RETURNING` the claimed rows. The rows are locked (PostgreSQL: FOR UPDATE SKIP LOCKED in the
     subquery, so another worker takes the next ones; SQLite: the IMMEDIATE transaction holds
     the write lock). `assign`: the SET list, its values in `params`; `among`: only these timers."""
-    qs = Timer.objects.filter(filters)
+    timers = Timer.objects.filter(filters)
     if among:
-        qs = qs.filter(pk_in(Timer, among))
-    qs = qs.order_by("due_at").values("id")[:limit]
+        timers = timers.filter(pk_in(Timer, among))
+    qs = timers.order_by("due_at").values("id")[:limit]
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True)
     inner, inner_params = qs.query.sql_with_params()
     table = connection.ops.quote_name(Timer._meta.db_table)
     sql = (f"UPDATE {table} SET {assign} WHERE id IN ({inner}) "  # noqa: S608  # nosec B608 (our SQL, values bound)
            "RETURNING id, case_id, code, due_at, round")
-    ops = connection.ops
+    ops: Any = connection.ops  # SQLite's: its datetime converter
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *inner_params])
         found = cursor.fetchall()
