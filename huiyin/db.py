@@ -40,6 +40,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.constants import OnConflict
 
 _PREPARED = (models.UUIDField, models.DecimalField, models.DateField, models.TimeField, models.DurationField,
@@ -136,6 +137,18 @@ def _adapt_json(ops: Any, encoder: Any, value: Any) -> Any:
     return None if value is None else ops.adapt_json_value(value, encoder)
 
 
+def _json_adapter(ops: Any, encoder: Any) -> Callable[[Any], Any]:
+    """The JSON column's adapter. Django's (`json.dumps(value, cls=encoder)`) builds an encoder
+    per value — ~20 µs, four JSON columns a notice: one encoder, the same text."""
+    if type(ops).adapt_json_value is not BaseDatabaseOperations.adapt_json_value:
+        return partial(_adapt_json, ops, encoder)
+    encode = (encoder or json.JSONEncoder)().encode
+
+    def adapt(value: Any) -> Any:
+        return None if value is None else encode(value)
+    return adapt
+
+
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 ignore_conflicts: bool = False) -> int:
     """INSERT `rows` (tuples of plain values, in the order of `fields`) into `model`'s table;
@@ -161,7 +174,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     adapters: list[Callable[[Any], Any] | None] = []
     for field in columns:
         if isinstance(field, models.JSONField):
-            adapters.append(partial(_adapt_json, ops, field.encoder))
+            adapters.append(_json_adapter(ops, field.encoder))
         elif isinstance(field, models.DateTimeField):
             adapters.append(ops.adapt_datetimefield_value)
         elif isinstance(field, _PREPARED):  # stored differently from their Python value (UUID as hex …)
@@ -199,6 +212,31 @@ def _insert_postgresql(connection: Any, head: str, tail: str, columns: list[Any]
             cursor.execute(head + select + tail, [document])
             inserted += cursor.rowcount
     return inserted
+
+
+def pk_in(model: type[models.Model], ids: Sequence[int], *, column: str = "") -> Any:
+    """A filter for `model.objects.filter(…)`: the column (the primary key by default) is one of
+    `ids` (integers). On PostgreSQL `= ANY(%s)` with the ids as one array parameter: `pk__in`
+    sends one parameter per id, which Django prepares one by one and psycopg parses again for
+    every call above STATEMENT_CACHE_PARAMS (a batch of 200 ids cost ~2 ms a query that way).
+    Elsewhere `IN (%s, …)` with the ids bound as they are (Django's `__in` prepares each one:
+    ~3 ms for 200 on SQLite; keep `ids` under SQLite's 32,766 parameters)."""
+    from django.db.models.expressions import RawSQL
+
+    opts = model._meta
+    field = opts.get_field(column) if column else opts.pk
+    assert isinstance(field, models.Field)
+    if not ids:
+        return models.Q(pk__in=[])
+    connection = connections[router.db_for_read(model)]
+    qn = connection.ops.quote_name
+    name = f"{qn(opts.db_table)}.{qn(str(field.column))}"
+    params: tuple[Any, ...]
+    if connection.vendor == "postgresql":
+        sql, params = f"{name} = ANY(%s)", (list(ids),)
+    else:
+        sql, params = f"{name} IN ({', '.join(['%s'] * len(ids))})", tuple(int(i) for i in ids)
+    return RawSQL(sql, params, output_field=models.BooleanField())  # noqa: S611  # nosec B611 (identifiers from the model, values bound)
 
 
 # psycopg keeps the parsed form of a statement (where its placeholders are) in an LRU cache,

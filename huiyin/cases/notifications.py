@@ -26,6 +26,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from huiyin.db import pk_in
 from huiyin.notify.models import Webhook
 from huiyin.notify.services import PREFERENCES, Occurrence, enqueue, enqueue_many
 from huiyin.org.models import DutyShift, Membership, Unit
@@ -242,13 +243,19 @@ def notify_batch(items: Sequence[Due]) -> int:
     as plain rows, the recipients worked out once per distinct routing facts from one read of
     the memberships, and the notices written in bulk (`notify.enqueue_many`; the worker writes
     their inbox items and messages). Returns how many notices were written."""
+    return enqueue_many(occurrences(items))
+
+
+def occurrences(items: Sequence[Due]) -> list[Occurrence]:
+    """`notify_batch`'s reading half: the occurrences of the items, recipients and context
+    worked out, nothing written (the sweeps do it before their write transaction)."""
     if not items:
-        return 0
+        return []
     case_ids = list({i.case_id for i in items})
-    rows = {r["id"]: r for r in Case.objects.filter(pk__in=case_ids).values(*_ROW_FIELDS)}
+    rows = {r["id"]: r for r in Case.objects.filter(pk_in(Case, case_ids)).values(*_ROW_FIELDS)}
     co: dict[int, list[int]] = {}
-    for case_id, unit_id, round_no in CoHandling.objects.filter(case_id__in=case_ids, active=True).values_list(
-            "case_id", "unit_id", "round"):
+    for case_id, unit_id, round_no in CoHandling.objects.filter(pk_in(CoHandling, case_ids, column="case"),
+                                                                active=True).values_list("case_id", "unit_id", "round"):
         if round_no == rows[case_id]["round"]:
             co.setdefault(case_id, []).append(unit_id)
     unit_ids = {r[k] for r in rows.values() for k in ("owner_unit_id", "unit_id") if r[k]} | {
@@ -256,31 +263,58 @@ def notify_batch(items: Sequence[Due]) -> int:
     units = {pk: (path, name) for pk, path, name in Unit.objects.filter(pk__in=unit_ids).values_list("pk", "path", "name")}
     who = Memberships({pk: path for pk, (path, _) in units.items()})
     cache: dict[tuple[Any, ...], dict[int, list[str] | None]] = {}
+    facts: dict[tuple[int, str], tuple[str, ...]] = {}
     language, tz, now = get_language(), timezone.get_current_timezone(), timezone.now()
-    occurrences = []
+    out: list[Occurrence] = []
+    shown: dict[Any, str] = {}  # deadlines as the texts show them (many timers fall due together)
     for item in items:
         r = rows[item.case_id]
         c = About(r["policy_id"], r["severity"], r["kind"], r["channel"], frozenset(r["flags"] or ()),
                   r["owner_unit_id"], r["unit_id"], tuple(co.get(item.case_id, ())), r["registered_by_id"],
                   r["awaiting"] or "")
-        # The same people for every case that agrees on what routing looks at.
+        # The same people for every case that agrees on what routing looks at (only the facts
+        # the event's routes read: not the registrar when no route goes over the registrar …).
         duty = config_for(c.policy_id).obligation(item.timer) if item.timer else None
-        key = (item.event, c, duty.role if duty else None)
+        if duty:
+            key: tuple[Any, ...] = (item.event, c.policy_id, duty.role, c.owner_unit_id, c.unit_id)
+        else:
+            looked_at = facts.get((c.policy_id, item.event))
+            if looked_at is None:
+                looked_at = facts[(c.policy_id, item.event)] = _facts_routed_on(_routes(c.policy_id, item.event))
+            key = (item.event, c.policy_id, None, *(getattr(c, f) for f in looked_at))
         if key not in cache:
             cache[key] = ({u: None for u in who.over([duty.role], [c.owner_unit_id, c.unit_id],
                                                      config_for(c.policy_id))}
                           if duty else targets(c, item.event, who, now))
         found = cache[key]
         ctx = dict(item.extra)
-        if ctx.get("deadline") is not None:
-            ctx["deadline"] = _when(ctx["deadline"], tz)
+        if (moment := ctx.get("deadline")) is not None:
+            if moment not in shown:
+                shown[moment] = _when(moment, tz)
+            ctx["deadline"] = shown[moment]
         context_ = {"subject": r["subject"], "unit": units[r["unit_id"]][1] if r["unit_id"] else "",
                     "severity": _label(language, "severity", r["severity"]),
                     "kind": _label(language, "kind", r["kind"]), "state": _label(language, "state", r["state"]),
                     **ctx}
-        occurrences.append(Occurrence(item.event, r["number"], context_, tuple(sorted(found)), item.dedupe,
-                                      item.event in URGENT, _chosen(found) or None))
-    return enqueue_many(occurrences)
+        out.append(Occurrence(item.event, r["number"], context_, tuple(sorted(found)), item.dedupe,
+                              item.event in URGENT, _chosen(found) or None))
+    return out
+
+
+# The facts of `About` each part of a route looks at (`targets`, `_applies`).
+_OVER_FACTS = {"registrar": ("registered_by_id",), "awaiting": ("awaiting", "owner_unit_id", "unit_id"),
+               "unit": ("unit_id", "co_unit_ids"), "owner": ("owner_unit_id",)}
+_WHEN_FACTS = {"severities": "severity", "kinds": "kind", "channels": "channel", "flags": "flags"}
+
+
+def _facts_routed_on(routes: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The names of the `About` facts that decide who `routes` reach (the hour is the batch's):
+    two cases agreeing on them have the same recipients."""
+    names: set[str] = set()
+    for route in routes:
+        names.update(_OVER_FACTS.get(route.get("over", "owner"), _OVER_FACTS["owner"]))
+        names.update(_WHEN_FACTS[k] for k in (route.get("when") or {}) if k in _WHEN_FACTS)
+    return tuple(sorted(names))
 
 
 def _when(moment: Any, tz: Any = None) -> str:

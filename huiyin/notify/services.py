@@ -60,12 +60,12 @@ class _Encoder(DjangoJSONEncoder):
             return str(o)
 
 
-_PLAIN_SCALARS = (str, int, float, bool, type(None))
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """The caller's context as plain JSON data (dates as ISO strings, unknown objects as text)."""
-    if all(isinstance(v, _PLAIN_SCALARS) for v in data.values()):
+    if all(type(v) in _PLAIN_SCALARS for v in data.values()):  # exact types: a str subclass goes through JSON
         return dict(data)  # the common case, already plain: no round trip through JSON
     return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))
 
@@ -167,7 +167,20 @@ def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
     and transports. Their inbox items and messages are written by the worker's delivery step
     (`fan_out_pending`, called by `delivery.deliver_batch`), a small batch per transaction,
     seconds later — so a scheduler pass that breaches 10,000 timers stays short."""
-    rows = _notice_rows(occurrences)
+    return insert_notices(notice_rows(occurrences))
+
+
+def notice_rows(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
+    """What `enqueue_many` writes for these occurrences, without writing it: one row (field →
+    value) per occurrence someone is to hear of. Only reads (the recipients' names, who listens
+    to which event), so a caller can do it before its write transaction and `insert_notices`
+    inside it: on SQLite the write lock is then held for the INSERT alone."""
+    return _notice_rows(occurrences)
+
+
+def insert_notices(rows: Iterable[dict[str, Any]]) -> int:
+    """Write `notice_rows`' rows (or some of them), in the caller's transaction; returns how many
+    notices were written. Their inbox items and messages are the worker's (`fan_out_pending`)."""
     # ON CONFLICT DO NOTHING skips the occurrences already written (a repeat, or a concurrent
     # enqueue, which must not abort the caller's transaction). A lean INSERT (huiyin/db.py):
     # a pass may write thousands.
@@ -203,11 +216,15 @@ def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | No
     language = get_language()
     rows = []
     keys: set[str] = set()
+    said: dict[tuple[int, ...], str] = {}  # the recipients' names, joined once per set of people
     for n in occurrences:
         if n.dedupe[:255] in keys or not someone_hears(n):
             continue
         keys.add(n.dedupe[:255])
         ids = [i for i in sorted(set(n.recipients)) if i in names]
+        key = tuple(ids)
+        if key not in said:
+            said[key] = "、".join(names[i] for i in ids)
         rows.append({
             "event": n.event, "case_number": n.case_number, "urgent": n.urgent, "dedupe_key": n.dedupe[:255],
             "recipients": ids, "addresses": [list(a) for a in _external(n.addresses)],
@@ -220,7 +237,7 @@ def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | No
                 "case_number": n.case_number,
                 "urgent": n.urgent,
                 "recipient": "",
-                "recipients": "、".join(names[i] for i in ids),
+                "recipients": said[key],
             }),
         })
     return rows
@@ -266,8 +283,23 @@ def fan_out(notices: list[Notice], *, hooks: list[Webhook] | None = None) -> int
     (no text: see `texts.py`); return how many messages. The users, preferences, transport
     settings and webhooks (`hooks`: the active ones, when the caller has read them) are read
     once for all the notices."""
+    inbox, messages = _fan_out_rows(notices, hooks=hooks)
+    return _write_fan_out(inbox, messages)
+
+
+def _write_fan_out(inbox: list[InboxItem], messages: list[Message]) -> int:
+    # ON CONFLICT DO NOTHING (see `enqueue`); a lean INSERT (huiyin/db.py): the worker's
+    # fan-out writes hundreds of rows per transaction, and holds SQLite's write lock meanwhile.
+    insert_objects(inbox, ignore_conflicts=True)
+    insert_objects(messages, ignore_conflicts=True)
+    return len(messages)
+
+
+def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None
+                  ) -> tuple[list[InboxItem], list[Message]]:
+    """`fan_out`'s rows, unsaved: only reads."""
     if not notices:
-        return 0
+        return [], []
     now = timezone.now()
     all_ids = {i for n in notices for i in n.recipients}
     users_by_id = {u.pk: u for u in User.objects.filter(pk__in=all_ids, is_active=True).only(
@@ -334,29 +366,31 @@ def fan_out(notices: list[Notice], *, hooks: list[Webhook] | None = None) -> int
         for hook in hooks:
             if hook.wants(event):
                 messages.append(message(Transport.WEBHOOK, f"{dedupe}|webhook|{hook.pk}", address=str(hook.pk)))
-    # ON CONFLICT DO NOTHING (see `enqueue`); a lean INSERT (huiyin/db.py): the worker's
-    # fan-out writes hundreds of rows per transaction, and holds SQLite's write lock meanwhile.
-    insert_objects(inbox, ignore_conflicts=True)
-    insert_objects(messages, ignore_conflicts=True)
-    return len(messages)
+    return inbox, messages
 
 
 def fan_out_pending(*, limit: int = 100) -> int:
     """Fan out up to `limit` notices that `enqueue_many` left to the worker, in one short
-    transaction; return how many. Safe with several workers: the notices are locked
-    (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the IMMEDIATE transaction's write lock) and
-    marked done in the same transaction."""
+    transaction; return how many. The notices and what they fan out to (users, preferences,
+    transports, webhooks) are read before it; the transaction marks the notices done — only
+    those still pending: safe with several workers, the second one's UPDATE finds them done
+    (PostgreSQL: it waits for the first one's row locks, then sees them) — and writes their rows."""
+    notices = list(Notice.objects.filter(fanned_out_at__isnull=True).order_by("id")[:limit])
+    if not notices:
+        return 0
+    inbox, messages = _fan_out_rows(notices)
+    now = timezone.now()
+    table = connection.ops.quote_name(Notice._meta.db_table)
     with transaction.atomic():
-        qs = Notice.objects.filter(fanned_out_at__isnull=True).order_by("id")
-        if connection.vendor == "postgresql":
-            qs = qs.select_for_update(skip_locked=True)
-        notices = list(qs[:limit])
-        if not notices:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET fanned_out_at = %s WHERE fanned_out_at IS NULL "  # noqa: S608  # nosec B608 (our names, values bound)
+                           f"AND id IN ({', '.join(['%s'] * len(notices))}) RETURNING id",
+                           [connection.ops.adapt_datetimefield_value(now), *(n.pk for n in notices)])
+            mine = {pk for (pk,) in cursor.fetchall()}
+        if not mine:
             return 0
-        fan_out(notices)
-        Notice.objects.filter(pk__in=[n.pk for n in notices], fanned_out_at__isnull=True).update(
-            fanned_out_at=timezone.now())
-    return len(notices)
+        _write_fan_out([i for i in inbox if i.notice_id in mine], [m for m in messages if m.notice_id in mine])
+    return len(mine)
 
 
 # --- dead letters -------------------------------------------------------------------------

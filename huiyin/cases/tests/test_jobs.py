@@ -64,6 +64,32 @@ def test_a_breach_is_one_bulk_event_and_a_notice_and_leaves_the_version_alone(ap
     assert item.title == f"工单超期：{n}" and "承办单位：县局A" in item.body
 
 
+def test_a_timer_moved_while_the_sweep_prepared_is_not_breached(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep works out its notices before its write transaction; a timer whose deadline
+    moved meanwhile (an extension, a recomputation) is no longer due when it claims: no breach."""
+    from huiyin.cases import jobs
+    from huiyin.cases.models import Timer
+
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):
+        n = case_in(api, "accepted")
+    prepare = jobs.notice_rows
+    prepared: list[str] = []
+
+    def moved_meanwhile(occurrences: Any) -> Any:
+        rows = prepare(occurrences)
+        prepared.extend(row["case_number"] for row in rows)
+        Timer.objects.filter(case__number=n).update(due_at=bj(2026, 4, 30, 9, 0))
+        return rows
+
+    monkeypatch.setattr(jobs, "notice_rows", moved_meanwhile)
+    with time_machine.travel(bj(2026, 3, 16, 9, 0), tick=False):
+        assert sweep_breaches() == 0
+    assert n in prepared  # it was due when the sweep read it
+    assert not Event.objects.filter(case__number=n, action="breach").exists()
+    assert not Notice.objects.filter(case_number=n, event="case.breached").exists()
+    assert not Timer.objects.filter(case__number=n, state="breached").exists()
+
+
 def test_the_worker_memory_examines_a_case_again_only_when_it_changed(api: Any) -> None:
     policy_load_preset("watch", text=WATCH)
     memory = RulesMemory()
