@@ -124,7 +124,7 @@ def enqueue(
 
     Nothing is rendered here: messages are rendered from the notice when the worker delivers
     them, inbox items when they are read (`texts.py`). Nothing is written when nobody is to
-    be told.
+    be told (unless `machines_later` leaves that to the fan-out).
 
     `dedupe` names the occurrence (e.g. "case.dispatched:HY20260213-000001:round2"):
     repeating a call with the same `dedupe` writes nothing new and returns 0.
