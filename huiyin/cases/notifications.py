@@ -27,7 +27,6 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from huiyin.db import pk_in
-from huiyin.notify.models import Webhook
 from huiyin.notify.services import PREFERENCES, Occurrence, enqueue, enqueue_many
 from huiyin.org.models import DutyShift, Membership, Unit
 from huiyin.policies.config import PolicyConfig
@@ -101,15 +100,16 @@ def _applies(when: dict[str, Any] | None, c: About, cfg: PolicyConfig, now: date
     any of; hours: `in` or `out` of the policy's business hours on the working-day calendar)."""
     if not when:
         return True
-    if "severities" in when and c.severity not in when["severities"]:
-        return False
-    if "kinds" in when and c.kind not in when["kinds"]:
-        return False
-    if "channels" in when and c.channel not in when["channels"]:
-        return False
-    if "flags" in when and not c.flags.intersection(when["flags"]):
-        return False
+    for key, fact in _WHEN_FACTS.items():
+        if key in when:
+            value = getattr(c, fact)
+            if not (value.intersection(when[key]) if key == "flags" else value in when[key]):
+                return False
     return "hours" not in when or in_business_hours(now, cfg.business_hours) == (when["hours"] == "in")
+
+
+# The facts of `About` a route's `when` looks at (`_applies`), by key; "hours" looks at the clock.
+_WHEN_FACTS = {"severities": "severity", "kinds": "kind", "channels": "channel", "flags": "flags"}
 
 
 class Memberships:
@@ -301,10 +301,9 @@ def occurrences(items: Sequence[Due]) -> list[Occurrence]:
     return out
 
 
-# The facts of `About` each part of a route looks at (`targets`, `_applies`).
+# The facts of `About` a route's `over` looks at (`targets`); its `when`'s: `_WHEN_FACTS`.
 _OVER_FACTS = {"registrar": ("registered_by_id",), "awaiting": ("awaiting", "owner_unit_id", "unit_id"),
                "unit": ("unit_id", "co_unit_ids"), "owner": ("owner_unit_id",)}
-_WHEN_FACTS = {"severities": "severity", "kinds": "kind", "channels": "channel", "flags": "flags"}
 
 
 def _facts_routed_on(routes: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -343,10 +342,9 @@ def _label(language: str | None, field: str, value: str) -> str:
 
 def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: str = "",
                  deadline: Any = None, actor_id: int | None = None, changed: str = "",
-                 hooks: list[Webhook] | None = None, machines_later: bool = False) -> int:
+                 machines_later: bool = False) -> int:
     """Tell everyone the policy routes `event` to; `dedupe` names this occurrence. The person who
-    acted (`actor_id`) is not told of their own action; `changed` says what it changed. `hooks`:
-    the active webhooks, when the caller read them already (`notify.active_webhooks`);
+    acted (`actor_id`) is not told of their own action; `changed` says what it changed.
     `machines_later`: see `notify.enqueue` (the intake's announcements)."""
     extra: dict[str, Any] = {"actor": actor, "note": note}
     if changed:
@@ -358,7 +356,7 @@ def notify_event(case: Case, event: str, *, dedupe: str, actor: str = "", note: 
     found.pop(actor_id or 0, None)
     return enqueue(event, case_number=case.number, context=context(case, **extra),
                    recipients=sorted(found), urgent=event in URGENT, dedupe=dedupe, transports=_chosen(found) or None,
-                   hooks=hooks, machines_later=machines_later)
+                   machines_later=machines_later)
 
 
 def _memberships(case: Case, c: About) -> Memberships:

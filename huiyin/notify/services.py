@@ -96,12 +96,10 @@ def enqueue(
     dedupe: str,
     transports: dict[str, list[str]] | None = None,
     addresses: Iterable[tuple[str, str]] = (),
-    hooks: list[Webhook] | None = None,
     machines_later: bool = False,
 ) -> int:
     """Write the notifications of one event, in the caller's transaction; return how many
-    outbox messages were written. `hooks`: the `active_webhooks()`, when the caller read them
-    already.
+    outbox messages were written.
 
     `machines_later` (the intake's announcements of a new case): when no person is to be told
     (no recipient, no address), the notice alone is written and the worker fans it out to the
@@ -140,8 +138,7 @@ def enqueue(
         for row in _notice_rows([occurrence], machines_later=True):
             insert_one(Notice(**row), ignore_conflicts=True)  # a repeat writes nothing; pending its fan-out
         return 0  # no message yet: the worker's fan-out writes them
-    if hooks is None:
-        hooks = active_webhooks()  # read once, for both steps
+    hooks = active_webhooks()  # read once, for both steps
     rows = _notice_rows([occurrence], hooks=hooks)
     if not rows:
         return 0
