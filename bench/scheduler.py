@@ -20,10 +20,13 @@ GOAL_PASS_S = 2.0
 
 def pass_run(due: int = 10_000, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     from django.db import connection, transaction
+    from django.db.models import CharField, Value
+    from django.db.models.functions import Cast, Concat
     from django.utils import timezone
 
     from huiyin.cases import jobs
     from huiyin.cases.models import Case, Timer
+    from huiyin.notify.models import Notice
 
     from .guard import check_configured
 
@@ -50,6 +53,13 @@ def pass_run(due: int = 10_000, *, log: Callable[[str], None] = print) -> dict[s
         Timer.objects.filter(pk__in=open_ids).update(
             state="running", due_at=now - timedelta(hours=1), breached_at=None, reminded_at=now,
             remind_at=now - timedelta(hours=2))
+        # A timer breaches once in real life; here the same timers come due again run after run.
+        # Their earlier breach notices are renamed, so that every run writes its 10,000 notices
+        # as a first pass does (else the notices' dedupe would skip them all after the first run).
+        renamed = Notice.objects.filter(dedupe_key__in=[f"case.breached:timer{pk}" for pk in open_ids]).update(
+            dedupe_key=Concat("dedupe_key", Value(":earlier"), Cast("id", CharField())))
+    if renamed:
+        log(f"scheduler: {renamed:,} breach notices of earlier runs renamed")
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE cases_timer")

@@ -1,12 +1,14 @@
-"""huiyin.db.insert_one: the lean INSERT the intake writes its rows with stores what save() stores."""
+"""huiyin.db.insert_one and insert_rows: the lean INSERTs (and on PostgreSQL the COPY) that the
+intake and the scheduler write their rows with store what save() stores."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+from django.db import IntegrityError, transaction
 
-from huiyin.db import insert_one
+from huiyin.db import COPY_FROM, insert_one, insert_rows
 from huiyin.notify.models import Notice
 
 pytestmark = pytest.mark.django_db
@@ -36,3 +38,43 @@ def test_insert_one_skips_a_conflict_when_asked() -> None:
     assert again._state.adding and Notice.objects.filter(dedupe_key="same").count() == 1
     with pytest.raises(ValueError, match="new rows only"):
         insert_one(Notice.objects.get(dedupe_key="same"))
+
+
+# What a value may hold that COPY's text format must escape: tabs, new lines, backslashes, \N.
+_AWKWARD = "配送延误\t第二列\n第二行 \\N 反斜杠\\ \"引号\" 'x'"
+_FIELDS = ("event", "case_number", "context", "recipients", "addresses", "transports", "urgent",
+           "dedupe_key", "created_at", "fanned_out_at")
+
+
+def _row(key: str) -> list[object]:
+    n = _notice(key)
+    n.context = {**n.context, "subject": _AWKWARD, "none": None}
+    n.case_number = _AWKWARD[:40]
+    n.created_at = datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=UTC)
+    return [getattr(n, f) for f in _FIELDS]
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM])  # on PostgreSQL: one INSERT, then COPY
+def test_insert_rows_stores_what_save_stores(count: int) -> None:
+    saved = Notice(**dict(zip(_FIELDS, _row("saved"), strict=True)))
+    saved.save()
+    assert insert_rows(Notice, _FIELDS, [_row(f"k{i}") for i in range(count)]) == count
+    columns = [f.attname for f in Notice._meta.concrete_fields if f.attname not in ("id", "dedupe_key")]
+    expected = [getattr(Notice.objects.get(pk=saved.pk), c) for c in columns]
+    stored = Notice.objects.exclude(pk=saved.pk).order_by("dedupe_key")
+    assert stored.count() == count
+    for notice in stored:
+        assert [getattr(notice, c) for c in columns] == expected
+    assert Notice.objects.filter(context__subject=_AWKWARD).count() == count + 1  # the JSON is JSON
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM])
+def test_insert_rows_skips_taken_keys_only_when_asked(count: int) -> None:
+    insert_one(_notice("k1"))
+    rows = [_row(f"k{i}") for i in range(count)]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows(Notice, _FIELDS, rows)
+    assert Notice.objects.count() == 1  # nothing of the refused rows was written
+    assert insert_rows(Notice, _FIELDS, rows, ignore_conflicts=True) == count - 1
+    assert Notice.objects.count() == count
+    assert Notice.objects.get(dedupe_key="k1").context["subject"] == "配送延误"  # the first one kept
