@@ -142,11 +142,27 @@ def _json_adapter(ops: Any, encoder: Any) -> Callable[[Any], Any]:
     per value — ~20 µs, four JSON columns a notice: one encoder, the same text."""
     if type(ops).adapt_json_value is not BaseDatabaseOperations.adapt_json_value:
         return partial(_adapt_json, ops, encoder)
-    encode = (encoder or json.JSONEncoder)().encode
+    return _json_text((encoder or json.JSONEncoder)().encode)
 
-    def adapt(value: Any) -> Any:
-        return None if value is None else encode(value)
-    return adapt
+
+def _json_text(encode: Callable[[Any], str]) -> Callable[[Any], str | None]:
+    """`encode`, but the values most JSON columns of a bulk write hold (a notice's recipients,
+    addresses and transports: an empty list or object, a few user ids) written without a call
+    into the encoder (its call costs more than its work there), as the encoder writes them."""
+
+    def text(value: Any) -> str | None:
+        kind = type(value)
+        if value is None:
+            return None
+        if kind is list:
+            if not value:
+                return "[]"
+            if all(type(i) is int for i in value):
+                return "[" + ", ".join(map(str, value)) + "]"
+        elif kind is dict and not value:
+            return "{}"
+        return encode(value)
+    return text
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -217,7 +233,8 @@ def _copy_postgresql(connection: Any, table: str, columns: list[Any], rows: Sequ
     goes as its JSON text, encoded with the field's encoder as `json_to_recordset`'s document is."""
     qn = connection.ops.quote_name
     encoders = [f.encoder if isinstance(f, models.JSONField) else None for f in columns]
-    encode = (next((e for e in encoders if e is not None), None) or DjangoJSONEncoder)(ensure_ascii=False).encode
+    encode = _json_text((next((e for e in encoders if e is not None), None) or DjangoJSONEncoder)(
+        ensure_ascii=False).encode)
     is_json = [isinstance(f, models.JSONField) for f in columns]
     plain = not any(is_json)
     sql = f"COPY {qn(table)} ({', '.join(qn(f.column) for f in columns)}) FROM STDIN"
@@ -226,8 +243,7 @@ def _copy_postgresql(connection: Any, table: str, columns: list[Any], rows: Sequ
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         write = copy.write_row
         for row in rows:
-            write(row if plain else [None if v is None else encode(v) if j else v
-                                     for v, j in zip(row, is_json, strict=True)])
+            write(row if plain else [encode(v) if j else v for v, j in zip(row, is_json, strict=True)])
     return len(rows)
 
 

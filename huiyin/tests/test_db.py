@@ -3,12 +3,15 @@ intake and the scheduler write their rows with store what save() stores."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
-from huiyin.db import COPY_FROM, insert_one, insert_rows
+from huiyin.db import COPY_FROM, _json_text, insert_one, insert_rows
 from huiyin.notify.models import Notice
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +81,14 @@ def test_insert_rows_skips_taken_keys_only_when_asked(count: int) -> None:
     assert insert_rows(Notice, _FIELDS, rows, ignore_conflicts=True) == count - 1
     assert Notice.objects.count() == count
     assert Notice.objects.get(dedupe_key="k1").context["subject"] == "配送延误"  # the first one kept
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                     max_leaves=8)
+
+
+@given(_JSON)
+def test_the_bulk_writes_json_text_is_the_encoders(value: object) -> None:
+    encode = json.JSONEncoder().encode
+    assert _json_text(encode)(value) == (None if value is None else encode(value))
