@@ -35,7 +35,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -201,8 +201,8 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     for field in columns:
         if isinstance(field, models.JSONField):
             adapters.append(_json_adapter(ops, field.encoder))
-        elif isinstance(field, models.DateTimeField):
-            adapters.append(ops.adapt_datetimefield_value)
+        elif isinstance(field, models.DateTimeField):  # once per moment: a batch's rows share theirs
+            adapters.append(cache(ops.adapt_datetimefield_value))
         elif isinstance(field, _PREPARED):  # stored differently from their Python value (UUID as hex …)
             adapters.append(partial(field.get_db_prep_save, connection=connection))
         else:  # text, numbers, booleans, foreign keys: as they are
