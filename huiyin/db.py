@@ -145,6 +145,9 @@ def _json_adapter(ops: Any, encoder: Any) -> Callable[[Any], Any]:
     return _json_text((encoder or json.JSONEncoder)().encode)
 
 
+_INTS = frozenset((int,))
+
+
 def _json_text(encode: Callable[[Any], str]) -> Callable[[Any], str | None]:
     """`encode`, but the values most JSON columns of a bulk write hold (a notice's recipients,
     addresses and transports: an empty list or object, a few user ids) written without a call
@@ -157,7 +160,7 @@ def _json_text(encode: Callable[[Any], str]) -> Callable[[Any], str | None]:
         if kind is list:
             if not value:
                 return "[]"
-            if all(type(i) is int for i in value):
+            if _INTS.issuperset(map(type, value)):  # exact type: not a bool
                 return "[" + ", ".join(map(str, value)) + "]"
         elif kind is dict and not value:
             return "{}"

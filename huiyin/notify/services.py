@@ -65,7 +65,7 @@ _PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """The caller's context as plain JSON data (dates as ISO strings, unknown objects as text)."""
-    if all(type(v) in _PLAIN_SCALARS for v in data.values()):  # exact types: a str subclass goes through JSON
+    if _PLAIN_SCALARS.issuperset(map(type, data.values())):  # exact types: a str subclass goes through JSON
         return dict(data)  # the common case, already plain: no round trip through JSON
     return json.loads(json.dumps(data, cls=_Encoder, ensure_ascii=False))
 
