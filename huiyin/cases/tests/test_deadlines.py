@@ -116,3 +116,40 @@ def test_the_worker_command_runs_a_pass(api) -> None:
     assert states["acknowledge"] == "breached"
     assert states["resolve"] == "breached"
     assert states["dispatch"] == "met"
+
+
+def test_the_workers_first_pass_lets_sqlite_find_a_callers_closed_cases_by_the_phone_hash(api) -> None:
+    """Without statistics SQLite's planner took the repeat look-up of every intake (the caller's
+    recently closed case) through the state index, walking every closed case; the worker's
+    first pass analyses the database, and the look-up then goes by the phone's hash."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from huiyin.cases import grading
+    from huiyin.cases.models import Case
+
+    n = case_in(api, "closed")
+    closed = Case.objects.get(number=n)
+    clones = []
+    for i in range(60):  # other callers' closed cases: each phone hash names a case or two
+        clone = Case.objects.get(pk=closed.pk)
+        clone.pk = None
+        clone.number = f"{n}-{i}"
+        for field in grading.CUSTOMER_FIELDS:  # another caller: their own phone, account, id number
+            setattr(clone, f"{field}_hash", f"{field[12:14]}{i:030x}")
+        clones.append(clone)
+    Case.objects.bulk_create(clones)
+    call_command("worker", "--once")
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL's autovacuum keeps its statistics: the worker leaves them to it
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE idx = 'case_phone_hash'")
+        assert cursor.fetchone()[0] == 1
+    fresh = Case.objects.get(pk=closed.pk)
+    with CaptureQueriesContext(connection) as queries:
+        grading.latest_closed_of_customer(fresh, 30)
+    (look_up,) = [q["sql"] for q in queries.captured_queries if "closed_at" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + look_up)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "case_phone_hash" in plan and "case_state_id" not in plan, plan

@@ -2,7 +2,8 @@
 deadlines, and delivery of the notification outbox.
 
 Each pass runs every job until it has nothing left to do, then waits `--interval`
-seconds. Every job claims its rows with a conditional UPDATE, so several workers
+seconds; the first pass, and one every six hours, also refreshes SQLite's planner statistics.
+Every job claims its rows with a conditional UPDATE, so several workers
 on several nodes may run at once. Every write transaction is short (a batch of timers, one
 case, one message), so the worker never holds SQLite's write lock for long; the scheduled
 rules remember what this worker already examined (`jobs.RulesMemory`), so an idle pass
@@ -14,17 +15,24 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from django.core.management.base import BaseCommand
 
 from huiyin.cases.jobs import RulesMemory, run_pass
+from huiyin.db import refresh_statistics
 from huiyin.notify.delivery import default_worker_id, deliver_batch
 
 log = logging.getLogger("huiyin.worker")
 
+# How often the worker refreshes SQLite's planner statistics (huiyin.db.refresh_statistics): at its
+# first pass, then this often. Enough for plans to follow the data as it grows.
+STATISTICS_EVERY_S = 6 * 3600
+
 
 class Command(BaseCommand):
     help = "Run the background worker (timer breaches, scheduled jobs)."
+    statistics_due = 0.0  # time.monotonic() of the next statistics refresh: the first pass does one
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--interval", type=float, default=15.0, help="Seconds between passes.")
@@ -55,5 +63,8 @@ class Command(BaseCommand):
             if n < 100:
                 break
         done["deliver_outbox"] = delivered
+        if time.monotonic() >= self.statistics_due:
+            done["planner_statistics"] = refresh_statistics()
+            self.statistics_due = time.monotonic() + STATISTICS_EVERY_S
         if any(done.values()):
             log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
