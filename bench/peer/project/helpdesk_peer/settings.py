@@ -49,7 +49,7 @@ WSGI_APPLICATION = "helpdesk_peer.wsgi.application"
 DATABASES = {"default": {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": os.environ["PEER_SQLITE_PATH"],
-    "CONN_MAX_AGE": 0,
+    "CONN_MAX_AGE": 60,  # as Huiyin keeps its SQLite connections (huiyin/settings.py)
     "OPTIONS": {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
