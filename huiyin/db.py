@@ -10,8 +10,8 @@ On PostgreSQL the rows travel as one JSON document, turned into rows by the serv
 (`INSERT … SELECT … FROM json_to_recordset(%s)`): one parameter for psycopg to pass instead
 of one per value, which is where most of the time went; from `COPY_FROM` rows with COPY.
 It is `bulk_create` without the model: no signals, no field defaults, no primary keys set on
-anything. Give a value for every column that has no database default. Use it where the rows are many and simple; everywhere
-else, use the ORM.
+anything. Give a value for every column that has no database default. Use it where the rows
+are many and simple; everywhere else, use the ORM.
 
 `insert_objects` does the same for unsaved model instances.
 

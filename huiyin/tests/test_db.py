@@ -92,3 +92,21 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_siz
 def test_the_bulk_writes_json_text_is_the_encoders(value: object) -> None:
     encode = json.JSONEncoder().encode
     assert _json_text(encode)(value) == (None if value is None else encode(value))
+
+
+def test_the_planner_statistics_are_sqlites_to_refresh_and_postgresqls_own() -> None:
+    from django.db import connection
+
+    from huiyin.db import refresh_statistics
+
+    insert_one(_notice("k"))
+    analysed = refresh_statistics()
+    if connection.vendor != "sqlite":
+        assert analysed == 0  # autovacuum analyses PostgreSQL's tables
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")
+        assert analysed == cursor.fetchone()[0]
+        cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'notify_notice'")
+        stats = cursor.fetchall()
+    assert stats and all(stat.split()[0] == "1" for (stat,) in stats)  # each index: the table's one row

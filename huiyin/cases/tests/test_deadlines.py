@@ -128,6 +128,8 @@ def test_the_workers_first_pass_lets_sqlite_find_a_callers_closed_cases_by_the_p
     from huiyin.cases import grading
     from huiyin.cases.models import Case
 
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner: PostgreSQL's autovacuum keeps its statistics, the worker leaves them to it")
     n = case_in(api, "closed")
     closed = Case.objects.get(number=n)
     clones = []
@@ -140,8 +142,6 @@ def test_the_workers_first_pass_lets_sqlite_find_a_callers_closed_cases_by_the_p
         clones.append(clone)
     Case.objects.bulk_create(clones)
     call_command("worker", "--once")
-    if connection.vendor != "sqlite":
-        return  # PostgreSQL's autovacuum keeps its statistics: the worker leaves them to it
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE idx = 'case_phone_hash'")
         assert cursor.fetchone()[0] == 1
