@@ -110,3 +110,28 @@ def test_the_planner_statistics_are_sqlites_to_refresh_and_postgresqls_own() -> 
         cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'notify_notice'")
         stats = cursor.fetchall()
     assert stats and all(stat.split()[0] == "1" for (stat,) in stats)  # each index: the table's one row
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM + 20])  # the fan-out's messages: UUIDs, choices, JSON
+def test_insert_objects_writes_messages_as_save_does_and_skips_their_taken_keys(count: int) -> None:
+    from huiyin.db import insert_objects
+    from huiyin.notify.models import Message
+
+    notice = _notice("n")
+    notice.save()
+
+    def message(i: int) -> Message:
+        return Message(event="case.created", case_number="TS20260101-000001", transport="email",
+                       address=f"u{i}@example.cn", notice=notice, dedupe_key=f"m{i}", urgent=True,
+                       extra={"mentions": ["张三"], "at": datetime(2026, 1, 1, 8, 30, tzinfo=UTC)})
+
+    first = message(0)
+    first.save()
+    batch = [message(i) for i in range(count)]  # m0 is taken: skipped, the others written
+    assert insert_objects(batch, ignore_conflicts=True) == count - 1
+    stored = {m.dedupe_key: m for m in Message.objects.all()}
+    assert len(stored) == count and stored["m0"].delivery_id == first.delivery_id
+    for m in batch[1:]:
+        row = stored[m.dedupe_key]
+        assert (row.delivery_id, row.address, row.extra, row.created_at) == (
+            m.delivery_id, m.address, {"mentions": ["张三"], "at": "2026-01-01T08:30:00Z"}, m.created_at)
