@@ -138,6 +138,13 @@ def _line_of(lines: dict[str, int], path: str) -> int:
 def preset_check(text: str) -> dict[str, Any]:
     """Parse and check a preset; return its data or raise PresetError(line, reason)."""
     try:
+        return _checked(text)
+    except RecursionError:  # thousands of brackets deep, or an alias inside its own anchor (&a [*a])
+        raise PresetError(1, "nested too deeply, or an alias (*name) inside its own anchor (&name)") from None
+
+
+def _checked(text: str) -> dict[str, Any]:
+    try:
         data, node = _parse(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

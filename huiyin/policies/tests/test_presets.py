@@ -119,6 +119,19 @@ def test_a_broken_preset_is_refused_with_its_line_and_nothing_changes(org: Any, 
     assert list(Category.objects.filter(active=True).values_list("code", flat=True)) == categories
 
 
+@pytest.mark.parametrize("new", [
+    "  approval_before_dispatch: &loop [complaint, *loop]",  # an alias inside its own anchor
+    "  approval_before_dispatch: " + "[" * 5000 + "complaint" + "]" * 5000,
+])
+def test_a_preset_nested_without_end_is_refused_and_nothing_changes(org: Any, tmp_path: Path, new: str) -> None:
+    before = list(Policy.objects.values_list("name", "version", "active"))
+    path, _ = _broken(tmp_path, "retail", "  approval_before_dispatch: [complaint]", new)
+    with pytest.raises(CommandError, match="nested too deeply, or an alias") as refused:
+        _load("retail", file=str(path))
+    assert "nothing was loaded" in str(refused.value)
+    assert list(Policy.objects.values_list("name", "version", "active")) == before
+
+
 def test_an_unknown_key_is_reported_on_the_line_of_the_key(org: Any, tmp_path: Path) -> None:
     # Today the line of the key's value is given: the next line under a block mapping, or
     # later still when a comment comes between.
