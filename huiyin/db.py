@@ -230,14 +230,19 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
 COPY_FROM = 100
 
 
+def _encoder_of(columns: list[Any]) -> type[json.JSONEncoder]:
+    """The JSON encoder of the rows' JSON columns on PostgreSQL (the first JSON column's, else
+    Django's): one for every value, in COPY and in `json_to_recordset`'s document alike."""
+    encoders = (f.encoder for f in columns if isinstance(f, models.JSONField) and f.encoder is not None)
+    return next(encoders, None) or DjangoJSONEncoder
+
+
 def _copy_postgresql(connection: Any, table: str, columns: list[Any], rows: Sequence[Sequence[Any]]) -> int:
     """The rows with `COPY … FROM STDIN` (text format): psycopg writes each value with its own
     dumper (text, numbers, booleans, datetimes with their offset, UUIDs …); a JSON column's value
     goes as its JSON text, encoded with the field's encoder as `json_to_recordset`'s document is."""
     qn = connection.ops.quote_name
-    encoders = [f.encoder if isinstance(f, models.JSONField) else None for f in columns]
-    encode = _json_text((next((e for e in encoders if e is not None), None) or DjangoJSONEncoder)(
-        ensure_ascii=False).encode)
+    encode = _json_text(_encoder_of(columns)(ensure_ascii=False).encode)
     is_json = [isinstance(f, models.JSONField) for f in columns]
     plain = not any(is_json)
     sql = f"COPY {qn(table)} ({', '.join(qn(f.column) for f in columns)}) FROM STDIN"
@@ -255,8 +260,7 @@ def _insert_postgresql(connection: Any, head: str, tail: str, columns: list[Any]
     names = [f"c{i}" for i in range(len(columns))]
     types = ", ".join(f"{n} {f.db_type(connection)}" for n, f in zip(names, columns, strict=True))
     select = f"SELECT {', '.join(names)} FROM json_to_recordset(%s::json) AS r({types})"  # noqa: S608  # nosec B608 (identifiers from the model, values bound)
-    encoders = [f.encoder if isinstance(f, models.JSONField) else None for f in columns]
-    encoder = next((e for e in encoders if e is not None), None) or DjangoJSONEncoder
+    encoder = _encoder_of(columns)
     inserted = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 5000):
