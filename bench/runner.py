@@ -88,6 +88,7 @@ class Config:
                             if args.smoke else {})
         self.sqlite_list_max = args.sqlite_list_max
         self.client = args.client or loadgen.available()
+        self.workers = max(1, getattr(args, "workers", 2) or 2)
 
 
 class Bench:
@@ -99,6 +100,7 @@ class Bench:
         self.pg_skip = ""
         self.results: dict[str, Any] = {
             "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "workers": cfg.workers,
             "mode": cfg.mode,
             "phases": phases,
             "backends": backends,
@@ -214,7 +216,7 @@ class Bench:
         server = self.gunicorn(backend, env)
         port = server.port
         res: dict[str, Any] = {
-            "server": "gunicorn bench.wsgi:application -w 2 (sync) -b 127.0.0.1",
+            "server": f"gunicorn bench.wsgi:application -w {self.cfg.workers} (sync) -b 127.0.0.1",
             "client": cfg.client, "seconds": cfg.seconds, "warmup_seconds": cfg.warmup,
             "bare_view": BARE_DESCRIPTION, "rows_view": ROWS_DESCRIPTION,
             "setup": "demo organisation and policy, one webhook subscribed to case.created (so an intake writes "
@@ -289,11 +291,12 @@ class Bench:
         self.drop_db(backend, db)
 
     def gunicorn(self, backend: str, env: dict[str, str]) -> procs.Proc:
-        """gunicorn bench.wsgi with 2 sync workers on a free loopback port (`proc.port`)."""
+        """gunicorn bench.wsgi with `--workers` sync workers (2) on a free loopback port (`proc.port`)."""
         port = procs.free_port()
         server = procs.spawn(
             f"gunicorn-{backend}",
-            [str(VENV_BIN / "gunicorn"), "bench.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{port}"],
+            [str(VENV_BIN / "gunicorn"), "bench.wsgi:application", "-w", str(self.cfg.workers),
+             "-b", f"127.0.0.1:{port}"],
             env=env, log=self.tmp / f"gunicorn-{backend}-{port}.log", cwd=str(REPO),
         )
         server.port = port
@@ -405,7 +408,7 @@ class Bench:
         server = self.gunicorn(backend, env)
         res: dict[str, Any] = {
             "cases": loaded.get("stats", {}).get("cases"), "rate": rate, "window_s": window,
-            "server": "gunicorn bench.wsgi:application -w 2 (sync)", "worker": "huiyin worker --interval 1",
+            "server": f"gunicorn bench.wsgi:application -w {self.cfg.workers} (sync)", "worker": "huiyin worker --interval 1",
             "client": "python-asyncio open loop (latency from each request's due time)",
             "load_before": os.getloadavg(),
         }
@@ -851,7 +854,7 @@ def render(results: dict[str, Any]) -> str:
     if results["intake"]:
         any_res = next((r for r in results["intake"].values() if "runs" in r), None)
         w("")
-        w("Intake: POST /api/v1/cases vs the ceilings POST /bench/rows and /bench/bare, gunicorn -w 2 sync "
+        w(f"Intake: POST /api/v1/cases vs the ceilings POST /bench/rows and /bench/bare, gunicorn -w {results.get('workers', 2)} sync "
           "on 127.0.0.1"
           + (f", {any_res['client']}, {any_res['seconds']} s per run after {any_res['warmup_seconds']} s warm-up"
              if any_res else ""))
@@ -983,6 +986,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backend", action="append", choices=BACKENDS, help="only this database (repeatable)")
     p.add_argument("--cases", type=int, help="cases to load for the list and worker phases")
     p.add_argument("--seconds", type=int, help="seconds per intake run")
+    p.add_argument("--workers", type=int, default=2,
+                   help="gunicorn sync workers of every server the bench starts (default 2)")
     p.add_argument("--client", choices=("wrk", "python-asyncio"), help="load generator (default: wrk if installed)")
     p.add_argument("--sqlite-list-max", type=int, default=1_000_000,
                    help="skip the SQLite list bench above this many cases (default 1,000,000)")

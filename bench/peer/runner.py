@@ -9,7 +9,7 @@
    (migrate + demo) and the peer's (migrate, one staff user with an API token, one queue,
    `bench/peer/project/helpdesk_peer`), both with Huiyin's SQLite settings (WAL,
    synchronous=NORMAL, IMMEDIATE transactions, 20 s busy timeout);
-3. serves each with gunicorn -w 2 (sync) on loopback and loads each with the same client
+3. serves each with gunicorn -w 2 (sync; `--workers N` for both) on loopback and loads each with the same client
    (wrk when installed) at each concurrency, alternating: POST /api/v1/cases with a
    complaint (Bearer token), and POST /api/tickets/ with the same subject and text, a
    submitter e-mail and priority (Bearer token through DRF's TokenAuthentication);
@@ -84,13 +84,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=int, help="seconds per run")
     p.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated (default 1,8,32)")
     p.add_argument("--client", choices=("wrk", "python-asyncio"), help="load generator (default: wrk if installed)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers of each server (default 2)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     extra = (["--quick"] if args.quick else []) + (["--seconds", str(args.seconds)] if args.seconds else []) + (
-        ["--client", args.client] if args.client else [])
+        ["--client", args.client] if args.client else []) + ["--workers", str(args.workers)]
     cfg = Config(bench_args(extra + ["--backend", "sqlite"]))
     levels = [int(c) for c in args.clients.split(",") if c.strip()]
     venv = peer_venv()
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": datetime.now().astimezone().isoformat(timespec="seconds"), "peer": PEER,
         "versions": _versions(), "client": cfg.client, "seconds": cfg.seconds, "goal_ratio": GOAL,
         "machine": bench.results["machine"], "runs": {},
-        "notes": [("Same machine, same SQLite settings, same gunicorn (-w 2 sync), same load generator, runs "
+        "workers": cfg.workers,
+        "notes": [(f"Same machine, same SQLite settings, same gunicorn (-w {cfg.workers} sync), same load generator, runs "
                   "alternating; 2 shared cores, so figures are noisy.")],
     }
     rc = 0
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         hserver = bench.gunicorn("sqlite", env)
         pport = procs.free_port()
         pserver = procs.spawn("gunicorn-peer", [str(venv / "bin" / "gunicorn"), "helpdesk_peer.wsgi:application",
-                                                "-w", "2", "-b", f"127.0.0.1:{pport}"],
+                                                "-w", str(cfg.workers), "-b", f"127.0.0.1:{pport}"],
                               env=penv, log=bench.tmp / "gunicorn-peer.log", cwd=str(PROJECT))
         hbase, pbase = f"http://127.0.0.1:{hserver.port}", f"http://127.0.0.1:{pport}"
         procs.wait_http(f"{hbase}/healthz", proc=hserver)
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(results: dict[str, Any]) -> str:
     lines = [(f"Huiyin intake vs {results['peer']} ticket API — {results['started_at']} — {results['client']}, "
-             f"{results['seconds']} s per run, gunicorn -w 2, SQLite (WAL, synchronous=NORMAL, IMMEDIATE)"),
+             f"{results['seconds']} s per run, gunicorn -w {results.get('workers', 2)}, SQLite (WAL, synchronous=NORMAL, IMMEDIATE)"),
              f"  {'clients':>7} {'huiyin/s':>9} {'p95 ms':>7} {'helpdesk/s':>11} {'p95 ms':>7} {'ratio':>6}  goal ≥ 3×"]
     for c, row in results["runs"].items():
         h, p, ratio = row["huiyin"], row["helpdesk"], row["ratio"]
