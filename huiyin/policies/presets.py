@@ -106,11 +106,24 @@ def _parse(text: str) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
+ALIASES_REFUSED = ("YAML anchors and aliases (&name, *name, <<: *name) are not allowed in a preset: "
+                   "write each value out")
+
+
 def _compose_lines(node: yaml.Node | None) -> dict[str, int]:
-    """The line of every key and sequence item of the document, keyed by its path."""
+    """The line of every key and sequence item of the document, keyed by its path.
+
+    A preset may not use YAML's anchors and aliases (PresetError): none of ours does, and an
+    alias makes the composer hand back the same node again, so a few lines of aliases of aliases
+    (`b: [*a, *a]`, `c: [*b, *b]`, …) would be walked here, checked and stored as JSON
+    exponentially often, and an alias inside its own anchor without end."""
     lines: dict[str, int] = {}
+    seen: set[int] = set()
 
     def walk(n: yaml.Node, path: str) -> None:
+        if id(n) in seen:  # the composer gives an alias the anchored node itself
+            raise PresetError(_line_of(lines, path), ALIASES_REFUSED)  # the alias's key or item
+        seen.add(id(n))  # every node of the tree stays alive meanwhile: an id is never reused
         lines.setdefault(path, n.start_mark.line + 1)  # a key's own line wins over its value's
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
@@ -139,8 +152,8 @@ def preset_check(text: str) -> dict[str, Any]:
     """Parse and check a preset; return its data or raise PresetError(line, reason)."""
     try:
         return _checked(text)
-    except RecursionError:  # thousands of brackets deep, or an alias inside its own anchor (&a [*a])
-        raise PresetError(1, "nested too deeply, or an alias (*name) inside its own anchor (&name)") from None
+    except RecursionError:  # thousands of brackets deep
+        raise PresetError(1, "nested too deeply") from None
 
 
 def _checked(text: str) -> dict[str, Any]:

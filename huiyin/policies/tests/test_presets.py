@@ -119,14 +119,26 @@ def test_a_broken_preset_is_refused_with_its_line_and_nothing_changes(org: Any, 
     assert list(Category.objects.filter(active=True).values_list("code", flat=True)) == categories
 
 
-@pytest.mark.parametrize("new", [
-    "  approval_before_dispatch: &loop [complaint, *loop]",  # an alias inside its own anchor
-    "  approval_before_dispatch: " + "[" * 5000 + "complaint" + "]" * 5000,
+LAUGHS = "\n".join(["  x0: &x0 [complaint, complaint]"]
+                   + [f"  x{i}: &x{i} [*x{i - 1}, *x{i - 1}]" for i in range(1, 40)])  # 2**40 items once expanded
+
+
+APPROVAL = "  approval_before_dispatch: [complaint]"
+
+
+@pytest.mark.parametrize(("old", "new", "reason"), [
+    (APPROVAL, "  approval_before_dispatch: &loop [complaint, *loop]", "anchors and aliases"),  # inside its own anchor
+    (APPROVAL, "  approval_before_dispatch: " + "[" * 5000 + "complaint" + "]" * 5000, "nested too deeply"),
+    (APPROVAL, APPROVAL + "\n" + LAUGHS, "anchors and aliases"),  # aliases of aliases
+    # a harmless alias (the same value twice) is refused too, on the line of the alias
+    ("  unreachable_attempts: 3\n  max_round: 3", "  unreachable_attempts: &n 3\n  max_round: *n",
+     "line 47: YAML anchors and aliases"),
 ])
-def test_a_preset_nested_without_end_is_refused_and_nothing_changes(org: Any, tmp_path: Path, new: str) -> None:
+def test_a_preset_nested_without_end_or_with_aliases_is_refused_and_nothing_changes(
+        org: Any, tmp_path: Path, old: str, new: str, reason: str) -> None:
     before = list(Policy.objects.values_list("name", "version", "active"))
-    path, _ = _broken(tmp_path, "retail", "  approval_before_dispatch: [complaint]", new)
-    with pytest.raises(CommandError, match="nested too deeply, or an alias") as refused:
+    path, _ = _broken(tmp_path, "retail", old, new)
+    with pytest.raises(CommandError, match=reason) as refused:
         _load("retail", file=str(path))
     assert "nothing was loaded" in str(refused.value)
     assert list(Policy.objects.values_list("name", "version", "active")) == before
