@@ -61,13 +61,8 @@ def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = Fal
 _ONE_SQL: dict[tuple[str, type[models.Model], bool], tuple[str, list[models.Field[Any, Any]]]] = {}
 
 
-def insert_one(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
-    """INSERT one unsaved instance as `obj.save()` would (every concrete field but an unset
-    primary key, after each field's `pre_save`), set its primary key and mark it saved. No
-    signals (none of the models written this way has a receiver). `ignore_conflicts`: a row
-    that breaks a unique constraint is skipped (ON CONFLICT DO NOTHING) and False returned."""
-    model = type(obj)
-    connection = connections[router.db_for_write(model)]
+def _insert_one_sql(model: type[models.Model], connection: Any,
+                    ignore_conflicts: bool) -> tuple[str, list[models.Field[Any, Any]]]:
     key = (connection.vendor, model, ignore_conflicts)
     cached = _ONE_SQL.get(key)
     if cached is None:
@@ -81,10 +76,33 @@ def insert_one(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
                f"VALUES ({', '.join(['%s'] * len(fields))}){' ' + tail if tail else ''} "
                f"RETURNING {ops.quote_name(pk_column)}")
         cached = _ONE_SQL[key] = (sql, fields)
-    sql, fields = cached
+    return cached
+
+
+def insert_values(obj: models.Model) -> list[Any]:
+    """The values `insert_one` would write for `obj`, computed now (each field's `pre_save` and
+    database preparation: encryption, JSON, dates). Hand them to `insert_one(obj, values=…)`
+    to do that work before a transaction rather than while it holds a lock. `obj` must not
+    change in between."""
+    connection = connections[router.db_for_write(type(obj))]
+    _, fields = _insert_one_sql(type(obj), connection, False)
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def insert_one(obj: models.Model, *, ignore_conflicts: bool = False, values: list[Any] | None = None) -> bool:
+    """INSERT one unsaved instance as `obj.save()` would (every concrete field but an unset
+    primary key, after each field's `pre_save`), set its primary key and mark it saved. No
+    signals (none of the models written this way has a receiver). `ignore_conflicts`: a row
+    that breaks a unique constraint is skipped (ON CONFLICT DO NOTHING) and False returned.
+    `values`: what `insert_values(obj)` returned for it (computed earlier, e.g. before a lock)."""
+    model = type(obj)
+    connection = connections[router.db_for_write(model)]
+    sql, fields = _insert_one_sql(model, connection, ignore_conflicts)
     if obj.pk is not None:
         raise ValueError("insert_one writes new rows only (the primary key is set by the database)")
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    if values is not None and len(values) != len(fields):
+        raise ValueError(f"insert_one: {len(values)} values for {len(fields)} columns of {model.__name__}")
+    params = values if values is not None else [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.utils import timezone
 
-from huiyin.db import insert_one, insert_rows
+from huiyin.db import insert_one, insert_rows, insert_values
 from huiyin.org.access import roles_over, unit_for
 from huiyin.org.fields import Sealed
 from huiyin.org.models import Role, Unit, User
@@ -274,12 +274,14 @@ class Intake:
 
     cfg: PolicyConfig
     previous: Case | None  # the customer's recently closed case: this one repeats it (重复投诉)
+    row: list[Any]  # the case row's values (`db.insert_values`): hashed, sealed and encoded before the lock
 
 
 def register_prepare(case: Case) -> Intake:
     """The part of `register` that writes nothing: the policy's required registration fields
-    (BadInput), the organisation's region, the customer's recent case.
-    Call it before the intake's transaction and hand the result to `register`."""
+    (BadInput), the organisation's region, the customer's recent case, and the values of the
+    case's row (identity hashed and sealed, JSON encoded). Call it before the intake's
+    transaction, change nothing of the case after it, and hand the result to `register`."""
     cfg = config_for(case.policy_id)
     missing = {name: "required by the policy" for name in cfg.required("registration")
                if getattr(case, inputs.REGISTRATION_FIELDS.get(name, name), None) in (None, "", [])}
@@ -287,7 +289,10 @@ def register_prepare(case: Case) -> Intake:
         raise BadInput("The policy requires these registration fields: " + ", ".join(sorted(missing)), fields=missing)
     if not case.region and cfg.region:
         case.region = cfg.region  # the organisation is one region (a provincial branch is one province)
-    return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days))
+    case.number = "~" + secrets.token_hex(9)  # a unique placeholder until `register` numbers it
+    case.hash_identity()
+    return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days),
+                  row=insert_values(case))
 
 
 def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
@@ -303,9 +308,9 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
     prepared = prepared or register_prepare(case)
     cfg = prepared.cfg
     with _holding_notices() as held:
-        case.number = "~" + secrets.token_hex(9)  # a unique placeholder until it is numbered below
-        case.hash_identity()
-        insert_one(case)  # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it
+        # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it, of the values
+        # `register_prepare` computed (with a placeholder number, numbered below)
+        insert_one(case, values=prepared.row)
         timers = [t for t in (deadlines.timer_start(case, code, at=case.received_at, cfg=cfg, new_case=True)
                               for code in (deadlines.END_TO_END, "dispatch")) if t is not None]
         if timers:  # the first deadline, written into the row with the number below

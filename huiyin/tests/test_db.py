@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huiyin.db import COPY_FROM, _json_text, insert_one, insert_rows
+from huiyin.db import COPY_FROM, _json_text, insert_one, insert_rows, insert_values
 from huiyin.notify.models import Notice
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,21 @@ def test_insert_one_stores_what_save_stores() -> None:
     rows = {n.dedupe_key: n for n in Notice.objects.filter(pk__in=[saved.pk, lean.pk])}
     assert [getattr(rows["b"], c) for c in columns] == [getattr(rows["a"], c) for c in columns]
     assert rows["b"].created_at == lean.created_at  # the field default, as the instance had it
+
+
+def test_insert_one_writes_the_values_computed_before_as_save_would() -> None:
+    # The intake computes its case's values before its transaction (workflow.register_prepare)
+    saved, lean = _notice("a"), _notice("b")
+    saved.save()
+    values = insert_values(lean)
+    assert Notice.objects.count() == 1  # computing them writes nothing
+    assert insert_one(lean, values=values) is True
+    columns = [f.attname for f in Notice._meta.concrete_fields if f.attname not in ("id", "dedupe_key", "created_at")]
+    rows = {n.dedupe_key: n for n in Notice.objects.filter(pk__in=[saved.pk, lean.pk])}
+    assert [getattr(rows["b"], c) for c in columns] == [getattr(rows["a"], c) for c in columns]
+    with pytest.raises(ValueError, match="values for"):  # values of another model: refused, nothing written
+        insert_one(_notice("c"), values=values[:-1])
+    assert not Notice.objects.filter(dedupe_key="c").exists()
 
 
 def test_insert_one_skips_a_conflict_when_asked() -> None:
