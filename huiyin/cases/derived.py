@@ -8,6 +8,11 @@ apps built on it (docs/architecture.md). So those apps register here, explicitly
 - `WRITERS`: called by the workflow after every change of a case is written (`_write`) and after
   intake (`register`), inside that transaction, with the case and the change's event. A writer
   decides itself whether the event makes its data stale (e.g. only text fields or comments).
+- `PREPARERS`: called by the intake (`workflow.register_prepare`) with the new, unsaved case
+  before its transaction: a writer may compute there what it will write for the case (e.g. the
+  search words), kept on the case, so that its `WRITERS` entry only writes while the transaction
+  holds its lock (on SQLite, the one write lock of the database). It must check that what it
+  computed still matches the case when it writes.
 - `SEARCH`: the full-text search backend (one at most). Without one, the search box falls back to
   a substring match on the subject.
 - `SIMILAR`: which cases received in a window are worded like a case (one at most), for the
@@ -31,6 +36,10 @@ if TYPE_CHECKING:
 Writer = Callable[["Case", "Event"], None]
 
 WRITERS: list[Writer] = []
+
+Preparer = Callable[["Case"], None]
+
+PREPARERS: list[Preparer] = []
 
 
 class TextSearch(Protocol):
@@ -58,6 +67,12 @@ def written(case: Case, event: Event) -> None:
     """Called by the workflow inside the change's transaction."""
     for writer in WRITERS:
         writer(case, event)
+
+
+def preparing(case: Case) -> None:
+    """Called by the intake before its transaction, with the new case (unsaved)."""
+    for prepare in PREPARERS:
+        prepare(case)
 
 
 def search() -> TextSearch | None:

@@ -291,6 +291,7 @@ def register_prepare(case: Case) -> Intake:
         case.region = cfg.region  # the organisation is one region (a provincial branch is one province)
     case.number = "~" + secrets.token_hex(9)  # a unique placeholder until `register` numbers it
     case.hash_identity()
+    derived.preparing(case)  # what the derived data's writers can compute before the lock
     return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days),
                   row=insert_values(case))
 

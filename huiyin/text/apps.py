@@ -11,12 +11,14 @@ class TextConfig(AppConfig):
         # calls the index writer inside every change's transaction, the search box asks the index.
         from huiyin.cases import derived, jobs
 
-        from .index import SEARCH, case_written
+        from .index import SEARCH, case_prepare, case_written
         from .jobs import retrain_sweep
         from .similar import similar_in_window
 
         if case_written not in derived.WRITERS:
             derived.WRITERS.append(case_written)
+        if case_prepare not in derived.PREPARERS:  # a new case's words, cut before the intake's lock
+            derived.PREPARERS.append(case_prepare)
         if SEARCH not in derived.SEARCH:
             derived.SEARCH.append(SEARCH)
         if similar_in_window not in derived.SIMILAR:  # count rules' same: [text] (群体投诉)

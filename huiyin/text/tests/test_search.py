@@ -126,6 +126,33 @@ def test_the_index_of_a_new_case_is_what_a_rebuild_writes(api) -> None:
     assert set(found(api, "延误")) == {again["number"], first}
 
 
+def test_a_new_cases_words_are_cut_before_the_intakes_transaction(api, monkeypatch) -> None:
+    """Cutting Chinese words is most of the index row's cost: the intake does it before its
+    transaction (text.index.case_prepare), not while it holds the lock (on SQLite, the whole
+    database's), and writes the same row as a rebuild."""
+    from django.db import connection
+
+    from huiyin.text import index, tokens
+
+    cut = tokens.index_tokens
+    depth = len(connection.savepoint_ids)  # the test's own transaction; the intake's adds a savepoint
+    inside: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> str:
+        inside.append(len(connection.savepoint_ids) > depth)
+        return cut(*args, **kwargs)
+
+    monkeypatch.setattr(index.tokens, "index_tokens", watched)
+    number = new_case(api, subject="卷烟配送延误", description="零售户反映卷烟配送延误三天")["number"]
+    assert inside and not any(inside), inside
+    case = Case.objects.get(number=number)
+    written = CaseText.objects.get(case=case).tokens
+    assert "配送" in written.split()
+    monkeypatch.undo()
+    index.reindex([case.pk])
+    assert CaseText.objects.get(case=case).tokens == written
+
+
 def test_the_search_page_shows_ranked_hits_with_marked_snippets(api, web) -> None:
     number = new_case(api, subject="配送延误", description="零售户反映<b>卷烟</b>配送延误三天，影响正常经营")["number"]
     html = web("agent").get("/text/search/", {"q": "配送延误"}).content.decode()
