@@ -2,7 +2,9 @@
 
 Called only from `cases.workflow` (inside its transaction, with the case row locked) and from
 the worker's jobs in `cases.jobs` (breaches, reminders, provisional recomputation) — never from
-views, the API or other apps. A timer's
+views, the API or other apps. One exception writes nothing: `first_clocks`, which the intake
+calls before its transaction to compute a new case's first clocks (`first_clocks_write` writes
+them inside it). A timer's
 due time is always `compute_due(timer)`: the policy's amount from `started_at`,
 then every adjustment (granted extension, pause) replayed in order, then the
 upstream's own deadline if that is earlier.
@@ -88,17 +90,19 @@ def _end_to_end_due(case: Case) -> datetime | None:
     )
 
 
-def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case) -> None:
+def _apply_due(timer: Timer, cfg: PolicyConfig, case: Case,
+               end_to_end: tuple[datetime | None] | None = None) -> None:
     """Set the timer's due time: its own deadline, capped by the upstream's (resolve) and by the
     case's end-to-end deadline (every stage clock; 至接到投诉7天结案 bounds them all — not an
-    appeal's review, which has a clock of its own)."""
+    appeal's review, which has a clock of its own). `end_to_end`: that deadline, when the caller
+    knows it (`(None,)`: the case has no end-to-end clock); else it is read."""
     d = compute_due(timer, cfg, upstream_due_at=case.upstream_due_at)
     due, capped_by = d.due_at, ""
     if timer.code == "resolve" and case.upstream_due_at is not None and case.upstream_due_at == d.due_at:
         capped_by = "upstream"
     if (timer.code in TIMER_CODES and timer.code not in (END_TO_END, "appeal") and not timer.role
             and END_TO_END in (cfg.raw.get("timers") or {})):  # no query when the policy has no such clock
-        end = _end_to_end_due(case)
+        end = end_to_end[0] if end_to_end is not None else _end_to_end_due(case)
         if end is not None and end < due:
             due, capped_by = end, END_TO_END
     timer.due_at = due
@@ -148,7 +152,7 @@ def timer_spec(case: Case, code: str, cfg: PolicyConfig, *, unit: Unit | None = 
 
 
 def timer_start(
-    case: Case, code: str, *, at: datetime, cfg: PolicyConfig, unit: Unit | None = None, new_case: bool = False
+    case: Case, code: str, *, at: datetime, cfg: PolicyConfig, unit: Unit | None = None
 ) -> Timer | None:
     """Start stage `code` for the case's current round, if the policy has such a timer, counted
     from its `from:` anchor (`anchor_time`). None when the policy has no such timer or its anchor
@@ -157,8 +161,7 @@ def timer_start(
     if spec is None:
         return None
     at = at.replace(microsecond=0)  # deadlines are shown and compared to the second
-    if not new_case:  # a case just registered has no timer to replace
-        timer_cancel(case, (code,), at=at, unit=unit)
+    timer_cancel(case, (code,), at=at, unit=unit)
     started = anchor_time(case, spec.anchor, at=at, unit=unit)
     if started is None:
         return None  # started when its anchor happens (the workflow calls timer_start again then)
@@ -170,6 +173,41 @@ def timer_start(
     insert_one(timer)  # a new row: the lean INSERT (huiyin/db.py), as Timer.save() would write it
     _touched(case)
     return timer
+
+
+FIRST_CLOCKS = (END_TO_END, "dispatch")  # the end-to-end clock first: it caps the stage's
+
+
+def first_clocks(case: Case, *, cfg: PolicyConfig) -> list[Timer]:
+    """The clocks a case being registered starts with (the end-to-end clock, when the policy has
+    one, and dispatch), counted from its receipt, their deadlines computed — but not written and
+    not yet tied to the case's row: the intake computes them before its transaction
+    (`workflow.register_prepare`) and `first_clocks_write` writes them inside it. As
+    `timer_start` would start them on a case with no timer yet."""
+    at = case.received_at.replace(microsecond=0)
+    timers: list[Timer] = []
+    end: datetime | None = None
+    for code in FIRST_CLOCKS:
+        spec = timer_spec(case, code, cfg)
+        started = anchor_time(case, spec.anchor, at=at) if spec is not None else None
+        if spec is None or started is None:
+            continue
+        timer = Timer(code=code, round=case.round, cycle=case.cycle, amount=spec.amount, unit=spec.unit,
+                      basis=spec.basis, started_at=started.replace(microsecond=0))
+        _apply_due(timer, cfg, case, end_to_end=(end,))
+        if code == END_TO_END:
+            end = timer.due_at
+        timers.append(timer)
+    return timers
+
+
+def first_clocks_write(case: Case, timers: list[Timer]) -> None:
+    """Write `first_clocks(case)` once the case's row exists (inside the intake's transaction)."""
+    for timer in timers:
+        timer.case = case
+        insert_one(timer)  # a new row: the lean INSERT (huiyin/db.py), as Timer.save() would write it
+    if timers:
+        _touched(case)
 
 
 def anchored_on(case: Case, codes: tuple[str, ...], anchor: str, cfg: PolicyConfig, *,

@@ -275,6 +275,7 @@ class Intake:
     cfg: PolicyConfig
     previous: Case | None  # the customer's recently closed case: this one repeats it (重复投诉)
     row: list[Any]  # the case row's values (`db.insert_values`): hashed, sealed and encoded before the lock
+    clocks: list[Timer]  # its first clocks (`deadlines.first_clocks`), their deadlines computed
 
 
 def register_prepare(case: Case) -> Intake:
@@ -293,7 +294,7 @@ def register_prepare(case: Case) -> Intake:
     case.hash_identity()
     derived.preparing(case)  # what the derived data's writers can compute before the lock
     return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days),
-                  row=insert_values(case))
+                  row=insert_values(case), clocks=deadlines.first_clocks(case, cfg=cfg))
 
 
 def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
@@ -307,13 +308,12 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
     case's row with its first deadline (`next_due_at`, `next_remind_at`): its lock serialises
     intakes of a day and kind until the transaction commits."""
     prepared = prepared or register_prepare(case)
-    cfg = prepared.cfg
     with _holding_notices() as held:
         # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it, of the values
         # `register_prepare` computed (with a placeholder number, numbered below)
         insert_one(case, values=prepared.row)
-        timers = [t for t in (deadlines.timer_start(case, code, at=case.received_at, cfg=cfg, new_case=True)
-                              for code in (deadlines.END_TO_END, "dispatch")) if t is not None]
+        timers = prepared.clocks
+        deadlines.first_clocks_write(case, timers)
         if timers:  # the first deadline, written into the row with the number below
             first = min(timers, key=lambda t: t.due_at)
             case.next_due_at, case.next_remind_at = first.due_at, first.remind_at

@@ -123,6 +123,25 @@ def _end_to_end(config: dict[str, Any]) -> None:
     config["timers"]["end_to_end"] = {"default": {"amount": 3, "unit": "working_days"}, "basis": "至接到投诉3个工作日结案"}
 
 
+def test_a_new_cases_dispatch_clock_is_capped_by_its_end_to_end_clock(api) -> None:
+    # The intake computes its first clocks before its transaction (deadlines.first_clocks): the
+    # dispatch clock is capped by the end-to-end one as any later stage is, and the case's first
+    # deadline is the earlier.
+    def tight(config: dict[str, Any]) -> None:
+        config["timers"]["end_to_end"] = {"default": {"amount": 30, "unit": "minutes"}, "basis": "30分钟内办结"}
+
+    custom_policy(tight)
+    with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # Mon 9 Mar
+        body = new_case(api)
+    end, dispatch = due_of(body, "end_to_end"), due_of(body, "dispatch")
+    assert end["due_at"] == "2026-03-09T09:30:00+08:00"
+    assert (dispatch["due_at"], dispatch["capped_by"]) == ("2026-03-09T09:30:00+08:00", "end_to_end")
+    case = Case.objects.get(number=body["number"])
+    assert case.next_due_at == bj(2026, 3, 9, 9, 30)
+    assert sorted(Timer.objects.filter(case=case).values_list("code", "due_at")) == [
+        ("dispatch", bj(2026, 3, 9, 9, 30)), ("end_to_end", bj(2026, 3, 9, 9, 30))]
+
+
 def test_an_end_to_end_clock_caps_the_stages_and_counts_in_timeliness(api) -> None:
     custom_policy(_end_to_end)
     with time_machine.travel(bj(2026, 3, 9, 9, 0), tick=False):  # Mon 9 Mar
