@@ -389,7 +389,9 @@ def timeline(user: User, case: Case) -> list[Event]:
     """The case's timeline as `user` may read it, oldest first: an entry that names another case
     (a repeat link, a merge, a link) names it only if the user may see it named; otherwise the
     number reads as null. Identity fields never appear in entries (the workflow redacts them)."""
-    events = list(case.events.select_related("actor").order_by("id"))
+    # read on every case page and after every form sent back wrong: kept SQL (`kept`)
+    events = kept.instances(("timeline",), lambda values: Event.objects.filter(case_id=values[0])
+                            .select_related("actor").order_by("id"), [case.pk])
     return redact_references(user, case, events)
 
 
@@ -413,8 +415,15 @@ def redact_references(user: User, case: Case, events: list[Event]) -> list[Event
 def attachments(user: User, case: Case) -> list[Attachment]:
     """The case's files `user` may see (a report's confidential files only for the roles that may
     know the reporter: `access.may_see_attachment`), oldest first."""
-    rows = list(case.attachments.select_related("uploaded_by").order_by("id"))
+    rows = kept.instances(("attachments",), lambda values: Attachment.objects.filter(case_id=values[0])
+                          .select_related("uploaded_by").order_by("id"), [case.pk])
     return [a for a in rows if may_see_attachment(user, case, a.confidential)]
+
+
+def extensions(case: Case) -> list[Extension]:
+    """The case's requests for more time, oldest first, with who asked and who decided."""
+    return kept.instances(("extensions",), lambda values: Extension.objects.filter(case_id=values[0])
+                          .select_related("requested_by", "decided_by").order_by("id"), [case.pk])
 
 
 def attachment(user: User, case: Case, token: str) -> Attachment | None:
@@ -429,10 +438,13 @@ def attachment(user: User, case: Case, token: str) -> Attachment | None:
 COMPLAINANT_KEYS = ("name", "phone", "email", "address", "account", "customer_class", "anonymous", "confidential")
 
 
-def case_facts(user: User, case: Case) -> dict[str, Any]:
+def case_facts(user: User, case: Case, *, timers: list[Timer] | None = None) -> dict[str, Any]:
     """Everything `user` may see of one case, as plain data (the API's case and the case page's
-    facts): the complainant through the identity rule, the deadlines, the allowed actions."""
+    facts): the complainant through the identity rule, the deadlines, the allowed actions.
+    `timers`: the case's `current_timers`, when the caller has read them already."""
     now = timezone.now()
+    if timers is None:
+        timers = current_timers(case)
     person = complainant_view(user, case)
     refs = references(user, case)
     return {
@@ -495,7 +507,7 @@ def case_facts(user: User, case: Case) -> dict[str, Any]:
         "closed_at": iso(case.closed_at),
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
-        "deadlines": [timer_facts(t, now) for t in current_timers(case)],
+        "deadlines": [timer_facts(t, now) for t in timers],
         "co_units": co_units_facts(case, now),
         "return_disputed": case.return_disputed,
         "waiting_for": waiting_for(case),

@@ -93,9 +93,12 @@ def _supervision(case: Case) -> str:
     return pgettext("record form", ", ").join(parts)
 
 
-def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer: User | None) -> dict[str, Any]:
+def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer: User | None,
+                     events: list[Event] | None = None, timers: list[Timer] | None = None) -> dict[str, Any]:
     """What the templates print. `viewer` None: the complainant, reading their own notice;
-    `doc` None: the case page's printout of the record form (not an issued document)."""
+    `doc` None: the case page's printout of the record form (not an issued document).
+    `events` (the case's whole timeline, oldest first) and `timers` (`current_timers`): when the
+    caller has read them already (the case page)."""
     if viewer is None:
         person = {"name": case.complainant_name, "phone": case.complainant_phone, "email": case.complainant_email,
                   "address": case.complainant_address, "account": "", "anonymous": case.anonymous,
@@ -107,12 +110,15 @@ def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer:
     title, fields = cfg.record_form(case.kind)
     # The events the document names, in one query: the first dispatch (or answer on the spot),
     # the last decision not to handle, the callbacks.
-    events = list(case.events.filter(action__in=[*ACCEPTED, *DECIDED, "callback"]).select_related("actor")
-                  .order_by("id"))
+    named = [*ACCEPTED, *DECIDED, "callback"]
+    if events is None:
+        events = list(case.events.filter(action__in=named).select_related("actor").order_by("id"))
+    else:
+        events = [e for e in events if e.action in named]
     accepted = next((e.at for e in events if e.action in ACCEPTED), None)
     decided = next((e.at for e in reversed(events) if e.action in DECIDED), None)
     # the latest timer of each stage of the current cycle (`cases.selectors.current_timers`)
-    timers = {t.code: t for t in current_timers(case)}
+    by_code = {t.code: t for t in (current_timers(case) if timers is None else timers)}
     acknowledged = case.acknowledged_at
     return {
         "case": case, "doc": doc, "kind": kind, "org": organisation(case).name,
@@ -123,7 +129,7 @@ def document_context(case: Case, kind: str, doc: CaseDocument | None, *, viewer:
         "channel": case.get_channel_display(), "kind_label": case.get_kind_display(),
         "unit": case.unit.name if case.unit_id and case.unit else "",
         "accepted_day": _day(accepted), "decided_day": _day(decided or case.closed_at),
-        "resolve_due": _due(timers, "resolve") or _due(timers, "end_to_end"),
+        "resolve_due": _due(by_code, "resolve") or _due(by_code, "end_to_end"),
         "closed": _when(case.closed_at), "acknowledged": _when(acknowledged),
         "invalid_reason": case.invalid_reason or (case.get_invalid_code_display() if case.invalid_code else ""),
         "authority": case.transfer_authority,
@@ -149,12 +155,13 @@ def has_record_form(case: Case) -> bool:
     return bool((config_for(case.policy_id).raw.get("documents") or {}).get("record_form")) if case.policy_id else False
 
 
-def record_form_printout(case: Case, *, viewer: User, signatures: list[str] | None = None) -> dict[str, Any]:
+def record_form_printout(case: Case, *, viewer: User, signatures: list[str] | None = None,
+                         events: list[Event] | None = None, timers: list[Timer] | None = None) -> dict[str, Any]:
     """The policy's record form as the case page prints it (issue 15, item 7): its title and its
     rows (the same layout as the formal record form, in the reader's language), with what the
     identity rule lets `viewer` see (`cases.access.complainant_view`, as on the case page).
     Nothing is issued or numbered. `signatures`: signature lines in place of the form's own."""
-    context = document_context(case, DocumentKind.RECORD_FORM, None, viewer=viewer)
+    context = document_context(case, DocumentKind.RECORD_FORM, None, viewer=viewer, events=events, timers=timers)
     context["signatures"] = signatures or []
     table = render_to_string("documents/_record_form_table.html", context)  # escaped by the template: a SafeString
     return {"title": context["title"], "table": table, "org": context["org"],

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from huiyin.cases.models import Case
+from huiyin.cases.models import Case, Event, Timer
 from huiyin.documents.render import has_record_form, record_form_printout
 from huiyin.org.models import User
 from huiyin.policies.services import config_for
@@ -24,9 +24,11 @@ def default_signatures() -> list[str]:
     return [_("Received by"), _("Handled by (unit)"), _("Reviewed by"), _("Leader's instruction")]
 
 
-def print_layout(case: Case, viewer: User) -> dict[str, Any]:
+def print_layout(case: Case, viewer: User, *, events: list[Event] | None = None,
+                 timers: list[Timer] | None = None) -> dict[str, Any]:
     """{"title", "signatures", "basis", "preset", "form"} of the case's printed record; `form`:
-    the policy's record form ({"title", "table"}) or None for the plain record."""
+    the policy's record form ({"title", "table"}) or None for the plain record. `events` (the
+    whole timeline, oldest first) and `timers` (`current_timers`): when the page has read them."""
     record: dict[str, Any] = {}
     documents: dict[str, Any] = {}
     if case.policy_id:
@@ -42,7 +44,7 @@ def print_layout(case: Case, viewer: User) -> dict[str, Any]:
     basis = record.get("basis") if isinstance(record.get("basis"), str) else ""
     form = None
     if has_record_form(case):
-        form = record_form_printout(case, viewer=viewer, signatures=signatures)
+        form = record_form_printout(case, viewer=viewer, signatures=signatures, events=events, timers=timers)
         if not isinstance(title, str) or not title:
             title = form["title"]
         basis = basis or (documents.get("basis") if isinstance(documents.get("basis"), str) else "")

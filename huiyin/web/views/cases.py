@@ -18,9 +18,9 @@ from huiyin.cases import inputs, selectors, workflow
 from huiyin.cases.access import case_for, may_see_identity
 from huiyin.cases.attachments import attachment_add, attachment_open
 from huiyin.cases.errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
-from huiyin.cases.models import Case, CompensationStatus, Extension, State
+from huiyin.cases.models import Case, CompensationStatus, State
 from huiyin.org.access import org_units
-from huiyin.org.models import User
+from huiyin.org.models import Unit, User
 
 from .. import errors, forms, labels, timeline
 from ..printing import print_layout
@@ -69,10 +69,16 @@ def caller_history(user: User, case: Case) -> dict[str, Any] | None:
     }
 
 
-def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm | None = None) -> dict[str, Any]:
+def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm | None = None,
+                 units: list[Unit] | None = None) -> dict[str, Any]:
+    """What the case page shows. Each read is made once and handed to every part that shows it:
+    the current timers (facts, deadlines, printout), the timeline (page and printout), the
+    organisation's units (`units`, when the caller has them)."""
     user = user_of(request)
-    facts = selectors.case_facts(user, case)
-    units = org_units(user)
+    timers = selectors.current_timers(case)
+    facts = selectors.case_facts(user, case, timers=timers)
+    if units is None:
+        units = org_units(user)
     action_forms = []
     for name in sorted(facts["allowed_actions"], key=_order):
         if name not in workflow.ACTIONS:
@@ -84,7 +90,7 @@ def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm |
     now = timezone.now()
     events = selectors.timeline(user, case)  # other cases named only as far as the reader may see them
     unit_names = {u.code: u.name for u in units}
-    deadlines = [selectors.timer_facts(t, now) | {"obj": t} for t in selectors.current_timers(case)]
+    deadlines = [selectors.timer_facts(t, now) | {"obj": t} for t in timers]
     current = next((d["obj"] for d in sorted(deadlines, key=lambda d: d["obj"].due_at)
                     if d["obj"].stopped_at is None and d["obj"].state != "paused"), None)
     primary = next_actions(case, [f.action for f in action_forms])
@@ -101,14 +107,13 @@ def case_context(request: HttpRequest, case: Case, *, failed: forms.ActionForm |
         "timeline": timeline.entries(events, unit_names=unit_names),
         "seen_event": events[-1].pk if events else 0,
         "attachments": selectors.attachments(user, case),
-        "extensions": list(Extension.objects.filter(case=case).select_related("requested_by", "decided_by")
-                           .order_by("id")),
+        "extensions": selectors.extensions(case),
         "links": facts["links"],
         "forms": action_forms,
         "open_form": failed.action if failed else request.GET.get("action", ""),
         "unit_names": unit_names,
         "now": now,
-        "record_form": print_layout(case, user),
+        "record_form": print_layout(case, user, events=events, timers=timers),
     }
 
 
@@ -215,9 +220,10 @@ def _failed(request: HttpRequest, case: Case, action: str, exc: CaseError, data:
         raise Http404
     message = error_text(exc)
     problems = errors.field_problems(inputs.ACTION_INPUTS[action], data, exc.fields) if isinstance(exc, BadInput) else {}
-    form = forms.action_form(action, units=org_units(user), case=fresh)
+    org = org_units(user)  # read once: the form, the names of the changes and the page
+    form = forms.action_form(action, units=org, case=fresh)
     detail = error_detail(exc, fresh, problems, {w.name: w.label for w in form.widgets})
-    units = {u.code: u.name for u in org_units(user)}
+    units = {u.code: u.name for u in org}
     conflict = isinstance(exc, (Conflict, InvalidTransition))
     seen = request.POST.get("seen", "")
     seen_id = int(seen) if seen.isdigit() and len(seen) < 19 else 0  # an id, never beyond 64 bits
@@ -231,7 +237,7 @@ def _failed(request: HttpRequest, case: Case, action: str, exc: CaseError, data:
     failed = forms.refill(form, request.POST, problems)
     if isinstance(exc, BadInput):
         failed.error = message
-    context = case_context(request, fresh, failed=failed)
+    context = case_context(request, fresh, failed=failed, units=org)
     context["alert"] = {"level": "warning" if exc.status == 409 else "danger", "message": message,
                         "detail": detail, "conflict": conflict, "changes": changes}
     return render(request, "web/case.html", context, status=exc.status)
