@@ -158,10 +158,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (CONN_MAX_AGE 60, as on PostgreSQL): a new one costs ~4 ms of CPU a request — SQLite
     # parses the whole schema and its statistics again, with an empty page cache — more than
     # a bare request's own work. In autocommit no transaction, so no lock, outlives a request.
+    # Checkpoints (copying the WAL back into the database file, with two fsyncs) are the worker's
+    # (`huiyin worker`, `db.checkpoint`): a request checkpoints only when the WAL has grown past
+    # SQLITE_WAL_PAGES (~40 MB), not every 1,000 pages (SQLite's default, ~12 intakes: an intake
+    # writes ~90 pages, a case's row and its 22 indexes, its clock, event, search words and notice).
+    # Measured at 8 clients: 6–10 % more intakes a second, ~0.5 ms less CPU each (round 24).
+    # journal_size_limit: a WAL that grew beyond that is cut back once checkpointed.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                         "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;"),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / "test.sqlite3")}
 

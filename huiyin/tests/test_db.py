@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huiyin.db import COPY_FROM, _json_text, insert_one, insert_rows, insert_values
+from huiyin.db import COPY_FROM, _json_text, checkpoint, insert_one, insert_rows, insert_values
 from huiyin.notify.models import Notice
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +150,34 @@ def test_insert_objects_writes_messages_as_save_does_and_skips_their_taken_keys(
         row = stored[m.dedupe_key]
         assert (row.delivery_id, row.address, row.extra, row.created_at) == (
             m.delivery_id, m.address, {"mentions": ["张三"], "at": "2026-01-01T08:30:00Z"}, m.created_at)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_checkpoints_sqlites_wal_so_that_the_requests_need_not() -> None:
+    """A committed row stays in SQLite's WAL until a checkpoint copies it into the database file.
+    The web requests checkpoint only past 10,000 pages (settings); every pass of the worker does."""
+    import sqlite3
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        assert checkpoint() == 0  # PostgreSQL checkpoints itself
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 10000
+    assert insert_one(_notice("in-the-wal"))  # committed (autocommit): in the WAL
+    path = connection.settings_dict["NAME"]
+
+    def in_the_file() -> int:  # the database file alone, without its WAL
+        alone = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return alone.execute("SELECT count(*) FROM notify_notice WHERE dedupe_key = 'in-the-wal'").fetchone()[0]
+        finally:
+            alone.close()
+
+    assert in_the_file() == 0
+    call_command("worker", "--once")
+    assert in_the_file() == 1
+    assert checkpoint() > 0  # the WAL's pages, all in the file now

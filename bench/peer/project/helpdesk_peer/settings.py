@@ -1,6 +1,6 @@
 """django-helpdesk with the SQLite settings Huiyin uses (huiyin/settings.py): WAL,
-synchronous=NORMAL, IMMEDIATE transactions, a 20 s busy timeout, no persistent
-connections; DEBUG off; e-mail to the dummy backend (nothing leaves the machine);
+synchronous=NORMAL, IMMEDIATE transactions, a 20 s busy timeout, a checkpoint every 10,000
+WAL pages, connections kept 60 s; DEBUG off; e-mail to the dummy backend (nothing leaves the machine);
 bearer tokens for the API, as Huiyin's API takes them."""
 
 import os
@@ -53,7 +53,8 @@ DATABASES = {"default": {
     "OPTIONS": {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                         "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;"),
     },
 }}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

@@ -2,7 +2,8 @@
 deadlines, and delivery of the notification outbox.
 
 Each pass runs every job until it has nothing left to do, then waits `--interval`
-seconds; the first pass, and one every six hours, also refreshes SQLite's planner statistics.
+seconds; the first pass, and one every six hours, also refreshes SQLite's planner statistics;
+every pass checkpoints SQLite's WAL (`db.checkpoint`).
 Every job claims its rows with a conditional UPDATE, so several workers
 on several nodes may run at once. Every write transaction is short (a batch of timers, one
 case, one message), so the worker never holds SQLite's write lock for long; the scheduled
@@ -20,7 +21,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from huiyin.cases.jobs import RulesMemory, run_pass
-from huiyin.db import refresh_statistics
+from huiyin.db import checkpoint, refresh_statistics
 from huiyin.notify.delivery import default_worker_id, deliver_batch
 
 log = logging.getLogger("huiyin.worker")
@@ -66,5 +67,6 @@ class Command(BaseCommand):
         if time.monotonic() >= self.statistics_due:
             done["planner_statistics"] = refresh_statistics()
             self.statistics_due = time.monotonic() + STATISTICS_EVERY_S
+        checkpoint()  # SQLite's WAL into the database file, so that the web requests need not (db.checkpoint)
         if any(done.values()):
             log.info("worker pass: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
