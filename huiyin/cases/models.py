@@ -350,6 +350,13 @@ class Case(models.Model):
             models.Index(fields=["received_at"], condition=~Q(state__in=["closed", "invalid"]), name="case_open_received"),
             # most urgent first: lists sorted by time left, keyset on (next_due_at, id)
             models.Index(fields=["next_due_at", "id"], condition=Q(next_due_at__isnull=False), name="case_next_due"),
+            # the staff pages at a million cases (migration 0014 made them in SQL; 0019 declares them here,
+            # where a rebuild of the table on SQLite keeps them): each "waiting for me" term (a state
+            # and a unit) most urgent first; what waits for the leader's approval of compensation;
+            # "registered by me, still open"
+            models.Index(fields=["state", "next_due_at", "id"], name="case_state_due"),
+            models.Index(fields=["compensation_status", "id"], name="case_compensation_status"),
+            models.Index(fields=["registered_by", "state"], name="case_registered_by_state"),
         ]
 
     # Set on the instances that readers show (cases.selectors, the pages); never stored.
