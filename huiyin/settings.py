@@ -160,10 +160,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # a bare request's own work. In autocommit no transaction, so no lock, outlives a request.
     # Checkpoints (copying the WAL back into the database file, with two fsyncs) are the worker's
     # (`huiyin worker`, `db.checkpoint`): a request checkpoints only when the WAL has grown past
-    # SQLITE_WAL_PAGES (~40 MB), not every 1,000 pages (SQLite's default, ~12 intakes: an intake
-    # writes ~90 pages, a case's row and its 22 indexes, its clock, event, search words and notice).
+    # 10,000 pages (~40 MB), not every 1,000 (SQLite's default: every ~20 intakes, as an intake
+    # writes ~50 pages — the case's row and its indexes, its clock, event, search words, notice).
     # Measured at 8 clients: 6–10 % more intakes a second, ~0.5 ms less CPU each (round 24).
-    # journal_size_limit: a WAL that grew beyond that is cut back once checkpointed.
+    # journal_size_limit (64 MB): a WAL that grew past it (a long reader kept it from being reset) is
+    # cut back to it once checkpointed.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
