@@ -10,6 +10,7 @@ in subprocesses, about 10 s of CPU; on SQLite, and on PostgreSQL when the suite 
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -154,7 +155,10 @@ def schema(url: str) -> list[str]:
                 sql = head + "(" + ",".join(sorted(_split_columns(body[:-1]))) + ")"
             out.append(f"{type_} {table} {name} {sql}")
         return out
-    pg_dump = shutil.which("pg_dump")
+    # the server's own pg_dump (as scripts/pg-start finds the server), else the one on PATH
+    servers = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"),
+                     key=lambda p: [int(x) for x in re.findall(r"\d+", p)])
+    pg_dump = servers[-1] if servers else shutil.which("pg_dump")
     assert pg_dump, "pg_dump is needed to compare PostgreSQL schemas"
     dump = subprocess.run([pg_dump, "--schema-only", "--no-owner", "--no-privileges", url],
                           capture_output=True, text=True, check=True).stdout
