@@ -64,6 +64,7 @@ def django_db_setup(
     import fcntl
 
     from django.conf import settings
+    from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
     from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
 
@@ -72,7 +73,7 @@ def django_db_setup(
         _disable_migrations()
     aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
     db = settings.DATABASES["default"]
-    sqlite = db["ENGINE"] == "django.db.backends.sqlite3" and django_db_use_migrations and aliases == {"default"}
+    sqlite = connections["default"].vendor == "sqlite" and django_db_use_migrations and aliases == {"default"}
 
     def setup(keep: bool) -> Any:
         with django_db_blocker.unblock():
@@ -96,8 +97,6 @@ def django_db_setup(
                 db_cfg = setup(keep=True)
             else:
                 db_cfg = setup(keep=False)
-                from django.db import connections
-
                 connections["default"].close()
                 for old in folder.glob("*.sqlite3"):  # templates of other code
                     old.unlink()

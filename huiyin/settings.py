@@ -172,6 +172,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
                          "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;"),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / "test.sqlite3")}
+    # Writers queue on a file lock beside the database, `<database>-writers`, and are woken when the
+    # one before them commits, instead of sleeping 1, 2, 5 … ms in SQLite's busy handler between
+    # tries (huiyin/sqlite/base.py): 10–13 % more intakes a second at 8 and 32 clients (round 25).
+    DATABASES["default"]["ENGINE"] = "huiyin.sqlite"
 
 elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # PostgreSQL's JIT compiles every query whose estimated cost is high, adding 0.3–1 s to

@@ -108,7 +108,7 @@ def scratch() -> Iterator[list[str]]:
 
 def _url(scratch: list[str], tmp_path: Path, name: str) -> str:
     db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         url = f"sqlite:///{tmp_path / name}.sqlite3"
     else:
         database = f"scratch_{name}_{uuid.uuid4().hex[:8]}"

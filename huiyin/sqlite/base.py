@@ -1,0 +1,80 @@
+"""Django's SQLite backend, with the writers queued by the kernel instead of SQLite's busy handler.
+
+SQLite lets one connection write at a time. A writer that finds the lock taken sleeps in the busy
+handler — 1 ms, then 2, 5, 10, 15 … — and tries again; Python's sqlite3 does not let us replace the
+handler. An intake holds the lock for about a millisecond, so at 8 clients much of the waiting
+was the sleeping itself, with the lock already free (docs/benchmarks.md, round 25).
+
+Here a transaction (`atomic` with `transaction_mode` IMMEDIATE, as settings.py configures) first
+takes an exclusive `flock` on a file beside the database, `<database>-writers`, and lets it go when
+the transaction ends. A waiting writer sleeps in the kernel and is woken the moment the one before
+it commits. SQLite's own lock stays what guarantees correctness: whatever does not take the file
+lock (a write in autocommit, `sqlite3` at the shell, the checkpoint) still meets the busy handler
+as before, and so does a second connection of a thread that already holds the file lock (it
+would otherwise wait for itself forever). A process forked inside a transaction shares the lock
+with its parent (the same open file), so close the connections before forking, as Django advises.
+Decision: docs/decisions/0009-sqlite-writers-queue.md.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from typing import Any
+
+from django.db.backends.sqlite3 import base
+
+# Whether this thread holds the writers' lock through one of its connections.
+_holding = threading.local()
+
+
+# django-stubs types neither `transaction_mode` nor the private methods overridden here: hence
+# the `type: ignore` comments (Django 6.1's own names, checked by the tests).
+class DatabaseWrapper(base.DatabaseWrapper):
+    _queue_fd: int | None = None
+    _queued = False
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        conn = super().get_new_connection(conn_params)
+        if self.transaction_mode == "IMMEDIATE" and not self.is_in_memory_db():  # type: ignore[attr-defined]
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)
+            self._queue_fd = os.open(f"{self.settings_dict['NAME']}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+        return conn
+
+    def _start_transaction_under_autocommit(self) -> None:
+        if self._queue_fd is not None and not getattr(_holding, "yes", False):
+            fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+            self._queued = _holding.yes = True
+        try:
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]
+        except BaseException:
+            self._dequeue()
+            raise
+
+    def _dequeue(self) -> None:
+        if self._queued and self._queue_fd is not None:
+            self._queued = _holding.yes = False
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()  # type: ignore[misc]
+        finally:
+            self._dequeue()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()  # type: ignore[misc]
+        finally:
+            self._dequeue()
+
+    def _close(self) -> None:
+        try:
+            super()._close()  # type: ignore[misc]
+        finally:
+            self._dequeue()
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)
+                self._queue_fd = None
