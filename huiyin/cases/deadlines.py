@@ -151,6 +151,13 @@ def timer_spec(case: Case, code: str, cfg: PolicyConfig, *, unit: Unit | None = 
                      co_unit=unit is not None)
 
 
+def _stage_timer(case: Case, code: str, spec: TimerSpec, started: datetime, *, unit: Unit | None = None) -> Timer:
+    """Stage `code`'s clock for the case's current round and cycle, as the policy's `spec` sets it,
+    started at `started` (to the second); its deadline is `_apply_due`'s, and it is not written."""
+    return Timer(case=case, code=code, round=case.round, cycle=case.cycle, amount=spec.amount, unit=spec.unit,
+                 basis=spec.basis, started_at=started.replace(microsecond=0), co_unit=unit)
+
+
 def timer_start(
     case: Case, code: str, *, at: datetime, cfg: PolicyConfig, unit: Unit | None = None
 ) -> Timer | None:
@@ -165,10 +172,7 @@ def timer_start(
     started = anchor_time(case, spec.anchor, at=at, unit=unit)
     if started is None:
         return None  # started when its anchor happens (the workflow calls timer_start again then)
-    timer = Timer(
-        case=case, code=code, round=case.round, cycle=case.cycle, amount=spec.amount, unit=spec.unit,
-        basis=spec.basis, started_at=started.replace(microsecond=0), co_unit=unit,
-    )
+    timer = _stage_timer(case, code, spec, started, unit=unit)
     _apply_due(timer, cfg, case)
     insert_one(timer)  # a new row: the lean INSERT (huiyin/db.py), as Timer.save() would write it
     _touched(case)
@@ -192,8 +196,7 @@ def first_clocks(case: Case, *, cfg: PolicyConfig) -> list[Timer]:
         started = anchor_time(case, spec.anchor, at=at) if spec is not None else None
         if spec is None or started is None:
             continue
-        timer = Timer(code=code, round=case.round, cycle=case.cycle, amount=spec.amount, unit=spec.unit,
-                      basis=spec.basis, started_at=started.replace(microsecond=0))
+        timer = _stage_timer(case, code, spec, started)
         _apply_due(timer, cfg, case, end_to_end=(end,))
         if code == END_TO_END:
             end = timer.due_at
