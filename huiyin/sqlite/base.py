@@ -2,7 +2,7 @@
 
 SQLite lets one connection write at a time. A writer that finds the lock taken sleeps in the busy
 handler — 1 ms, then 2, 5, 10, 15 … — and tries again; Python's sqlite3 does not let us replace the
-handler. An intake holds the lock for about a millisecond, so at 8 clients much of the waiting
+handler. An intake holds the lock for about a millisecond, so at 8 clients part of the waiting
 was the sleeping itself, with the lock already free (docs/benchmarks.md, round 25).
 
 Here a transaction (`atomic` with `transaction_mode` IMMEDIATE, as settings.py configures) first
