@@ -229,7 +229,8 @@ class Case(models.Model):
     customer_class = models.CharField(_("客户等级"), max_length=1, choices=CustomerClass.choices, blank=True)
     anonymous = models.BooleanField(_("匿名"), default=False)
 
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                 db_index=False)  # `case_category`, only where set
     severity = models.CharField(_("严重程度"), max_length=20, choices=Severity.choices, default=Severity.GENERAL)
     case_class = models.CharField(_("等级"), max_length=4, blank=True)
     validity = models.CharField(_("有效性"), max_length=10, choices=Validity.choices, blank=True)
@@ -245,20 +246,22 @@ class Case(models.Model):
         "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("承办单位"),
         db_index=False,
     )
-    proposed_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposed_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      db_index=False)  # `case_proposed_unit`, only where set
     proposed_co_units = models.JSONField(default=list, blank=True)  # unit codes awaiting 批示
     instructions = models.TextField(_("派单意见"), blank=True)
     return_disputed = models.BooleanField(_("退单异议"), default=False)
-    registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("受理人")
+    registered_by = models.ForeignKey(  # `case_registered_by_state` begins with it
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("受理人"), db_index=False
     )
     received_at = models.DateTimeField(_("受理时间"))
     upstream_ref = models.CharField(_("上级工单号"), max_length=64, blank=True)
     upstream_due_at = models.DateTimeField(_("上级时限"), null=True, blank=True)
     # The complained-about unit and person (被投诉单位/被投诉人): a policy rule may forbid
     # dispatching the case to them (回避, conflict of interest).
-    respondent_unit = models.ForeignKey(
-        "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("被投诉单位")
+    respondent_unit = models.ForeignKey(  # `case_respondent_unit`, only where set
+        "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("被投诉单位"),
+        db_index=False,
     )
     respondent_person = models.CharField(_("被投诉人"), max_length=100, blank=True)
     recusal = models.BooleanField(_("回避"), default=False)
@@ -288,9 +291,11 @@ class Case(models.Model):
     escalated = models.BooleanField(default=False)
     supervised = models.BooleanField(_("督办"), default=False)
     appeal = models.BooleanField(default=False)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    repeat_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("重复投诉")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    db_index=False)  # `case_merged_into`, only where set
+    repeat_of = models.ForeignKey(  # `case_repeat_of`, only where set
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("重复投诉"),
+        db_index=False,
     )
     requires_approval = models.BooleanField(_("需领导批示"), default=False)
     reply_level = models.PositiveSmallIntegerField(default=0)  # levels of 答复审核 passed
@@ -357,6 +362,12 @@ class Case(models.Model):
             models.Index(fields=["state", "next_due_at", "id"], name="case_state_due"),
             models.Index(fields=["compensation_status", "id"], name="case_compensation_status"),
             models.Index(fields=["registered_by", "state"], name="case_registered_by_state"),
+            # References that a new case mostly lacks are indexed only where set: an intake writes
+            # none of these five (each a page of the write-ahead log and a B-tree insert under the
+            # write lock). A look-up by value (`=`, `IN`) implies IS NOT NULL, so both databases
+            # still use them; `repeat_of IS NOT NULL` (the "repeat" outcome) reads them whole.
+            *[models.Index(fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"case_{name}")
+              for name in ("category", "proposed_unit", "respondent_unit", "merged_into", "repeat_of")],
         ]
 
     # Set on the instances that readers show (cases.selectors, the pages); never stored.
