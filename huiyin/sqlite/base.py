@@ -29,6 +29,11 @@ from django.db.backends.sqlite3 import base
 _holding = threading.local()
 
 
+def writers_path(database: str) -> str:
+    """The file the writers of SQLite database `database` (a path) queue on."""
+    return f"{database}-writers"
+
+
 # django-stubs types neither `transaction_mode` nor the private methods overridden here: hence
 # the `type: ignore` comments (Django 6.1's own names, checked by the tests).
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -40,7 +45,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.transaction_mode == "IMMEDIATE" and not self.is_in_memory_db():  # type: ignore[attr-defined]
             if self._queue_fd is not None:
                 os.close(self._queue_fd)
-            self._queue_fd = os.open(f"{self.settings_dict['NAME']}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+            self._queue_fd = os.open(writers_path(self.settings_dict["NAME"]), os.O_RDWR | os.O_CREAT, 0o600)
         return conn
 
     def _start_transaction_under_autocommit(self) -> None:

@@ -15,6 +15,7 @@ import pytest
 from django.db import OperationalError, connection, connections, transaction
 
 from huiyin.cases.models import Category
+from huiyin.sqlite.base import writers_path
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -24,7 +25,7 @@ pytestmark = [
 
 @contextmanager
 def other_fd() -> Iterator[int]:
-    fd = os.open(f"{connection.settings_dict['NAME']}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(writers_path(connection.settings_dict["NAME"]), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         yield fd
     finally:

@@ -65,24 +65,7 @@ class Migration(migrations.Migration):
                 for column, name in OLD.items()
             ],
         ),
-        migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('category__isnull', False)), fields=['category'], name='case_category'),
-        ),
-        migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('proposed_unit__isnull', False)), fields=['proposed_unit'], name='case_proposed_unit'),
-        ),
-        migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('respondent_unit__isnull', False)), fields=['respondent_unit'], name='case_respondent_unit'),
-        ),
-        migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('merged_into__isnull', False)), fields=['merged_into'], name='case_merged_into'),
-        ),
-        migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('repeat_of__isnull', False)), fields=['repeat_of'], name='case_repeat_of'),
-        ),
+        *[migrations.AddIndex(model_name='case', index=models.Index(
+            condition=models.Q((f'{name}__isnull', False)), fields=[name], name=f'case_{name}'))
+          for name in ('category', 'proposed_unit', 'respondent_unit', 'merged_into', 'repeat_of')],
     ]
