@@ -41,6 +41,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.backends.signals import connection_created
 from django.db.models.constants import OnConflict
 
 _PREPARED = (models.UUIDField, models.DecimalField, models.DateField, models.TimeField, models.DurationField,
@@ -325,16 +326,17 @@ def pk_in(model: type[models.Model], ids: Sequence[int], *, column: str = "") ->
 STATEMENT_CACHE_PARAMS = 120
 
 
-def _cache_long_statements() -> None:
-    try:
-        from psycopg import _queries
-    except ImportError:  # SQLite only
+# Set when the first PostgreSQL connection opens, so that a process on SQLite never imports psycopg.
+def _cache_long_statements(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor != "postgresql":
         return
+    from psycopg import _queries
+
     if getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", STATEMENT_CACHE_PARAMS) < STATEMENT_CACHE_PARAMS:
         _queries.MAX_CACHED_STATEMENT_PARAMS = STATEMENT_CACHE_PARAMS
 
 
-_cache_long_statements()
+connection_created.connect(_cache_long_statements, dispatch_uid="huiyin.db.cache_long_statements")
 
 
 # The longest pause `give_way` takes.

@@ -21,7 +21,7 @@ from huiyin.org.models import Unit, User
 from huiyin.policies.config import ReportSpec
 from huiyin.policies.services import active_policy, config_for
 
-from . import analysis, bulletins, excel
+from . import analysis, bulletins
 from .indicators import Scope
 from .models import Bulletin, ReportRun
 from .periods import Period, last_complete, shift_month
@@ -47,6 +47,8 @@ def generate(spec: ReportSpec, unit: Unit, period: Period, *, by: User | None = 
                                      period_end=period.end).first()
     if found is not None:
         return found
+    from . import excel  # openpyxl is loaded when a workbook is made, not by every process that loads the apps
+
     report = analysis.build(Scope(reader or organisation_reader(unit), unit), period, spec)
     content = excel.render(report)
     try:

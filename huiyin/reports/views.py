@@ -24,7 +24,7 @@ from huiyin.cases.models import Kind
 from huiyin.org.access import roles_of, roles_over, visible_unit, visible_units
 from huiyin.org.models import Role, Unit, User
 
-from . import actions, analysis, bulletins, excel, facts, indicators, penalties, quality, schedule, warnings
+from . import actions, analysis, bulletins, facts, indicators, penalties, quality, schedule, warnings
 from .indicators import Scope
 from .models import BusinessVolume, Measure, PenaltyStatus, WarningState
 from .periods import BadPeriod, Period, between, month, parse, quarter
@@ -191,6 +191,8 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def analysis_xlsx(request: HttpRequest) -> HttpResponse:
+    from . import excel
+
     report = _report(request)
     response = HttpResponse(excel.render(report, base_url=request.build_absolute_uri("/")), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{report.filename}"'

@@ -5,6 +5,11 @@ with a domain dictionary per preset: `dictionaries/common.txt` plus `dictionarie
 (专卖, 货源分配, 调休, 12315 …), so a domain word stays one token. Text that is mostly Latin script
 (English complaints) is split into lower-case words instead, with English stop words dropped:
 the same code, chosen by the text itself (`is_cjk`).
+
+rjieba is imported by the first segmenter, not with this module: importing it loads jieba's own
+dictionary (~0.15 s), which every process that loads the apps (each `huiyin` command, each test
+subprocess) paid before, whether it cut a text or not. A web process loads it at boot
+(huiyin/wsgi.py), so no request pays it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import unicodedata
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import rjieba
+if TYPE_CHECKING:
+    import rjieba
 
 DICTIONARIES = Path(__file__).parent / "dictionaries"
 DOMAIN_FREQ = 200_000  # high enough that jieba keeps a dictionary word whole
@@ -107,6 +113,8 @@ _lock = threading.Lock()
 @cache
 def segmenter(preset: str | None = None) -> rjieba.Jieba:
     """A jieba segmenter with the preset's domain dictionary (one per preset and process)."""
+    import rjieba
+
     with _lock:
         jieba = rjieba.Jieba()
         for word in dictionary_words(preset):

@@ -20,7 +20,7 @@ from huiyin.cases.models import Channel, CustomerClass, Kind, Severity, State
 from huiyin.org.access import org_units, unit_for, visible_unit
 from huiyin.privacy import exports
 
-from .. import export, forms
+from .. import forms
 from ..models import SavedFilter
 from .common import is_htmx, staff_required, user_of
 
@@ -155,6 +155,8 @@ def case_export(request: HttpRequest) -> HttpResponse:
         if "text/html" in request.headers.get("Accept", ""):
             return render(request, "privacy/export_waiting.html", {"export_request": made}, status=202)
         return JsonResponse({"export_request": made.pk}, status=202)
+    from .. import export  # openpyxl: loaded by the first export, not by every process that loads the URLs
+
     f = parse_filters(request, params)
     info = export.ExportInfo(requester=user, reason=reason, query=query, request_id=req.pk if req else None,
                              approved_by=req.decided_by.username if req and req.decided_by else "")
