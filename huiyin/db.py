@@ -402,3 +402,30 @@ def refresh_statistics(*, sample: int = ANALYZE_SAMPLE) -> int:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")
         give_way(started)
     return len(names)
+
+
+# --- PostgreSQL's second index on a unique or indexed text column ---------------------------------
+# For a CharField with unique=True or db_index=True, Django makes on PostgreSQL a second index,
+# `<name>_like` (varchar_pattern_ops), for `LIKE 'prefix%'` queries. Where a column is only ever
+# looked up by equality (a case number, a dedupe key), it is one more index entry every INSERT
+# writes and nothing reads. Migrations drop those by name with `without_pattern_indexes`. Django's
+# migration state never records a `_like` index, so the fields keep unique/db_index as they were;
+# a later AlterField of such a field may make the index again: `test_db` fails then.
+
+
+def without_pattern_indexes(indexes: dict[str, tuple[str, str]]) -> Any:
+    """A migration operation that drops PostgreSQL's `_like` indexes {name: (table, column)}, and
+    makes them again when the migration is reversed. Nothing on SQLite, which has no such index."""
+    from django.db import migrations
+
+    def drop(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for name in indexes:
+                schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+    def make(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for name, (table, column) in indexes.items():
+                schema_editor.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}" varchar_pattern_ops)')
+
+    return migrations.RunPython(drop, make, elidable=False)

@@ -194,6 +194,7 @@ class CaseSequence(models.Model):
 
 
 class Case(models.Model):
+    # Compared with `=` only: no LIKE index on PostgreSQL (migration 0021, huiyin.db.without_pattern_indexes).
     number = models.CharField(_("编号"), max_length=20, unique=True)
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
     channel = models.CharField(_("渠道"), max_length=20, choices=Channel.choices)

@@ -131,7 +131,7 @@ class Notice(models.Model):
     # preferences (`services.fan_out`).
     transports = models.JSONField(_("指定渠道"), default=dict, blank=True)
     urgent = models.BooleanField(_("紧急"), default=False)
-    dedupe_key = models.CharField(max_length=255, unique=True)
+    dedupe_key = models.CharField(max_length=255, unique=True)  # `=` only: no LIKE index (migration 0009)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     # When its inbox items and messages were written: at once by `enqueue`; by the worker
     # for the scheduler's batches (`services.fan_out_pending`). Null: not yet.
@@ -178,7 +178,7 @@ class Message(models.Model):
     # template. Read it through `payload`, which adds the notice's context.
     extra = models.JSONField(_("附加数据"), db_column="payload", default=dict, blank=True,
                              encoder=DjangoJSONEncoder)
-    dedupe_key = models.CharField(max_length=255, unique=True)
+    dedupe_key = models.CharField(max_length=255, unique=True)  # `=` only: no LIKE index (migration 0009)
     urgent = models.BooleanField(_("紧急"), default=False)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
@@ -306,7 +306,7 @@ class InboxItem(models.Model):
     case_number = models.CharField(_("工单编号"), max_length=40, blank=True)
     title = models.CharField(_("标题"), max_length=200, blank=True)
     body = models.TextField(_("内容"), blank=True)
-    dedupe_key = models.CharField(max_length=255, unique=True)
+    dedupe_key = models.CharField(max_length=255, unique=True)  # `=` only: no LIKE index (migration 0009)
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
 

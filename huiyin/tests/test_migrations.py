@@ -48,7 +48,9 @@ def test_the_models_need_no_new_migration() -> None:
 
 # The migrations made after the squash, in order.
 LATER = {
-    "cases": ["0019_staff_list_indexes_declared", "0020_references_indexed_where_set"],
+    "cases": ["0019_staff_list_indexes_declared", "0020_references_indexed_where_set",
+              "0021_case_number_without_pattern_index"],
+    "notify": ["0009_dedupe_keys_without_pattern_indexes"],
 }
 
 
@@ -83,6 +85,21 @@ def test_references_a_new_case_lacks_are_indexed_only_where_set() -> None:
         assert alone(f"{name}_id") == {f"case_{name}"}
     assert alone("registered_by_id") == set()
     assert indexes["case_registered_by_state"]["columns"] == ["registered_by_id", "state"]
+
+
+def test_text_looked_up_by_equality_has_one_index() -> None:
+    """cases 0021 and notify 0009: a case number, the dedupe keys and a message's case number are
+    only ever compared with `=`, so each has one index (its unique or its own), without
+    PostgreSQL's second one for LIKE 'prefix%' (huiyin.db.without_pattern_indexes). An intake wrote
+    entries in two of them, a notification's delivery in three."""
+    columns = {"cases_case": ["number"], "notify_notice": ["dedupe_key"],
+               "notify_message": ["dedupe_key", "case_number"], "notify_inboxitem": ["dedupe_key"]}
+    with connection.cursor() as cursor:
+        for table, names in columns.items():
+            found = connection.introspection.get_constraints(cursor, table)
+            for column in names:
+                over = sorted(n for n, c in found.items() if (c["index"] or c["unique"]) and c["columns"] == [column])
+                assert len(over) == 1, f"{table}.{column}: {over}"
 
 
 # The slower checks: scratch databases migrated in subprocesses.
