@@ -410,7 +410,8 @@ def refresh_statistics(*, sample: int = ANALYZE_SAMPLE) -> int:
 # looked up by equality (a case number, a dedupe key), it is one more index entry every INSERT
 # writes and nothing reads. Migrations drop those by name with `without_pattern_indexes`. Django's
 # migration state never records a `_like` index, so the fields keep unique/db_index as they were;
-# a later AlterField of such a field may make the index again: `test_db` fails then.
+# a later AlterField of such a field may make the index again: test_migrations.py fails then
+# (`test_text_looked_up_by_equality_has_one_index`).
 
 
 def without_pattern_indexes(indexes: dict[str, tuple[str, str]]) -> Any:
