@@ -19,6 +19,8 @@ from bench.guard import check_configured
 
 check_configured()
 application = get_wsgi_application()
+import rjieba  # noqa: F401  (loaded at boot, as huiyin/wsgi.py does)
+
 # Django resolves settings.ROOT_URLCONF per request, so this swaps in the product's
 # urlpatterns with the ceilings in front, without touching huiyin/urls.py.
 settings.ROOT_URLCONF = "bench.urls"
