@@ -416,17 +416,22 @@ def refresh_statistics(*, sample: int = ANALYZE_SAMPLE) -> int:
 
 def without_pattern_indexes(indexes: dict[str, tuple[str, str]]) -> Any:
     """A migration operation that drops PostgreSQL's `_like` indexes {name: (table, column)}, and
-    makes them again when the migration is reversed. Nothing on SQLite, which has no such index."""
+    makes them again when the migration is reversed. Nothing on SQLite, which has no such index.
+    Not elidable: a squash's CreateModel makes the indexes again. Module-level functions under
+    `partial`, so that `squashmigrations` can write the operation out."""
     from django.db import migrations
 
-    def drop(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            for name in indexes:
-                schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+    return migrations.RunPython(partial(_drop_pattern_indexes, indexes), partial(_make_pattern_indexes, indexes),
+                                elidable=False)
 
-    def make(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            for name, (table, column) in indexes.items():
-                schema_editor.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}" varchar_pattern_ops)')
 
-    return migrations.RunPython(drop, make, elidable=False)
+def _drop_pattern_indexes(indexes: dict[str, tuple[str, str]], apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        for name in indexes:
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def _make_pattern_indexes(indexes: dict[str, tuple[str, str]], apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        for name, (table, column) in indexes.items():
+            schema_editor.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}" varchar_pattern_ops)')

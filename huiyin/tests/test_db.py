@@ -181,3 +181,19 @@ def test_the_worker_checkpoints_sqlites_wal_so_that_the_requests_need_not() -> N
     call_command("worker", "--once")
     assert in_the_file() == 1
     assert checkpoint() > 0  # the WAL's pages, all in the file now
+
+
+def test_postgresql_caches_the_parse_of_the_intakes_long_insert() -> None:
+    """psycopg caches a statement's parse only up to 50 parameters by default; the case's lean
+    INSERT has ~90. The limit is raised when the first PostgreSQL connection opens (huiyin.db),
+    so a process on SQLite never imports psycopg for it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("psycopg's cache: PostgreSQL only")
+    from psycopg import _queries
+
+    from huiyin.db import STATEMENT_CACHE_PARAMS
+
+    connection.ensure_connection()
+    assert _queries.MAX_CACHED_STATEMENT_PARAMS >= STATEMENT_CACHE_PARAMS

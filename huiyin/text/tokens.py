@@ -8,8 +8,9 @@ the same code, chosen by the text itself (`is_cjk`).
 
 rjieba is imported by the first segmenter, not with this module: importing it loads jieba's own
 dictionary (~0.15 s), which every process that loads the apps (each `huiyin` command, each test
-subprocess) paid before, whether it cut a text or not. A web process loads it at boot
-(huiyin/wsgi.py), so no request pays it.
+subprocess) paid before, whether it cut a text or not. A web process imports it at boot
+(huiyin/wsgi.py), so no request pays the import; `segmenter` still builds its own Jieba with the
+preset's dictionary on first use.
 """
 
 from __future__ import annotations
