@@ -14,6 +14,12 @@ as before, and so does a second connection of a thread that already holds the fi
 would otherwise wait for itself forever). A process forked inside a transaction shares the lock
 with its parent (the same open file), so close the connections before forking, as Django advises.
 Decision: docs/decisions/0009-sqlite-writers-queue.md.
+
+Second, the cursor remembers how it rewrote a statement for Python's sqlite3. Django writes
+parameters as `%s` and its SQLite cursor turns each statement into `?` style with a regular
+expression on every execution: 74 µs for a new case's INSERT (91 columns), about 4 % of an
+intake's CPU. The same statements come back again and again, so the rewritten text is kept
+(`_qmark`, bounded), as sqlite3 itself keeps the compiled statement.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from functools import lru_cache
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -32,6 +39,27 @@ _holding = threading.local()
 def writers_path(database: str) -> str:
     """The file the writers of SQLite database `database` (a path) queue on."""
     return f"{database}-writers"
+
+
+# A statement longer than this is rewritten each time, not kept (e.g. a query with a long IN
+# list): the cache holds at most QMARK_CACHE statements of at most QMARK_LONGEST characters.
+QMARK_CACHE = 512
+QMARK_LONGEST = 16_384
+
+
+@lru_cache(maxsize=QMARK_CACHE)
+def _qmark(query: str) -> str:
+    """Django's conversion of a "format"-style statement (`%s`) to sqlite3's "qmark" style."""
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
+class CursorWrapper(base.SQLiteCursorWrapper):
+    """Django's SQLite cursor, with the rewritten statement text kept (`_qmark`)."""
+
+    def convert_query(self, query: str, *, param_names: list[str] | None = None) -> str:
+        if param_names is None and len(query) <= QMARK_LONGEST:
+            return _qmark(query)
+        return str(super().convert_query(query, param_names=param_names))
 
 
 # django-stubs types neither `transaction_mode` nor the private methods overridden here: hence
@@ -47,6 +75,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 os.close(self._queue_fd)
             self._queue_fd = os.open(writers_path(self.settings_dict["NAME"]), os.O_RDWR | os.O_CREAT, 0o600)
         return conn
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        return self.connection.cursor(factory=CursorWrapper)
 
     def _start_transaction_under_autocommit(self) -> None:
         if self._queue_fd is not None and not getattr(_holding, "yes", False):

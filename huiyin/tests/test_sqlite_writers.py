@@ -113,3 +113,27 @@ def test_a_second_connection_of_the_holding_thread_meets_sqlites_busy_timeout_no
         signal.signal(signal.SIGALRM, previous)
         second.close()
     assert queue_is_free()
+
+
+# --- the statements' text rewritten once (huiyin/sqlite/base.py `_qmark`) -------------------------
+
+
+def test_a_statement_is_rewritten_for_sqlite_once_and_means_the_same() -> None:
+    """Django's `%s` placeholders become sqlite3's `?` and `%%` a literal `%`, the same whether the
+    statement's rewriting was kept or is done again, and a statement too long to keep still runs."""
+    from huiyin.sqlite.base import QMARK_LONGEST, _qmark
+
+    _qmark.cache_clear()
+    sql = "SELECT %s || '%%', '%%s', %s"
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute(sql, ["a", 2])
+            assert cursor.fetchone() == ("a%", "%s", 2)
+    assert _qmark.cache_info().hits == 2 and _qmark.cache_info().misses == 1
+    long_sql = "SELECT " + " + ".join(["%s"] * 400) + " -- " + "x" * QMARK_LONGEST
+    with connection.cursor() as cursor:
+        cursor.execute(long_sql, [1] * 400)
+        assert cursor.fetchone() == (400,)
+        cursor.execute("SELECT :a || :b", {"a": "甲", "b": "%s"})  # "pyformat" stays Django's own
+        assert cursor.fetchone() == ("甲%s",)
+    assert _qmark.cache_info().currsize == 1
