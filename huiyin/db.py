@@ -90,6 +90,13 @@ def insert_values(obj: models.Model) -> list[Any]:
     return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
+@cache
+def insert_position(model: type[models.Model], attname: str) -> int:
+    """Where field `attname` of `model` sits in the values of `insert_values` (e.g. to put in a
+    value known only once the transaction has begun)."""
+    return [f.attname for f in model._meta.concrete_fields if not f.primary_key].index(attname)
+
+
 def insert_one(obj: models.Model, *, ignore_conflicts: bool = False, values: list[Any] | None = None) -> bool:
     """INSERT one unsaved instance as `obj.save()` would (every concrete field but an unset
     primary key, after each field's `pre_save`), set its primary key and mark it saved. No

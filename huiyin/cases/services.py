@@ -163,7 +163,7 @@ def case_register(
     try:
         with transaction.atomic(durable=True):
             workflow.register(case, actor=actor, source=source, ip=ip, now=now, prepared=prepared,
-                              number=lambda: next_case_number(params.kind, now, case=case))
+                              number=lambda into: next_case_number(params.kind, now, case=into))
             if idempotency_key:
                 IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=body_hash, case=case)
             if also is not None:

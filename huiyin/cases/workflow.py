@@ -32,10 +32,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
-from huiyin.db import insert_one, insert_rows, insert_values
+from huiyin.db import insert_one, insert_position, insert_rows, insert_values
 from huiyin.org.access import roles_over, unit_for
 from huiyin.org.fields import Sealed
 from huiyin.org.models import Role, Unit, User
@@ -293,30 +293,44 @@ def register_prepare(case: Case) -> Intake:
     case.number = "~" + secrets.token_hex(9)  # a unique placeholder until `register` numbers it
     case.hash_identity()
     derived.preparing(case)  # what the derived data's writers can compute before the lock
+    clocks = deadlines.first_clocks(case, cfg=cfg)
+    if clocks:  # the first deadline, in the row from the start
+        first = min(clocks, key=lambda t: t.due_at)
+        case.next_due_at, case.next_remind_at = first.due_at, first.remind_at
     return Intake(cfg=cfg, previous=grading.latest_closed_of_customer(case, cfg.repeat_days),
-                  row=insert_values(case), clocks=deadlines.first_clocks(case, cfg=cfg))
+                  row=insert_values(case), clocks=clocks)
 
 
-def register(case: Case, *, actor: User, number: Callable[[], str], source: str, ip: str | None,
+def register(case: Case, *, actor: User, number: Callable[[Case | None], str], source: str, ip: str | None,
              now: datetime, prepared: Intake | None = None) -> None:
     """受理: a new case (unsaved) enters the workflow: checked against the policy's required
     registration fields, saved with its first clocks (dispatch, and the end-to-end clock when the
     policy has one) and its `register` event, linked to the customer's recent case (重复投诉),
     graded by the intake rules, and announced. Runs inside the intake's transaction; what needs
     no lock comes from `prepared` (`register_prepare`, called before the transaction; here when
-    it was not). The case number comes from `number()`, called last, which writes it into the
-    case's row with its first deadline (`next_due_at`, `next_remind_at`): its lock serialises
-    intakes of a day and kind until the transaction commits."""
+    it was not).
+
+    The case number comes from `number(into)` (`services.next_case_number`), whose lock on the
+    day's count serialises intakes of a day and kind until the transaction commits. Where other
+    transactions go on beside that lock (PostgreSQL), it is taken last, `number(case)` writing
+    the number into the saved row. On SQLite the transaction already holds the one write lock of
+    the whole database from its first statement, so the order inside it changes nothing for
+    the others: `number(None)` is taken first and the row is written once, numbered (one UPDATE
+    fewer, and the number's index written once)."""
     prepared = prepared or register_prepare(case)
+    number_first = connections[router.db_for_write(Case)].vendor == "sqlite"
     with _holding_notices() as held:
         # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it, of the values
-        # `register_prepare` computed (with a placeholder number, numbered below)
-        insert_one(case, values=prepared.row)
+        # `register_prepare` computed, its first deadline included (with a placeholder number
+        # where it is numbered below)
+        row = prepared.row
+        if number_first:
+            case.number = number(None)
+            row = list(row)
+            row[insert_position(Case, "number")] = case.number
+        insert_one(case, values=row)
         timers = prepared.clocks
         deadlines.first_clocks_write(case, timers)
-        if timers:  # the first deadline, written into the row with the number below
-            first = min(timers, key=lambda t: t.due_at)
-            case.next_due_at, case.next_remind_at = first.due_at, first.remind_at
         case._timers_touched = False  # type: ignore[attr-defined]
         registered = Event(
             case=case, action="register", actor=actor, at=now, to_state=case.state, source=source, ip=ip,
@@ -334,7 +348,8 @@ def register(case: Case, *, actor: User, number: Callable[[], str], source: str,
         # derived data (the search index) of the new case: cases/derived.py; before the number,
         # which it does not read, so that the number's lock is held for as little as possible
         derived.written(case, registered)
-        case.number = number()  # written into the row with the first deadline (services.next_case_number)
+        if not number_first:
+            case.number = number(case)  # written into the row with the deadline (services.next_case_number)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet

@@ -51,6 +51,25 @@ def test_concurrent_intake_never_shares_a_number_and_leaves_no_gap(org) -> None:
     assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 31))
 
 
+def test_a_new_case_is_numbered_with_its_first_deadline_in_one_write_on_sqlite(org) -> None:
+    """SQLite's transaction holds the whole database's write lock from its first statement, so the
+    day's number is taken first and the case's row written once, numbered and with its first
+    deadline. PostgreSQL takes the number last (its lock on the day's count serialises the day's
+    intakes until commit) and writes it into the saved row."""
+    from django.test.utils import CaptureQueriesContext
+
+    agent = Api(org.agent)
+    with CaptureQueriesContext(connection) as captured:
+        number = agent.post("/cases", COMPLAINT).json()["number"]
+    writes = [q["sql"] for q in captured.captured_queries if '"cases_case"' in q["sql"]
+              and q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "WITH"))]
+    assert len(writes) == (1 if connection.vendor == "sqlite" else 2), writes
+    case = Case.objects.get(number=number)
+    first = case.timers.filter(stopped_at__isnull=True).order_by("due_at").first()
+    assert first is not None and (case.next_due_at, case.next_remind_at) == (first.due_at, first.remind_at)
+    assert agent.post("/cases", COMPLAINT).json()["number"][-6:] == f"{int(number[-6:]) + 1:06d}"
+
+
 def test_two_dispatchers_racing_one_wins_the_other_gets_409(org) -> None:
     agent = Api(org.agent)
     number = agent.post("/cases", COMPLAINT).json()["number"]
