@@ -16,7 +16,7 @@ from huiyin.org.models import Role
 from huiyin.policies.services import config_for
 from huiyin.sla.calendar import DEFAULT_HOURS, BusinessHours, business_minutes_between
 
-from .. import labels
+from .. import forms, labels
 
 register = template.Library()
 
@@ -25,6 +25,12 @@ register = template.Library()
 def label(code: Any, kind: str) -> Any:
     """{{ case.state|label:"state" }} → 已登记"""
     return labels.label(kind, code)
+
+
+@register.simple_tag
+def action_field(w: forms.Widget, form_id: str) -> str:
+    """{% action_field w form_id %}: one input of an action form (web/forms.py `widget_html`)."""
+    return forms.widget_html(w, form_id)
 
 
 @register.filter
