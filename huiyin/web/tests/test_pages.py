@@ -171,6 +171,22 @@ def test_bad_input_keeps_what_was_typed_and_names_the_field(web: Any, api: Any) 
     assert "is-invalid" in html
 
 
+def test_what_was_typed_comes_back_escaped_in_every_kind_of_input(web: Any, api: Any) -> None:
+    """The inputs are written by web/forms.py `widget_html`: a refilled textarea, text box, select
+    and number box carry what was typed as text, never as markup."""
+    number = case_in(api, "accepted")
+    hostile = '"><script>alert(1)</script>'
+    r = web("handler_a").post(f"/cases/{number}/act/submit_result", {
+        "cause": hostile, "responsible_person": hostile, "liability": hostile, "compensation_amount": hostile,
+        "reply": "", "expected_version": Case.objects.get(number=number).version,
+    })
+    assert r.status_code == 422
+    html = r.content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'id="act-submit_result-cause"' in html and "is-invalid" in html
+
+
 def test_a_forbidden_action_is_403(web: Any, api: Any) -> None:
     number = new_case(api)["number"]
     r = web("agent").post(f"/cases/{number}/act/dispatch", {"unit": "county_a"})
