@@ -60,6 +60,24 @@ def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = Fal
 
 
 _ONE_SQL: dict[tuple[str, type[models.Model], bool], tuple[str, list[models.Field[Any, Any]]]] = {}
+# A CharField's or TextField's value is written as it is when it is a string: Django's
+# preparation of it (`to_python`) returns a string unchanged. Their subclasses may prepare it
+# (sealed, e-mail, slug …), so only these two classes themselves.
+_AS_IS = (models.CharField, models.TextField)
+
+
+def _prepared(obj: models.Model, fields: list[models.Field[Any, Any]], connection: Any) -> list[Any]:
+    """Each field's value of `obj` as `Model.save()` would write it (its `pre_save`, then its
+    database preparation), with the strings of plain text columns (`_AS_IS`) taken as they are."""
+    out = []
+    for f in fields:
+        if type(f) in _AS_IS:
+            value = getattr(obj, f.attname)
+            if isinstance(value, str):
+                out.append(value)
+                continue
+        out.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+    return out
 
 
 def _insert_one_sql(model: type[models.Model], connection: Any,
@@ -87,7 +105,7 @@ def insert_values(obj: models.Model) -> list[Any]:
     change in between."""
     connection = connections[router.db_for_write(type(obj))]
     _, fields = _insert_one_sql(type(obj), connection, False)
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return _prepared(obj, fields, connection)
 
 
 @cache
@@ -110,7 +128,7 @@ def insert_one(obj: models.Model, *, ignore_conflicts: bool = False, values: lis
         raise ValueError("insert_one writes new rows only (the primary key is set by the database)")
     if values is not None and len(values) != len(fields):
         raise ValueError(f"insert_one: {len(values)} values for {len(fields)} columns of {model.__name__}")
-    params = values if values is not None else [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    params = values if values is not None else _prepared(obj, fields, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from huiyin.db import COPY_FROM, _json_text, checkpoint, insert_one, insert_rows, insert_values
-from huiyin.notify.models import Notice
+from huiyin.notify.models import Event, Notice
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +47,22 @@ def test_insert_one_writes_the_values_computed_before_as_save_would() -> None:
     with pytest.raises(ValueError, match="values for"):  # values of another model: refused, nothing written
         insert_one(_notice("c"), values=values[:-1])
     assert not Notice.objects.filter(dedupe_key="c").exists()
+
+
+@given(st.one_of(st.text(max_size=20), st.integers(-5, 5), st.none(), st.sampled_from(list(Event))))
+def test_a_text_columns_value_is_prepared_as_django_prepares_it(value: object) -> None:
+    """`insert_values` takes the strings of plain CharField/TextField columns as they are (a
+    string subclass such as a choices member included) and prepares anything else as Django does:
+    the same values as each field's own `get_db_prep_save`."""
+    from django.db import connection
+
+    notice = _notice("p")
+    notice.case_number = value  # type: ignore[assignment]
+    notice.event = value  # type: ignore[assignment]
+    fields = [f for f in Notice._meta.concrete_fields if not f.primary_key]
+    expected = [f.get_db_prep_save(f.pre_save(notice, True), connection) for f in fields]
+    got = insert_values(notice)
+    assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
 
 
 def test_insert_one_skips_a_conflict_when_asked() -> None:
