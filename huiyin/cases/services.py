@@ -31,8 +31,7 @@ def next_case_number(kind: str, now: datetime, *, case: Case | None = None) -> s
     One upsert increments the day's row and locks it until the intake commits, so two intakes
     never share a number and a rolled-back intake gives its number back (gap-free per day).
     With `case` (a new case, saved under a placeholder number), the number is also written into
-    its row with its first deadline (`next_due_at`, `next_remind_at`): on PostgreSQL in the same
-    statement, one round trip while the day's row is locked."""
+    its row: on PostgreSQL in the same statement, one round trip while the day's row is locked."""
     prefix = NUMBER_PREFIX[Kind(kind)]
     day = timezone.localdate(now)
     ops = connection.ops
@@ -42,17 +41,14 @@ def next_case_number(kind: str, now: datetime, *, case: Case | None = None) -> s
     head = f"{prefix}{day:%Y%m%d}-"
     params: list[Any] = [prefix, ops.adapt_datefield_value(day)]
     cases = ops.quote_name(Case._meta.db_table)
-    set_due = "next_due_at = %s, next_remind_at = %s"
-    if case is not None:
-        due = [ops.adapt_datetimefield_value(case.next_due_at), ops.adapt_datetimefield_value(case.next_remind_at)]
     with connection.cursor() as cursor:
         if case is not None and connection.vendor == "postgresql":
             # the number as below: the head, then the day's count zero-padded to at least 6 digits
             cursor.execute(
                 f"WITH s AS ({upsert}) UPDATE {cases} "  # noqa: S608  # nosec B608 (names are ours)
-                "SET number = CAST(%s AS text) || lpad(s.last::text, greatest(6, length(s.last::text)), '0'), "
-                f"{set_due} FROM s WHERE {cases}.id = %s RETURNING {cases}.number",
-                [*params, head, *due, case.pk],
+                "SET number = CAST(%s AS text) || lpad(s.last::text, greatest(6, length(s.last::text)), '0') "
+                f"FROM s WHERE {cases}.id = %s RETURNING {cases}.number",
+                [*params, head, case.pk],
             )
             (number,) = cursor.fetchone()
             return str(number)
@@ -60,8 +56,7 @@ def next_case_number(kind: str, now: datetime, *, case: Case | None = None) -> s
         (last,) = cursor.fetchone()
         number = f"{head}{last:06d}"
         if case is not None:
-            cursor.execute(f"UPDATE {cases} SET number = %s, {set_due} WHERE id = %s",  # noqa: S608  # nosec B608 (names are ours)
-                           [number, *due, case.pk])
+            cursor.execute(f"UPDATE {cases} SET number = %s WHERE id = %s", [number, case.pk])  # noqa: S608  # nosec B608 (names are ours)
     return number
 
 

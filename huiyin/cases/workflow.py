@@ -313,7 +313,8 @@ def register(case: Case, *, actor: User, number: Callable[[Case | None], str], s
     The case number comes from `number(into)` (`services.next_case_number`), whose lock on the
     day's count serialises intakes of a day and kind until the transaction commits. Where other
     transactions go on beside that lock (PostgreSQL), it is taken last, `number(case)` writing
-    the number into the saved row. On SQLite the transaction already holds the one write lock of
+    the number into the saved row (whose first deadline, `next_due_at` and `next_remind_at`, the
+    INSERT already wrote: `register_prepare` computed it). On SQLite the transaction already holds the one write lock of
     the whole database from its first statement, so the order inside it changes nothing for
     the others: `number(None)` is taken first and the row is written once, numbered (one UPDATE
     fewer, and the number's index written once)."""
@@ -349,7 +350,7 @@ def register(case: Case, *, actor: User, number: Callable[[Case | None], str], s
         # which it does not read, so that the number's lock is held for as little as possible
         derived.written(case, registered)
         if not number_first:
-            case.number = number(case)  # written into the row with the deadline (services.next_case_number)
+            case.number = number(case)  # written into the saved row (services.next_case_number)
     # What a reader of the new case would read back (cases.selectors): nothing links to it yet.
     case._known = {"timers": timers + started, "links": [], "co_units": []}  # type: ignore[attr-defined]
     case._co_units = []  # type: ignore[attr-defined]  # a new case has no co-handling unit yet
