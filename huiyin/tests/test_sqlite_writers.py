@@ -134,6 +134,11 @@ def test_a_statement_is_rewritten_for_sqlite_once_and_means_the_same() -> None:
     with connection.cursor() as cursor:
         cursor.execute(long_sql, [1] * 400)
         assert cursor.fetchone() == (400,)
-        cursor.execute("SELECT :a || :b", {"a": "甲", "b": "%s"})  # "pyformat" stays Django's own
-        assert cursor.fetchone() == ("甲%s",)
-    assert _qmark.cache_info().currsize == 1
+        cursor.execute("SELECT %(a)s || %(b)s || '%%'", {"a": "甲", "b": "%s"})  # "pyformat": Django's own
+        assert cursor.fetchone() == ("甲%s%",)
+        cursor.execute("CREATE TEMP TABLE qmark_probe (a TEXT, b TEXT)")
+        cursor.executemany("INSERT INTO qmark_probe VALUES (%s, %s)", [("1", "%"), ("2", "%%")])
+        cursor.executemany("INSERT INTO qmark_probe VALUES (%(a)s, %(b)s)", [{"a": "3", "b": "x"}])
+        cursor.execute("SELECT a, b FROM qmark_probe ORDER BY a")
+        assert cursor.fetchall() == [("1", "%"), ("2", "%%"), ("3", "x")]
+    assert _qmark.cache_info().currsize == 2  # the first statement and the plain executemany

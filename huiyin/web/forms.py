@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # (not in django-stubs)
 from django.utils.translation import gettext as _
 from pydantic.fields import FieldInfo
 
@@ -67,18 +68,25 @@ class ActionForm:
 
 # --- one input of an action form, as HTML -------------------------------------------------------
 # Rendered here rather than by an included template: the case page carries up to nine action
-# forms of a few inputs each, and an `{% include %}` per input made a quarter of the page's time
-# (docs/benchmarks.md, round 27). Every value is escaped by `format_html`, as `{{ }}` would.
+# forms of a few inputs each, and an `{% include %}` per input took about a third of the case
+# page's template time (docs/benchmarks.md, rounds 23 and 27). Every value is shown as `{{ }}`
+# would show it (`_shown`) and escaped by `format_html`.
 
 
 def _attr(condition: Any, text: str) -> str:
     return f" {text}" if condition else ""
 
 
+def _shown(value: Any) -> Any:
+    """A value as `{{ value }}` shows it: a moment in the local time, a number localized."""
+    return localize(template_localtime(value))
+
+
 def _options(w: Widget, *, many: bool = False) -> SafeString:
     chosen = w.values if many else [w.value]
     return format_html_join("", '<option value="{}"{}>{}</option>',
-                            ((localize(value), _attr(value in chosen, "selected"), text) for value, text in w.choices))
+                            ((_shown(value), _attr(value in chosen, "selected"), _shown(text))
+                             for value, text in w.choices))
 
 
 def widget_html(w: Widget, form_id: str) -> SafeString:
@@ -94,13 +102,13 @@ def widget_html(w: Widget, form_id: str) -> SafeString:
         buttons = format_html_join(
             "", '<input type="radio" class="btn-check" name="{}" id="{}-{}" value="{}"{}{}>'
                 '<label class="btn" for="{}-{}">{}</label>',
-            ((w.name, fid, value, value, _attr(w.value == value, "checked"), required, fid, value, text)
-             for value, text in w.choices),
+            ((w.name, fid, _shown(value), _shown(value), _attr(w.value == value, "checked"), required, fid,
+              _shown(value), _shown(text)) for value, text in w.choices),
         )
         control = format_html('<div class="{}">{}</div><div class="btn-group w-100" role="group">{}</div>',
-                              label_class, w.label, buttons)
+                              label_class, _shown(w.label), buttons)
     else:
-        value = localize(w.value)
+        value = _shown(w.value)
         if w.kind == "textarea":
             field = format_html('<textarea class="form-control{}" id="{}" name="{}" rows="{}"{}{}>{}</textarea>',
                                 invalid, fid, w.name, "1" if w.name == "comment" else "3", maxlength,
@@ -127,8 +135,8 @@ def widget_html(w: Widget, form_id: str) -> SafeString:
         else:
             field = format_html('<input class="form-control{}" id="{}" name="{}" value="{}"{}{}>',
                                 invalid, fid, w.name, value, maxlength, required)
-        control = format_html('<label class="{}" for="{}">{}</label>{}', label_class, fid, w.label, field)
-    error = format_html('<div class="invalid-feedback d-block">{}</div>', w.error) if w.error else ""
+        control = format_html('<label class="{}" for="{}">{}</label>{}', label_class, fid, _shown(w.label), field)
+    error = format_html('<div class="invalid-feedback d-block">{}</div>', _shown(w.error)) if w.error else ""
     return format_html('<div class="mb-2">{}{}</div>', control, error)
 
 

@@ -187,6 +187,27 @@ def test_what_was_typed_comes_back_escaped_in_every_kind_of_input(web: Any, api:
     assert 'id="act-submit_result-cause"' in html and "is-invalid" in html
 
 
+@pytest.mark.parametrize("kind", ["radio", "textarea", "select", "unit", "category", "units", "number", "decimal",
+                                  "case", "text"])
+def test_every_kind_of_input_escapes_its_label_choices_value_and_error(kind: str) -> None:
+    from datetime import UTC, datetime
+
+    from huiyin.web.forms import Widget, widget_html
+
+    hostile = '"><script>alert(1)</script>'
+    w = Widget(name="field", label=hostile, kind=kind, required=True, max_length=50,
+               choices=[(hostile, hostile), ("b", "乙")], value=[hostile] if kind == "units" else hostile,
+               error=hostile)
+    html = str(widget_html(w, "act-x"))
+    assert "<script>" not in html, kind
+    assert html.count("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;") >= 2, (kind, html)
+    # what a template's {{ }} would show: a moment in the local time (Asia/Shanghai)
+    w.value, w.error = datetime(2026, 1, 1, 0, 30, tzinfo=UTC), ""
+    if kind not in ("units", "radio", "select", "unit", "category"):
+        shown = str(widget_html(w, "x"))
+        assert "08:30" in shown and "00:30" not in shown, shown
+
+
 def test_a_forbidden_action_is_403(web: Any, api: Any) -> None:
     number = new_case(api)["number"]
     r = web("agent").post(f"/cases/{number}/act/dispatch", {"unit": "county_a"})
