@@ -17,9 +17,9 @@ Decision: docs/decisions/0009-sqlite-writers-queue.md.
 
 Second, the cursor remembers how it rewrote a statement for Python's sqlite3. Django writes
 parameters as `%s` and its SQLite cursor turns each statement into `?` style with a regular
-expression on every execution: 74 µs for a new case's INSERT (91 columns), about 4 % of an
-intake's CPU. The same statements come back again and again, so the rewritten text is kept
-(`_qmark`, bounded), as sqlite3 itself keeps the compiled statement.
+expression on every execution: 74 µs for a new case's INSERT (91 columns), and about 7 % of an
+intake's instructions in all. The same statements come back again and again, so the rewritten
+text is kept (`_qmark`, bounded), as sqlite3 itself keeps the compiled statement.
 """
 
 from __future__ import annotations
