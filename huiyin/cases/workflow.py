@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import connections, router, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from huiyin.db import insert_one, insert_position, insert_rows, insert_values
@@ -319,7 +319,7 @@ def register(case: Case, *, actor: User, number: Callable[[Case | None], str], s
     the others: `number(None)` is taken first and the row is written once, numbered (one UPDATE
     fewer, and the number's index written once)."""
     prepared = prepared or register_prepare(case)
-    number_first = connections[router.db_for_write(Case)].vendor == "sqlite"
+    number_first = connection.vendor == "sqlite"  # the connection `number` runs on (services.next_case_number)
     with _holding_notices() as held:
         # a new row: the lean INSERT (huiyin/db.py), as Case.save() would write it, of the values
         # `register_prepare` computed, its first deadline included (with a placeholder number

@@ -235,7 +235,7 @@ def widgets_for(action: str, *, units: list[Unit], case: Case | None = None) -> 
             w.kind = "case"
         elif w.max_length is None or w.max_length > TEXTAREA_OVER:
             w.kind = "textarea"
-        if optional and w.kind in ("select",) and not any(v == "" for v, _ in w.choices):
+        if optional and w.kind in ("select",) and not any(v == "" for v, _text in w.choices):
             w.choices = [("", "—"), *w.choices]
         w.value = _initial(action, name, case)
         out.append(w)
