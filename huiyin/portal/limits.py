@@ -10,6 +10,7 @@ no third-party service); past `max` the address is refused until the window ends
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import time
 from contextlib import nullcontext
@@ -118,6 +119,9 @@ def check(scope: str, address: str, *, challenge_id: str = "", answer: str = "")
         raise ChallengeRequired(wrong=True)
 
 
+CHALLENGE_ID = re.compile(r"[A-Za-z0-9_-]{10,64}")  # what secrets.token_urlsafe gives, with room
+
+
 def challenge_new() -> str:
     """A new challenge: its id; the answer stays in the shared cache (the picture is drawn from it)."""
     challenge_id = secrets.token_urlsafe(18)
@@ -127,8 +131,8 @@ def challenge_new() -> str:
 
 def challenge_answer(challenge_id: str) -> str | None:
     """The answer of a live challenge (to draw its picture), or None."""
-    if not isinstance(challenge_id, str) or not 10 <= len(challenge_id) <= 64:
-        return None
+    if not isinstance(challenge_id, str) or not CHALLENGE_ID.fullmatch(challenge_id):
+        return None  # never issued (`challenge_new`): not looked up, so no odd key reaches the cache
     value = _cache().get(f"portal:challenge:{challenge_id}")
     return str(value) if value else None
 

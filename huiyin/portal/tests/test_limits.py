@@ -38,3 +38,16 @@ def test_many_addresses_do_not_evict_a_counter_or_a_challenge(settings) -> None:
         clock.shift(timedelta(hours=3))
         assert caches["shared"].add("x", 1, 60)  # expired rows are taken over, never counted again
         assert limits.use("track", "192.0.2.1").count == 1
+
+
+@pytest.mark.parametrize("made_up", ["Received by", "短短的挑战编号不是真的", "a" * 65, "abc", "x\x00" * 8, "../" * 5])
+def test_a_challenge_id_that_was_never_issued_is_wrong_without_a_look_in_the_cache(made_up: str) -> None:
+    """Only what `challenge_new` gives (URL-safe base64) is looked up: a made-up id answers as a
+    wrong one, and no key of a stranger's making reaches the shared cache."""
+    issued = limits.challenge_new()
+    answer = limits.challenge_answer(issued)
+    assert answer and limits.challenge_answer(issued) == answer
+    assert limits.challenge_answer(made_up) is None
+    assert not limits.challenge_verify(made_up, answer)
+    assert limits.challenge_verify(issued, answer)
+    assert limits.challenge_answer(issued) is None  # used up
