@@ -127,29 +127,22 @@ def may_look_up_callers(user: User) -> bool:
     return bool(roles_of(user) & set(INTAKE_ROLES))
 
 
-def may_see_reference(user: User, case: Case, other: Case) -> bool:
-    """Whether a reference from `case` to `other` (repeat_of, merged_into, a link, a timeline entry
-    naming it) may be shown to `user`: the user sees `other` (else it is a number they get 404 on),
-    and where either is a report (举报), the user may see the report's reporter — a link between a
-    report and another case tells who reported."""
-    if cases_for(user).filter(pk=other.pk).first() is None:
-        return False
-    for c in (case, other):
-        if c.kind == Kind.REPORT and not may_see_identity(user, c):
-            return False
-    return True
-
-
 def visible_references(user: User, case: Case, numbers: Iterable[str]) -> set[str]:
-    """Of the case numbers `case` refers to, those `user` may see named (`may_see_reference`)."""
+    """Of the case numbers `case` refers to (repeat_of, merged_into, a link, a timeline entry
+    naming one), those that may be shown to `user`: the user sees the other case (else it is a
+    number they get 404 on), and where either is a report (举报), the user may see the report's
+    reporter — a link between a report and another case tells who reported.
+
+    One query for all of them, reading only what the rule needs of the other cases (a full case
+    row with its scope cost ~5 ms of Python to compile; a case page and an action's answer ask
+    twice)."""
     wanted = {n for n in numbers if isinstance(n, str) and n and n != case.number}
     if not wanted:
         return set()
-    shown = set()
-    for other in cases_for(user).filter(number__in=wanted).select_related("owner_unit", "unit"):
-        if may_see_reference(user, case, other):
-            shown.add(other.number)
-    return shown
+    if case.kind == Kind.REPORT and not may_see_identity(user, case):
+        return set()
+    others = cases_for(user).filter(number__in=wanted).select_related("owner_unit").only("number", "kind", "owner_unit")
+    return {other.number for other in others if other.kind != Kind.REPORT or may_see_identity(user, other)}
 
 
 def mask(value: str) -> str:

@@ -336,9 +336,7 @@ def co_units_facts(case: Case, now: datetime) -> list[dict[str, Any]]:
     """The co-handling units (协办) of the current round with their own deadlines."""
     if _known(case, "co_units") == []:
         return []
-    rows = kept.instances(("co_units_facts",), lambda values: CoHandling.objects.filter(
-        case_id=values[0], cycle=values[1], round=values[2], active=True).select_related("unit").order_by("id"),
-        [case.pk, case.cycle, case.round])
+    rows = workflow.co_handlings(case)
     if not rows:
         return []
     timers: dict[tuple[int, str], Timer] = {}

@@ -36,14 +36,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from huiyin.db import insert_one, insert_position, insert_rows, insert_values
-from huiyin.org.access import roles_over, unit_for
+from huiyin.org.access import roles_of, roles_over, unit_for
 from huiyin.org.fields import Sealed
 from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import PolicyConfig
 from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
-from . import deadlines, derived, grading, identity, inputs, notices, notifications
+from . import deadlines, derived, grading, identity, inputs, kept, notices, notifications
 from .access import holds, is_respondent
 from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (
@@ -156,7 +156,14 @@ def _write(step: Step, action: str, *, from_state: str, to_state: str, comment: 
 
 
 def _lock(case: Case) -> Case:
-    return Case.objects.select_for_update(of=("self",)).select_related("owner_unit", "unit").get(pk=case.pk)
+    """The case's row, fresh and locked until the transaction ends (FOR UPDATE on PostgreSQL; on
+    SQLite the IMMEDIATE transaction already holds the write lock), with its two units. Every
+    action and change reads it: its SQL is compiled once per process (`kept`), not per call."""
+    found = kept.instances(("workflow.lock",), lambda values: Case.objects.select_for_update(of=("self",))
+                           .select_related("owner_unit", "unit").filter(pk=values[0]), [case.pk])
+    if not found:
+        raise Case.DoesNotExist(f"No case with id {case.pk}.")
+    return found[0]
 
 
 @contextmanager
@@ -455,34 +462,44 @@ def action(
     return declare
 
 
+def co_handlings(case: Case) -> list[CoHandling]:
+    """The active co-handlings (协办) of the case's current round, with their units, in the order
+    they were given (read on every action and case page: SQL compiled once per process, `kept`)."""
+    return kept.instances(("workflow.co_handlings",), lambda values: CoHandling.objects.filter(
+        case_id=values[0], cycle=values[1], round=values[2], active=True).select_related("unit").order_by("id"),
+        [case.pk, case.cycle, case.round])
+
+
 def _co_units(case: Case) -> list[Unit]:
     """The active co-handling units of the case's current round (cached on the instance)."""
     cached: list[Unit] | None = getattr(case, "_co_units", None)
     if cached is None:
-        cached = [
-            co.unit for co in CoHandling.objects.filter(case=case, cycle=case.cycle, round=case.round, active=True)
-            .select_related("unit")
-        ]
+        cached = [co.unit for co in co_handlings(case)]
         case._co_units = cached  # type: ignore[attr-defined]
     return cached
 
 
-def _roles_for(user: User, case: Case, side: Side) -> set[str]:
+def _holds(user: User, case: Case, side: Side, roles: Iterable[str]) -> bool:
+    """Whether the user holds one of `roles` over the case's units on `side`.
+
+    The co-handling units cost a query (the first time per case instance); it is made only when
+    the answer depends on it: the owner's and handling unit's roles did not already give a
+    wanted role, and the user holds a wanted role somewhere (else no co-unit can give one)."""
+    wanted = set(roles)
     if side == Side.OWNER:
-        return roles_over(user, case.owner_unit)
+        return bool(roles_over(user, case.owner_unit) & wanted)
     if side == Side.UNIT:
-        return roles_over(user, case.unit)
-    co: set[str] = set()
-    for unit in _co_units(case):
-        co |= roles_over(user, unit)
-    if side == Side.CO:
-        return co
-    return roles_over(user, case.owner_unit) | roles_over(user, case.unit) | co
+        return bool(roles_over(user, case.unit) & wanted)
+    if side == Side.EITHER and (roles_over(user, case.owner_unit) | roles_over(user, case.unit)) & wanted:
+        return True
+    if not roles_of(user) & wanted:
+        return False
+    return any(roles_over(user, unit) & wanted for unit in _co_units(case))
 
 
 def may(user: User, case: Case, action: Action) -> bool:
     """Whether the user holds one of the action's roles over the right unit of the case."""
-    return bool(_roles_for(user, case, action.side) & set(action.roles))
+    return _holds(user, case, action.side, action.roles)
 
 
 def allowed_actions(user: User, case: Case) -> list[str]:
@@ -540,7 +557,7 @@ def perform(
         locked = _lock(case)
         # A role the action needs, held anywhere over the case → else 403; then the
         # version and the state (409); then the role over the right unit (403).
-        if not _roles_for(actor, locked, Side.EITHER) & set(action.roles):
+        if not _holds(actor, locked, Side.EITHER, action.roles):
             raise Forbidden(f"You may not {action_name} this case.")
         if params.expected_version is not None and params.expected_version != locked.version:
             raise Conflict(
