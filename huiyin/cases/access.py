@@ -137,12 +137,24 @@ def visible_references(user: User, case: Case, numbers: Iterable[str]) -> set[st
     row with its scope cost ~5 ms of Python to compile; a case page and an action's answer ask
     twice)."""
     wanted = {n for n in numbers if isinstance(n, str) and n and n != case.number}
-    if not wanted:
-        return set()
-    if case.kind == Kind.REPORT and not may_see_identity(user, case):
-        return set()
-    others = cases_for(user).filter(number__in=wanted).select_related("owner_unit").only("number", "kind", "owner_unit")
-    return {other.number for other in others if other.kind != Kind.REPORT or may_see_identity(user, other)}
+    return set(_shown(user, case, "number", wanted).values())
+
+
+def visible_references_by_id(user: User, case: Case, ids: Iterable[int | None]) -> dict[int, str]:
+    """`visible_references` of the cases `case` refers to by key (its repeat_of, merged_into):
+    {id: number} of those that may be shown (no full row of the other case is read for its number)."""
+    return _shown(user, case, "pk", {i for i in ids if i and i != case.pk})
+
+
+def _shown(user: User, case: Case, by: str, wanted: set[Any]) -> dict[int, str]:
+    if not wanted or (case.kind == Kind.REPORT and not may_see_identity(user, case)):
+        return {}
+    # On every case page and action answer: the SQL is kept per scope, key and count (`kept`).
+    units = tuple(visible_unit_ids(user))
+    others = kept.instances(("references", by, units), lambda values: cases_in_units(list(units)).filter(
+        **{f"{by}__in": list(values)}).select_related("owner_unit").only("number", "kind", "owner_unit"), sorted(wanted))
+    return {other.pk: other.number for other in others
+            if other.kind != Kind.REPORT or may_see_identity(user, other)}
 
 
 def mask(value: str) -> str:

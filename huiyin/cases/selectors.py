@@ -46,6 +46,7 @@ from .access import (
     may_see_attachment,
     may_see_identity,
     visible_references,
+    visible_references_by_id,
 )
 from .models import (
     FINAL_STATES,
@@ -372,10 +373,9 @@ def linked_numbers(case: Case, user: User | None = None) -> list[str]:
 def references(user: User, case: Case) -> dict[str, Any]:
     """The other cases `case` names (repeat_of, merged_into, links), as far as `user` may see them
     named; a hidden one reads as absent (null), exactly as when there is none."""
-    named = {"repeat_of": case.repeat_of.number if case.repeat_of_id and case.repeat_of else None,
-             "merged_into": case.merged_into.number if case.merged_into_id and case.merged_into else None}
-    shown = visible_references(user, case, [n for n in named.values() if n])
-    out: dict[str, Any] = {key: (n if n in shown else None) for key, n in named.items()}
+    named = {"repeat_of": case.repeat_of_id, "merged_into": case.merged_into_id}
+    shown = visible_references_by_id(user, case, named.values())
+    out: dict[str, Any] = {key: shown.get(pk) if pk else None for key, pk in named.items()}
     out["links"] = linked_numbers(case, user)
     return out
 
