@@ -138,8 +138,9 @@ def enqueue(
         for row in _notice_rows([occurrence], machines_later=True):
             insert_one(Notice(**row), ignore_conflicts=True)  # a repeat writes nothing; pending its fan-out
         return 0  # no message yet: the worker's fan-out writes them
-    hooks = active_webhooks()  # read once, for both steps
-    rows = _notice_rows([occurrence], hooks=hooks)
+    hooks = active_webhooks()  # read once, for both steps, as are the recipients
+    users = _active_users(occurrence.recipients)
+    rows = _notice_rows([occurrence], hooks=hooks, users=users)
     if not rows:
         return 0
     notice = Notice(**{**rows[0], "fanned_out_at": rows[0]["created_at"]})
@@ -148,7 +149,15 @@ def enqueue(
     # and nothing else is written. One lean INSERT (huiyin/db.py) instead of a look-up and an upsert.
     if not insert_one(notice, ignore_conflicts=True):
         return 0
-    return fan_out([notice], hooks=hooks)
+    return fan_out([notice], hooks=hooks, users=users)
+
+
+def _active_users(ids: Iterable[int]) -> dict[int, User]:
+    """The active users among `ids`, with what the notice (names) and its fan-out (addresses)
+    read of them."""
+    wanted = set(ids)
+    return {u.pk: u for u in User.objects.filter(pk__in=wanted, is_active=True).only(
+        "id", "username", "display_name", "first_name", "last_name", "email", "phone")} if wanted else {}
 
 
 def active_webhooks() -> list[Webhook]:
@@ -186,19 +195,20 @@ def insert_notices(rows: Iterable[dict[str, Any]]) -> int:
 
 
 def _notice_rows(occurrences: Iterable[Occurrence], *, hooks: list[Webhook] | None = None,
-                 machines_later: bool = False) -> list[dict[str, Any]]:
+                 users: dict[int, User] | None = None, machines_later: bool = False) -> list[dict[str, Any]]:
     """The notice rows (field → value) of the new occurrences that someone is to hear of
-    (`hooks`: the active webhooks, when the caller has read them; `machines_later`: every
-    occurrence's notice is written, its fan-out left to decide who listens: see `enqueue`)."""
+    (`hooks`, `users`: the active webhooks, the active recipients, when the caller has read
+    them; `machines_later`: every occurrence's notice is written, its fan-out left to decide who
+    listens: see `enqueue`)."""
     occurrences = list(occurrences)
     for n in occurrences:
         if n.event not in _EVENTS:
             raise NotifyError(f"Unknown event {n.event!r}; expected one of {', '.join(Event.values)}")
         if not n.dedupe:
             raise NotifyError("enqueue needs a dedupe key naming this occurrence of the event")
-    all_ids = {i for n in occurrences for i in n.recipients}
-    names = {u.pk: display_name(u) for u in User.objects.filter(pk__in=all_ids, is_active=True).only(
-        "id", "username", "display_name", "first_name", "last_name")} if all_ids else {}
+    if users is None:
+        users = _active_users(i for n in occurrences for i in n.recipients)
+    names = {pk: display_name(u) for pk, u in users.items()}
     listened: set[str] | None = None
 
     def someone_hears(n: Occurrence) -> bool:
@@ -275,12 +285,13 @@ def _events_listened_to(hooks: list[Webhook] | None = None) -> set[str]:
 PREFERENCES = "preferences"
 
 
-def fan_out(notices: list[Notice], *, hooks: list[Webhook] | None = None) -> int:
+def fan_out(notices: list[Notice], *, hooks: list[Webhook] | None = None,
+            users: dict[int, User] | None = None) -> int:
     """Write the inbox items and outbox messages of some notices, in the caller's transaction
     (no text: see `texts.py`); return how many messages. The users, preferences, transport
-    settings and webhooks (`hooks`: the active ones, when the caller has read them) are read
-    once for all the notices."""
-    inbox, messages = _fan_out_rows(notices, hooks=hooks)
+    settings and webhooks (`hooks`, `users`: the active webhooks and recipients, when the caller
+    has read them) are read once for all the notices."""
+    inbox, messages = _fan_out_rows(notices, hooks=hooks, users=users)
     return _write_fan_out(inbox, messages)
 
 
@@ -292,15 +303,13 @@ def _write_fan_out(inbox: list[InboxItem], messages: list[Message]) -> int:
     return len(messages)
 
 
-def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None
-                  ) -> tuple[list[InboxItem], list[Message]]:
+def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None,
+                  users: dict[int, User] | None = None) -> tuple[list[InboxItem], list[Message]]:
     """`fan_out`'s rows, unsaved: only reads."""
     if not notices:
         return [], []
     now = timezone.now()
-    all_ids = {i for n in notices for i in n.recipients}
-    users_by_id = {u.pk: u for u in User.objects.filter(pk__in=all_ids, is_active=True).only(
-        "id", "email", "phone")} if all_ids else {}
+    users_by_id = _active_users(i for n in notices for i in n.recipients) if users is None else users
     personal = [t for t in PERSONAL_TRANSPORTS if TransportConfig.lookup(t)[0]]
     prefs = {(p.user_id, p.transport): p for p in Preference.objects.filter(user_id__in=list(users_by_id))} \
         if users_by_id and personal else {}
@@ -324,7 +333,7 @@ def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None
     messages: list[Message] = []
     for notice in notices:
         event, dedupe = notice.event, notice.dedupe_key
-        users = [users_by_id[i] for i in notice.recipients if i in users_by_id]
+        told = [users_by_id[i] for i in notice.recipients if i in users_by_id]
 
         def message(transport: str, key: str, *, notice: Notice = notice, **fields: Any) -> Message:
             return Message(
@@ -336,10 +345,10 @@ def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None
         inbox += [
             InboxItem(notice_id=notice.pk, user_id=user.pk, event=event, case_number=notice.case_number,
                       title="", body="", dedupe_key=f"{dedupe}|inbox|{user.pk}"[:255], created_at=notice.created_at)
-            for user in users
+            for user in told
         ]
         chosen_by_route = notice.transports or {}
-        for user in users:
+        for user in told:
             chosen = chosen_by_route.get(str(user.pk))
             for transport in personal:
                 forced = chosen is not None and transport in chosen
@@ -358,7 +367,7 @@ def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None
                 messages.append(message(transport, f"{dedupe}|{transport}|to{i}", address=address))
         for transport, wanted in robots:
             if not wanted or event in wanted:
-                mentions = [u.phone for u in users if u.phone]
+                mentions = [u.phone for u in told if u.phone]
                 messages.append(message(transport, f"{dedupe}|{transport}", extra={"mentions": mentions}))
         for hook in hooks:
             if hook.wants(event):
