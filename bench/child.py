@@ -104,6 +104,8 @@ def _profile(client: Any, path: str, body: Any, n: int = 200) -> list[str]:
     for _ in range(n):
         client.post(path, body(), content_type="application/json")
     prof.disable()
+    if out := os.environ.get("HUIYIN_BENCH_PROFILE_OUT"):  # the whole profile, for pstats or snakeviz
+        prof.dump_stats(out)
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf)
     stats.sort_stats("cumulative").print_stats(40)

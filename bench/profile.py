@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from .runner import BACKENDS, INTAKE_BODY, Bench, Config, parse_args
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile of 200 intakes")
     p.add_argument("--top", type=int, default=40, help="lines of the profile to print")
     p.add_argument("--json", help="also write the child's results to this file")
+    p.add_argument("--save", help="also write the whole cProfile to this file, one per backend "
+                                  "(<save>.<backend>, for pstats or snakeviz)")
     p.add_argument("--server-binding", action="store_true",
                    help="PostgreSQL: bind on the server and prepare repeated statements (HUIYIN_PG_SERVER_BINDING=1)")
     args = p.parse_args(argv)
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             env = bench.base_env(db, f"profile-{backend}")
             if args.server_binding:
                 env["HUIYIN_PG_SERVER_BINDING"] = "1"
+            if args.save:
+                env["HUIYIN_BENCH_PROFILE_OUT"] = str(Path(f"{args.save}.{backend}").resolve())
             bench.prepare(env, bench.tmp / f"profile-{backend}.log")
             bench.child("bare-table", env)
             bench.child("webhook", env)

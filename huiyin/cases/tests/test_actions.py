@@ -291,3 +291,26 @@ def test_compensation_above_the_policys_limit_waits_for_the_leader(api) -> None:
     r = api("leader").act(n, "approve_compensation", {"comment": "同意退款"})
     assert r.json()["compensation"]["status"] == "approved"
     assert api("leader").act(n, "refuse_compensation").status_code == 409
+
+
+def test_an_actions_answer_names_the_earlier_case_without_reading_it_whole(api: Any) -> None:
+    """The answer to an action names the case it repeats (repeat_of) from one narrow read of the
+    earlier case's number, kind and registering unit: the earlier case's full row is never read
+    (it was loaded whole, ~90 columns, for its number alone), and the co-handling units are read
+    only where they can matter (issue 9: work done once and in the right place)."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    earlier = case_in(api, "closed")
+    later = case_in(api, "dispatched")  # the same complainant, so a repeat of `earlier`
+    earlier_pk = Case.objects.get(number=earlier).pk
+    with CaptureQueriesContext(connection) as captured:
+        r = api("handler_a").act(later, "acknowledge", {})
+    assert r.status_code == 200 and r.json()["repeat_of"] == earlier
+    statements = [q["sql"] for q in captured.captured_queries]
+    whole = [s for s in statements if s.startswith('SELECT "cases_case"."id", "cases_case"."number", '
+                                                   '"cases_case"."kind", "cases_case"."channel"')]
+    assert whole and not [s for s in whole if earlier in s or re.search(rf'"cases_case"\."id" = {earlier_pk}\b', s)]
+    assert len(statements) <= 30, "\n".join(statements)  # 34 before (issue 9, round 29)
