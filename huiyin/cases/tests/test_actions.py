@@ -313,4 +313,4 @@ def test_an_actions_answer_names_the_earlier_case_without_reading_it_whole(api: 
     whole = [s for s in statements if s.startswith('SELECT "cases_case"."id", "cases_case"."number", '
                                                    '"cases_case"."kind", "cases_case"."channel"')]
     assert whole and not [s for s in whole if earlier in s or re.search(rf'"cases_case"\."id" = {earlier_pk}\b', s)]
-    assert len(statements) <= 30, "\n".join(statements)  # 34 before (issue 9, round 29)
+    assert len(statements) <= 30, "\n".join(statements)  # 34 before (issue 9, round 28)
