@@ -250,6 +250,8 @@ def _initial(action: str, name: str, case: Case | None) -> Any:
     if action == "classify":
         if name == "category":
             return case.category.code if case.category_id and case.category else ""
+        if name == "respondent_unit":  # by its code, as the action reads it (not the unit's name)
+            return case.respondent_unit.code if case.respondent_unit_id and case.respondent_unit else ""
         return getattr(case, name, "") or ""
     if action == "submit_result" and name in ("cause", "course", "responsible_person", "conclusion",
                                                "countermeasures", "reply", "liability"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -639,3 +640,20 @@ def test_every_field_of_every_action_form_has_a_label_in_both_languages(org: Any
                     if lang == "zh-hans":  # English labels may be spelled like their codes ("minutes")
                         for value, text in w.choices:
                             assert value == "" or str(text) != value or w.name == "customer_class", (action, value)
+
+
+def test_the_classify_form_sent_back_as_shown_keeps_the_respondent_unit(web: Any, api: Any) -> None:
+    """The classify form shows the complained-about unit by its code, as the service reads it:
+    sent back with only the severity changed, it keeps the unit (it used to show the unit's
+    name, which the service refused as an unknown unit)."""
+    number = new_case(api, respondent_unit="county_a", respondent_person="王某")["number"]
+    html = web("dispatcher").get(f"/cases/{number}/").content.decode()
+    start = html.index('data-action-form="classify"')
+    form = html[start:html.index("</form>", start)]
+    shown = dict(re.findall(r'<input[^>]*\bname="(respondent_unit|respondent_person|expected_version)"[^>]*'
+                            r'\bvalue="([^"]*)"', form))
+    assert shown["respondent_unit"] == "county_a" and shown["respondent_person"] == "王某", shown
+    r = web("dispatcher").post(f"/cases/{number}/act/classify", {**shown, "severity": "major"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    case = Case.objects.select_related("respondent_unit").get(number=number)
+    assert (case.severity, case.respondent_unit.code, case.respondent_person) == ("major", "county_a", "王某")
