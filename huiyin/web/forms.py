@@ -248,11 +248,10 @@ def _initial(action: str, name: str, case: Case | None) -> Any:
     if case is None:
         return [] if name == "co_units" else ""
     if action == "classify":
-        if name == "category":
-            return case.category.code if case.category_id and case.category else ""
-        if name == "respondent_unit":  # by its code, as the action reads it (not the unit's name)
-            return case.respondent_unit.code if case.respondent_unit_id and case.respondent_unit else ""
-        return getattr(case, name, "") or ""
+        # The case's current values; a related one (category, respondent unit) by its code, as the
+        # action reads it, not by its name.
+        value = getattr(case, name, "")
+        return getattr(value, "code", value) or ""
     if action == "submit_result" and name in ("cause", "course", "responsible_person", "conclusion",
                                                "countermeasures", "reply", "liability"):
         return getattr(case, name, "") or ""

@@ -313,4 +313,12 @@ def test_an_actions_answer_names_the_earlier_case_without_reading_it_whole(api: 
     whole = [s for s in statements if s.startswith('SELECT "cases_case"."id", "cases_case"."number", '
                                                    '"cases_case"."kind", "cases_case"."channel"')]
     assert whole and not [s for s in whole if earlier in s or re.search(rf'"cases_case"\."id" = {earlier_pk}\b', s)]
-    assert len(statements) <= 30, "\n".join(statements)  # 34 before (issue 9, round 28)
+    # Inside the action's transaction: the acting handler's roles over the handling unit answer,
+    # so the co-handling units are not read; the notice and its fan-out read the recipients once.
+    # (The whole count, 30 here against 34 on a121a38, also depends on per-process caches such as
+    # the transport settings', so it is not asserted.)
+    start = next(i for i, s in enumerate(statements) if s.startswith("SAVEPOINT"))
+    end = next(i for i, s in enumerate(statements) if s.startswith("RELEASE SAVEPOINT"))
+    inside = statements[start:end]
+    assert not [s for s in inside if s.startswith('SELECT "cases_cohandling"."id"')], "\n".join(inside)
+    assert len([s for s in inside if 'FROM "org_user"' in s]) == 1, "\n".join(inside)
