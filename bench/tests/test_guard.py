@@ -80,6 +80,7 @@ def test_it_accepts_only_a_database_of_its_own_run(tmp_path: Path) -> None:
         guard.create_sqlite(tmp_path / "bench.sqlite3", token)
 
 
+@pytest.mark.configured_database
 def test_it_refuses_the_database_the_tests_are_configured_with() -> None:
     """On the PostgreSQL half of `make test` this is a real server: its configured database and
     the server's own `postgres` database are refused, the password never shown."""

@@ -15,6 +15,14 @@ the browser tests' live server alike — and:
 The coverage check runs after a run of the whole suite only (no file, -k or -m selection, not
 stopped early). HUIYIN_URL_COVERAGE=1 runs it after any run (to see what a few files leave
 untested), HUIYIN_URL_COVERAGE=0 never.
+
+3. with `--database-tests-only` (the PostgreSQL half of `make test`, scripts/test), runs only
+   the tests that can reach a database. A test that uses no database fixture cannot open the
+   test database (pytest-django blocks it), so it gives the same answer on either database and
+   has already run in the SQLite half: the calendar's arithmetic, the text blocks, bandit, the
+   deploy checks (their subprocesses get an environment of their own). A test that opens none
+   but reads the configured database's URL says so with `@pytest.mark.configured_database` and
+   runs in both halves. The URL coverage is checked in the half that ran every test.
 """
 
 from __future__ import annotations
@@ -50,6 +58,34 @@ def _watch(method: str, path: str, response: Any) -> None:
         if problems:
             with _lock:
                 _violations.extend(problems)
+
+
+# What a test asks for when it can reach the test database (directly or through a fixture that
+# builds rows: `shared_data`'s fixtures depend on django_db_setup; every test has pytest-django's
+# django_db_blocker, through an autouse fixture, so it says nothing).
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                               "live_server", "django_db_setup"})
+DATABASE_TESTS_ONLY = "--database-tests-only"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(DATABASE_TESTS_ONLY, action="store_true", default=False,
+                     help="run only the tests that can reach a database (and those marked configured_database): "
+                          "the second database's half of `make test`")
+
+
+def reaches_a_database(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("django_db") or item.get_closest_marker("configured_database")
+                or DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption(DATABASE_TESTS_ONLY):
+        return
+    kept = [item for item in items if reaches_a_database(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not reaches_a_database(item)])
+        items[:] = kept
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -117,6 +153,8 @@ def _whole_suite(session: pytest.Session, exitstatus: int) -> bool:
     if wanted in ("0", "1"):
         return wanted == "1"
     opt = session.config.option
+    if session.config.getoption(DATABASE_TESTS_ONLY):
+        return False  # the other half ran every test and checked the coverage
     return (
         exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         and not (session.shouldstop or session.shouldfail)
