@@ -32,7 +32,7 @@ def fill() -> dict[str, Any]:
 
     case_t, timer_t = Case._meta.db_table, Timer._meta.db_table
     pg = connection.vendor == "postgresql"
-    todo = f"{identity.hash_column('complainant_phone')} = ''"
+    todo = f"{identity.hash_column('complainant_phone')} IS NULL"
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
@@ -57,7 +57,7 @@ def fill() -> dict[str, Any]:
             for start in range(0, len(rows), BATCH):
                 cur.executemany("INSERT INTO bench_identity (f, v, h) VALUES (%s, %s, %s)", rows[start:start + BATCH])
         out["hashed_s"] = round(time.perf_counter() - t0, 2)
-        sets = [f"{identity.hash_column(f)} = COALESCE((SELECT h FROM bench_identity WHERE f = {i} AND v = {f}), '')"
+        sets = [f"{identity.hash_column(f)} = (SELECT h FROM bench_identity WHERE f = {i} AND v = {f})"  # NULL: none
                 for i, f in enumerate(FIELDS)]
         final = ", ".join(f"'{s}'" for s in FINAL_STATES)
         codes = ", ".join(f"'{c}'" for c in TIMER_CODES)

@@ -24,8 +24,8 @@ def test_fill_stores_the_hashes_and_the_deadline_the_application_computes() -> N
     made = Case.objects.filter(pk=case.pk).values(*columns).get()
     assert made["complainant_phone_hash"] and made["next_due_at"]
     # as the bulk load leaves them (the load writes the identities in clear)
-    Case.objects.filter(pk=case.pk).update(complainant_phone_hash="", complainant_name_hash="",
-                                           complainant_account_hash="", next_due_at=None, next_remind_at=None)
+    Case.objects.filter(pk=case.pk).update(complainant_phone_hash=None, complainant_name_hash=None,
+                                           complainant_account_hash=None, next_due_at=None, next_remind_at=None)
     done = fill()
     assert done["rows"] == done["updated"] == 1 and done["distinct_phone"] == 1
     assert Case.objects.filter(pk=case.pk).values(*columns).get() == made

@@ -193,8 +193,9 @@ def facts_for(case: Case, now: datetime) -> Facts:
         qs = Case.objects.filter(**{f"{of}_id": unit.pk}, received_at__gte=case.received_at - window,
                                  received_at__lte=case.received_at + window).exclude(kind=Kind.REPORT)
         # distinct people by the keyed hashes of their phones (or accounts): never decrypted
-        people = set(qs.exclude(complainant_phone_hash="").values_list("complainant_phone_hash", flat=True))
-        people |= {f"acct:{a}" for a in qs.filter(complainant_phone_hash="").exclude(complainant_account_hash="")
+        people = set(qs.filter(complainant_phone_hash__isnull=False).values_list("complainant_phone_hash", flat=True))
+        people |= {f"acct:{a}" for a in qs.filter(complainant_phone_hash__isnull=True,
+                                                  complainant_account_hash__isnull=False)
                    .values_list("complainant_account_hash", flat=True)}
         return len(people) / unit.customers
 

@@ -222,11 +222,13 @@ class Case(models.Model):
     complainant_address = SealedTextField(_("地址"), blank=True)
     complainant_account = SealedTextField(_("账号/合同/订单号"), blank=True)
     complainant_id_number = SealedTextField(_("证件号"), blank=True)
-    complainant_name_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
-    complainant_phone_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
-    complainant_email_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
-    complainant_account_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
-    complainant_id_number_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # NULL for no value (not ''), so that an empty field has no entry in its partial index
+    # (`identity.column_hash`): the one exception to Django's '' for an empty string.
+    complainant_name_hash = models.CharField(max_length=32, blank=True, null=True, default=None, editable=False)  # noqa: DJ001
+    complainant_phone_hash = models.CharField(max_length=32, blank=True, null=True, default=None, editable=False)  # noqa: DJ001
+    complainant_email_hash = models.CharField(max_length=32, blank=True, null=True, default=None, editable=False)  # noqa: DJ001
+    complainant_account_hash = models.CharField(max_length=32, blank=True, null=True, default=None, editable=False)  # noqa: DJ001
+    complainant_id_number_hash = models.CharField(max_length=32, blank=True, null=True, default=None, editable=False)  # noqa: DJ001
     customer_class = models.CharField(_("客户等级"), max_length=1, choices=CustomerClass.choices, blank=True)
     anonymous = models.BooleanField(_("匿名"), default=False)
 
@@ -344,11 +346,16 @@ class Case(models.Model):
             models.Index(fields=["severity", "-id"], name="case_severity_id"),
             models.Index(fields=["received_at"], name="case_received"),
             # exact search by identity, through the keyed hashes (cases.identity)
-            models.Index(fields=["complainant_phone_hash", "id"], name="case_phone_hash"),
-            models.Index(fields=["complainant_name_hash", "id"], name="case_name_hash"),
-            models.Index(fields=["complainant_email_hash"], name="case_email_hash"),
-            models.Index(fields=["complainant_account_hash"], name="case_account_hash"),
-            models.Index(fields=["complainant_id_number_hash"], name="case_id_number_hash"),
+            models.Index(fields=["complainant_phone_hash", "id"], name="case_phone_hash",
+                         condition=Q(complainant_phone_hash__isnull=False)),
+            models.Index(fields=["complainant_name_hash", "id"], name="case_name_hash",
+                         condition=Q(complainant_name_hash__isnull=False)),
+            models.Index(fields=["complainant_email_hash"], name="case_email_hash",
+                         condition=Q(complainant_email_hash__isnull=False)),
+            models.Index(fields=["complainant_account_hash"], name="case_account_hash",
+                         condition=Q(complainant_account_hash__isnull=False)),
+            models.Index(fields=["complainant_id_number_hash"], name="case_id_number_hash",
+                         condition=Q(complainant_id_number_hash__isnull=False)),
             # the retention job: closed cases not yet anonymised, oldest first
             models.Index(fields=["closed_at"], condition=Q(anonymised_at__isnull=True, closed_at__isnull=False),
                          name="case_retention_due"),
@@ -405,7 +412,7 @@ class Case(models.Model):
             value = self.__dict__.get(name)
             if isinstance(value, Sealed) or name not in self.__dict__:
                 continue  # unchanged since it was loaded (or deferred): its hash stands
-            setattr(self, identity.hash_column(name), identity.stored_hash(name, value or ""))
+            setattr(self, identity.hash_column(name), identity.column_hash(name, value or ""))
             extra.append(identity.hash_column(name))
         return extra
 

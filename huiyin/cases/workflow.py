@@ -1683,7 +1683,7 @@ def reseal(case_ids: Iterable[int]) -> int:
                 value = getattr(case, name)  # opened with whichever key sealed it; sealed anew by update()
                 updates[name] = value
                 if name in identity.HASHED:
-                    updates[identity.hash_column(name)] = identity.stored_hash(name, value)
+                    updates[identity.hash_column(name)] = identity.column_hash(name, value)
             Case.objects.filter(pk=case.pk).update(**updates)
             done += 1
     return done
