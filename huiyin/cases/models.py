@@ -528,8 +528,10 @@ class Timer(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timers")
     code = models.CharField(max_length=20)
-    # Set only for a co-handling unit's own stage (协办); the case's main stages have none.
-    co_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Set only for a co-handling unit's own stage (协办); the case's main stages have none. Indexed
+    # where set only (`timer_co_unit`): the stages without one, nearly all, write no entry.
+    co_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                db_index=False)
     round = models.PositiveSmallIntegerField(default=1)
     cycle = models.PositiveSmallIntegerField(default=1)  # the case's handling cycle (reopenings)
     # An obligation (e.g. 结案后报备总公司) names the role that answers for it; stages leave it empty.
@@ -571,6 +573,7 @@ class Timer(models.Model):
             models.Index(fields=["due_at"], condition=Q(state="running"), name="timer_running_due"),
             models.Index(fields=["due_at", "case"], condition=Q(stopped_at__isnull=True), name="timer_open_due"),
             models.Index(fields=["provisional"], condition=Q(provisional=True), name="timer_provisional"),
+            models.Index(fields=["co_unit"], condition=Q(co_unit__isnull=False), name="timer_co_unit"),
             models.Index(
                 fields=["remind_at"], condition=Q(state="running", reminded_at__isnull=True), name="timer_remind_due"
             ),

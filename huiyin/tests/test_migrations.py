@@ -49,7 +49,8 @@ def test_the_models_need_no_new_migration() -> None:
 # The migrations made after the squash, in order.
 LATER = {
     "cases": ["0019_staff_list_indexes_declared", "0020_references_indexed_where_set",
-              "0021_case_number_without_pattern_index", "0022_identity_hashes_null_when_empty"],
+              "0021_case_number_without_pattern_index", "0022_identity_hashes_null_when_empty",
+              "0023_timer_co_unit_indexed_where_set"],
     "notify": ["0009_dedupe_keys_without_pattern_indexes"],
 }
 

@@ -153,3 +153,29 @@ def test_the_workers_first_pass_lets_sqlite_find_a_callers_closed_cases_by_the_p
         cursor.execute("EXPLAIN QUERY PLAN " + look_up)
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "case_phone_hash" in plan and "case_state_id" not in plan, plan
+
+
+def test_only_a_co_handling_units_stage_has_an_entry_in_the_co_unit_index(api) -> None:
+    """The case's own stages (nearly every timer) have no co-handling unit and write no entry in
+    its index (cases 0023); a unit's co-handling stages are still found through it."""
+    from django.db import connection
+
+    from huiyin.org.models import Unit
+
+    n = case_in(api, "accepted")
+    unit = Unit.objects.get(code="county_b")
+    own = Timer.objects.filter(case__number=n).first()
+    assert own is not None and own.co_unit_id is None
+    qs = Timer.objects.filter(co_unit_id=unit.pk, stopped_at__isnull=True).values("id")
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # a tiny table: make the planner show whether it can
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'timer_co_unit'")
+            assert "IS NOT NULL" in cursor.fetchone()[0]
+    assert "timer_co_unit" in plan, plan
