@@ -69,3 +69,19 @@ def custom_policy(change: Any, *, base: str = "tobacco", name: str = "custom") -
 def due_of(body: dict[str, Any], timer: str) -> dict[str, Any]:
     """The case JSON's deadline of `timer`."""
     return next(d for d in body["deadlines"] if d["timer"] == timer)
+
+
+def query_plan(qs: Any) -> str:
+    """The database's plan for a queryset, its values bound as parameters (as the application
+    runs it). PostgreSQL is told to avoid sequential scans, so that on a test's tiny tables the
+    plan shows whether an index can serve the query at all."""
+    from django.db import connection
+
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # the test's transaction ends it
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        return " ".join(str(row[-1]) for row in cursor.fetchall())

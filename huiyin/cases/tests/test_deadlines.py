@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from huiyin.cases.jobs import sweep_breaches
 from huiyin.cases.models import Event, Timer
-from huiyin.cases.tests.helpers import case_in
+from huiyin.cases.tests.helpers import case_in, query_plan
 from huiyin.conftest import bj
 from huiyin.sla.models import MissingCalendarYear
 from huiyin.sla.services import calendar_import_year, parse_calendar_file
@@ -166,16 +166,9 @@ def test_only_a_co_handling_units_stage_has_an_entry_in_the_co_unit_index(api) -
     unit = Unit.objects.get(code="county_b")
     own = Timer.objects.filter(case__number=n).first()
     assert own is not None and own.co_unit_id is None
-    qs = Timer.objects.filter(co_unit_id=unit.pk, stopped_at__isnull=True).values("id")
-    sql, params = qs.query.sql_with_params()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # a tiny table: make the planner show whether it can
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql, params)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
-        if connection.vendor == "sqlite":
+    plan = query_plan(Timer.objects.filter(co_unit_id=unit.pk, stopped_at__isnull=True).values("id"))
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
             cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'timer_co_unit'")
             assert "IS NOT NULL" in cursor.fetchone()[0]
     assert "timer_co_unit" in plan, plan

@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 
 from huiyin.cases import workflow
 from huiyin.cases.models import Attachment, Case, Event
-from huiyin.cases.tests.helpers import case_in
+from huiyin.cases.tests.helpers import case_in, query_plan
 from huiyin.conftest import new_case
 from huiyin.org import crypto
 from huiyin.org.models import AuditEntry
@@ -77,14 +77,7 @@ def test_an_empty_identity_field_has_no_hash_and_every_search_uses_its_partial_i
     for field, name in index.items():
         qs = Case.objects.filter(identity.matches(field, values[field.removeprefix("complainant_")]))
         assert list(qs.values_list("number", flat=True)) == [full]
-        sql, params = qs.values("id").query.sql_with_params()
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":  # a tiny table: make the planner show whether it can
-                cursor.execute("SET LOCAL enable_seqscan = off")
-                cursor.execute("EXPLAIN " + sql, params)
-            else:
-                cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        plan = query_plan(qs.values("id"))
         assert name in plan, (field, plan)
 
 
