@@ -13,13 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NO_DATABASE = "huiyin/sla/tests/test_calendar.py::test_it_agrees_with_the_package_on_every_day_it_covers"
 CONFIGURED = "bench/tests/test_guard.py::test_it_refuses_the_database_the_tests_are_configured_with"
-WITH_DB = "huiyin/tests/test_health.py"  # no database: deselected with the calendar's test
+NO_DATABASE_FILE = "huiyin/tests/test_health.py"  # a page that reads nothing: deselected like the calendar's test
+WITH_DATABASE_FILE = "huiyin/cases/tests/test_demo.py"  # `db`, `org`, `api` …: kept
 
 
 def collected(*options: str) -> set[str]:
     env = {k: v for k, v in os.environ.items() if k != "HUIYIN_URL_COVERAGE"}
     r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *options,
-                        NO_DATABASE, CONFIGURED, WITH_DB, "huiyin/cases/tests/test_demo.py"],
+                        NO_DATABASE, CONFIGURED, NO_DATABASE_FILE, WITH_DATABASE_FILE],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     return {line for line in r.stdout.splitlines() if "::" in line}
@@ -29,9 +30,11 @@ def collected(*options: str) -> set[str]:
 def test_the_second_half_keeps_the_tests_that_reach_a_database_and_no_other() -> None:
     every = collected()
     second = collected("--database-tests-only")
-    demo = {t for t in every if t.startswith("huiyin/cases/tests/test_demo.py::")}
-    assert demo and demo <= second  # tests with `db`, `org`, `api` … stay
+    def of(tests: set[str], file: str) -> set[str]:
+        return {t for t in tests if t.startswith(f"{file}::")}
+
+    assert of(every, WITH_DATABASE_FILE) and of(every, WITH_DATABASE_FILE) <= second
     assert CONFIGURED in second  # opens no test database, but checks the configured one
     assert NO_DATABASE in every and NO_DATABASE not in second
-    assert not {t for t in second if t.startswith(WITH_DB)} and {t for t in every if t.startswith(WITH_DB)}
+    assert of(every, NO_DATABASE_FILE) and not of(second, NO_DATABASE_FILE)
     assert second < every
