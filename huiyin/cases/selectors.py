@@ -439,7 +439,13 @@ COMPLAINANT_KEYS = ("name", "phone", "email", "address", "account", "customer_cl
 def case_facts(user: User, case: Case, *, timers: list[Timer] | None = None) -> dict[str, Any]:
     """Everything `user` may see of one case, as plain data (the API's case and the case page's
     facts): the complainant through the identity rule, the deadlines, the allowed actions.
-    `timers`: the case's `current_timers`, when the caller has read them already."""
+    `timers`: the case's `current_timers`, when the caller has read them already. One
+    `workflow.reading`: what the deadlines and the actions' guards share is read once."""
+    with workflow.reading(case):
+        return _case_facts(user, case, timers)
+
+
+def _case_facts(user: User, case: Case, timers: list[Timer] | None) -> dict[str, Any]:
     now = timezone.now()
     if timers is None:
         timers = current_timers(case)

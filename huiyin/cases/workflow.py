@@ -30,7 +30,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -464,10 +464,12 @@ def action(
 
 def co_handlings(case: Case) -> list[CoHandling]:
     """The active co-handlings (协办) of the case's current round, with their units, in the order
-    they were given (read on every action and case page: SQL compiled once per process, `kept`)."""
-    return kept.instances(("workflow.co_handlings",), lambda values: CoHandling.objects.filter(
-        case_id=values[0], cycle=values[1], round=values[2], active=True).select_related("unit").order_by("id"),
-        [case.pk, case.cycle, case.round])
+    they were given (read on every action and case page: SQL compiled once per process, `kept`;
+    once for a whole `reading`)."""
+    return _read_once(case, "co_handlings", lambda: kept.instances(
+        ("workflow.co_handlings",), lambda values: CoHandling.objects.filter(
+            case_id=values[0], cycle=values[1], round=values[2], active=True).select_related("unit").order_by("id"),
+        [case.pk, case.cycle, case.round]))
 
 
 def _co_units(case: Case) -> list[Unit]:
@@ -506,15 +508,43 @@ def allowed_actions(user: User, case: Case) -> list[str]:
     """The actions `user` may perform on `case` right now (role, state and preconditions)."""
     cfg = config_for(case.policy_id)
     result = []
-    for action in ACTIONS.values():
-        if (
-            case.state in action.sources
-            and may(user, case, action)
-            and (action.guard is None or action.guard(case, cfg) is None)
-            and (action.actor_guard is None or action.actor_guard(user, case, cfg) is None)
-        ):
-            result.append(action.name)
+    with reading(case):
+        for action in ACTIONS.values():
+            if (
+                case.state in action.sources
+                and may(user, case, action)
+                and (action.guard is None or action.guard(case, cfg) is None)
+                and (action.actor_guard is None or action.actor_guard(user, case, cfg) is None)
+            ):
+                result.append(action.name)
     return result
+
+
+@contextmanager
+def reading(case: Case) -> Iterator[None]:
+    """A read of the case in which nothing changes it (the case page's and the API's answer,
+    `selectors.case_facts`; `allowed_actions`): what several parts ask of the database is asked
+    once — the co-handlings (their deadlines, `may`, the co-units' own guards), the waiting
+    extension request (three guards and its approver's role). Outside a reading, in `perform`,
+    every guard asks afresh. Readings nest: the outermost one keeps the answers."""
+    if getattr(case, "_reads", None) is not None:
+        yield
+        return
+    case._reads = {}  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del case._reads  # type: ignore[attr-defined]
+
+
+def _read_once[T](case: Case, key: str, read: Callable[[], T]) -> T:
+    """`read()`, or its answer already given in this `reading` of the case."""
+    reads: dict[str, Any] | None = getattr(case, "_reads", None)
+    if reads is None:
+        return read()
+    if key not in reads:
+        reads[key] = read()
+    return cast("T", reads[key])
 
 
 def possible(user: User, case: Case, names: Iterable[str]) -> set[str]:
@@ -848,8 +878,14 @@ def _do_return(step: Step, p: inputs.ReasonIn) -> None:
     deadlines.timer_start(step.case, "dispatch", at=step.now, cfg=step.cfg)
 
 
+def _pending_extension(case: Case) -> Extension | None:
+    """The extension request waiting for a decision (at most one: `_guard_request_extension`)."""
+    return _read_once(case, "pending_extension", lambda: Extension.objects.filter(
+        case=case, status=ExtensionStatus.REQUESTED).order_by("id").first())
+
+
 def _has_pending_extension(case: Case) -> bool:
-    return Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).exists()
+    return _pending_extension(case) is not None
 
 
 def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
@@ -890,7 +926,7 @@ def _guard_pending_extension(case: Case, cfg: PolicyConfig) -> str | None:
 
 
 def _actor_extension_approver(user: User, case: Case, cfg: PolicyConfig) -> CaseError | None:
-    ext = Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).first()
+    ext = _pending_extension(case)
     if ext is not None and not holds(user, case, ext.approver, cfg):
         return Forbidden(f"This extension is decided by the {ext.approver} role.")
     return None
@@ -1347,7 +1383,7 @@ def _do_transfer_out(step: Step, p: inputs.TransferOutIn) -> None:
 
 
 def _co_row_for(user: User, case: Case) -> CoHandling | None:
-    for co in CoHandling.objects.filter(case=case, cycle=case.cycle, round=case.round, active=True).select_related("unit"):
+    for co in co_handlings(case):
         if roles_over(user, co.unit) & set(HANDLERS):
             return co
     return None

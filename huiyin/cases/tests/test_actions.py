@@ -293,6 +293,34 @@ def test_compensation_above_the_policys_limit_waits_for_the_leader(api) -> None:
     assert api("leader").act(n, "refuse_compensation").status_code == 409
 
 
+def test_a_cases_answer_reads_its_co_handlings_and_a_waiting_extension_request_once(api: Any) -> None:
+    """The answer (case page, API) reads the co-handling units once, for both their deadlines and
+    the co-unit's own actions, and the waiting extension request once, for the three guards and
+    the approver's role that ask of it (issue 9: work done once)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    n = new_case(api)["number"]
+    assert api("dispatcher").act(n, "dispatch", {"unit": "county_a", "co_units": ["county_b"]}).status_code == 200
+    api("leader").act(n, "approve", {})
+    assert api("handler_a").act(n, "acknowledge", {}).status_code == 200
+    r = api("handler_a").act(n, "request_extension", {"amount": 1, "unit": "working_days", "reason": "需送检"})
+    assert r.status_code == 200
+
+    def reads(user: str, table: str) -> tuple[dict[str, Any], list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            answer = api(user).get(f"/cases/{n}")
+        assert answer.status_code == 200
+        return answer.json(), [q["sql"] for q in captured.captured_queries if q["sql"].startswith(f'SELECT "{table}"')]
+
+    co, rows = reads("handler_b", "cases_cohandling")
+    assert [c["unit"] for c in co["co_units"]] == ["county_b"] and "co_acknowledge" in co["allowed_actions"]
+    assert len(rows) == 1, rows
+    lead, rows = reads("leader", "cases_extension")
+    assert {"grant_extension", "refuse_extension"} <= set(lead["allowed_actions"])
+    assert len(rows) == 1, rows
+
+
 def test_an_actions_answer_names_the_earlier_case_without_reading_it_whole(api: Any) -> None:
     """The answer to an action names the case it repeats (repeat_of) from one narrow read of the
     earlier case's number, kind and registering unit: the earlier case's full row is never read
