@@ -12,7 +12,11 @@ upstream's own deadline if that is earlier.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
 
 from huiyin.db import insert_one
 from huiyin.org.models import Unit
@@ -20,6 +24,7 @@ from huiyin.policies.config import TIMER_CODES, ExtensionTier, Obligation, Polic
 from huiyin.sla import calendar as cal
 from huiyin.sla.services import note_missing_years
 
+from . import kept
 from .models import Case, CoHandling, Timer, TimerState
 
 NATURAL_UNITS = (cal.TimeUnit.MINUTES, cal.TimeUnit.HOURS, cal.TimeUnit.CALENDAR_DAYS)
@@ -243,12 +248,20 @@ def obligation_start(case: Case, ob: Obligation, *, at: datetime, cfg: PolicyCon
 def _open(case: Case, codes: tuple[str, ...] | None, unit: Unit | None = None, *, every_unit: bool = False) -> list[Timer]:
     """Open timers of the case: those of `codes`, or (None) every handling clock — obligations are
     named explicitly, never swept along with the stages."""
-    qs = Timer.objects.filter(case=case, stopped_at__isnull=True)
-    if not every_unit:
-        qs = qs.filter(co_unit=unit) if unit is not None else qs.filter(co_unit__isnull=True)
-    qs = qs.filter(code__in=codes if codes is not None else TIMER_CODES)
+    # One to four times an action (a stage stopped, and each one started cancels its like first):
+    # the SQL is compiled once per process for the codes and whose clocks they are (`kept`).
+    whose = "every" if every_unit else "co" if unit is not None else "own"
+    wanted = tuple(codes if codes is not None else TIMER_CODES)
+
+    def build(values: Sequence[Any]) -> QuerySet[Timer]:
+        qs = Timer.objects.filter(case_id=values[0], stopped_at__isnull=True, code__in=wanted)
+        return qs if whose == "every" else qs.filter(co_unit_id=values[1]) if whose == "co" \
+            else qs.filter(co_unit__isnull=True)
+
+    timers = kept.instances(("deadlines.open", wanted, whose), build,
+                            [case.pk, unit.pk] if whose == "co" and unit is not None else [case.pk])
     # the end-to-end clock first: the stage clocks it caps are computed after it
-    return sorted(qs, key=lambda t: (t.code != END_TO_END, t.pk))
+    return sorted(timers, key=lambda t: (t.code != END_TO_END, t.pk))
 
 
 def timer_stop(case: Case, codes: tuple[str, ...] | None, *, at: datetime, unit: Unit | None = None,

@@ -54,3 +54,34 @@ def test_kept_reads_answer_what_the_orm_answers_for_every_persona(api, org) -> N
             [row(t) for t in sorted(latest.values(), key=lambda t: t.started_at)]
     mine = [v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] in {"case_for", "customer_cases", "current_timers"}]
     assert len(mine) >= 3 and None not in mine  # kept: none of them falls back to the ORM on every call
+
+
+def test_the_open_clocks_an_action_stops_are_those_the_orm_finds(api) -> None:
+    """`deadlines._open` (one to four times an action): the case's own open clocks, a co-handling
+    unit's, or every unit's, of the codes asked for (all of them when None), end-to-end first."""
+    from huiyin.cases.deadlines import END_TO_END, _open
+    from huiyin.org.models import Unit
+
+    n = new_case(api)["number"]
+    assert api("dispatcher").act(n, "dispatch", {"unit": "county_a", "co_units": ["county_b"]}).status_code == 200
+    api("leader").act(n, "approve", {})
+    case = Case.objects.get(number=n)
+    county_b = Unit.objects.get(code="county_b")
+
+    def orm(codes: tuple[str, ...] | None, unit: Unit | None, every: bool) -> list[Timer]:
+        from huiyin.policies.config import TIMER_CODES
+
+        qs = Timer.objects.filter(case=case, stopped_at__isnull=True, code__in=codes or TIMER_CODES)
+        if not every:
+            qs = qs.filter(co_unit=unit) if unit is not None else qs.filter(co_unit__isnull=True)
+        return sorted(qs, key=lambda t: (t.code != END_TO_END, t.pk))
+
+    asked = [(None, None, False), (("acknowledge", "resolve"), None, False), (("acknowledge",), county_b, False),
+             (None, county_b, False), (("acknowledge", "first_contact"), None, True), (("no_such_code",), None, False)]
+    for _ in range(2):  # the first call keeps the SQL, the second runs it
+        for codes, unit, every in asked:
+            got, want = _open(case, codes, unit, every_unit=every), orm(codes, unit, every)
+            assert [row(t) for t in got] == [row(t) for t in want], (codes, unit, every)
+    assert {t.co_unit_id for t in _open(case, None, None, every_unit=True)} == {None, county_b.pk}
+    mine = [v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] == "deadlines.open"]
+    assert len(mine) >= len(asked) and None not in mine  # the actions above kept theirs too
