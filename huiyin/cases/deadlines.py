@@ -46,11 +46,11 @@ def refresh_case_deadline(case: Case) -> set[str]:
         return set()
     case._timers_touched = False  # type: ignore[attr-defined]
     row = None
-    if case.is_open:
-        row = (
-            Timer.objects.filter(case=case, stopped_at__isnull=True, co_unit__isnull=True, code__in=TIMER_CODES)
-            .exclude(state=TimerState.PAUSED).order_by("due_at").values_list("due_at", "remind_at").first()
-        )
+    if case.is_open:  # after every action that touched a clock: SQL kept per process (`kept`)
+        first = kept.rows(("deadlines.next_due",), lambda values: Timer.objects.filter(
+            case_id=values[0], stopped_at__isnull=True, co_unit__isnull=True, code__in=TIMER_CODES)
+            .exclude(state=TimerState.PAUSED).order_by("due_at").values_list("due_at", "remind_at")[:1], [case.pk])
+        row = first[0] if first else None
     due, remind = row if row else (None, None)
     if (due, remind) == (case.next_due_at, case.next_remind_at):
         return set()

@@ -33,6 +33,7 @@ from huiyin.policies.config import PolicyConfig
 from huiyin.policies.services import config_for
 from huiyin.sla.calendar import in_business_hours
 
+from . import kept
 from .models import Case, CoHandling
 
 DEFAULT_ROUTES: dict[str, list[dict[str, Any]]] = {
@@ -82,8 +83,9 @@ class About:
 
 def about(case: Case, co_units: list[Unit] | None = None) -> About:
     if co_units is None:
-        co_ids = tuple(CoHandling.objects.filter(case=case, round=case.round, active=True)
-                       .values_list("unit_id", flat=True)) if case.unit_id else ()
+        co_ids = tuple(unit for (unit,) in kept.rows(("notifications.co_units",), lambda values: CoHandling.objects.filter(
+            case_id=values[0], round=values[1], active=True).values_list("unit_id"), [case.pk, case.round])) \
+            if case.unit_id else ()
     else:
         co_ids = tuple(u.pk for u in co_units)
     return About(case.policy_id, case.severity, case.kind, case.channel, frozenset(case.flags or ()),
@@ -129,8 +131,10 @@ class Memberships:
     def _read(self) -> dict[tuple[int, str], set[int]]:
         if self._held is None:
             self._held = {}
-            for user_id, unit_id, role, code in Membership.objects.filter(
-                    unit_id__in=self.lines, user__is_active=True).values_list("user_id", "unit_id", "role", "unit__code"):
+            # on every event routed by role: SQL kept per process and number of units (`kept`)
+            for user_id, unit_id, role, code in kept.rows(("notifications.memberships",), lambda values: (
+                    Membership.objects.filter(unit_id__in=list(values), user__is_active=True)
+                    .values_list("user_id", "unit_id", "role", "unit__code")), sorted(self.lines)):
                 self._held.setdefault((unit_id, role), set()).add(user_id)
                 self._codes[unit_id] = code
         return self._held
@@ -149,7 +153,8 @@ class Memberships:
     @classmethod
     def of(cls, unit_ids: Iterable[int | None]) -> Memberships:
         ids = {u for u in unit_ids if u}
-        return cls(dict(Unit.objects.filter(pk__in=ids).values_list("pk", "path")) if ids else {})
+        return cls(dict(kept.rows(("notifications.unit_paths",), lambda values: Unit.objects.filter(
+            pk__in=list(values)).values_list("pk", "path"), sorted(ids))) if ids else {})
 
     def on_duty(self, now: datetime) -> set[tuple[int, int]]:
         if now not in self._duty:

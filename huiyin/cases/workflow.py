@@ -249,8 +249,8 @@ def rules_apply(case: Case, *, trigger: str, now: datetime | None = None, only: 
     if not rules:
         return []
     # a case just registered has no rule hits yet
-    fired_before = set() if trigger == "intake" else set(
-        RuleHit.objects.filter(case=case).values_list("rule", flat=True))
+    fired_before = set() if trigger == "intake" else {rule for (rule,) in kept.rows(
+        ("workflow.rule_hits",), lambda values: RuleHit.objects.filter(case_id=values[0]).values_list("rule"), [case.pk])}
     fired: list[str] = []
     facts = None
     for rule in rules:

@@ -85,3 +85,25 @@ def test_the_open_clocks_an_action_stops_are_those_the_orm_finds(api) -> None:
     assert {t.co_unit_id for t in _open(case, None, None, every_unit=True)} == {None, county_b.pk}
     mine = [v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] == "deadlines.open"]
     assert len(mine) >= len(asked) and None not in mine  # the actions above kept theirs too
+
+
+def test_kept_rows_answer_what_values_list_answers(api) -> None:
+    """`kept.rows`: the tuples `values_list` gives (moments as aware datetimes, NULL as None),
+    kept for a query of columns; any other query answers through the ORM, as rows of one."""
+    numbers = [case_in(api, "accepted"), new_case(api)["number"], "TS20990101-999999"]
+
+    def timers(values: Any) -> Any:
+        return Timer.objects.filter(case__number=values[0]).order_by("id").values_list(
+            "code", "due_at", "co_unit_id", "case__owner_unit__code")
+
+    def codes(values: Any) -> Any:
+        return Timer.objects.filter(case__number=values[0]).order_by("id").values_list("code", flat=True)
+
+    for _ in range(2):  # the first call keeps the SQL, the second runs it
+        for number in numbers:
+            got = kept.rows(("test.timers",), timers, [number])
+            assert got == list(timers([number])), number
+            assert kept.rows(("test.codes",), codes, [number]) == [(c,) for c in codes([number])], number
+    assert kept.rows(("test.timers",), timers, [numbers[0]])[0][1].tzinfo is not None
+    mine = {k[2][0]: v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] in {"test.timers", "test.codes"}}
+    assert mine["test.timers"] is not None and mine["test.codes"] is None  # flat: not kept, the ORM answers
