@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from huiyin import kept
 from huiyin.org.access import (
     INTAKE_ROLES,
     grants,
@@ -27,7 +28,6 @@ from huiyin.org.access import (
 from huiyin.org.models import Role, User
 from huiyin.policies.config import PolicyConfig
 
-from . import kept
 from .models import Case, CoHandling, Kind
 
 # The centre's roles, who take the calls and follow the case for the complainant (首问负责制):

@@ -18,13 +18,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from huiyin import kept
 from huiyin.db import insert_one
 from huiyin.org.models import Unit
 from huiyin.policies.config import TIMER_CODES, ExtensionTier, Obligation, PolicyConfig, TimerSpec
 from huiyin.sla import calendar as cal
 from huiyin.sla.services import note_missing_years
 
-from . import kept
 from .models import Case, CoHandling, Timer, TimerState
 
 NATURAL_UNITS = (cal.TimeUnit.MINUTES, cal.TimeUnit.HOURS, cal.TimeUnit.CALENDAR_DAYS)

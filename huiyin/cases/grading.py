@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from huiyin import kept
 from huiyin.policies.rules import Facts, Rule, raises_severity
 from huiyin.sla import calendar as cal
 
-from . import derived, identity, kept
+from . import derived, identity
 from .models import Case, Category, CloseReason, Kind, State, Timer, Validity
 
 if TYPE_CHECKING:

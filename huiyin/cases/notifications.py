@@ -26,6 +26,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from huiyin import kept
 from huiyin.db import pk_in
 from huiyin.notify.services import PREFERENCES, Occurrence, enqueue, enqueue_many
 from huiyin.org.models import DutyShift, Membership, Unit
@@ -33,7 +34,6 @@ from huiyin.policies.config import PolicyConfig
 from huiyin.policies.services import config_for
 from huiyin.sla.calendar import in_business_hours
 
-from . import kept
 from .models import Case, CoHandling
 
 DEFAULT_ROUTES: dict[str, list[dict[str, Any]]] = {

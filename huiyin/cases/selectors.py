@@ -23,6 +23,7 @@ from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from huiyin import kept
 from huiyin.org.access import (
     grants,
     subtree_ids,
@@ -34,7 +35,7 @@ from huiyin.org.models import Role, Unit, User
 from huiyin.policies.config import TIMER_CODES
 from huiyin.policies.services import active_policy, config_for
 
-from . import derived, identity, inputs, kept, outcomes, workflow
+from . import derived, identity, inputs, outcomes, workflow
 from .access import (
     cases_for,
     cases_in_units,

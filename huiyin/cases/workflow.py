@@ -35,6 +35,7 @@ from typing import Any, TypeVar, cast
 from django.db import connection, transaction
 from django.utils import timezone
 
+from huiyin import kept
 from huiyin.db import insert_one, insert_position, insert_rows, insert_values
 from huiyin.org.access import roles_of, roles_over, unit_for
 from huiyin.org.fields import Sealed
@@ -43,7 +44,7 @@ from huiyin.policies.config import PolicyConfig
 from huiyin.policies.rules import Rule, matches
 from huiyin.policies.services import config_for
 
-from . import deadlines, derived, grading, identity, inputs, kept, notices, notifications
+from . import deadlines, derived, grading, identity, inputs, notices, notifications
 from .access import holds, is_respondent
 from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
 from .models import (

@@ -22,6 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from huiyin import kept
 from huiyin.db import insert_objects, insert_one, insert_rows
 from huiyin.org.models import User
 
@@ -155,14 +156,17 @@ def enqueue(
 def _active_users(ids: Iterable[int]) -> dict[int, User]:
     """The active users among `ids`, with what the notice (names) and its fan-out (addresses)
     read of them."""
-    wanted = set(ids)
-    return {u.pk: u for u in User.objects.filter(pk__in=wanted, is_active=True).only(
-        "id", "username", "display_name", "first_name", "last_name", "email", "phone")} if wanted else {}
+    wanted = sorted(set(ids))
+    # every notice: SQL kept per process and number of users (`huiyin.kept`)
+    return {u.pk: u for u in kept.instances(("notify.active_users",), lambda values: User.objects.filter(
+        pk__in=list(values), is_active=True).only(
+        "id", "username", "display_name", "first_name", "last_name", "email", "phone"), wanted)} if wanted else {}
 
 
 def active_webhooks() -> list[Webhook]:
     """The active webhooks, in order: what `enqueue` and `fan_out` write messages to."""
-    return list(Webhook.objects.filter(active=True).order_by("pk"))
+    return kept.instances(("notify.active_webhooks",), lambda values: Webhook.objects.filter(
+        active=True).order_by("pk"), [])  # every notice: SQL kept per process (`huiyin.kept`)
 
 
 def enqueue_many(occurrences: Iterable[Occurrence]) -> int:
@@ -311,8 +315,8 @@ def _fan_out_rows(notices: list[Notice], *, hooks: list[Webhook] | None = None,
     now = timezone.now()
     users_by_id = _active_users(i for n in notices for i in n.recipients) if users is None else users
     personal = [t for t in PERSONAL_TRANSPORTS if TransportConfig.lookup(t)[0]]
-    prefs = {(p.user_id, p.transport): p for p in Preference.objects.filter(user_id__in=list(users_by_id))} \
-        if users_by_id and personal else {}
+    prefs = {(p.user_id, p.transport): p for p in kept.instances(("notify.preferences",), lambda values: (
+        Preference.objects.filter(user_id__in=list(values))), sorted(users_by_id))} if users_by_id and personal else {}
     robots = []
     for transport in ROBOT_TRANSPORTS:
         enabled, options = TransportConfig.lookup(transport)

@@ -44,8 +44,9 @@ def _imports(path: Path) -> set[str]:
     return {name.split(".")[1] for name in found if name.startswith("huiyin.") and name.count(".") >= 1}
 
 
-# Project modules below every app: lean bulk SQL helpers (huiyin/db.py).
-SHARED = {"db"}
+# Project modules below every app: lean bulk SQL helpers (huiyin/db.py), and the SQL of the hottest
+# reads compiled once per process (huiyin/kept.py).
+SHARED = {"db", "kept"}
 
 
 def test_each_app_imports_only_the_layers_below_it() -> None:

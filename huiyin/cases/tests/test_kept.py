@@ -1,4 +1,4 @@
-"""The reads whose SQL is kept per process (`cases.kept`) answer exactly what the ORM queries
+"""The reads whose SQL is kept per process (`huiyin.kept`) answer exactly what the ORM queries
 they replace answer, for every persona, and are kept rather than built again on each call."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Model
 
-from huiyin.cases import kept
+from huiyin import kept
 from huiyin.cases.access import case_for, cases_for, identity_scope
 from huiyin.cases.identity import matches
 from huiyin.cases.models import Case, Timer

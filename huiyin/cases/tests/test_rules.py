@@ -147,7 +147,7 @@ def test_the_repeat_look_up_answers_what_the_orm_answers_for_every_shape(api) ->
             assert (None if got is None else (got.pk, got.number, got.closed_at)) == want, (probe.complainant_phone, days)
             answers.append(want)
     assert any(a is None for a in answers) and len({a for a in answers if a is not None}) >= 3
-    from huiyin.cases import kept
+    from huiyin import kept
 
     shapes = [v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] == "latest_closed_of_customer"]
     assert len(shapes) >= 4 and None not in shapes  # every shape kept, none run through the ORM each time

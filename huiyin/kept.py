@@ -1,5 +1,6 @@
 """Model queries whose SQL is compiled once per process: for the hottest reads of a request
-(`access.case_for`), where Django compiles the same `select_related` query on every call.
+(`cases.access.case_for`), where Django compiles the same `select_related` query on every call.
+Below every app, as huiyin/db.py is (huiyin/tests/test_layers.py): it knows no model of ours.
 
 A query is kept under a key that holds everything it is made of but the call's own values (the
 case number); those are passed with placeholders to `build`, found among the compiled
