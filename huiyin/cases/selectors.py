@@ -364,7 +364,9 @@ def linked_numbers(case: Case, user: User | None = None) -> list[str]:
     who may not know the reporter)."""
     if _known(case, "links") == []:
         return []
-    pairs = CaseLink.objects.filter(Q(case=case) | Q(to=case)).values_list("case__number", "to__number")
+    # on every case page and API answer: SQL kept per process (`huiyin.kept`)
+    pairs = kept.rows(("selectors.linked_numbers",), lambda values: CaseLink.objects.filter(
+        Q(case_id=values[0]) | Q(to_id=values[1])).values_list("case__number", "to__number"), [case.pk, case.pk])
     numbers = {b if a == case.number else a for a, b in pairs}
     if user is not None:
         numbers &= visible_references(user, case, numbers)

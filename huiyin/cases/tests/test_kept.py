@@ -107,3 +107,17 @@ def test_kept_rows_answer_what_values_list_answers(api) -> None:
     assert kept.rows(("test.timers",), timers, [numbers[0]])[0][1].tzinfo is not None
     mine = {k[2][0]: v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] in {"test.timers", "test.codes"}}
     assert mine["test.timers"] is not None and mine["test.codes"] is None  # flat: not kept, the ORM answers
+
+
+def test_a_cases_links_are_read_with_kept_sql_in_both_directions(api) -> None:
+    from huiyin.cases.selectors import linked_numbers
+
+    a, b, c = (new_case(api)["number"] for _ in range(3))
+    assert api("agent").act(a, "link", {"to": b}).status_code == 200
+    assert api("agent").act(c, "link", {"to": a}).status_code == 200
+    for _ in range(2):  # the first call keeps the SQL, the second runs it
+        assert linked_numbers(Case.objects.get(number=a)) == sorted([b, c])
+        assert linked_numbers(Case.objects.get(number=b)) == [a]
+        assert linked_numbers(Case.objects.get(number=c)) == [a]
+    mine = [v for k, v in kept._KEPT.items() if isinstance(k, tuple) and k[2][0] == "selectors.linked_numbers"]
+    assert mine and None not in mine
