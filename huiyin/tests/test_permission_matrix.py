@@ -18,7 +18,9 @@ know who reported; the reporter also filed `earlier_complaint`).
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -407,19 +409,33 @@ def _expected(probe: Probe, user: User | None, name: str | None, number: str, se
     return probe.ok
 
 
+def _text_of(r: Any) -> str:
+    """The text a reader gets from an answer: a workbook's cells, a PDF's text (its bytes are
+    compressed: a name in it is not in the body as it is), or the body itself."""
+    body = b"".join(r.streaming_content) if r.streaming else r.content
+    content_type = r.get("Content-Type", "")
+    if content_type.startswith("application/vnd.openxmlformats"):
+        from openpyxl import load_workbook
+
+        return " ".join(str(v) for ws in load_workbook(io.BytesIO(body)).worksheets
+                        for row in ws.iter_rows(values_only=True) for v in row)
+    if content_type.startswith("application/pdf"):
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(body)
+        try:
+            text = "\n".join(page.get_textpage().get_text_range() for page in pdf)
+        finally:
+            pdf.close()
+        # a line break or a space the layout put inside a name or a number hides nothing
+        return text + "\n" + re.sub(r"\s+", "", text)
+    return str(body.decode("utf-8", "replace"))
+
+
 def _leaks(r: Any, user: User | None, world: World, where: str, typed: str) -> list[str]:
     """What the answer tells that the reader may not know. What the reader typed (in this request,
     or as the filters of their own earlier export request: `q=<phone>`) is not news to them."""
-    body = b"".join(r.streaming_content) if r.streaming else r.content
-    if r.get("Content-Type", "").startswith("application/vnd.openxmlformats"):
-        import io
-
-        from openpyxl import load_workbook
-
-        text = " ".join(str(v) for ws in load_workbook(io.BytesIO(body)).worksheets
-                        for row in ws.iter_rows(values_only=True) for v in row)
-    else:
-        text = body.decode("utf-8", "replace")
+    text = _text_of(r)
     text = text.replace(f"q={REPORTER_PHONE}", "q=…").replace(f"q%3D{REPORTER_PHONE}", "q=…")
     found: list[str] = []
     # The reader's rights are read only when the answer names what they could forbid (the same
@@ -444,3 +460,23 @@ def _leaks(r: Any, user: User | None, world: World, where: str, typed: str) -> l
     if user is not None and other in text and other not in typed and case_for(user, other) is None:
         found.append(f"{where}: names {other}, which the reader gets 404 on")
     return found
+
+
+def test_the_matrix_reads_a_pdf_that_names_the_reporter(org: Any, world: World) -> None:
+    """The leak check reads a PDF's text: the report's record form names the reporter to a reader
+    who may know them, and the same answer handed to the check as one for a reader who may know
+    neither the reporter nor the earlier complaint's complainant (the same person) is a leak."""
+    report = Case.objects.get(number=world.numbers["report"])
+    earlier = Case.objects.filter(complainant_phone_hash=report.complainant_phone_hash).exclude(pk=report.pk).get()
+    readers = [User.objects.get(username=n) for n in READERS if n]
+    knows = next(u for u in readers if may_see_identity(u, report))
+    stranger = next(u for u in readers if not may_see_identity(u, report)
+                    and not (case_for(u, earlier.number) is not None and may_see_identity(u, earlier)))
+    path = f"/api/v1/cases/{report.number}/documents/record_form.pdf"
+    r = Client().get(path, headers={"Authorization": f"Bearer {token_issue(knows, name='matrix-pdf')}"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/pdf")
+    assert REPORTER.encode() not in r.content  # compressed: the bytes alone would tell the check nothing
+    assert REPORTER in _text_of(r) and REPORTER_PHONE in _text_of(r)
+    found = _leaks(r, stranger, world, f"GET {path} as {stranger.username}", typed=path)
+    assert any(f"names the reporter ({REPORTER!r})" in f for f in found), found
+    assert not _leaks(r, knows, world, f"GET {path} as {knows.username}", typed=path)
