@@ -236,35 +236,17 @@ def test_the_pdf_draws_the_chinese_text_with_the_cjk_font(api) -> None:
 def test_a_pdf_fetches_no_url_it_names(tmp_path: Any) -> None:
     """A document is self-contained: a URL that reached one (an address inside the network, a
     file of the server) is left out, never fetched (documents.render._fetcher)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from weasyprint import HTML
 
     from huiyin.documents.render import render_pdf
+    from huiyin.notify.tests.servers import LocalHTTPServer
 
     pdfium = pytest.importorskip("pypdfium2")
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            body = b"body::after { content: 'FETCHED-OVER-HTTP' }"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/css")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
     secret = tmp_path / "secret.css"
     secret.write_text("body::before { content: 'READ-FROM-A-FILE' }", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        inside = f"http://127.0.0.1:{server.server_address[1]}/internal.css"
+    with LocalHTTPServer(lambda request: (200, b"body::after { content: 'FETCHED-OVER-HTTP' }"),
+                         content_type="text/css") as server:
+        inside = f"{server.url}/internal.css"
         html = (f'<html><head><link rel="stylesheet" href="{inside}"><link rel="stylesheet" href="{secret.as_uri()}">'
                 '</head><body><p>回音 受理告知书</p></body></html>')
 
@@ -273,11 +255,9 @@ def test_a_pdf_fetches_no_url_it_names(tmp_path: Any) -> None:
 
         # WeasyPrint's own default fetches both: the server and the file are really there
         fetched = text(HTML(string=html, base_url=None).write_pdf())
-        assert asked == ["/internal.css"] and "FETCHED-OVER-HTTP" in fetched and "READ-FROM-A-FILE" in fetched
-        asked.clear()
+        assert [r.path for r in server.requests] == ["/internal.css"]
+        assert "FETCHED-OVER-HTTP" in fetched and "READ-FROM-A-FILE" in fetched
+        server.requests.clear()
         ours = text(render_pdf(html))
-        assert asked == []
+        assert server.requests == []
         assert "FETCHED-OVER-HTTP" not in ours and "READ-FROM-A-FILE" not in ours and "受理告知书" in ours
-    finally:
-        server.shutdown()
-        server.server_close()

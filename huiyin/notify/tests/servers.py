@@ -38,7 +38,9 @@ Handler = Callable[[Request], tuple[int, Any]]
 
 
 class LocalHTTPServer:
-    def __init__(self, handler: Handler):
+    """Answers GET and POST through `handler`, in `content_type` (JSON unless told)."""
+
+    def __init__(self, handler: Handler, content_type: str = "application/json; charset=utf-8"):
         self.handler = handler
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -48,12 +50,18 @@ class LocalHTTPServer:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
+            def do_GET(self) -> None:
+                self._answer("GET")
+
             def do_POST(self) -> None:
+                self._answer("POST")
+
+            def _answer(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 parts = urlsplit(self.path)
                 req = Request(
-                    method="POST", path=parts.path,
+                    method=method, path=parts.path,
                     query={k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
                     headers={k.lower(): v for k, v in self.headers.items()}, body=body,
                 )
@@ -63,7 +71,7 @@ class LocalHTTPServer:
                 raw = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode("utf-8")
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(raw)))
                     self.end_headers()
                     self.wfile.write(raw)
