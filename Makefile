@@ -51,11 +51,12 @@ eval-text: venv
 	nice -n 10 $(VENV)/bin/huiyin text eval $(EVAL_ARGS)
 
 ## make lint: ruff (bugs, security, imports), mypy (types, with Django's stubs) and bandit (no
-## security finding of medium severity or above; huiyin/tests/test_production.py runs it in the suite)
+## security finding of medium severity or above; huiyin/tests/test_production.py runs it in the suite;
+## scripts/bandit remembers a passed tree, so the two run it once)
 lint: venv
 	$(VENV)/bin/ruff check huiyin bench
 	$(VENV)/bin/mypy
-	$(VENV)/bin/bandit -r huiyin -ll -q -x '*/tests/*,*/conftest.py,*/migrations/*'
+	$(PY) scripts/bandit
 
 clean:
-	rm -rf $(VENV) var/test var/pycache
+	rm -rf $(VENV) var/test var/pycache var/lint

@@ -73,12 +73,34 @@ def test_without_smtp_the_deploy_check_fails() -> None:
 
 @pytest.mark.slow
 def test_bandit_finds_nothing_of_medium_severity_or_above() -> None:
-    bandit = ROOT / ".venv" / "bin" / "bandit"
-    if not bandit.exists():
+    """As `make lint` runs it (scripts/bandit: a tree that passed before answers at once)."""
+    if not (ROOT / ".venv" / "bin" / "bandit").exists():
         pytest.skip("bandit is a dev dependency (make venv)")
-    r = subprocess.run([str(bandit), "-r", "huiyin", "-ll", "-q", "-x", "*/tests/*,*/conftest.py,*/migrations/*"],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    r = subprocess.run([sys.executable, "scripts/bandit"], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                       check=False)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_a_remembered_bandit_pass_covers_exactly_the_files_bandit_reads(tmp_path: Path) -> None:
+    """scripts/bandit answers from var/lint/bandit.pass only for the same digest: a change to any
+    file bandit scans runs it again; a test, a migration or a non-Python file changes nothing."""
+    import runpy
+
+    digest = runpy.run_path(str(ROOT / "scripts" / "bandit"))["digest"]
+    for name in ("huiyin/cases/services.py", "huiyin/cases/tests/test_x.py", "huiyin/cases/migrations/0001_x.py",
+                 "huiyin/conftest.py", "huiyin/templates/x.html"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    before = digest(tmp_path)
+    for name in ("huiyin/cases/tests/test_x.py", "huiyin/cases/migrations/0001_x.py", "huiyin/conftest.py",
+                 "huiyin/templates/x.html"):
+        (tmp_path / name).write_text("import pickle\n")
+        assert digest(tmp_path) == before, name
+    (tmp_path / "huiyin/cases/services.py").write_text("x = 2\n")
+    assert digest(tmp_path) != before
+    (tmp_path / "huiyin/cases/services.py").write_text("x = 1\n")
+    (tmp_path / "huiyin/cases/new.py").write_text("")
+    assert digest(tmp_path) != before, "a new file is read"
 
 
 HEAVY = ("rjieba", "openpyxl", "numpy", "psycopg")
