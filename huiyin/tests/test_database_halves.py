@@ -10,26 +10,40 @@ from pathlib import Path
 
 import pytest
 
+from huiyin.tests.plugin import DATABASE_TESTS_ONLY
+
 ROOT = Path(__file__).resolve().parents[2]
 NO_DATABASE = "huiyin/sla/tests/test_calendar.py::test_it_agrees_with_the_package_on_every_day_it_covers"
 CONFIGURED = "bench/tests/test_guard.py::test_it_refuses_the_database_the_tests_are_configured_with"
 NO_DATABASE_FILE = "huiyin/tests/test_health.py"  # a page that reads nothing: deselected like the calendar's test
 WITH_DATABASE_FILE = "huiyin/cases/tests/test_demo.py"  # `db`, `org`, `api` …: kept
+SEPARATOR = "----- the second collection -----"
 
 
-def collected(*options: str) -> set[str]:
+def collected() -> tuple[set[str], set[str]]:
+    """The tests collected without and with `--database-tests-only`: two collections in one
+    subprocess (pytest.main twice), which pays for the interpreter and the imports once."""
     env = {k: v for k, v in os.environ.items() if k != "HUIYIN_URL_COVERAGE"}
-    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *options,
-                        NO_DATABASE, CONFIGURED, NO_DATABASE_FILE, WITH_DATABASE_FILE],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    selection = [NO_DATABASE, CONFIGURED, NO_DATABASE_FILE, WITH_DATABASE_FILE]
+    code = (
+        "import sys, pytest\n"
+        f"base = ['--collect-only', '-q', '-p', 'no:randomly', *{selection!r}]\n"
+        "first = pytest.main(base)\n"
+        f"print({SEPARATOR!r}, flush=True)\n"
+        f"second = pytest.main([{DATABASE_TESTS_ONLY!r}, *base])\n"
+        "sys.exit(int(first) or int(second))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    return {line for line in r.stdout.splitlines() if "::" in line}
+    every, second = r.stdout.split(SEPARATOR)
+    return ({line for line in every.splitlines() if "::" in line},
+            {line for line in second.splitlines() if "::" in line})
 
 
 @pytest.mark.slow
 def test_the_second_half_keeps_the_tests_that_reach_a_database_and_no_other() -> None:
-    every = collected()
-    second = collected("--database-tests-only")
+    every, second = collected()
     def of(tests: set[str], file: str) -> set[str]:
         return {t for t in tests if t.startswith(f"{file}::")}
 
