@@ -170,7 +170,18 @@ def record_form_printout(case: Case, *, viewer: User, signatures: list[str] | No
 
 
 def render_pdf(html: str) -> bytes:
-    """The PDF of a rendered document (A4; the fonts come from fontconfig: fonts-noto-cjk)."""
+    """The PDF of a rendered document (A4; the fonts come from fontconfig: fonts-noto-cjk).
+
+    The same HTML makes the same PDF, and an issued document's HTML stays the same (its date is
+    the day of issue), so each process keeps the last few PDFs by their HTML: a document opened
+    again (printed twice, fetched again from the portal) is not laid out again (~0.5 s each). The
+    HTML already holds only what its reader may see (`document_context`), so a kept PDF is only
+    ever handed to a reader whose own rendering gave the very same HTML."""
+    return _pdf_of(html)
+
+
+@functools.lru_cache(maxsize=16)  # ~16 × (30 KB of HTML + 100-300 KB of PDF) a process at most
+def _pdf_of(html: str) -> bytes:
     from weasyprint import HTML
 
     pdf: bytes = HTML(string=html, base_url=None, url_fetcher=_fetcher()).write_pdf()

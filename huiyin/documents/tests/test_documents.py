@@ -8,6 +8,7 @@ import io
 import shutil
 import subprocess
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -261,3 +262,30 @@ def test_a_pdf_fetches_no_url_it_names(tmp_path: Any) -> None:
         ours = text(render_pdf(html))
         assert server.requests == []
         assert "FETCHED-OVER-HTTP" not in ours and "READ-FROM-A-FILE" not in ours and "受理告知书" in ours
+
+
+def test_a_pdf_opened_again_is_not_laid_out_again_and_a_reader_who_sees_less_gets_their_own(api) -> None:
+    """`render_pdf` keeps the last PDFs by their HTML: the dispatcher opening the report's record
+    form again gets the same file at once; the handler, from whom the reporter is hidden, gets a
+    PDF laid out from their own HTML, without the reporter, never the one kept for the dispatcher."""
+    import weasyprint
+
+    from huiyin.documents import render
+
+    pdfium = pytest.importorskip("pypdfium2")
+
+    def text(pdf: bytes) -> str:
+        return "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(io.BytesIO(pdf)))
+
+    report = case_in(api, "dispatched", kind="report", subject="有人无证销售卷烟")
+    render._pdf_of.cache_clear()  # another test of this process may have laid out the same case's form
+    with mock.patch.object(weasyprint, "HTML", wraps=weasyprint.HTML) as laid_out:
+        first = get(api, "dispatcher", report, "record_form", "pdf")
+        again = get(api, "dispatcher", report, "record_form", "pdf")
+        assert laid_out.call_count == 1
+        assert first.status_code == again.status_code == 200 and first.content == again.content
+        assert "张三" in text(first.content)
+        hidden = get(api, "handler_a", report, "record_form", "pdf")
+        assert laid_out.call_count == 2
+        assert hidden.status_code == 200 and hidden.content != first.content
+        assert "张三" not in text(hidden.content) and "举报人身份保密" in text(hidden.content)
