@@ -881,8 +881,17 @@ def _do_return(step: Step, p: inputs.ReasonIn) -> None:
 
 def _pending_extension(case: Case) -> Extension | None:
     """The extension request waiting for a decision (at most one: `_guard_request_extension`)."""
-    return _read_once(case, "pending_extension", lambda: Extension.objects.filter(
-        case=case, status=ExtensionStatus.REQUESTED).order_by("id").first())
+    return _read_once(case, "pending_extension", lambda: next(iter(kept.instances(
+        ("workflow.pending_extension",), lambda values: Extension.objects.filter(
+            case_id=values[0], status=ExtensionStatus.REQUESTED).order_by("id")[:1], [case.pk])), None))
+
+
+def _clock_running(case: Case, code: str) -> bool:
+    """Whether the case's own clock `code` runs (not a co-handling unit's): the guards of
+    record_contact and request_extension ask it. In a `reading`, every running code is read once."""
+    return code in _read_once(case, "running_clocks", lambda: {row[0] for row in kept.rows(
+        ("workflow.running_clocks",), lambda values: Timer.objects.filter(
+            case_id=values[0], stopped_at__isnull=True, co_unit__isnull=True).values_list("code"), [case.pk])})
 
 
 def _has_pending_extension(case: Case) -> bool:
@@ -892,7 +901,7 @@ def _has_pending_extension(case: Case) -> bool:
 def _guard_request_extension(case: Case, cfg: PolicyConfig) -> str | None:
     if _has_pending_extension(case):
         return "An extension request is already waiting for a decision."
-    if not case.timers.filter(code=cfg.extension_timer, stopped_at__isnull=True, co_unit__isnull=True).exists():
+    if not _clock_running(case, cfg.extension_timer):
         return f"The case has no running {cfg.extension_timer} deadline to extend."
     return None
 
@@ -976,7 +985,7 @@ def _do_resume(step: Step, p: inputs.ActionBase) -> None:
 
 
 def _guard_contact(case: Case, cfg: PolicyConfig) -> str | None:
-    if not case.timers.filter(code="first_contact", stopped_at__isnull=True, co_unit__isnull=True).exists():
+    if not _clock_running(case, "first_contact"):
         return "First contact is already recorded."
     return None
 

@@ -86,6 +86,28 @@ def test_suspend_pauses_the_clock_and_resume_gives_the_time_back(api) -> None:
         assert resolve["state"] == "running"
 
 
+def test_the_offered_actions_follow_the_running_clocks_read_once(api, org) -> None:
+    """The case's answer offers record_contact while first contact runs and request_extension
+    while the extension clock runs and no request waits; `allowed_actions` reads the running clocks
+    in one statement for both guards, and reads them again after each change."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from huiyin.cases.workflow import allowed_actions
+
+    n = case_in(api, "accepted")
+    case = Case.objects.get(number=n)
+    with CaptureQueriesContext(connection) as read:
+        offered = allowed_actions(org.handler_a, case)
+    assert {"record_contact", "request_extension"} <= set(offered)
+    assert sum('"cases_timer"' in q["sql"] for q in read.captured_queries) == 1, read.captured_queries
+    assert api("handler_a").act(n, "record_contact", {"notes": "已电话联系客户"}).status_code == 200
+    assert "record_contact" not in api("handler_a").get(f"/cases/{n}").json()["allowed_actions"]
+    r = api("handler_a").act(n, "request_extension", {"amount": 1, "unit": "working_days", "reason": "需送检"})
+    assert r.status_code == 200
+    assert "request_extension" not in r.json()["allowed_actions"]  # one request waits
+
+
 def test_record_contact_meets_the_first_contact_timer(api) -> None:
     n = case_in(api, "accepted")
     r = api("handler_a").act(n, "record_contact", {"notes": "已电话联系客户"})
