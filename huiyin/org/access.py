@@ -40,8 +40,9 @@ class Grant:
 def grants(user: User) -> tuple[Grant, ...]:
     """The user's roles with their units, cached on the user object (one query per request)."""
     cached: tuple[Grant, ...] | None = getattr(user, "_huiyin_grants", None)
-    if cached is None:
-        rows = Membership.objects.filter(user=user, unit__active=True).select_related("unit").order_by("id")
+    if cached is None:  # a page's request (the API's token check gives them: `remember_grants`)
+        rows = kept.instances(("org.grants",), lambda values: Membership.objects.filter(
+            user_id=values[0], unit__active=True).select_related("unit").order_by("id"), [user.pk])
         cached = tuple(Grant(m.role, m.unit) for m in rows)
         user._huiyin_grants = cached  # type: ignore[attr-defined]
     return cached
@@ -127,13 +128,12 @@ def _organisation_roots(user: User) -> set[str]:
 def org_units(user: User) -> list[Unit]:
     """The active units of the user's organisation (the trees of the user's grants), in tree
     order: what a dispatcher may send a case to."""
-    roots = _organisation_roots(user)
+    roots = sorted(f"/{r}/" for r in _organisation_roots(user))
     if not roots:
         return []
-    q = Q()
-    for r in roots:
-        q |= Q(path__startswith=f"/{r}/")
-    return list(Unit.objects.filter(q, active=True).order_by("path"))
+    return kept.instances(("org.org_units", len(roots)), lambda values: Unit.objects.filter(
+        functools.reduce(operator.or_, (Q(path__startswith=Value(v)) for v in values)), active=True,
+    ).order_by("path"), roots)  # kept SQL, the paths bound as values: as `subtree_ids`
 
 
 def unit_for(user: User, code: str) -> Unit | None:

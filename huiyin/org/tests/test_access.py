@@ -41,3 +41,23 @@ def test_a_subtree_read_again_sees_a_unit_added_since(org: Any) -> None:
     assert child.pk not in before and after == _below(parent) and child.pk in after
     sibling = Unit.objects.create(code="sibling", name="同级", parent=parent.parent)
     assert sibling.pk not in subtree_ids([parent.path]) and subtree_ids([parent.path]) == after
+
+
+def test_a_pages_user_holds_the_roles_of_active_units_and_addresses_the_active_units(org: Any) -> None:
+    """`grants` (read for a page's user; kept SQL) and `org_units` (what a dispatcher may send a
+    case to): a unit switched off leaves both, and comes back with them."""
+    from huiyin.org.access import grants, org_units
+    from huiyin.org.models import User
+
+    def fresh() -> Any:
+        return User.objects.get(pk=org.handler_a.pk)  # grants are cached on the user object
+
+    held = grants(fresh())
+    unit = held[0].unit
+    every = list(Unit.objects.filter(active=True).order_by("path"))
+    assert [u.pk for u in org_units(fresh())] == [u.pk for u in every if u.path.split("/")[1] == unit.path.split("/")[1]]
+    Unit.objects.filter(pk=unit.pk).update(active=False)
+    assert unit.pk not in [g.unit_id for g in grants(fresh())]
+    assert unit.pk not in [u.pk for u in org_units(org.dispatcher)]
+    Unit.objects.filter(pk=unit.pk).update(active=True)
+    assert [(g.role, g.unit_id) for g in grants(fresh())] == [(g.role, g.unit_id) for g in held]
