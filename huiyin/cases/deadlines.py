@@ -264,6 +264,12 @@ def _open(case: Case, codes: tuple[str, ...] | None, unit: Unit | None = None, *
     return sorted(timers, key=lambda t: (t.code != END_TO_END, t.pk))
 
 
+def open_codes(case: Case) -> set[str]:
+    """The codes of the case's own running handling clocks (the guards of record_contact and
+    request_extension ask whether theirs runs): `_open`'s kept read."""
+    return {t.code for t in _open(case, None)}
+
+
 def timer_stop(case: Case, codes: tuple[str, ...] | None, *, at: datetime, unit: Unit | None = None,
                every_unit: bool = False) -> list[Timer]:
     """The stage is done: met if on time, breached (by how much) if late. `codes=None`: every

@@ -889,9 +889,7 @@ def _pending_extension(case: Case) -> Extension | None:
 def _clock_running(case: Case, code: str) -> bool:
     """Whether the case's own clock `code` runs (not a co-handling unit's): the guards of
     record_contact and request_extension ask it. In a `reading`, every running code is read once."""
-    return code in _read_once(case, "running_clocks", lambda: {row[0] for row in kept.rows(
-        ("workflow.running_clocks",), lambda values: Timer.objects.filter(
-            case_id=values[0], stopped_at__isnull=True, co_unit__isnull=True).values_list("code"), [case.pk])})
+    return code in _read_once(case, "running_clocks", lambda: deadlines.open_codes(case))
 
 
 def _has_pending_extension(case: Case) -> bool:

@@ -77,9 +77,14 @@ def subtree_ids(paths: Iterable[str]) -> list[int]:
     wanted = sorted(set(paths))
     if not wanted:
         return []
-    found = kept.rows(("org.subtree_ids", len(wanted)), lambda values: Unit.objects.filter(
-        functools.reduce(operator.or_, (Q(path__startswith=Value(v)) for v in values))).values_list("id"), wanted)
+    found = kept.rows(("org.subtree_ids", len(wanted)),
+                      lambda values: Unit.objects.filter(_under(values)).values_list("id"), wanted)
     return [row[0] for row in found]
+
+
+def _under(paths: Iterable[str]) -> Q:
+    """Units whose path starts with one of `paths`, each bound as a value (`subtree_ids`)."""
+    return functools.reduce(operator.or_, (Q(path__startswith=Value(p)) for p in paths))
 
 
 def visible_unit_ids(user: User) -> list[int]:
@@ -131,9 +136,8 @@ def org_units(user: User) -> list[Unit]:
     roots = sorted(f"/{r}/" for r in _organisation_roots(user))
     if not roots:
         return []
-    return kept.instances(("org.org_units", len(roots)), lambda values: Unit.objects.filter(
-        functools.reduce(operator.or_, (Q(path__startswith=Value(v)) for v in values)), active=True,
-    ).order_by("path"), roots)  # kept SQL, the paths bound as values: as `subtree_ids`
+    return kept.instances(("org.org_units", len(roots)),  # kept SQL, as `subtree_ids`
+                          lambda values: Unit.objects.filter(_under(values), active=True).order_by("path"), roots)
 
 
 def unit_for(user: User, code: str) -> Unit | None:

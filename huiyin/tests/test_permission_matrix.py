@@ -34,6 +34,7 @@ from huiyin.cases.access import case_for, may_see_identity
 from huiyin.cases.models import Case
 from huiyin.cases.workflow import ACTIONS
 from huiyin.conftest import Personas, demo_api, shared_data
+from huiyin.documents.tests.helpers import pdf_text
 from huiyin.notify.services import enqueue
 from huiyin.org.models import ApiToken, User
 from huiyin.org.tokens import token_issue
@@ -420,13 +421,7 @@ def _text_of(r: Any) -> str:
         return " ".join(str(v) for ws in load_workbook(io.BytesIO(body)).worksheets
                         for row in ws.iter_rows(values_only=True) for v in row)
     if content_type.startswith("application/pdf"):
-        import pypdfium2 as pdfium
-
-        pdf = pdfium.PdfDocument(body)
-        try:
-            text = "\n".join(page.get_textpage().get_text_range() for page in pdf)
-        finally:
-            pdf.close()
+        text = pdf_text(body)
         # a line break or a space the layout put inside a name or a number hides nothing
         return text + "\n" + re.sub(r"\s+", "", text)
     return str(body.decode("utf-8", "replace"))

@@ -16,6 +16,7 @@ from django.test import Client
 from huiyin.cases.models import CaseDocument
 from huiyin.cases.tests.helpers import case_in, custom_policy
 from huiyin.conftest import new_case
+from huiyin.documents.tests.helpers import pdf_text
 from huiyin.org.models import User
 
 pytestmark = pytest.mark.django_db
@@ -242,7 +243,7 @@ def test_a_pdf_fetches_no_url_it_names(tmp_path: Any) -> None:
     from huiyin.documents.render import render_pdf
     from huiyin.notify.tests.servers import LocalHTTPServer
 
-    pdfium = pytest.importorskip("pypdfium2")
+    pytest.importorskip("pypdfium2")
     secret = tmp_path / "secret.css"
     secret.write_text("body::before { content: 'READ-FROM-A-FILE' }", encoding="utf-8")
     with LocalHTTPServer(lambda request: (200, b"body::after { content: 'FETCHED-OVER-HTTP' }"),
@@ -251,15 +252,12 @@ def test_a_pdf_fetches_no_url_it_names(tmp_path: Any) -> None:
         html = (f'<html><head><link rel="stylesheet" href="{inside}"><link rel="stylesheet" href="{secret.as_uri()}">'
                 '</head><body><p>回音 受理告知书</p></body></html>')
 
-        def text(pdf: bytes) -> str:
-            return "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(io.BytesIO(pdf)))
-
         # WeasyPrint's own default fetches both: the server and the file are really there
-        fetched = text(HTML(string=html, base_url=None).write_pdf())
+        fetched = pdf_text(HTML(string=html, base_url=None).write_pdf())
         assert [r.path for r in server.requests] == ["/internal.css"]
         assert "FETCHED-OVER-HTTP" in fetched and "READ-FROM-A-FILE" in fetched
         server.requests.clear()
-        ours = text(render_pdf(html))
+        ours = pdf_text(render_pdf(html))
         assert server.requests == []
         assert "FETCHED-OVER-HTTP" not in ours and "READ-FROM-A-FILE" not in ours and "受理告知书" in ours
 
@@ -272,11 +270,7 @@ def test_a_pdf_opened_again_is_not_laid_out_again_and_a_reader_who_sees_less_get
 
     from huiyin.documents import render
 
-    pdfium = pytest.importorskip("pypdfium2")
-
-    def text(pdf: bytes) -> str:
-        return "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(io.BytesIO(pdf)))
-
+    pytest.importorskip("pypdfium2")
     report = case_in(api, "dispatched", kind="report", subject="有人无证销售卷烟")
     render._pdf_of.cache_clear()  # another test of this process may have laid out the same case's form
     with mock.patch.object(weasyprint, "HTML", wraps=weasyprint.HTML) as laid_out:
@@ -284,8 +278,8 @@ def test_a_pdf_opened_again_is_not_laid_out_again_and_a_reader_who_sees_less_get
         again = get(api, "dispatcher", report, "record_form", "pdf")
         assert laid_out.call_count == 1
         assert first.status_code == again.status_code == 200 and first.content == again.content
-        assert "张三" in text(first.content)
+        assert "张三" in pdf_text(first.content)
         hidden = get(api, "handler_a", report, "record_form", "pdf")
         assert laid_out.call_count == 2
         assert hidden.status_code == 200 and hidden.content != first.content
-        assert "张三" not in text(hidden.content) and "举报人身份保密" in text(hidden.content)
+        assert "张三" not in pdf_text(hidden.content) and "举报人身份保密" in pdf_text(hidden.content)
