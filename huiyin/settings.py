@@ -165,8 +165,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Measured at 8 clients: 6–10 % more intakes a second, ~0.5 ms less CPU each (round 24).
     # journal_size_limit (64 MB): a WAL that grew past it (a long reader kept it from being reset) is
     # cut back to it once checkpointed.
+    # detect_types 0: Django's connection asks sqlite3 to look up every column's declared type on
+    # every statement (PARSE_DECLTYPES | PARSE_COLNAMES), ~0.5 µs a column — ~50 µs for each read
+    # of a case row (91 columns) — for conversions the ORM makes again itself (the backend's
+    # `get_db_converters`). Our own SQL converts what it reads (`Field.to_python`, the backend's
+    # converters); a `date` or `datetime` column read by raw SQL is text here (round 33).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
+        "detect_types": 0,
         "transaction_mode": "IMMEDIATE",
         "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                          "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;"),

@@ -204,8 +204,10 @@ class Scope:
             # our table and column names; every value is a parameter
             cur.execute(f"SELECT {select} FROM {table} WHERE {where}{grouping}", params)  # noqa: S608  # nosec B608
             names = (*group, *columns)
-            # (Django's SQLite connection converts the columns declared `date` as PostgreSQL's does)
-            return [dict(zip(names, (*row[:len(group)], *(int(v or 0) for v in row[len(group):])), strict=True))
+            # each grouping column as its field reads it (SQLite gives a `date` column as text)
+            fields = [model._meta.get_field(name) for name in group]
+            return [dict(zip(names, (*(f.to_python(v) for f, v in zip(fields, row, strict=False)),
+                                     *(int(v or 0) for v in row[len(group):])), strict=True))
                     for row in cur.fetchall()]
 
     def grouped(self, period: Period, by: tuple[str, ...], flags: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """django-helpdesk with the SQLite settings Huiyin uses (huiyin/settings.py): WAL,
 synchronous=NORMAL, IMMEDIATE transactions, a 20 s busy timeout, a checkpoint every 10,000
-WAL pages, connections kept 60 s; DEBUG off; e-mail to the dummy backend (nothing leaves the machine);
+WAL pages, no type detection by sqlite3, connections kept 60 s; DEBUG off; e-mail to the dummy backend (nothing leaves the machine);
 bearer tokens for the API, as Huiyin's API takes them."""
 
 import os
@@ -52,6 +52,7 @@ DATABASES = {"default": {
     "CONN_MAX_AGE": 60,  # as Huiyin keeps its SQLite connections (huiyin/settings.py)
     "OPTIONS": {
         "timeout": 20,
+        "detect_types": 0,  # as Huiyin's: the ORM converts the columns itself
         "transaction_mode": "IMMEDIATE",
         "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                          "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;"),
