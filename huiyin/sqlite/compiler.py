@@ -21,6 +21,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import BooleanField, Field, Model, Q
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact, In
@@ -46,7 +47,13 @@ def partial_fields(model: type[Model]) -> frozenset[Field[Any, Any]]:
         names |= _condition_fields(index.condition)
     for constraint in model._meta.constraints:
         names |= _condition_fields(getattr(constraint, "condition", None))
-    return frozenset(model._meta.get_field(name) for name in names)  # type: ignore[misc]
+    fields = []
+    for name in names:
+        try:
+            fields.append(model._meta.get_field(name))
+        except FieldDoesNotExist:  # e.g. "pk": not a column this needs to know
+            continue
+    return frozenset(fields)  # type: ignore[arg-type]
 
 
 def _literal(field: Field[Any, Any], value: Any) -> str | None:
