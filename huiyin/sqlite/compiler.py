@@ -14,6 +14,7 @@ a code among the field's `choices` — is written with the value itself (`"activ
 `"state" IN ('closed', 'invalid')`), as the index's condition is written in the schema. Nothing a
 user typed is ever written this way: a string that is not one of the field's choices stays a
 parameter, and so does every other column. PostgreSQL is untouched (it has no such rule).
+Decision: docs/decisions/0010-sqlite-statements-compiled-once.md.
 """
 
 from __future__ import annotations
