@@ -63,7 +63,8 @@ def _literal(field: Field[Any, Any], value: Any) -> str | None:
         return ("1" if value else "0") if type(value) is bool else None
     if isinstance(value, str) and field.choices:
         code = str.__str__(value)  # a TextChoices member's own string
-        if code in {str(choice) for choice, _ in field.flatchoices}:
+        # "%" would be read as a placeholder's start by what handles the SQL after us
+        if "%" not in code and code in {str(choice) for choice, _ in field.flatchoices}:
             return "'" + code.replace("'", "''") + "'"
     return None
 

@@ -7,12 +7,12 @@ of a `date` column is converted by the reader, as reports/tests/test_day_totals.
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, models
 
 from huiyin.cases.access import cases_in_units
 from huiyin.cases.models import Case, CoHandling, Extension, ExtensionStatus, State, Timer, TimerState
 from huiyin.notify.models import Message, Status
-from huiyin.sqlite.compiler import partial_fields
+from huiyin.sqlite.compiler import _literal, partial_fields
 
 pytestmark = [
     pytest.mark.django_db,
@@ -57,6 +57,11 @@ def test_nothing_a_user_typed_is_written_into_the_sql() -> None:
     assert "'report'" not in sql and params == ("report",)
     sql, params = sql_of(Timer.objects.filter(basis="running"))
     assert params == ("running",)
+    # a code that would read as a placeholder or end the literal early
+    field = models.CharField(choices=[("50%s", "half"), ("it's", "quoted")])
+    assert _literal(field, "50%s") is None
+    assert _literal(field, "it's") == "'it''s'"
+    assert _literal(models.BooleanField(), 1) is None and _literal(models.BooleanField(), False) == "0"
 
 
 def test_the_written_codes_find_the_rows_and_the_partial_indexes_serve_them(org: object, api: object) -> None:
