@@ -71,7 +71,11 @@ def test_the_written_codes_find_the_rows_and_the_partial_indexes_serve_them(org:
     case = Case.objects.get(number=number)
     assert Timer.objects.filter(case=case, state=TimerState.RUNNING).exists()
     assert not Timer.objects.filter(case=case, state="running ").exists()
-    assert Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED).count() == 0
+    waiting = Extension.objects.filter(case=case, status=ExtensionStatus.REQUESTED)
+    assert waiting.count() == 0
+    assert api("handler_a").act(number, "request_extension",  # type: ignore[operator]
+                                {"amount": 1, "unit": "working_days", "reason": "需现场核实"}).status_code == 200
+    assert waiting.count() == 1
 
     def plan(qs: object) -> str:
         sql, params = qs.query.sql_with_params()  # type: ignore[attr-defined]
@@ -83,4 +87,3 @@ def test_the_written_codes_find_the_rows_and_the_partial_indexes_serve_them(org:
     assert "co_handling_active" in plan(CoHandling.objects.filter(unit_id=1, active=True).values("case_id"))
     assert "notify_message_due" in plan(Message.objects.filter(status__in=[Status.PENDING, Status.FAILED])
                                         .values("id"))
-
