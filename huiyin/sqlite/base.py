@@ -31,7 +31,10 @@ from functools import lru_cache
 from typing import Any
 
 from django.db.backends.sqlite3 import base
-from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+
+# Fixed codes written into the SQL where a partial index would have SQLite compile the statement
+# again on every run (decision 0010): installed with the backend, before any SQL is compiled.
+from . import lookups  # noqa: F401
 
 # Whether this thread holds the writers' lock through one of its connections.
 _holding = threading.local()
@@ -63,16 +66,9 @@ class CursorWrapper(base.SQLiteCursorWrapper):
         return str(super().convert_query(query, param_names=param_names))
 
 
-class DatabaseOperations(SQLiteOperations):
-    # Fixed codes written into the SQL where a partial index would have SQLite compile the
-    # statement again on every run (huiyin/sqlite/compiler.py).
-    compiler_module = "huiyin.sqlite.compiler"
-
-
 # django-stubs types neither `transaction_mode` nor the private methods overridden here: hence
 # the `type: ignore` comments (Django 6.1's own names, checked by the tests).
 class DatabaseWrapper(base.DatabaseWrapper):
-    ops_class = DatabaseOperations
     _queue_fd: int | None = None
     _queued = False
 

@@ -1,4 +1,4 @@
-"""SQLite's statements (huiyin/sqlite/compiler.py, settings.py): a partial index's own codes are
+"""SQLite's statements (huiyin/sqlite/lookups.py, settings.py): a partial index's own codes are
 written into the SQL, so that SQLite keeps the compiled statement instead of compiling it again on
 every run; nothing a user typed is ever written that way; and the partial indexes still serve
 the queries. PostgreSQL has no such rule. (`detect_types` 0, settings.py: what our own SQL reads
@@ -12,7 +12,7 @@ from django.db import connection, models
 from huiyin.cases.access import cases_in_units
 from huiyin.cases.models import Case, CoHandling, Extension, ExtensionStatus, State, Timer, TimerState
 from huiyin.notify.models import Message, Status
-from huiyin.sqlite.compiler import _literal, partial_fields
+from huiyin.sqlite.lookups import _literal, partial_fields
 
 pytestmark = [
     pytest.mark.django_db,
