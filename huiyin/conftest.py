@@ -402,15 +402,29 @@ def page(pages: Pages) -> Any:
     return pages.anonymous()
 
 
-def shot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under var/screenshots/ (looked at by people, not compared)."""
-    from django.conf import settings
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
-    folder = Path(settings.BASE_DIR) / "var" / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+
+def screenshots_wanted() -> bool:
+    """Whether this run saves the pages' screenshots. `make test` takes them in its first half
+    (SQLite) and sets HUIYIN_TEST_SCREENSHOTS=0 for the second (scripts/test): both halves show
+    the same pages, and the second half's copies only overwrote the first's (~0.2 s of Chromium
+    a full-page PNG, ~100 of them a half). Every other run (one file, one half alone) takes them."""
+    return os.environ.get("HUIYIN_TEST_SCREENSHOTS", "1") != "0"
+
+
+def full_page_shot(page: Any, path: Path) -> Path:
+    """A full-page PNG of `page` at `path` (looked at by people, not compared), when this run
+    saves screenshots; `path` either way."""
+    if screenshots_wanted():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def shot(page: Any, name: str) -> Path:
+    """A full-page screenshot var/screenshots/<name>.png (see `full_page_shot`)."""
+    return full_page_shot(page, SCREENSHOTS / f"{name}.png")
 
 
 os.environ.setdefault("HUIYIN_TESTING", "1")

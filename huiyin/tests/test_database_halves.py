@@ -52,3 +52,31 @@ def test_the_second_half_keeps_the_tests_that_reach_a_database_and_no_other() ->
     assert NO_DATABASE in every and NO_DATABASE not in second
     assert of(every, NO_DATABASE_FILE) and not of(second, NO_DATABASE_FILE)
     assert second < every
+
+
+class _Page:
+    """Stands in for a Playwright page: records where it was asked to save a screenshot."""
+
+    def __init__(self) -> None:
+        self.saved: list[str] = []
+
+    def screenshot(self, *, path: str, full_page: bool) -> None:
+        assert full_page
+        Path(path).write_bytes(b"\x89PNG")
+        self.saved.append(path)
+
+
+def test_the_pages_screenshots_are_saved_once_per_make_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huiyin.conftest import full_page_shot
+
+    page = _Page()
+    monkeypatch.delenv("HUIYIN_TEST_SCREENSHOTS", raising=False)
+    first = full_page_shot(page, tmp_path / "shots" / "case-laptop.png")  # a run of its own, or the first half
+    assert page.saved == [str(first)] and first.exists()
+    monkeypatch.setenv("HUIYIN_TEST_SCREENSHOTS", "0")  # the second half of make test
+    second = full_page_shot(page, tmp_path / "shots" / "board-laptop.png")
+    assert page.saved == [str(first)] and not second.exists()
+    script = (ROOT / "scripts" / "test").read_text()
+    first_half, second_half = script.split('echo "== PostgreSQL"', 1)
+    assert "HUIYIN_TEST_SCREENSHOTS" not in first_half
+    assert "HUIYIN_TEST_SCREENSHOTS=${HUIYIN_TEST_SCREENSHOTS:-0}" in second_half

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+from huiyin.conftest import SCREENSHOTS, full_page_shot
 
 SIZES = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
@@ -64,11 +64,9 @@ def screens_fixture(browser: Any, live_server: Any, org: Any) -> Iterator[Screen
 
 
 def shot(page: Any, name: str, size: str) -> Path:
-    """A full-page screenshot var/screenshots/<name>-<size>.png (looked at by people, not compared)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}-{size}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    """A full-page screenshot var/screenshots/<name>-<size>.png (huiyin.conftest.full_page_shot:
+    taken once per `make test`)."""
+    return full_page_shot(page, SCREENSHOTS / f"{name}-{size}.png")
 
 
 def in_first_screen(page: Any, selector: str) -> bool:
