@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from huiyin.notify.models import Message
 from huiyin.notify.selectors import outbox_stats
 from huiyin.notify.services import message_retry, messages_purge, messages_retry_dead
 
@@ -45,6 +46,12 @@ class Command(BaseCommand):
             self.stdout.write(f"requeued {messages_retry_dead()} dead message(s)")
             return
         missed = [i for i in ids if not message_retry(i)]
-        self.stdout.write(f"requeued {len(ids) - len(missed)} message(s)")
+        if len(missed) < len(ids):
+            self.stdout.write(f"requeued {len(ids) - len(missed)} message(s)")
         if missed:
-            raise CommandError(f"not failed or dead (or no such message): {', '.join(map(str, missed))}")
+            existing = set(Message.objects.filter(pk__in=missed).values_list("pk", flat=True))
+            problems = [f"{label}: {', '.join(map(str, group))}" for label, group in (
+                ("no such message", [i for i in missed if i not in existing]),
+                ("not failed or dead", [i for i in missed if i in existing]),
+            ) if group]
+            raise CommandError("; ".join(problems))

@@ -4,7 +4,7 @@
     huiyin user disable USERNAME        # no sign-in; sessions and API tokens end
     huiyin user unlock USERNAME         # lift a lockout after failed sign-ins (or --address IP)
     huiyin user signout USERNAME        # end every session and API token
-    huiyin user mfa-reset USERNAME      # remove the authenticator app (a lost phone)
+    huiyin user mfa-reset USERNAME      # remove the authenticator app (a lost phone); sessions end
     huiyin user list
 
 Without --password a password is generated and printed once. `add` for an existing user adds
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         add.add_argument("--password", default=None, help="Else one is generated and printed once.")
         add.add_argument("--name", default="", help="Display name (姓名).")
         for name, text in (("disable", "Disable the account."), ("signout", "End every session and API token."),
-                           ("mfa-reset", "Remove the user's authenticator app.")):
+                           ("mfa-reset", "Remove the user's authenticator app and end their sessions.")):
             sub.add_parser(name, help=text).add_argument("username")
         unlock = sub.add_parser("unlock", help="Lift a lockout after failed sign-ins.")
         unlock.add_argument("username", nargs="?", default="")
@@ -58,21 +58,21 @@ class Command(BaseCommand):
                 state = "active" if user.is_active else "disabled"
                 self.stdout.write(f"{user.username}\t{state}\t{roles}")
             return
-        if action == "unlock":
-            if opts["address"]:
-                n = accounts.address_unlock(opts["address"])
-                self.stdout.write(f"address {opts['address']} unlocked ({n} records cleared)")
-                return
-            if not opts["username"]:
-                raise CommandError("Name a user (or --address IP).")
-            n = accounts.user_unlock(opts["username"])
-            self.stdout.write(f"{opts['username']} unlocked ({n} records cleared)")
+        if action == "unlock" and opts["address"]:
+            n = accounts.address_unlock(opts["address"])
+            self.stdout.write(f"address {opts['address']} unlocked ({n} records cleared)")
             return
+        if action == "unlock" and not opts["username"]:
+            raise CommandError("Name a user (or --address IP).")
+        # Every verb on a user names an existing one: a typo is an error, not a silent no-op.
         found = User.objects.filter(username=opts["username"]).first()
         if found is None:
             raise CommandError(f"No user {opts['username']!r}.")
         user = found
-        if action == "disable":
+        if action == "unlock":
+            n = accounts.user_unlock(user.username)
+            self.stdout.write(f"{user.username} unlocked ({n} records cleared)")
+        elif action == "disable":
             accounts.user_disable(user)
             self.stdout.write(f"{user.username} disabled; sessions and API tokens ended")
         elif action == "signout":
@@ -80,4 +80,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{user.username}: every session and API token ended")
         elif action == "mfa-reset":
             removed = accounts.mfa_reset(user)
-            self.stdout.write(f"{user.username}: authenticator app {'removed' if removed else 'none to remove'}")
+            # accounts.mfa_reset also ends the sessions (sessions_end: every session and API token).
+            self.stdout.write(f"{user.username}: authenticator app {'removed' if removed else 'none to remove'}; "
+                              "every session and API token ended")

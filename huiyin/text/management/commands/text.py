@@ -16,12 +16,14 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from huiyin.text import classifier, index, jobs, suggest
 from huiyin.text.csvio import CsvError, read_rows, write_rows
 from huiyin.text.models import Target, TextModel
 
 PREDICT_BATCH = 1000
+NOTHING_DUE = "no model was due for retraining"
 
 
 class Command(BaseCommand):
@@ -155,7 +157,7 @@ class Command(BaseCommand):
             lines.append(f"failed: {exc!r}")
             raise
         finally:
-            jobs.finish(run_id, ok=ok, outcome="\n".join(lines) or "nothing was due")
+            jobs.finish(run_id, ok=ok, outcome="\n".join(lines) or NOTHING_DUE)
 
     def _retrain(self, opts: dict[str, Any]) -> list[str]:
         lines = []
@@ -163,6 +165,8 @@ class Command(BaseCommand):
             for line in suggest.retrain_due(progress=self.say):
                 self.stdout.write(line)
                 lines.append(line)
+            if not lines:
+                self.stdout.write(NOTHING_DUE)
             return lines
         for target in opts.get("target") or [str(t) for t in suggest.TARGETS]:
             try:
@@ -182,11 +186,12 @@ class Command(BaseCommand):
         for m in rows:
             unused = "" if m.active else f"  (not in use: worse than v{m.metrics.get('kept', {}).get('version')})"
             self.stdout.write(f"{m.name:16} v{m.version:<3} {m.target:9} {m.rows:>7} rows  {_quality(m)}  "
-                              f"{m.created_at:%Y-%m-%d %H:%M}{unused}")
+                              f"{timezone.localtime(m.created_at):%Y-%m-%d %H:%M}{unused}")
         for r in jobs.RetrainRun.objects.order_by("-started_at")[:5]:
             state = "running" if r.running else ("done" if r.ok else "failed")
             outcome = r.outcome.replace("\n", "; ")
-            self.stdout.write(f"retraining {r.started_at:%Y-%m-%d %H:%M} ({r.trigger}, {state}): {outcome}")
+            self.stdout.write(f"retraining {timezone.localtime(r.started_at):%Y-%m-%d %H:%M} "
+                              f"({r.trigger}, {state}): {outcome}")
 
 
 def _quality(m: TextModel) -> str:
