@@ -29,16 +29,32 @@ FILTER_KEYS = ("state", "kind", "unit", "severity", "category", "channel", "over
                "sort", "within", "category_under", "customer_class", "region", "outcome")
 
 
-def _date(value: str) -> date | None:
-    """A filter date; one that is not a date, or outside the years a case can have (year 1 or
-    9999 overflowed when turned into a time), is ignored like an empty one."""
+def _parsed(value: str) -> date | None:
     try:
-        found = date.fromisoformat(value) if value else None
+        return date.fromisoformat(value) if value else None
     except ValueError:
         return None
-    if found is not None and not inputs.EARLIEST_YEAR <= found.year <= inputs.LATEST_YEAR:
+
+
+def _date(value: str) -> date | None:
+    """A filter date, held to the years a case can have: a date before them bounds nothing
+    (1899-12-31 → 1900-01-01), one after them leaves no case (from 9999-12-31 → 2199-12-31), and
+    neither overflows when it becomes a time. Text that is no date is no filter (`unusable_dates`)."""
+    found = _parsed(value)
+    if found is None:
         return None
-    return found
+    return max(date(inputs.EARLIEST_YEAR, 1, 1), min(found, date(inputs.LATEST_YEAR, 12, 31)))
+
+
+def unusable_dates(params: QueryDict) -> list[str]:
+    """The date filters (`from`, `to`) that were given but are no date (`9999-99-99`, `abc`). The
+    list says so beside the dates (and leaves them out); the export refuses, rather than export
+    more cases than were asked for."""
+    return [key for key in ("from", "to") if params.get(key, "").strip() and _parsed(params.get(key, "").strip()) is None]
+
+
+REASON_MAX = 500  # an export's reason: ExportRequest.reason and the audit record keep this much
+FILTER_NAME_MAX = SavedFilter._meta.get_field("name").max_length or 60
 
 
 def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilters:
@@ -57,8 +73,8 @@ def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilt
         category=params.get("category", "")[:64],
         channel=params.get("channel", "") if params.get("channel") in Channel.values else "",
         overdue=overdue,
-        date_from=_date(params.get("from", "")),
-        date_to=_date(params.get("to", "")),
+        date_from=_date(params.get("from", "").strip()),
+        date_to=_date(params.get("to", "").strip()),
         q=params.get("q", "").strip()[:100],
         # a deadline filter reads most urgent first unless asked otherwise (from the deadline index)
         sort=params.get("sort", "") if params.get("sort") in selectors.SORTS else "due" if deadline else "-id",
@@ -119,6 +135,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "deadlines": [("overdue", _("Overdue")), ("at_risk", _("At risk")), ("due_today", _("Due today"))],
         "now": now,
         "drill": drill_filters(f),
+        "unusable_dates": unusable_dates(request.GET),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "case-results":
         return render(request, "web/cases.html#results", context)
@@ -143,13 +160,20 @@ def case_export(request: HttpRequest) -> HttpResponse:
         reason = req.reason
     else:
         params = request.GET
-        reason = request.GET.get("reason", "").strip()[:500]
+        reason = request.GET.get("reason", "").strip()
     query = filter_query(params)
-    if not reason:
+    problem = ""
+    if unusable_dates(params):
+        problem = _("A received date of the filter is not a date: correct it in the list first.")
+    elif len(reason) > REASON_MAX:
+        problem = _("The reason is too long: at most %(max)d characters.") % {"max": REASON_MAX}
+    if not reason or problem:
+        # Nothing is exported, asked for or logged until the reason and the filter can be used.
         return render(request, "privacy/export_reason.html", {
             "query": query, "pairs": [(k, v) for k in FILTER_KEYS for v in params.getlist(k) if v],
-            "approval": exports.approval_needed(user),
-        })
+            "approval": exports.approval_needed(user), "problem": problem,
+            "reason": reason[:REASON_MAX], "reason_max": REASON_MAX,
+        }, status=422 if problem else 200)
     if req is None and exports.approval_needed(user):
         made = exports.export_request_create(user, query=query, reason=reason)
         if "text/html" in request.headers.get("Accept", ""):
@@ -179,10 +203,13 @@ def case_export(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def filter_save(request: HttpRequest) -> HttpResponse:
-    name = request.POST.get("name", "").strip()[:60]
+    name = request.POST.get("name", "").strip()
     query = request.POST.get("query", "")[:1000]
     if not name:
         messages.warning(request, _("Give the filter a name."))
+    elif len(name) > FILTER_NAME_MAX:
+        messages.error(request, _("The filter's name is too long: at most %(max)d characters. It was not saved.")
+                       % {"max": FILTER_NAME_MAX})
     else:
         try:
             SavedFilter.objects.update_or_create(user=user_of(request), name=name, defaults={"query": query})
