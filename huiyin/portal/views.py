@@ -9,13 +9,14 @@ per address (`limits`): after repeated use it asks the challenge, past the limit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from pydantic import BaseModel
 
 from huiyin.cases.errors import BadInput, CaseError
 from huiyin.cases.models import Kind, NotifyVia, Satisfaction
@@ -90,12 +91,61 @@ def _submit_context(request: HttpRequest, values: dict[str, Any], errors: dict[s
     }
 
 
+# The fields of the portal's forms (services' PortalCaseIn, InformationIn, SatisfactionIn, ReopenIn)
+# and of the errors the services raise about them, as the complainant reads them.
 FIELD_NAMES = {
     "kind": "类型", "subject": "标题", "description": "具体情况", "demands": "诉求", "complainant": "联系人",
     "complainant.name": "姓名", "complainant.phone": "手机或电话", "complainant.email": "电子邮箱",
-    "complainant.address": "地址", "complainant.notify_via": "告知方式", "privacy_notice_version": "隐私声明",
-    "files": "附件",
+    "complainant.address": "地址", "complainant.anonymous": "匿名", "complainant.notify_via": "告知方式",
+    "privacy_notice_version": "隐私声明", "occurred_at": "发生时间", "product": "产品或服务", "files": "附件",
+    "text": "补充的情况", "satisfaction": "满意度", "comment": "意见", "reason": "申请重新办理的理由",
 }
+# What the complainant is told when the case's state does not allow a step, by the message of the
+# service's InvalidTransition (cases.workflow's complainant section); any other → NOT_NOW.
+NOT_NOW_BECAUSE = {
+    "The case is still being handled: rate it once it has been answered.":
+        "工单还在办理中，答复或办结后才能评价。",
+    "The satisfaction is already recorded.": "您已经评价过了，感谢您的反馈。",
+    "The case is closed; ask to have it reopened instead.":
+        "工单已办结，不能再补充情况；如对结果有异议，可以申请重新办理。",
+    "A request to reopen this case is already waiting for a decision.": "您已申请重新办理，正在审查，无需再次申请。",
+    "The case cannot be reopened from the portal (open, or past the period the policy allows after closing).":
+        "工单还在办理中，或已超过可以申请重新办理的期限。",
+}
+NOT_NOW = "现在不能进行这一步（工单的状态已变化），请刷新后查看。"
+
+
+def _max_length(form: type[BaseModel], key: str) -> int | None:
+    """The most characters the form's field `key` ("complainant.name" inside a nested form) may
+    have, from its `Field(max_length=…)`; None when it has no limit."""
+    head, _, rest = key.partition(".")
+    field = form.model_fields.get(head)
+    if field is None:
+        return None
+    if rest:
+        nested = [a for a in (get_args(field.annotation) or (field.annotation,))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        return _max_length(nested[0], rest) if nested else None
+    return next((m.max_length for m in field.metadata if isinstance(getattr(m, "max_length", None), int)), None)
+
+
+def _field_problems(form: type[BaseModel], fields: dict[str, str], values: Any) -> str:
+    """The fields a BadInput names, in Chinese, each too long one with its limit:
+    "补充的情况（最多 5000 字，现有 30000 字）"."""
+    named = []
+    for key in fields:
+        name = FIELD_NAMES.get(key)
+        if name is None:
+            continue
+        value = values.get(key.rpartition(".")[2], "")
+        limit = _max_length(form, key)
+        if key == "files":
+            name += (f"（最多 {settings.PORTAL_MAX_FILES} 个，每个不超过 {settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)}"
+                     " MB，只接受照片、PDF 和录音）")
+        elif limit is not None and isinstance(value, str) and len(value.strip()) > limit:
+            name += f"（最多 {limit} 字，现有 {len(value.strip())} 字）"
+        named.append(name)
+    return "请检查填写的内容：" + "、".join(named) if named else "请检查填写的内容。"
 
 
 @require_http_methods(["GET", "POST"])
@@ -129,8 +179,9 @@ def submit(request: HttpRequest) -> HttpResponse:
         errors = {k: v for k, v in exc.fields.items()}
         if not body["privacy_notice_version"]:
             errors = {"privacy_notice_version": "请阅读并同意隐私声明"}
-        context = _submit_context(request, values, errors)
-        context["alert"] = "请检查：" + "、".join(FIELD_NAMES.get(k, k) for k in errors) if errors else exc.message
+        # the template reads "complainant.phone" as errors.complainant_phone
+        context = _submit_context(request, values, {k.replace(".", "_"): v for k, v in errors.items()})
+        context["alert"] = _field_problems(services.PortalCaseIn, errors, post) if errors else exc.message
         return render(request, "portal/submit.html", context, status=422)
     _grant(request, case.number)
     response = render(request, "portal/receipt.html", {"number": case.number, "code": code,
@@ -185,7 +236,7 @@ def _url(name: str, **kwargs: Any) -> str:
     return reverse(name, kwargs=kwargs or None)
 
 
-def _act(request: HttpRequest, number: str, step: Any, done: str) -> HttpResponse:
+def _act(request: HttpRequest, number: str, step: Any, done: str, *, form: type[BaseModel]) -> HttpResponse:
     found = _case(request, number)
     if found is None:
         raise Http404
@@ -198,16 +249,16 @@ def _act(request: HttpRequest, number: str, step: Any, done: str) -> HttpRespons
     try:
         step(found)
     except CaseError as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, _problem(exc, form=form, values=request.POST))
     else:
         messages.success(request, done)
     return redirect("portal:case", number=number)
 
 
-def _problem(exc: CaseError) -> str:
+def _problem(exc: CaseError, *, form: type[BaseModel], values: Any) -> str:
     if isinstance(exc, BadInput):
-        return "请检查填写的内容：" + "、".join(FIELD_NAMES.get(k, k) for k in exc.fields) if exc.fields else exc.message
-    return "现在不能进行这一步（工单的状态已变化），请刷新后查看。"
+        return _field_problems(form, exc.fields, values) if exc.fields else exc.message
+    return NOT_NOW_BECAUSE.get(exc.message, NOT_NOW)
 
 
 @require_POST
@@ -215,7 +266,7 @@ def information(request: HttpRequest, number: str) -> HttpResponse:
     ip = request.META.get("REMOTE_ADDR")
     return _act(request, number, lambda c: services.information_add(
         c, {"text": request.POST.get("text", "")}, ip=ip, files=request.FILES.getlist("files")),
-        "补充的情况已提交，承办单位会看到。")
+        "补充的情况已提交，承办单位会看到。", form=services.InformationIn)
 
 
 @require_POST
@@ -223,14 +274,15 @@ def satisfaction(request: HttpRequest, number: str) -> HttpResponse:
     ip = request.META.get("REMOTE_ADDR")
     return _act(request, number, lambda c: services.rate(
         c, {"satisfaction": request.POST.get("satisfaction", ""), "comment": request.POST.get("comment", "")},
-        ip=ip), "感谢您的评价。")
+        ip=ip), "感谢您的评价。", form=services.SatisfactionIn)
 
 
 @require_POST
 def reopen(request: HttpRequest, number: str) -> HttpResponse:
     ip = request.META.get("REMOTE_ADDR")
     return _act(request, number, lambda c: services.reopen_request(
-        c, {"reason": request.POST.get("reason", "")}, ip=ip), "重新办理的申请已提交，我们会尽快审查并告知您。")
+        c, {"reason": request.POST.get("reason", "")}, ip=ip), "重新办理的申请已提交，我们会尽快审查并告知您。",
+        form=services.ReopenIn)
 
 
 @require_GET

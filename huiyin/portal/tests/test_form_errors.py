@@ -1,0 +1,125 @@
+"""What the portal's forms say when they are sent wrong: every field named in Chinese, a too-long
+one with the limit the code sets, a step the case's state does not allow explained — and nothing
+stored."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from typing import Any, get_args
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from pydantic import BaseModel
+
+from huiyin.cases import workflow
+from huiyin.cases.models import Case, Event
+from huiyin.portal import services, views
+
+from .test_pages import FORM, receipt_of
+
+pytestmark = pytest.mark.django_db
+
+FORMS = (services.PortalCaseIn, services.InformationIn, services.SatisfactionIn, services.ReopenIn)
+# The fields the services name in a BadInput beside the forms' own.
+RAISED = ("files", "complainant", "kind", "privacy_notice_version", "text", "satisfaction", "comment", "reason")
+
+
+@pytest.fixture(autouse=True)
+def _roomy_limits(settings: Any) -> None:
+    settings.PORTAL_LIMITS = {scope: (1000, 1000, 3600) for scope in settings.PORTAL_LIMITS}
+
+
+def limit_of(form: type[BaseModel], name: str) -> int:
+    return next(m.max_length for m in form.model_fields[name].metadata if hasattr(m, "max_length"))
+
+
+def alert_of(html: str) -> str:
+    found = re.findall(r'class="alert[^"]*" role="alert">([^<]*)<', html)
+    assert len(found) == 1, html[:3000]
+    return found[0]
+
+
+def opened_case() -> tuple[Client, str]:
+    """A browser that submitted a case, still being handled, and may open it."""
+    c = Client()
+    number, _ = receipt_of(c.post("/portal/submit/", FORM).content.decode())
+    return c, number
+
+
+def test_it_names_every_field_of_the_portal_forms_in_chinese() -> None:
+    def keys(form: type[BaseModel], prefix: str = "") -> list[str]:
+        out = []
+        for name, field in form.model_fields.items():
+            out.append(prefix + name)
+            for inner in get_args(field.annotation):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    out += keys(inner, f"{prefix}{name}.")
+        return out
+
+    every = {k for form in FORMS for k in keys(form)} | set(RAISED)
+    assert every - set(views.FIELD_NAMES) == set()
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name in views.FIELD_NAMES.values())
+    # the explanations follow the service's own messages: one renamed there must be renamed here
+    said = {n.value for n in ast.walk(ast.parse(inspect.getsource(workflow))) if isinstance(n, ast.Constant)}
+    assert set(views.NOT_NOW_BECAUSE) - said == set()
+
+
+def test_a_too_long_addition_names_the_field_and_its_limit(org) -> None:
+    c, number = opened_case()
+    events = Event.objects.filter(case__number=number).count()
+    limit = limit_of(services.InformationIn, "text")
+    r = c.post(f"/portal/cases/{number}/information", {"text": "字" * 30000}, follow=True)
+    alert = alert_of(r.content.decode())
+    assert alert == f"请检查填写的内容：补充的情况（最多 {limit} 字，现有 30000 字）"
+    assert Event.objects.filter(case__number=number).count() == events
+    r = c.post(f"/portal/cases/{number}/information", {"text": "  "}, follow=True)
+    assert alert_of(r.content.decode()) == "请检查填写的内容：补充的情况"
+    assert Event.objects.filter(case__number=number).count() == events
+
+
+def test_rating_an_open_case_says_it_waits_for_the_answer(org) -> None:
+    c, number = opened_case()
+    events = Event.objects.filter(case__number=number).count()
+    r = c.post(f"/portal/cases/{number}/satisfaction", {"satisfaction": "satisfied"}, follow=True)
+    assert alert_of(r.content.decode()) == "工单还在办理中，答复或办结后才能评价。"
+    r = c.post(f"/portal/cases/{number}/satisfaction", {"satisfaction": "5", "comment": "好" * 3000}, follow=True)
+    limit = limit_of(services.SatisfactionIn, "comment")
+    assert alert_of(r.content.decode()) == f"请检查填写的内容：满意度、意见（最多 {limit} 字，现有 3000 字）"
+    assert Case.objects.get(number=number).satisfaction == ""
+    assert Event.objects.filter(case__number=number).count() == events
+
+
+def test_a_too_long_reason_to_reopen_names_the_field_and_its_limit(org) -> None:
+    c, number = opened_case()
+    limit = limit_of(services.ReopenIn, "reason")
+    r = c.post(f"/portal/cases/{number}/reopen", {"reason": "因" * (limit + 1)}, follow=True)
+    assert alert_of(r.content.decode()) == f"请检查填写的内容：申请重新办理的理由（最多 {limit} 字，现有 {limit + 1} 字）"
+    r = c.post(f"/portal/cases/{number}/reopen", {"reason": "问题没有解决"}, follow=True)
+    assert alert_of(r.content.decode()) == "工单还在办理中，或已超过可以申请重新办理的期限。"
+    assert Case.objects.get(number=number).reopen_requested_at is None
+
+
+def test_a_submission_too_long_names_the_fields_and_their_limits(org) -> None:
+    before = Case.objects.count()
+    description, name = limit_of(services.PortalCaseIn, "description"), limit_of(services.PortalComplainantIn, "name")
+    r = Client().post("/portal/submit/", {**FORM, "description": "述" * 30000, "name": "名" * (name + 5)})
+    assert r.status_code == 422
+    html = r.content.decode()
+    assert alert_of(html) == (f"请检查填写的内容：具体情况（最多 {description} 字，现有 30000 字）、"
+                              f"姓名（最多 {name} 字，现有 {name + 5} 字）")
+    assert 'id="name" name="name"' in html and re.search(r'class="form-control is-invalid" id="name"', html)
+    r = Client().post("/portal/submit/", {**FORM, "files": [_exe()]})
+    assert r.status_code == 422
+    mb = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+    assert f"附件（最多 {settings.PORTAL_MAX_FILES} 个，每个不超过 {mb} MB" in alert_of(r.content.decode())
+    assert "type not allowed" not in r.content.decode()
+    assert Case.objects.count() == before
+
+
+def _exe() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("x.exe", b"MZ\x90\x00" * 20)

@@ -1,0 +1,41 @@
+"""The 404 and 403 pages: a visitor who is not signed in (a member of the public, a portal
+visitor) sees no staff menu or case search; a signed-in member of staff keeps the usual frame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.test import Client, RequestFactory
+from django.views.defaults import permission_denied
+
+pytestmark = pytest.mark.django_db
+
+STAFF_MENU = ("我的待办", 'href="/cases/"', 'role="search"', "统计")
+
+
+def test_an_anonymous_visitor_sees_no_staff_menu_on_a_404(org: Any, settings: Any) -> None:
+    assert settings.DEBUG is False  # the project's 404 page, not Django's debug page
+    for url in ("/accounts/login/", "/portal/no-such-page/"):
+        r = Client().get(url)
+        html = r.content.decode()
+        assert r.status_code == 404 and "没有这个页面" in html, url
+        assert [s for s in STAFF_MENU if s in html] == [], url
+        assert 'href="/login/"' in html and "返回我的待办" not in html
+
+
+def test_signed_in_staff_keep_the_staff_menu_on_a_404(web: Any) -> None:
+    r = web("agent").get("/accounts/login/")
+    html = r.content.decode()
+    assert r.status_code == 404 and "没有这个页面" in html
+    assert [s for s in STAFF_MENU if s not in html] == []
+    assert "返回我的待办" in html
+
+
+def test_an_anonymous_visitor_sees_no_staff_menu_on_a_403(org: Any) -> None:
+    request = RequestFactory().get("/somewhere/")
+    request.user = AnonymousUser()
+    html = permission_denied(request, PermissionDenied()).content.decode()
+    assert "403" in html and [s for s in STAFF_MENU if s in html] == []
