@@ -356,5 +356,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("HUIYIN_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {"refusal_without_traceback": {"()": "huiyin.logs.RefusalWithoutTraceback"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["refusal_without_traceback"]},
+        # WeasyPrint's progress ("Step 1 - Fetching and parsing HTML" …): ten INFO lines a PDF
+        "weasyprint.progress": {"level": "WARNING"},
+    },
 }

@@ -39,3 +39,18 @@ def test_an_anonymous_visitor_sees_no_staff_menu_on_a_403(org: Any) -> None:
     request.user = AnonymousUser()
     html = permission_denied(request, PermissionDenied()).content.decode()
     assert "403" in html and [s for s in STAFF_MENU if s in html] == []
+
+
+def test_a_refused_request_is_logged_on_one_line_without_a_traceback(org, caplog) -> None:
+    import logging
+
+    client = Client()
+    client.force_login(org.handler_a)  # a handler may not look callers up at intake
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.get("/intake/lookup", {"phone": "13800000000"}).status_code == 403
+    refused = [r for r in caplog.records if r.name == "django.request" and r.status_code == 403]
+    assert refused and refused[0].getMessage() == "Forbidden (Permission denied): /intake/lookup"
+    assert refused[0].exc_info is None and "Traceback" not in caplog.text
+    # and WeasyPrint's progress lines stay out of the log, its warnings do not
+    assert not logging.getLogger("weasyprint.progress").isEnabledFor(logging.INFO)
+    assert logging.getLogger("weasyprint").isEnabledFor(logging.WARNING)
