@@ -30,6 +30,7 @@ from huiyin.policies.services import active_policy, config_for
 from .models import ExportRequest, ExportStatus
 
 VALID_FOR = timedelta(days=1)  # an approved export is fetched within a day, once
+REASON_MAX: int = ExportRequest._meta.get_field("reason").max_length or 0  # the reason an export keeps
 
 
 def _config() -> PolicyConfig | None:
@@ -58,7 +59,7 @@ def approval_needed(user: User) -> bool:
 
 
 def export_request_create(user: User, *, query: str, reason: str) -> ExportRequest:
-    req = ExportRequest.objects.create(requester=user, query=query[:1000], reason=reason[:500])
+    req = ExportRequest.objects.create(requester=user, query=query[:1000], reason=reason[:REASON_MAX])
     audit("export_requested", actor=user, target=f"export_request:{req.pk}", details={"query": req.query,
                                                                                         "reason": req.reason})
     return req

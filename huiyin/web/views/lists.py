@@ -53,8 +53,7 @@ def unusable_dates(params: QueryDict) -> list[str]:
     return [key for key in ("from", "to") if params.get(key, "").strip() and _parsed(params.get(key, "").strip()) is None]
 
 
-REASON_MAX = 500  # an export's reason: ExportRequest.reason and the audit record keep this much
-FILTER_NAME_MAX = SavedFilter._meta.get_field("name").max_length or 60
+FILTER_NAME_MAX: int = SavedFilter._meta.get_field("name").max_length or 0
 
 
 def parse_filters(request: HttpRequest, params: QueryDict) -> selectors.ListFilters:
@@ -165,14 +164,14 @@ def case_export(request: HttpRequest) -> HttpResponse:
     problem = ""
     if unusable_dates(params):
         problem = _("A received date of the filter is not a date: correct it in the list first.")
-    elif len(reason) > REASON_MAX:
-        problem = _("The reason is too long: at most %(max)d characters.") % {"max": REASON_MAX}
+    elif len(reason) > exports.REASON_MAX:
+        problem = _("The reason is too long: at most %(max)d characters.") % {"max": exports.REASON_MAX}
     if not reason or problem:
         # Nothing is exported, asked for or logged until the reason and the filter can be used.
         return render(request, "privacy/export_reason.html", {
             "query": query, "pairs": [(k, v) for k in FILTER_KEYS for v in params.getlist(k) if v],
             "approval": exports.approval_needed(user), "problem": problem,
-            "reason": reason[:REASON_MAX], "reason_max": REASON_MAX,
+            "reason": reason[:exports.REASON_MAX], "reason_max": exports.REASON_MAX,
         }, status=422 if problem else 200)
     if req is None and exports.approval_needed(user):
         made = exports.export_request_create(user, query=query, reason=reason)
