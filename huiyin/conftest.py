@@ -406,10 +406,10 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
 
 def screenshots_wanted() -> bool:
-    """Whether this run saves the pages' screenshots. `make test` takes them in its first half
-    (SQLite) and sets HUIYIN_TEST_SCREENSHOTS=0 for the second (scripts/test): both halves show
-    the same pages, and the second half's copies only overwrote the first's (~0.2 s of Chromium
-    a full-page PNG, ~100 of them a half). Every other run (one file, one half alone) takes them."""
+    """Whether this run saves the pages' screenshots: yes, unless HUIYIN_TEST_SCREENSHOTS=0
+    (~0.2 s of Chromium a full-page PNG, ~100 of them in the browser tests; worth saving when the
+    browser tests are run again and again). `make test` runs the browser tests once, in its
+    PostgreSQL half when there is one (scripts/test), so it saves each screenshot once."""
     return os.environ.get("HUIYIN_TEST_SCREENSHOTS", "1") != "0"
 
 
