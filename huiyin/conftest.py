@@ -98,6 +98,17 @@ def forget_process_caches() -> None:
         clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _worker_passes_without_pauses() -> None:
+    """A worker pass run by a test pauses after each transaction as long as it took
+    (huiyin.db.give_way: it lets requests waiting for SQLite's write lock in). No request of the
+    test process waits there, so the pauses were only time: ~800 of them, ~2 s of a half.
+    The workers the tests start as processes keep the pauses."""
+    from django.conf import settings
+
+    settings.WORKER_GIVE_WAY_MAX_S = 0
+
+
 @pytest.fixture(autouse=True)
 def _fresh_sla_calendar():
     """A calendar year imported in a rolled-back test must not stay in the process cache."""

@@ -38,6 +38,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
@@ -364,13 +365,9 @@ def _cache_long_statements(sender: Any, connection: Any, **kwargs: Any) -> None:
 connection_created.connect(_cache_long_statements, dispatch_uid="huiyin.db.cache_long_statements")
 
 
-# The longest pause `give_way` takes.
-GIVE_WAY_MAX_S = 0.1
-
-
 def give_way(started: float) -> None:
     """Pause as long as the write transaction begun at `started` (time.monotonic()) took, at
-    most GIVE_WAY_MAX_S, before the next one.
+    most settings.WORKER_GIVE_WAY_MAX_S, before the next one.
 
     SQLite has one write lock and no queue: a waiting request retries on a timer (its busy
     handler sleeps 1 ms, 2, 5 … 100 ms between tries), so a worker that goes straight into its
@@ -378,7 +375,9 @@ def give_way(started: float) -> None:
     backlog of short transactions stalls intake for seconds. Pausing as long as the work
     took lets every waiting request in, and a backlog is worked off at most half the time
     (on PostgreSQL too: the worker then leaves the CPU to the web workers)."""
-    time.sleep(min(GIVE_WAY_MAX_S, max(0.0, time.monotonic() - started)))
+    longest = settings.WORKER_GIVE_WAY_MAX_S
+    if longest > 0:
+        time.sleep(min(longest, max(0.0, time.monotonic() - started)))
 
 
 # --- SQLite's checkpoints --------------------------------------------------------------------------

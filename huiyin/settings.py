@@ -315,6 +315,10 @@ CACHES = {
     if _shared.startswith(("redis://", "rediss://"))
     else {"BACKEND": "huiyin.portal.cache.SharedDatabaseCache", "LOCATION": "huiyin_shared_cache"},
 }
+# The worker pauses after each of its write transactions as long as it took, at most this many
+# seconds, so that requests waiting for SQLite's write lock get it first (huiyin.db.give_way).
+# The test processes set 0: no request of theirs waits while a test runs a worker pass.
+WORKER_GIVE_WAY_MAX_S = 0.1
 # E-mail intake: seconds between two polls of a mailbox by the worker.
 MAIL_POLL_SECONDS = envint("HUIYIN_MAIL_POLL_SECONDS", "60")
 # Reports to upstream platforms: give up (dead) after this many attempts (back-off up to an hour).
