@@ -4,11 +4,15 @@ flagged before the case committed, an unparseable message kept and reported."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from email.message import EmailMessage
+from io import StringIO
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from huiyin.cases.models import Attachment, Case, Event
 from huiyin.channels import mail
@@ -97,6 +101,11 @@ def test_an_unparseable_message_is_kept_and_reported(mailbox, dovecot) -> None: 
     row = InboundMessage.objects.get()
     assert row.state == "failed" and "From" in row.reason and bytes(row.raw).startswith(b"Subject: no sender")
     assert not Case.objects.exists()
+    # listed for a person, with the time it came in as the pages show it (Beijing time)
+    listed = call_command("poll_mailboxes", "--failed", stdout=StringIO())
+    local = f"{timezone.localtime(row.received_at):%Y-%m-%d %H:%M}"
+    assert listed.split("\t")[:3] == [str(row.pk), mailbox.name, local]
+    assert local != f"{row.received_at.astimezone(UTC):%Y-%m-%d %H:%M}"
 
 
 def test_nothing_is_flagged_before_the_case_commits(mailbox, dovecot) -> None:  # noqa: F811

@@ -3,13 +3,14 @@ freshness across processes, missing-year warnings, the command and the admin pag
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from huiyin.sla import calendar as cal
 from huiyin.sla.models import CalendarDay, CalendarYear, MissingCalendarYear
@@ -327,7 +328,10 @@ def test_command_shows_a_year() -> None:
 def test_command_lists_missing_years() -> None:
     assert run("missing")[0].strip() == "no missing years"
     note_missing_years([2028])
-    assert run("missing")[0].startswith("2028: needed since ")
+    seen = MissingCalendarYear.objects.get(year=2028).first_seen_at
+    local = f"{timezone.localtime(seen):%Y-%m-%d %H:%M}"  # Beijing time, as every page shows it
+    assert local != f"{seen.astimezone(UTC):%Y-%m-%d %H:%M}"
+    assert run("missing")[0].startswith(f"2028: needed since {local}, last {local}")
 
 
 # --- the admin page -----------------------------------------------------------------------

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from ...mail import poll_mailbox
 from ...models import InboundMessage, InboundState, Mailbox
@@ -24,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> str:
         if opts["failed"]:
             rows = InboundMessage.objects.filter(state=InboundState.FAILED).select_related("mailbox").order_by("id")
-            return "\n".join(f"{m.pk}\t{m.mailbox.name}\t{m.received_at:%Y-%m-%d %H:%M}\t{m.sender}\t{m.reason}"
+            return "\n".join(f"{m.pk}\t{m.mailbox.name}\t{timezone.localtime(m.received_at):%Y-%m-%d %H:%M}\t{m.sender}\t{m.reason}"
                              for m in rows) or "No failed message."
         while True:
             for mailbox in Mailbox.objects.filter(active=True).order_by("id"):

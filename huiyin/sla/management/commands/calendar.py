@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from huiyin.sla import calendar
 from huiyin.sla.calendar import DayKind
@@ -83,6 +84,6 @@ class Command(BaseCommand):
             return
         for m in rows:
             self.stdout.write(
-                f"{m.year}: needed since {m.first_seen_at:%Y-%m-%d %H:%M}, last {m.last_seen_at:%Y-%m-%d %H:%M}"
+                f"{m.year}: needed since {timezone.localtime(m.first_seen_at):%Y-%m-%d %H:%M}, last {timezone.localtime(m.last_seen_at):%Y-%m-%d %H:%M}"
                 f" — import it with `huiyin calendar import FILE`"
             )
