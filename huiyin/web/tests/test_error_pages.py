@@ -24,6 +24,7 @@ def test_an_anonymous_visitor_sees_no_staff_menu_on_a_404(org: Any, settings: An
         assert r.status_code == 404 and "没有这个页面" in html, url
         assert [s for s in STAFF_MENU if s in html] == [], url
         assert 'href="/login/"' in html and "返回我的待办" not in html
+        assert "单位" not in html  # a visitor has no units: the staff's wording is not theirs
 
 
 def test_signed_in_staff_keep_the_staff_menu_on_a_404(web: Any) -> None:
@@ -31,7 +32,7 @@ def test_signed_in_staff_keep_the_staff_menu_on_a_404(web: Any) -> None:
     html = r.content.decode()
     assert r.status_code == 404 and "没有这个页面" in html
     assert [s for s in STAFF_MENU if s not in html] == []
-    assert "返回我的待办" in html
+    assert "返回我的待办" in html and "不在您的单位范围内" in html
 
 
 def test_an_anonymous_visitor_sees_no_staff_menu_on_a_403(org: Any) -> None:
