@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Cause(StrEnum):
+    """Why a step of the complainant's was refused, as a code that stays when the message is
+    reworded: the portal explains each in its own words (huiyin/portal/views.py)."""
+
+    NOT_YET_ANSWERED = "not_yet_answered"  # rating a case still being handled
+    ALREADY_RATED = "already_rated"
+    CASE_CLOSED = "case_closed"  # adding information to a closed case
+    REOPEN_WAITING = "reopen_waiting"  # a request to reopen is waiting for a decision
+    REOPEN_NOT_ALLOWED = "reopen_not_allowed"  # open, merged, or past the policy's period
+
 
 class CaseError(Exception):
     status = 400
     code = "error"
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, cause: Cause | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        self.cause = cause
 
 
 class InvalidTransition(CaseError):

@@ -46,7 +46,7 @@ from huiyin.policies.services import config_for
 
 from . import deadlines, derived, grading, identity, inputs, notices, notifications
 from .access import holds, is_respondent
-from .errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
+from .errors import BadInput, CaseError, Cause, Conflict, Forbidden, InvalidTransition
 from .models import (
     FINAL_STATES,
     Case,
@@ -1574,9 +1574,10 @@ def complainant_rate(case: Case, satisfaction: str, *, comment: str = "", ip: st
             step.set("satisfaction", satisfaction)
             _write(step, "rate", from_state="", to_state="", comment=comment, source="portal", ip=ip, bump=True)
         elif locked.satisfaction and locked.satisfaction != Satisfaction.UNREACHABLE:
-            raise InvalidTransition("The satisfaction is already recorded.")
+            raise InvalidTransition("The satisfaction is already recorded.", cause=Cause.ALREADY_RATED)
         else:
-            raise InvalidTransition("The case is still being handled: rate it once it has been answered.")
+            raise InvalidTransition("The case is still being handled: rate it once it has been answered.",
+                                    cause=Cause.NOT_YET_ANSWERED)
     return locked
 
 
@@ -1603,10 +1604,11 @@ def complainant_request_reopen(case: Case, reason: str, *, ip: str | None = None
         ends = reopen_window_ends(locked)
         now = timezone.now()
         if locked.reopen_requested_at is not None:
-            raise InvalidTransition("A request to reopen this case is already waiting for a decision.")
+            raise InvalidTransition("A request to reopen this case is already waiting for a decision.",
+                                    cause=Cause.REOPEN_WAITING)
         if ends is None or now > ends:
             raise InvalidTransition("The case cannot be reopened from the portal (open, or past the period the "
-                                    "policy allows after closing).")
+                                    "policy allows after closing).", cause=Cause.REOPEN_NOT_ALLOWED)
         step = Step(case=locked, actor=None, now=now, cfg=config_for(locked.policy_id))
         step.set("reopen_requested_at", now.replace(microsecond=0))
         step.note("reason", reason)
@@ -1626,7 +1628,7 @@ def complainant_add_information(case: Case, text: str, *, ip: str | None = None)
     with transaction.atomic(durable=True):
         locked = _lock(case)
         if not locked.is_open:
-            raise InvalidTransition("The case is closed; ask to have it reopened instead.")
+            raise InvalidTransition("The case is closed; ask to have it reopened instead.", cause=Cause.CASE_CLOSED)
         with change(locked, "information", actor=None, source="portal", ip=ip, locked=True) as step:
             step.note("information", text)
         notifications.notify_event(locked, "case.information_added", note=text[:200],

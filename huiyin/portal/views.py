@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pydantic import BaseModel
 
-from huiyin.cases.errors import BadInput, CaseError
+from huiyin.cases.errors import BadInput, CaseError, Cause
 from huiyin.cases.models import Kind, NotifyVia, Satisfaction
 from huiyin.documents import services as documents
 
@@ -100,17 +100,14 @@ FIELD_NAMES = {
     "privacy_notice_version": "隐私声明", "occurred_at": "发生时间", "product": "产品或服务", "files": "附件",
     "text": "补充的情况", "satisfaction": "满意度", "comment": "意见", "reason": "申请重新办理的理由",
 }
-# What the complainant is told when the case's state does not allow a step, by the message of the
-# service's InvalidTransition (cases.workflow's complainant section); any other → NOT_NOW.
+# What the complainant is told when the case's state does not allow a step, by the cause of the
+# service's InvalidTransition (cases.errors.Cause: a code, not the wording); any other → NOT_NOW.
 NOT_NOW_BECAUSE = {
-    "The case is still being handled: rate it once it has been answered.":
-        "工单还在办理中，答复或办结后才能评价。",
-    "The satisfaction is already recorded.": "您已经评价过了，感谢您的反馈。",
-    "The case is closed; ask to have it reopened instead.":
-        "工单已办结，不能再补充情况；如对结果有异议，可以申请重新办理。",
-    "A request to reopen this case is already waiting for a decision.": "您已申请重新办理，正在审查，无需再次申请。",
-    "The case cannot be reopened from the portal (open, or past the period the policy allows after closing).":
-        "工单还在办理中，或已超过可以申请重新办理的期限。",
+    Cause.NOT_YET_ANSWERED: "工单还在办理中，答复或办结后才能评价。",
+    Cause.ALREADY_RATED: "您已经评价过了，感谢您的反馈。",
+    Cause.CASE_CLOSED: "工单已办结，不能再补充情况；如对结果有异议，可以申请重新办理。",
+    Cause.REOPEN_WAITING: "您已申请重新办理，正在审查，无需再次申请。",
+    Cause.REOPEN_NOT_ALLOWED: "工单还在办理中，或已超过可以申请重新办理的期限。",
 }
 NOT_NOW = "现在不能进行这一步（工单的状态已变化），请刷新后查看。"
 
@@ -258,7 +255,7 @@ def _act(request: HttpRequest, number: str, step: Any, done: str, *, form: type[
 def _problem(exc: CaseError, *, form: type[BaseModel], values: Any) -> str:
     if isinstance(exc, BadInput):
         return _field_problems(form, exc.fields, values) if exc.fields else exc.message
-    return NOT_NOW_BECAUSE.get(exc.message, NOT_NOW)
+    return NOT_NOW_BECAUSE.get(exc.cause, NOT_NOW) if exc.cause else NOT_NOW
 
 
 @require_POST

@@ -15,6 +15,7 @@ from django.test import Client
 from pydantic import BaseModel
 
 from huiyin.cases import workflow
+from huiyin.cases.errors import Cause
 from huiyin.cases.models import Case, Event
 from huiyin.portal import services, views
 
@@ -62,9 +63,11 @@ def test_it_names_every_field_of_the_portal_forms_in_chinese() -> None:
     every = {k for form in FORMS for k in keys(form)} | set(RAISED)
     assert every - set(views.FIELD_NAMES) == set()
     assert all(re.search(r"[\u4e00-\u9fff]", name) for name in views.FIELD_NAMES.values())
-    # the explanations follow the service's own messages: one renamed there must be renamed here
-    said = {n.value for n in ast.walk(ast.parse(inspect.getsource(workflow))) if isinstance(n, ast.Constant)}
-    assert set(views.NOT_NOW_BECAUSE) - said == set()
+    # every cause the service gives for a refused step is explained, and the service gives each
+    assert set(views.NOT_NOW_BECAUSE) == set(Cause)
+    raised = {n.attr for n in ast.walk(ast.parse(inspect.getsource(workflow)))
+              if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "Cause"}
+    assert raised == {c.name for c in Cause}
 
 
 def test_a_too_long_addition_names_the_field_and_its_limit(org) -> None:
