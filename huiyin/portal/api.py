@@ -55,6 +55,8 @@ ERROR_TEXT = {
          "/portal/challenges) and repeat the request with X-Challenge-Id and X-Challenge-Answer. "
          "`challenge_failed`: the answer was wrong or the challenge expired.",
     429: "`too_many_requests`: this address used the portal too often; try again after Retry-After seconds.",
+    503: "`portal_unavailable`: the portal takes in no cases now (no unit registers them: the operator's "
+         "settings); nothing was stored.",
 }
 
 
@@ -176,7 +178,7 @@ def _case(request: HttpRequest, number: str) -> Case:
 
 @router.post("/cases", summary="Submit a case from the public (channel web)", auth=None, by_alias=True,
              response={201: Submitted},
-             openapi_extra=_extra(413, 422, 428, 429, body=services.PortalCaseIn))
+             openapi_extra=_extra(413, 422, 428, 429, 503, body=services.PortalCaseIn))
 def portal_case_create(request: HttpRequest) -> HttpResponse:
     """The staff intake's fields without the internal ones. `complainant` may be left out only
     for a report (举报), which is then anonymous and followed by its query code alone. The

@@ -108,18 +108,26 @@ class InformationIn(inputs.Strict):
 # --- the service account ------------------------------------------------------------------------
 
 
+class PortalUnavailable(CaseError):
+    """The portal cannot take in cases: no unit registers them (a setting for the operator to
+    fix, nothing the complainant did). → 503"""
+
+    status = 503
+    code = "portal_unavailable"
+
+
 def intake_unit() -> Unit:
     """The unit that registers the portal's cases: settings.PORTAL_INTAKE_UNIT, else the first unit
-    (in tree order) where someone is an agent."""
+    (in tree order) where someone is an agent. Neither → PortalUnavailable."""
     if settings.PORTAL_INTAKE_UNIT:
         unit = Unit.objects.filter(code=settings.PORTAL_INTAKE_UNIT, active=True).first()
         if unit is None:
-            raise BadInput(f"HUIYIN_PORTAL_UNIT names no active unit: {settings.PORTAL_INTAKE_UNIT!r}.")
+            raise PortalUnavailable(f"HUIYIN_PORTAL_UNIT names no active unit: {settings.PORTAL_INTAKE_UNIT!r}.")
         return unit
     found = (Membership.objects.filter(role=Role.AGENT, unit__active=True).exclude(user__username=SERVICE_USERNAME)
              .select_related("unit").order_by("unit__path").first())
     if found is None:
-        raise BadInput("No unit takes in cases yet: give someone the agent role, or set HUIYIN_PORTAL_UNIT.")
+        raise PortalUnavailable("No unit takes in cases yet: give someone the agent role, or set HUIYIN_PORTAL_UNIT.")
     return found.unit
 
 
@@ -406,5 +414,5 @@ def information_add(case: Case, data: Any, *, ip: str | None, files: list[Upload
     return updated
 
 
-__all__ = ["CaseError", "case_by_code", "case_by_number", "case_submit", "code_reissue", "information_add", "rate",
+__all__ = ["CaseError", "PortalUnavailable", "case_by_code", "case_by_number", "case_submit", "code_reissue", "information_add", "rate",
            "reopen_request", "tracking_view"]

@@ -9,6 +9,7 @@ per address (`limits`): after repeated use it asks the challenge, past the limit
 
 from __future__ import annotations
 
+import logging
 from typing import Any, get_args
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from huiyin.documents import services as documents
 
 from . import limits, services
 from .challenge import picture
+
+logger = logging.getLogger(__name__)
 
 GRANTS = "portal_cases"  # the case numbers this browser session opened with their codes
 MAX_GRANTS = 20
@@ -110,6 +113,8 @@ NOT_NOW_BECAUSE = {
     Cause.REOPEN_NOT_ALLOWED: "工单还在办理中，或已超过可以申请重新办理的期限。",
 }
 NOT_NOW = "现在不能进行这一步（工单的状态已变化），请刷新后查看。"
+# The portal takes in no cases (services.PortalUnavailable: no unit registers them).
+UNAVAILABLE = "网上受理暂时无法提交，您填写的内容还在下方。请稍后再试，或拨打服务电话反映。"
 
 
 def _max_length(form: type[BaseModel], key: str) -> int | None:
@@ -172,6 +177,11 @@ def submit(request: HttpRequest) -> HttpResponse:
     try:
         case, code = services.case_submit(body, ip=request.META.get("REMOTE_ADDR"),
                                           files=request.FILES.getlist("files"))
+    except services.PortalUnavailable as exc:
+        logger.error("portal: a submission was refused: %s", exc.message)  # the operator's setting, no personal data
+        context = _submit_context(request, values, {})
+        context["alert"] = UNAVAILABLE
+        return render(request, "portal/submit.html", context, status=503)
     except BadInput as exc:
         errors = {k: v for k, v in exc.fields.items()}
         if not body["privacy_notice_version"]:

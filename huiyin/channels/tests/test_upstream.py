@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -155,3 +155,12 @@ def test_only_a_platform_pushes_and_it_must_give_its_reference_and_deadline(org,
     # the account's password was printed once; it takes tokens like any integration
     assert User.objects.get(username="upstream-province").has_usable_password()
     assert "province" in call_command("upstream", "list")
+
+
+@pytest.mark.django_db
+def test_an_upstream_without_a_unit_where_the_portal_has_none_is_refused_clearly(org: Any, settings: Any) -> None:
+    settings.PORTAL_INTAKE_UNIT = "no_such_unit"
+    with pytest.raises(CommandError, match="names no active unit.*--unit"):
+        call_command("upstream", "add", "province", "--name", "省客服中心", "--url", "http://127.0.0.1:9/",
+                     "--secret", "s3cret")
+    assert not Upstream.objects.exists()

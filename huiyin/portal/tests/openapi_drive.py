@@ -46,6 +46,9 @@ def _portal(a: Any, api: Any) -> None:
     a.check(_post(c, create, {**PUBLIC, "kind": "grievance"}), "POST", create, 422)
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
         a.check(_post(c, create, {**PUBLIC, "description": "长" * 2000}), "POST", create, 413)
+    with override_settings(PORTAL_INTAKE_UNIT="no_such_unit"):  # the operator's setting names no unit
+        r = a.check(_post(c, create, {**PUBLIC, "subject": "没有承办单位"}), "POST", create, 503)
+        assert r.json()["error"]["code"] == "portal_unavailable"
     one = f"/api/v1/portal/cases/{n}"
     a.check(c.get(one, headers=code), "GET", one, 200)
     a.check(c.get(one, headers={"X-Query-Code": "nope"}), "GET", one, 404)

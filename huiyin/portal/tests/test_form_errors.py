@@ -126,3 +126,18 @@ def _exe() -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("x.exe", b"MZ\x90\x00" * 20)
+
+
+def test_a_portal_without_an_intake_unit_says_so_in_chinese_keeps_the_form_and_stores_nothing(
+        org: Any, settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    settings.PORTAL_INTAKE_UNIT = "no_such_unit"  # the operator's mistake, not the complainant's
+    cases = Case.objects.count()
+    r = Client().post("/portal/submit/", FORM)
+    html = r.content.decode()
+    assert r.status_code == 503
+    assert alert_of(html) == views.UNAVAILABLE
+    assert "HUIYIN_PORTAL_UNIT" not in html and FORM["subject"] in html  # what they wrote is still there
+    assert Case.objects.count() == cases
+    # the operator reads why in the log, without the complainant's details
+    assert "HUIYIN_PORTAL_UNIT names no active unit" in caplog.text
+    assert FORM["name"] not in caplog.text and FORM["phone"] not in caplog.text

@@ -55,11 +55,14 @@ class Command(BaseCommand):
         return self._add(opts)
 
     def _add(self, opts: dict[str, Any]) -> str:
-        from huiyin.portal.services import intake_unit
+        from huiyin.portal.services import PortalUnavailable, intake_unit
 
         if Upstream.objects.filter(code=opts["code"]).exists():
             raise CommandError(f"Upstream {opts['code']!r} exists already.")
-        unit = Unit.objects.filter(code=opts["unit"]).first() if opts["unit"] else intake_unit()
+        try:
+            unit = Unit.objects.filter(code=opts["unit"]).first() if opts["unit"] else intake_unit()
+        except PortalUnavailable as exc:
+            raise CommandError(f"{exc.message} Or name the unit with --unit.") from None
         if unit is None:
             raise CommandError(f"No unit {opts['unit']!r}.")
         with transaction.atomic():
