@@ -63,4 +63,9 @@ def outbox_stats() -> dict[str, int]:
     return {s.value: counts.get(s.value, 0) for s in Status}
 
 
-__all__ = ["delivery_status", "outbox_stats", "unread_count"]
+def messages_existing(ids: list[int]) -> set[int]:
+    """Which of `ids` are messages of the outbox (`huiyin outbox retry` tells the others apart)."""
+    return set(Message.objects.filter(pk__in=ids).values_list("pk", flat=True))
+
+
+__all__ = ["delivery_status", "messages_existing", "outbox_stats", "unread_count"]

@@ -12,8 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from huiyin.notify.models import Message
-from huiyin.notify.selectors import outbox_stats
+from huiyin.notify.selectors import messages_existing, outbox_stats
 from huiyin.notify.services import message_retry, messages_purge, messages_retry_dead
 
 
@@ -49,7 +48,7 @@ class Command(BaseCommand):
         if len(missed) < len(ids):
             self.stdout.write(f"requeued {len(ids) - len(missed)} message(s)")
         if missed:
-            existing = set(Message.objects.filter(pk__in=missed).values_list("pk", flat=True))
+            existing = messages_existing(missed)
             problems = [f"{label}: {', '.join(map(str, group))}" for label, group in (
                 ("no such message", [i for i in missed if i not in existing]),
                 ("not failed or dead", [i for i in missed if i in existing]),
