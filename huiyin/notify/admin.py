@@ -117,7 +117,11 @@ class MessageAdmin(admin.ModelAdmin):
     list_display = ["id", "event", "case_number", "transport", "recipient", "address", "status",
                     "attempts", "next_attempt_at", "sent_at", "short_error"]
     list_filter = ["status", "transport", "event"]
-    search_fields = ["case_number", "address", "=delivery_id"]
+    # The outbox grows to millions of rows: whole values only, which the indexes answer (a
+    # `LIKE '%…%'` would read every row), and no count of the whole table on every page.
+    search_fields = ["case_number__exact", "address__exact", "=delivery_id"]
+    search_help_text = _("完整的工单编号、地址或投递编号")
+    show_full_result_count = False
     actions = [retry_messages]
     inlines = [AttemptInline]
     date_hierarchy = "created_at"
@@ -139,6 +143,7 @@ class AttemptAdmin(admin.ModelAdmin):
     list_filter = ["outcome", "transport"]
     readonly_fields = [f.name for f in Attempt._meta.fields]
     list_select_related = ["message"]
+    show_full_result_count = False  # as big as the outbox, and bigger
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -151,7 +156,9 @@ class AttemptAdmin(admin.ModelAdmin):
 class NoticeAdmin(admin.ModelAdmin):
     list_display = ["id", "event", "case_number", "urgent", "created_at"]
     list_filter = ["event"]
-    search_fields = ["case_number", "=dedupe_key"]
+    search_fields = ["case_number__exact", "=dedupe_key"]  # whole values, as the outbox's
+    search_help_text = _("完整的工单编号或去重键")
+    show_full_result_count = False
     readonly_fields = [f.name for f in Notice._meta.fields]
     date_hierarchy = "created_at"
 
@@ -163,7 +170,9 @@ class NoticeAdmin(admin.ModelAdmin):
 class InboxItemAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "event", "case_number", "title", "created_at", "read_at"]
     list_filter = ["event"]
-    search_fields = ["case_number"]  # titles are rendered when read, not stored
+    search_fields = ["case_number__exact"]  # whole numbers; titles are rendered when read, not stored
+    search_help_text = _("完整的工单编号")
+    show_full_result_count = False
     readonly_fields = [f.name for f in InboxItem._meta.fields]
     raw_id_fields = ["notice"]
 

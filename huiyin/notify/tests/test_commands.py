@@ -78,6 +78,25 @@ def test_the_admin_lists_dead_letters_and_retries_them(admin_client: Any) -> Non
     assert admin_client.get(f"/admin/notify/message/{msg.pk}/change/").status_code == 200
 
 
+def test_the_admin_finds_messages_by_whole_values_only(admin_client: Any) -> None:
+    configure("email", enabled=False)
+    Webhook.objects.create(url="http://127.0.0.1:9/x", secret="s")
+    enqueue("case.closed", case_number="TB20261203-000042", context={}, recipients=[], dedupe="c")
+    msg = Message.objects.get()
+
+    def found(page: str, q: str) -> bool:
+        r = admin_client.get(f"/admin/notify/{page}/", {"q": q})
+        assert r.status_code == 200, (page, q)
+        return f"/admin/notify/{page}/{msg.pk if page == 'message' else msg.notice_id}/change/" in r.content.decode()
+
+    assert found("message", "TB20261203-000042") and found("message", str(msg.delivery_id))
+    assert not found("message", "000042")  # a part would read every row of the outbox
+    assert found("notice", "TB20261203-000042") and not found("notice", "TB2026")
+    for q in ("not-a-uuid", "%", "'; --"):
+        assert not found("message", q)
+    assert admin_client.get("/admin/notify/message/", {"q": "\x00"}).status_code == 400  # refused, not a 500
+
+
 def test_default_templates_are_installed_once_and_edits_are_kept(db: Any) -> None:
     from django.core.exceptions import ValidationError
 
