@@ -9,6 +9,7 @@ complainant's steps go through `cases.workflow`'s complainant section.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import datetime
@@ -36,6 +37,8 @@ from .models import PortalAccess
 SERVICE_USERNAME = "portal"
 # Control characters other than tab and newline have no business in a complaint's text.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+logger = logging.getLogger(__name__)
 
 
 def _clean(value: str) -> str:
@@ -118,17 +121,23 @@ class PortalUnavailable(CaseError):
 
 def intake_unit() -> Unit:
     """The unit that registers the portal's cases: settings.PORTAL_INTAKE_UNIT, else the first unit
-    (in tree order) where someone is an agent. Neither → PortalUnavailable."""
+    (in tree order) where someone is an agent. Neither → PortalUnavailable, and the log says which
+    setting to fix (the page and the API tell the complainant only that the portal cannot take it)."""
     if settings.PORTAL_INTAKE_UNIT:
         unit = Unit.objects.filter(code=settings.PORTAL_INTAKE_UNIT, active=True).first()
         if unit is None:
-            raise PortalUnavailable(f"HUIYIN_PORTAL_UNIT names no active unit: {settings.PORTAL_INTAKE_UNIT!r}.")
+            raise _unavailable(f"HUIYIN_PORTAL_UNIT names no active unit: {settings.PORTAL_INTAKE_UNIT!r}.")
         return unit
     found = (Membership.objects.filter(role=Role.AGENT, unit__active=True).exclude(user__username=SERVICE_USERNAME)
              .select_related("unit").order_by("unit__path").first())
     if found is None:
-        raise PortalUnavailable("No unit takes in cases yet: give someone the agent role, or set HUIYIN_PORTAL_UNIT.")
+        raise _unavailable("No unit takes in cases yet: give someone the agent role, or set HUIYIN_PORTAL_UNIT.")
     return found.unit
+
+
+def _unavailable(why: str) -> PortalUnavailable:
+    logger.error("portal: no unit takes in its cases: %s", why)  # the operator's settings, no personal data
+    return PortalUnavailable(why)
 
 
 # The service accounts this process last found, with the grants cached on them, for a minute:
@@ -414,5 +423,5 @@ def information_add(case: Case, data: Any, *, ip: str | None, files: list[Upload
     return updated
 
 
-__all__ = ["CaseError", "PortalUnavailable", "case_by_code", "case_by_number", "case_submit", "code_reissue", "information_add", "rate",
-           "reopen_request", "tracking_view"]
+__all__ = ["CaseError", "PortalUnavailable", "case_by_code", "case_by_number", "case_submit", "code_reissue",
+           "information_add", "rate", "reopen_request", "tracking_view"]

@@ -9,7 +9,6 @@ per address (`limits`): after repeated use it asks the challenge, past the limit
 
 from __future__ import annotations
 
-import logging
 from typing import Any, get_args
 
 from django.conf import settings
@@ -25,8 +24,6 @@ from huiyin.documents import services as documents
 
 from . import limits, services
 from .challenge import picture
-
-logger = logging.getLogger(__name__)
 
 GRANTS = "portal_cases"  # the case numbers this browser session opened with their codes
 MAX_GRANTS = 20
@@ -177,8 +174,7 @@ def submit(request: HttpRequest) -> HttpResponse:
     try:
         case, code = services.case_submit(body, ip=request.META.get("REMOTE_ADDR"),
                                           files=request.FILES.getlist("files"))
-    except services.PortalUnavailable as exc:
-        logger.error("portal: a submission was refused: %s", exc.message)  # the operator's setting, no personal data
+    except services.PortalUnavailable:  # the log says why (services.intake_unit)
         context = _submit_context(request, values, {})
         context["alert"] = UNAVAILABLE
         return render(request, "portal/submit.html", context, status=503)
