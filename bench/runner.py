@@ -296,7 +296,7 @@ class Bench:
         server = procs.spawn(
             f"gunicorn-{backend}",
             [str(VENV_BIN / "gunicorn"), "bench.wsgi:application", "-w", str(self.cfg.workers),
-             "-b", f"127.0.0.1:{port}", "--no-control-socket"],  # not ~/.gunicorn's, shared with `make run`
+             "-b", f"127.0.0.1:{port}"],  # cwd REPO: ./gunicorn.conf.py applies, as for `make run`
             env=env, log=self.tmp / f"gunicorn-{backend}-{port}.log", cwd=str(REPO),
         )
         server.port = port
