@@ -86,6 +86,8 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400:  # django-ninja's only 400: a body it could not parse (POST /auth/token)
+        return _case_error(request, _not_json())
     return error(exc.status_code, "bad_request" if exc.status_code < 500 else "server_error", str(exc))
 
 
@@ -100,13 +102,17 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error(500, "server_error", "An unexpected error occurred; it has been logged.")
 
 
+def _not_json() -> BadInput:
+    return BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"})
+
+
 def _json_body(request: HttpRequest) -> Any:
     if not request.body:
         return {}
     try:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" nested too deep
-        raise BadInput("The request body is not valid JSON.", fields={"body": "invalid JSON"}) from None
+        raise _not_json() from None
 
 
 def _ip(request: HttpRequest) -> str | None:

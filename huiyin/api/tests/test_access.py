@@ -96,6 +96,17 @@ def test_token_is_issued_for_the_right_password_only(org) -> None:
     assert r.status_code == 401
 
 
+def test_a_token_request_that_is_not_json_is_invalid_input_as_everywhere_in_the_api(org) -> None:
+    from django.test import Client
+
+    c = Client()
+    for body, content_type in (('{"username": "agent", ', "application/json"),
+                               ("username=agent&password=pw-for-tests", "application/x-www-form-urlencoded")):
+        r = c.post("/api/v1/auth/token", body, content_type=content_type)
+        assert r.status_code == 422, (body, r.content)
+        assert r.json()["error"]["code"] == "invalid_input" and r.json()["error"]["fields"] == {"body": "invalid JSON"}
+
+
 def test_q_finds_a_case_by_number_phone_or_subject_words(api) -> None:
     a = new_case(api, subject="卷烟配送延误", complainant={"phone": "13800138000"})["number"]
     b = new_case(api, subject="服务态度差", complainant={"phone": "13900139000"})["number"]
