@@ -49,3 +49,15 @@ def test_the_huiyin_command_is_installed() -> None:
     out = subprocess.run([path, "help", "preset"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0
     assert "load" in out.stdout
+
+
+def test_the_huiyin_command_ends_quietly_when_its_reader_goes_away() -> None:
+    """`huiyin calendar show 2026 | head -2`: the pipe's reader is gone before the command has
+    written everything; the command ends without a traceback."""
+    child = subprocess.Popen([sys.executable, "-m", "huiyin.manage", "help"],  # long enough to fill a pipe write
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before the first write
+    said = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 1
+    assert "Traceback" not in said and "BrokenPipeError" not in said, said
