@@ -6,6 +6,7 @@ model signals, however the change is made).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 
 from django.contrib.auth.password_validation import validate_password
@@ -75,12 +76,16 @@ def user_unlock(username: str) -> int:
     return cleared
 
 
-def address_unlock(ip: str) -> int:
+def address_unlock(ip: str) -> tuple[str, int]:
+    """Lift the lockout of an address; returns the address as written canonically and how many
+    records were cleared (→ ValueError when `ip` is not an IPv4 or IPv6 address, which no
+    lockout could name)."""
     from axes.utils import reset
 
+    ip = str(ipaddress.ip_address(ip.strip()))  # ValueError: "'x' does not appear to be an IPv4 or IPv6 address"
     cleared = int(reset(ip=ip) or 0)
     audit("unlock", target=ip, details={"cleared": cleared, "address": True})
-    return cleared
+    return ip, cleared
 
 
 def user_signout(user: User) -> None:

@@ -37,3 +37,19 @@ def test_mfa_reset_says_that_the_sessions_ended(org) -> None:
     call_command("user", "mfa-reset", "handler_a", stdout=out)
     assert out.getvalue() == "handler_a: authenticator app none to remove; every session and API token ended\n"
     assert c.get("/cases/").status_code == 302
+
+
+@pytest.mark.parametrize("address", ["not-an-ip", "999.1.1.1", "10.0.0.1; rm -rf /"])
+def test_unlocking_an_address_that_is_not_one_is_an_error_that_changes_nothing(org, address) -> None:
+    audited = AuditEntry.objects.count()
+    out = StringIO()
+    with pytest.raises(CommandError, match="does not appear to be an IPv4 or IPv6 address"):
+        call_command("user", "unlock", "--address", address, stdout=out)
+    assert out.getvalue() == "" and AuditEntry.objects.count() == audited
+
+
+def test_unlocking_an_address_names_it_as_written_canonically(org) -> None:
+    out = StringIO()
+    call_command("user", "unlock", "--address", " 2001:DB8::1 ", stdout=out)
+    assert out.getvalue().startswith("address 2001:db8::1 unlocked")
+    assert AuditEntry.objects.filter(action="unlock", target="2001:db8::1").exists()

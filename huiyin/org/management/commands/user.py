@@ -59,8 +59,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"{user.username}\t{state}\t{roles}")
             return
         if action == "unlock" and opts["address"]:
-            n = accounts.address_unlock(opts["address"])
-            self.stdout.write(f"address {opts['address']} unlocked ({n} records cleared)")
+            try:
+                address, n = accounts.address_unlock(opts["address"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"address {address} unlocked ({n} records cleared)")
             return
         if action == "unlock" and not opts["username"]:
             raise CommandError("Name a user (or --address IP).")
