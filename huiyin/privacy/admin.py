@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -16,8 +17,25 @@ from . import services
 from .models import ExportRequest, SubjectRequest, SubjectStatus
 
 
+class SubjectRequestForm(forms.ModelForm):
+    class Meta:
+        model = SubjectRequest
+        fields = ("kind", "name", "phone", "id_number", "email", "details", "received_at", "outcome")  # the editable
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is None:  # registered by the service (save_model), which refuses the same
+            problem = services.subject_request_problem(
+                kind=data.get("kind") or "", phone=data.get("phone") or "", id_number=data.get("id_number") or "",
+                email=data.get("email") or "")
+            if problem is not None:
+                raise forms.ValidationError(problem)
+        return data
+
+
 @admin.register(SubjectRequest)
 class SubjectRequestAdmin(admin.ModelAdmin):
+    form = SubjectRequestForm
     list_display = ("id", "kind", "received_at", "due_at", "status", "handled_by")
     list_filter = ("status", "kind")
     ordering = ("status", "due_at")

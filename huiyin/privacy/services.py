@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from huiyin.cases import identity, workflow
 from huiyin.cases.models import FINAL_STATES, Case
+from huiyin.cases.phones import PHONE_HINT, is_chinese_phone
 from huiyin.cases.selectors import iso
 from huiyin.org.audit import audit
 from huiyin.org.models import User
@@ -95,12 +96,24 @@ def request_due(received_at: datetime) -> cal.Deadline:
     return cal.deadline_add(received_at, cfg.request_amount, unit, roll_to_workday=unit == "calendar_days")
 
 
+def subject_request_problem(*, kind: str, phone: str = "", id_number: str = "", email: str = "") -> str | None:
+    """Why a data-subject request cannot be registered as given, or None. The person's cases are
+    found by the keyed hash of what they give, so a phone number that is not one would find none."""
+    if kind not in SubjectKind.values:
+        return f"unknown request kind {kind!r}"
+    if not (phone or id_number or email):
+        return "a phone number, an ID number or an e-mail address is needed to find the person's cases"
+    if phone and not is_chinese_phone(phone):
+        return f"the phone is not {PHONE_HINT}"
+    return None
+
+
 def subject_request_create(*, kind: str, actor: User, name: str = "", phone: str = "", id_number: str = "",
                            email: str = "", details: str = "", received_at: datetime | None = None) -> SubjectRequest:
-    if kind not in SubjectKind.values:
-        raise ValueError(f"unknown request kind {kind!r}")
-    if not (phone or id_number or email):
-        raise ValueError("a phone number, an ID number or an e-mail address is needed to find the person's cases")
+    """Registers the request (→ ValueError with `subject_request_problem`'s reason)."""
+    problem = subject_request_problem(kind=kind, phone=phone, id_number=id_number, email=email)
+    if problem is not None:
+        raise ValueError(problem)
     received_at = received_at or timezone.now()
     due = request_due(received_at)
     req = SubjectRequest(kind=kind, name=name, phone=phone, id_number=id_number, email=email, details=details,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -128,6 +128,10 @@ def test_a_dry_run_changes_nothing(api) -> None:
 
 def test_a_data_subject_request_is_due_in_30_days_moved_off_a_holiday(org) -> None:
     received = datetime(2026, 9, 1, 10, 0, tzinfo=SH)  # + 30 days = 1 October, 国庆节
+    assert run("privacy", "requests").strip() == "no open requests"
+    with pytest.raises(CommandError, match="the phone is not"):  # its hash could find no case
+        run("privacy", "request", "add", "access", "--phone", "12", "--by", "admin")
+    assert not SubjectRequest.objects.exists()
     with time_machine.travel(received, tick=False):
         out = run("privacy", "request", "add", "access", "--phone", "13800138000", "--by", "admin")
     req = SubjectRequest.objects.get()
@@ -176,3 +180,10 @@ def test_the_admin_pages_keep_the_queue(org) -> None:
     assert r.status_code == 200 and r["Content-Type"] == "application/json"
     assert admin.get("/admin/privacy/subjectrequest/").status_code == 200
     assert services.open_requests().count() == 1
+    # a request that could find no case is refused on the form, and nothing is registered
+    for wrong, said in (({"phone": "12"}, "the phone is not"), ({"phone": ""}, "is needed to find")):
+        r = admin.post("/admin/privacy/subjectrequest/add/", {
+            "kind": "access", "name": "", "phone": "", "id_number": "", "email": "", "details": "",
+            "received_at_0": "2026-12-01", "received_at_1": "10:00:00", "outcome": "", **wrong})
+        assert r.status_code == 200 and said in r.content.decode(), wrong
+    assert SubjectRequest.objects.count() == 1

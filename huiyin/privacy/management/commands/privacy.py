@@ -65,9 +65,13 @@ class Command(BaseCommand):
             return
         if action == "requests":
             now = timezone.now()
+            listed = 0
             for r in services.open_requests():
                 late = " OVERDUE" if r.due_at < now else ""
                 self.stdout.write(f"{r.pk}\t{r.kind}\tdue {timezone.localtime(r.due_at):%Y-%m-%d %H:%M}{late}")
+                listed += 1
+            if not listed:
+                self.stdout.write("no open requests")
             return
         actor = User.objects.filter(username=opts["by"], is_active=True).first()
         if actor is None:
