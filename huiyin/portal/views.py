@@ -15,11 +15,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.functional import Promise
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from huiyin.cases.errors import BadInput, CaseError, Cause
+from huiyin.cases.inputs import FORBIDDEN_CHARS
 from huiyin.cases.models import Kind, NotifyVia, Satisfaction
+from huiyin.cases.phones import PHONE_HELP
 from huiyin.documents import services as documents
 
 from . import limits, services
@@ -128,9 +132,74 @@ def _max_length(form: type[BaseModel], key: str) -> int | None:
     return next((m.max_length for m in field.metadata if isinstance(getattr(m, "max_length", None), int)), None)
 
 
-def _field_problems(form: type[BaseModel], fields: dict[str, str], values: Any) -> str:
-    """The fields a BadInput names, in Chinese, each too long one with its limit:
-    "补充的情况（最多 5000 字，现有 30000 字）"."""
+# The kinds of problem a field can have: found by validating the form's data again with its
+# pydantic model (the error's type), or REFUSED when the service refused the field on its own
+# (the portal service's BadInput: the kind it is not open to, the contact a case needs …).
+MISSING, CHOICE, FORMAT, CHARACTERS, TOO_LONG, REFUSED, INVALID = (
+    "missing", "choice", "format", "characters", "too_long", "refused", "invalid")
+# What the complainant is told, by (field, kind of problem); ("", kind) for any field. A field
+# too long is told its limit and length (_field_problems), an attachment what is accepted.
+PROBLEMS: dict[tuple[str, str], str | Promise] = {
+    ("complainant.phone", FORMAT): PHONE_HELP,  # the staff intake's wording, in Chinese
+    ("complainant.email", FORMAT): "请填写正确的电子邮箱，例如 name@example.com",
+    ("complainant", REFUSED): "请填写姓名，以及手机或电子邮箱中的至少一项，以便联系您；只有举报可以匿名",
+    ("kind", REFUSED): "网上暂不受理这一类型，请选择其他类型，或拨打服务电话反映",
+    ("privacy_notice_version", MISSING): "请阅读隐私声明，并勾选“我已阅读并同意隐私声明”",
+    ("privacy_notice_version", REFUSED): "隐私声明已更新，请刷新页面，重新阅读并勾选同意",
+    ("occurred_at", FORMAT): "请填写正确的日期和时间",
+    ("", MISSING): "请填写",
+    ("", CHOICE): "请从选项中选择",
+    ("", CHARACTERS): "含有看不见的控制字符（常见于从别处复制来的文字），请删除后重新输入",
+    ("", TOO_LONG): "内容太长",
+    ("", FORMAT): "格式不正确",
+    ("", REFUSED): "内容不符合要求",
+    ("", INVALID): "内容不符合要求",
+}
+
+
+def _kind_of(err: dict[str, Any]) -> str:
+    """The kind of problem one pydantic error is."""
+    kind, ctx, value = err.get("type", ""), err.get("ctx") or {}, err.get("input")
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return MISSING
+    if kind == "string_too_long":
+        return TOO_LONG
+    if kind in ("literal_error", "enum", "bool_parsing", "bool_type"):
+        return CHOICE
+    if kind == "value_error" and isinstance(value, str) and (services.CONTROL.search(value)
+                                                             or FORBIDDEN_CHARS.search(value)):
+        return CHARACTERS
+    if kind == "value_error" or kind.startswith(("datetime", "date")):
+        return FORMAT
+    return INVALID
+
+
+def _kinds(form: type[BaseModel], data: Any) -> dict[str, str]:
+    """The kind of problem of each field of `data` the form refuses ("complainant.phone": FORMAT)."""
+    try:
+        form.model_validate(data)
+    except ValidationError as exc:
+        kinds: dict[str, str] = {}
+        for err in exc.errors():
+            kinds.setdefault(".".join(str(p) for p in err["loc"]), _kind_of(dict(err)))
+        return kinds
+    return {}
+
+
+def _problem_text(key: str, kind: str) -> str:
+    text = PROBLEMS.get((key, kind)) or PROBLEMS.get(("", kind)) or PROBLEMS[("", INVALID)]
+    with translation.override("zh-hans"):  # the portal speaks Chinese, whatever the staff pages chose
+        return str(text)
+
+
+def _field_problems(form: type[BaseModel], fields: dict[str, str], values: Any, data: Any = None) -> str:
+    """The fields a BadInput names, in Chinese, each with what is wrong: a too long one with its
+    limit, "补充的情况（最多 5000 字，现有 30000 字）", any other with its kind of problem,
+    "手机或电话（请填写手机号（如 13800138000）……）". `data` is what the service validated (the
+    form's fields from `values` when None); the kinds come from validating it again."""
+    if data is None:
+        data = {name: values.get(name, "") for name in form.model_fields}
+    kinds = _kinds(form, data)
     named = []
     for key in fields:
         name = FIELD_NAMES.get(key)
@@ -143,6 +212,8 @@ def _field_problems(form: type[BaseModel], fields: dict[str, str], values: Any) 
                      " MB，只接受照片、PDF 和录音）")
         elif limit is not None and isinstance(value, str) and len(value.strip()) > limit:
             name += f"（最多 {limit} 字，现有 {len(value.strip())} 字）"
+        else:
+            name += f"（{_problem_text(key, kinds.get(key, REFUSED))}）"
         named.append(name)
     return "请检查填写的内容：" + "、".join(named) if named else "请检查填写的内容。"
 
@@ -184,7 +255,7 @@ def submit(request: HttpRequest) -> HttpResponse:
             errors = {"privacy_notice_version": "请阅读并同意隐私声明"}
         # the template reads "complainant.phone" as errors.complainant_phone
         context = _submit_context(request, values, {k.replace(".", "_"): v for k, v in errors.items()})
-        context["alert"] = _field_problems(services.PortalCaseIn, errors, post) if errors else exc.message
+        context["alert"] = _field_problems(services.PortalCaseIn, errors, post, body) if errors else exc.message
         return render(request, "portal/submit.html", context, status=422)
     _grant(request, case.number)
     response = render(request, "portal/receipt.html", {"number": case.number, "code": code,
