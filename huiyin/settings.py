@@ -331,6 +331,7 @@ TEXT_RETRAIN_MIN_NEW = envint("HUIYIN_TEXT_RETRAIN_MIN_NEW", "200")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "huiyin.error_pages.csrf_failure"  # the portal's own page under /portal/
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

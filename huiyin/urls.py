@@ -23,3 +23,6 @@ urlpatterns = [
     path("knowledge/", include("huiyin.knowledge.urls")),  # issue 13: articles, proposals, standard replies
     path("", include("huiyin.web.urls")),
 ]
+
+# The portal's own error pages under /portal/, the staff's elsewhere (settings.CSRF_FAILURE_VIEW too).
+handler404 = "huiyin.error_pages.not_found"

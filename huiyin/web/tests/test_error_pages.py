@@ -18,13 +18,30 @@ STAFF_MENU = ("我的待办", 'href="/cases/"', 'role="search"', "统计")
 
 def test_an_anonymous_visitor_sees_no_staff_menu_on_a_404(org: Any, settings: Any) -> None:
     assert settings.DEBUG is False  # the project's 404 page, not Django's debug page
-    for url in ("/accounts/login/", "/portal/no-such-page/"):
-        r = Client().get(url)
-        html = r.content.decode()
-        assert r.status_code == 404 and "没有这个页面" in html, url
-        assert [s for s in STAFF_MENU if s in html] == [], url
-        assert 'href="/login/"' in html and "返回我的待办" not in html
-        assert "单位" not in html  # a visitor has no units: the staff's wording is not theirs
+    r = Client().get("/accounts/login/")
+    html = r.content.decode()
+    assert r.status_code == 404 and "没有这个页面" in html
+    assert [s for s in STAFF_MENU if s in html] == []
+    assert 'href="/login/"' in html and "返回我的待办" not in html
+    assert "单位" not in html  # a visitor has no units: the staff's wording is not theirs
+
+
+def test_the_portal_keeps_its_own_frame_on_a_404_and_on_a_stale_form(org: Any) -> None:
+    """A member of the public stays in the portal, with a way back to it: no staff menu, no
+    sign-in, no staff wording."""
+    r = Client().get("/portal/no-such-page/")
+    html = r.content.decode()
+    assert r.status_code == 404 and "没有这个页面" in html and "网上投诉与查询" in html
+    assert 'href="/portal/submit/"' in html and 'href="/portal/track/"' in html
+    assert [s for s in STAFF_MENU if s in html] == [] and 'href="/login/"' not in html and "单位" not in html
+    # a form whose CSRF token no longer matches (a stale page, cookies cleared)
+    r = Client(enforce_csrf_checks=True).post("/portal/track/", {"number": "TB20261203-000001", "code": "X"})
+    html = r.content.decode()
+    assert r.status_code == 403 and "页面已过期" in html and 'href="/portal/"' in html
+    assert [s for s in STAFF_MENU if s in html] == [] and "返回我的待办" not in html and "CSRF" not in html
+    # the staff's pages keep the staff's
+    r = Client(enforce_csrf_checks=True).post("/login/", {"username": "agent", "password": "x"})
+    assert r.status_code == 403 and "CSRF" in r.content.decode()
 
 
 def test_signed_in_staff_keep_the_staff_menu_on_a_404(web: Any) -> None:
