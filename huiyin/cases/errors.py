@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Cause(StrEnum):
@@ -49,10 +50,19 @@ class Forbidden(CaseError):
 
 
 class BadInput(CaseError):
-    """The request's data is wrong; `fields` names the offending fields. → 422"""
+    """The request's data is wrong; `fields` names the offending fields. → 422
+
+    `errors`: for the fields the model refused (`cases.inputs.parse`), pydantic's error of each
+    (its `type`, `ctx` and `input`), so that the pages can say what kind of problem it is in the
+    reader's words without validating the data again."""
 
     status = 422
     code = "invalid_input"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None,
+                 errors: dict[str, dict[str, Any]] | None = None):
+        super().__init__(message, fields=fields)
+        self.errors = errors or {}
 
 
 class NotFound(CaseError):

@@ -315,11 +315,14 @@ def parse(model: type[Strict], data: Any) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         fields: dict[str, str] = {}
+        errors: dict[str, dict[str, Any]] = {}
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "body"
             msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
             fields.setdefault(loc, msg)
-        raise BadInput("Some fields are invalid: " + ", ".join(sorted(fields)), fields=fields) from None
+            errors.setdefault(loc, dict(err))
+        raise BadInput("Some fields are invalid: " + ", ".join(sorted(fields)), fields=fields,
+                       errors=errors) from None
 
 
 class ClassifyIn(ActionBase):

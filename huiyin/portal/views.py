@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.functional import Promise
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from huiyin.cases.errors import BadInput, CaseError, Cause
 from huiyin.cases.inputs import FORBIDDEN_CHARS
@@ -132,8 +132,8 @@ def _max_length(form: type[BaseModel], key: str) -> int | None:
     return next((m.max_length for m in field.metadata if isinstance(getattr(m, "max_length", None), int)), None)
 
 
-# The kinds of problem a field can have: found by validating the form's data again with its
-# pydantic model (the error's type), or REFUSED when the service refused the field on its own
+# The kinds of problem a field can have: from the pydantic error the BadInput carries for the
+# field (its type), or REFUSED when the service refused the field on its own
 # (the portal service's BadInput: the kind it is not open to, the contact a case needs …).
 MISSING, CHOICE, FORMAT, CHARACTERS, TOO_LONG, REFUSED, INVALID = (
     "missing", "choice", "format", "characters", "too_long", "refused", "invalid")
@@ -174,32 +174,19 @@ def _kind_of(err: dict[str, Any]) -> str:
     return INVALID
 
 
-def _kinds(form: type[BaseModel], data: Any) -> dict[str, str]:
-    """The kind of problem of each field of `data` the form refuses ("complainant.phone": FORMAT)."""
-    try:
-        form.model_validate(data)
-    except ValidationError as exc:
-        kinds: dict[str, str] = {}
-        for err in exc.errors():
-            kinds.setdefault(".".join(str(p) for p in err["loc"]), _kind_of(dict(err)))
-        return kinds
-    return {}
-
-
 def _problem_text(key: str, kind: str) -> str:
     text = PROBLEMS.get((key, kind)) or PROBLEMS.get(("", kind)) or PROBLEMS[("", INVALID)]
     with translation.override("zh-hans"):  # the portal speaks Chinese, whatever the staff pages chose
         return str(text)
 
 
-def _field_problems(form: type[BaseModel], fields: dict[str, str], values: Any, data: Any = None) -> str:
+def _field_problems(form: type[BaseModel], fields: dict[str, str], values: Any,
+                    errors: dict[str, dict[str, Any]]) -> str:
     """The fields a BadInput names, in Chinese, each with what is wrong: a too long one with its
     limit, "补充的情况（最多 5000 字，现有 30000 字）", any other with its kind of problem,
-    "手机或电话（请填写手机号（如 13800138000）……）". `data` is what the service validated (the
-    form's fields from `values` when None); the kinds come from validating it again."""
-    if data is None:
-        data = {name: values.get(name, "") for name in form.model_fields}
-    kinds = _kinds(form, data)
+    "手机或电话（请填写手机号（如 13800138000）……）", from the pydantic error the BadInput
+    carries for it (`errors`), REFUSED when the service refused the field itself."""
+    kinds = {key: _kind_of(err) for key, err in errors.items()}
     named = []
     for key in fields:
         name = FIELD_NAMES.get(key)
@@ -255,7 +242,7 @@ def submit(request: HttpRequest) -> HttpResponse:
             errors = {"privacy_notice_version": "请阅读并同意隐私声明"}
         # the template reads "complainant.phone" as errors.complainant_phone
         context = _submit_context(request, values, {k.replace(".", "_"): v for k, v in errors.items()})
-        context["alert"] = _field_problems(services.PortalCaseIn, errors, post, body) if errors else exc.message
+        context["alert"] = _field_problems(services.PortalCaseIn, errors, post, exc.errors) if errors else exc.message
         return render(request, "portal/submit.html", context, status=422)
     _grant(request, case.number)
     response = render(request, "portal/receipt.html", {"number": case.number, "code": code,
@@ -331,7 +318,7 @@ def _act(request: HttpRequest, number: str, step: Any, done: str, *, form: type[
 
 def _problem(exc: CaseError, *, form: type[BaseModel], values: Any) -> str:
     if isinstance(exc, BadInput):
-        return _field_problems(form, exc.fields, values) if exc.fields else exc.message
+        return _field_problems(form, exc.fields, values, exc.errors) if exc.fields else exc.message
     return NOT_NOW_BECAUSE.get(exc.cause, NOT_NOW) if exc.cause else NOT_NOW
 
 

@@ -1,9 +1,9 @@
 """What the pages say when a case service refuses input: each field's problem in the reader's
 language, never the validation library's text (the API keeps its own English messages).
 
-The services validate with the actions' pydantic models (`cases.inputs`); when they refuse,
-the pages validate the same data against the same model again to learn *what kind* of problem
-each field has (missing, too long, not a number …) and say it in words. Problems the services
+The services validate with the actions' pydantic models (`cases.inputs`); when they refuse, the
+BadInput carries each refused field's pydantic error, from which the pages learn *what kind* of
+problem it is (missing, too long, not a number …) and say it in words. Problems the services
 find themselves (an unknown unit, a case number that does not exist …) come with a stable
 short reason per field, mapped here.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, ValidationError
 
 from huiyin.cases import services
+from huiyin.cases.errors import BadInput
 from huiyin.cases.phones import PHONE_HELP
 
 # The services' own reasons (`BadInput.fields` values) → what the pages say.
@@ -78,16 +78,11 @@ def problem_text(err: dict[str, Any], field: str) -> str:
     return _("this value is not valid")
 
 
-def field_problems(model: type[BaseModel], data: Any, service_fields: dict[str, str]) -> dict[str, str]:
-    """The problem of each field, keyed as the service names them ("complainant.phone")."""
-    out: dict[str, str] = {}
-    try:
-        model.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "body"
-            out.setdefault(loc, problem_text(dict(err), loc))
-    for name, reason in service_fields.items():
+def field_problems(exc: BadInput) -> dict[str, str]:
+    """The problem of each field, keyed as the service names them ("complainant.phone"): the kind
+    of pydantic error the model gave (`exc.errors`), else the service's own reason."""
+    out = {loc: problem_text(err, loc) for loc, err in exc.errors.items()}
+    for name, reason in exc.fields.items():
         if name not in out:
             known = SERVICE_REASONS.get(reason)
             out[name] = known() if known else _("this value is not valid")

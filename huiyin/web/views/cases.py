@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from huiyin.cases import inputs, selectors, workflow
+from huiyin.cases import selectors, workflow
 from huiyin.cases.access import case_for, may_see_identity
 from huiyin.cases.attachments import attachment_add, attachment_open
 from huiyin.cases.errors import BadInput, CaseError, Conflict, Forbidden, InvalidTransition
@@ -138,7 +138,7 @@ def case_act(request: HttpRequest, number: str, action: str) -> HttpResponse:
     try:
         updated = workflow.perform(case, action, actor=user, data=data, source="web", ip=client_ip(request))
     except CaseError as exc:
-        return _failed(request, case, action, exc, data)
+        return _failed(request, case, action, exc)
     text = outcome_text(action, updated)
     if is_htmx(request):
         return render(request, "web/_act_result.html", {"ok": True, "message": text, "case": updated,
@@ -213,13 +213,13 @@ def error_detail(exc: CaseError, fresh: Case, problems: dict[str, str], labels_o
     return ""
 
 
-def _failed(request: HttpRequest, case: Case, action: str, exc: CaseError, data: dict[str, Any]) -> HttpResponse:
+def _failed(request: HttpRequest, case: Case, action: str, exc: CaseError) -> HttpResponse:
     user = user_of(request)
     fresh = case_for(user, case.number)
     if fresh is None:
         raise Http404
     message = error_text(exc)
-    problems = errors.field_problems(inputs.ACTION_INPUTS[action], data, exc.fields) if isinstance(exc, BadInput) else {}
+    problems = errors.field_problems(exc) if isinstance(exc, BadInput) else {}
     org = org_units(user)  # read once: the form, the names of the changes and the page
     form = forms.action_form(action, units=org, case=fresh)
     detail = error_detail(exc, fresh, problems, {w.name: w.label for w in form.widgets})

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from huiyin.cases import inputs, selectors, services, workflow
+from huiyin.cases import selectors, services, workflow
 from huiyin.cases.access import case_for, complainant_view, may_look_up_callers, may_see_identity
 from huiyin.cases.attachments import attachment_add
 from huiyin.cases.errors import BadInput, CaseError
@@ -109,7 +109,7 @@ def intake(request: HttpRequest) -> HttpResponse:
     except CaseError as exc:
         values: dict[str, Any] = {k: post.get(k) for k in post}
         values["flags"] = post.getlist("flags")
-        problems = web_errors.field_problems(inputs.CaseIn, data, exc.fields) if isinstance(exc, BadInput) else {}
+        problems = web_errors.field_problems(exc) if isinstance(exc, BadInput) else {}
         # no way to reach the caller (the whole complainant): said at the phone, the first contact field
         errors = {("complainant_phone" if k == "complainant" else k.replace("complainant.", "complainant_")): v
                   for k, v in problems.items()}
