@@ -4,7 +4,7 @@ intake and the scheduler write their rows with store what save() stores."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -171,6 +171,50 @@ def test_insert_objects_writes_messages_as_save_does_and_skips_their_taken_keys(
         row = stored[m.dedupe_key]
         assert (row.delivery_id, row.address, row.extra, row.created_at) == (
             m.delivery_id, m.address, {"mentions": ["张三"], "at": "2026-01-01T08:30:00Z"}, m.created_at)
+
+
+_MOMENTS = st.one_of(
+    st.none(), st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),  # naive: Django's warning and zone
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
+_NUMBERS = st.one_of(st.none(), st.integers(0, 30000), st.booleans(), st.sampled_from(["7", 3.0]))
+
+
+@given(occurred_at=_MOMENTS, round_=_NUMBERS, anonymous=st.one_of(st.none(), st.booleans(), st.sampled_from([0, 1])),
+       amount=st.one_of(st.none(), st.decimals(0, 10**6, places=2), st.integers(0, 99), st.just("12.50")),
+       category_id=_NUMBERS, subject=st.one_of(st.text(max_size=5), st.none(), st.integers(0, 9)),
+       flags=st.one_of(st.none(), st.just("text"), st.lists(st.text(max_size=3), max_size=3),
+                       st.lists(st.integers(0, 9), max_size=3), st.lists(st.booleans(), max_size=2),
+                       st.dictionaries(st.text(max_size=2), st.one_of(st.integers(), st.text(max_size=2)), max_size=2)))
+def test_the_lean_insert_prepares_every_kind_of_value_as_django_prepares_it(
+        occurred_at: object, round_: object, anonymous: object, amount: object, category_id: object,
+        subject: object, flags: object) -> None:
+    """`insert_values` takes None, plain ints and bools, strings, aware datetimes and JSON the short way
+    (`huiyin.db._Way`) and anything else through the field: either way, each value is the one
+    the field's own `get_db_prep_save` gives, of the same type, on either database."""
+    import warnings
+
+    from django.db import connection
+
+    from huiyin.cases.models import Case
+
+    case = Case(number="TS20260101-000001", kind="complaint", subject="s", received_at=datetime(2026, 1, 1, tzinfo=UTC))
+    case.occurred_at, case.round, case.anonymous = occurred_at, round_, anonymous  # type: ignore[assignment]
+    case.amount, case.category_id, case.subject = amount, category_id, subject  # type: ignore[assignment]
+    case.flags = flags
+    fields = [f for f in Case._meta.concrete_fields if not f.primary_key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a naive datetime, made aware either way
+        got = insert_values(case)
+        expected = [f.get_db_prep_save(f.pre_save(case, True), connection) for f in fields]
+    moving = {i for i, f in enumerate(fields) if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
+
+    def plain(v: object) -> object:  # psycopg's Jsonb wrapper has no equality of its own
+        return getattr(v, "obj", v)
+
+    assert ([plain(v) for i, v in enumerate(got) if i not in moving]
+            == [plain(v) for i, v in enumerate(expected) if i not in moving])
+    assert [type(v) for v in got] == [type(v) for v in expected]
 
 
 @pytest.mark.django_db(transaction=True)

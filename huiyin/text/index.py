@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from huiyin.cases.models import Case, Event
-from huiyin.db import insert_objects
+from huiyin.db import insert_one
 from huiyin.policies.models import Policy
 from huiyin.policies.services import active_policy
 
@@ -464,7 +464,7 @@ def case_index(case: Case, *, new: bool = False) -> None:
         words = tokens.index_tokens(document, preset=preset)
     row = CaseText(case_id=case.pk, tokens=words, preset=preset, indexed_at=timezone.now())
     if new:
-        insert_objects([row])
+        insert_one(row)  # the lean INSERT of one row (huiyin/db.py)
         return
     CaseText.objects.bulk_create([row], update_conflicts=True, unique_fields=["case"],
                                  update_fields=["tokens", "preset", "indexed_at"])
