@@ -248,6 +248,45 @@ def test_the_worker_checkpoints_sqlites_wal_so_that_the_requests_need_not() -> N
     assert checkpoint() > 0  # the WAL's pages, all in the file now
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_keeper_checkpoints_every_second_between_its_passes() -> None:
+    """`keep_wal_short` (a thread of `huiyin worker` on SQLite) copies what was committed into the
+    database file within its period, on its own connection, until it is told to stop."""
+    import sqlite3
+    import threading
+    import time
+
+    from django.db import connection
+
+    from huiyin.db import keep_wal_short
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL checkpoints itself")
+    path = connection.settings_dict["NAME"]
+
+    def in_the_file(key: str) -> int:  # the database file alone, without its WAL
+        alone = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return alone.execute("SELECT count(*) FROM notify_notice WHERE dedupe_key = ?", [key]).fetchone()[0]
+        finally:
+            alone.close()
+
+    stop = threading.Event()
+    keeper = threading.Thread(target=keep_wal_short, args=(stop,), kwargs={"every": 0.05}, daemon=True)
+    keeper.start()
+    try:
+        for key in ("first", "second"):  # each committed row reaches the file, the second after the first
+            assert insert_one(_notice(key))
+            deadline = time.monotonic() + 20
+            while not in_the_file(key):
+                assert time.monotonic() < deadline, f"row {key!r} still only in the WAL"
+                stop.wait(0.05)
+    finally:
+        stop.set()
+        keeper.join(timeout=20)
+    assert not keeper.is_alive()
+
+
 def test_postgresql_caches_the_parse_of_the_intakes_long_insert() -> None:
     """psycopg caches a statement's parse only up to 50 parameters by default; the case's lean
     INSERT has ~90. The limit is raised when the first PostgreSQL connection opens (huiyin.db),

@@ -3,7 +3,8 @@ deadlines, and delivery of the notification outbox.
 
 Each pass runs every job until it has nothing left to do, then waits `--interval`
 seconds; the first pass, and one every six hours, also refreshes SQLite's planner statistics;
-every pass checkpoints SQLite's WAL (`db.checkpoint`).
+every pass checkpoints SQLite's WAL (`db.checkpoint`), and on SQLite a thread of the worker does
+every second besides (`db.keep_wal_short`), so that no web request waits for one at a peak.
 Every job claims its rows with a conditional UPDATE, so several workers
 on several nodes may run at once. Every write transaction is short (a batch of timers, one
 case, one message), so the worker never holds SQLite's write lock for long; the scheduled
@@ -19,9 +20,10 @@ import threading
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from huiyin.cases.jobs import RulesMemory, run_pass
-from huiyin.db import checkpoint, refresh_statistics
+from huiyin.db import CHECKPOINT_EVERY_S, checkpoint, keep_wal_short, refresh_statistics
 from huiyin.notify.delivery import default_worker_id, deliver_batch
 
 log = logging.getLogger("huiyin.worker")
@@ -38,6 +40,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--interval", type=float, default=15.0, help="Seconds between passes.")
         parser.add_argument("--once", action="store_true", help="Run one pass and exit.")
+        parser.add_argument("--checkpoint-every", type=float, default=CHECKPOINT_EVERY_S,
+                            help="SQLite: seconds between checkpoints of the WAL, beside the passes (0: only "
+                                 "at the end of each pass).")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         self.worker_id = default_worker_id()
@@ -46,6 +51,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         log.info("worker started")
+        keeper = None
+        if connection.vendor == "sqlite" and not opts["once"] and opts["checkpoint_every"] > 0:
+            keeper = threading.Thread(target=keep_wal_short, args=(stop,), name="huiyin-checkpoint", daemon=True,
+                                      kwargs={"every": opts["checkpoint_every"]})
+            keeper.start()
         while not stop.is_set():
             try:
                 self.run_pass()
@@ -54,6 +64,8 @@ class Command(BaseCommand):
             if opts["once"]:
                 break
             stop.wait(opts["interval"])
+        if keeper is not None:
+            keeper.join(timeout=30)
         log.info("worker stopped")
 
     def run_pass(self) -> None:
