@@ -9,7 +9,9 @@
    (migrate + demo) and the peer's (migrate, one staff user with an API token, one queue,
    `bench/peer/project/helpdesk_peer`), both with Huiyin's SQLite settings (WAL,
    synchronous=NORMAL, IMMEDIATE transactions, 20 s busy timeout);
-3. serves each with gunicorn -w 2 (sync; `--workers N` for both) on loopback and loads each with the same client
+3. serves each with gunicorn -w 2 (sync; `--workers N` for both) on loopback, Huiyin with its
+   background worker beside it as `make run` serves it (`start_worker`: it checkpoints SQLite's
+   WAL; `--no-worker`: without, as before round 36), and loads each with the same client
    (wrk when installed) at each concurrency: POST /api/v1/cases with a complaint (Bearer
    token), and POST /api/tickets/ with the same subject and text, a submitter e-mail and
    priority (Bearer token through DRF's TokenAuthentication);
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import guard, loadgen, procs
-from bench.runner import INTAKE_BODY, REPO, Bench, Config, post, say, token, write_json
+from bench.runner import INTAKE_BODY, REPO, VENV_BIN, Bench, Config, post, say, token, write_json
 from bench.runner import parse_args as bench_args
 
 PEER = "django-helpdesk==2.6.1"
@@ -93,6 +95,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated (default 1,8,32)")
     p.add_argument("--client", choices=("wrk", "python-asyncio"), help="load generator (default: wrk if installed)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers of each server (default 2)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="serve Huiyin without its background worker (`huiyin worker`, which `make run` starts "
+                        "beside gunicorn): the web requests then also checkpoint SQLite's WAL")
     return p.parse_args(argv)
 
 
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(), "client": cfg.client, "seconds": seconds, "rounds": n_rounds,
         "warmup_seconds": cfg.warmup, "goal_ratio": GOAL,
         "machine": bench.results["machine"], "runs": {},
-        "workers": cfg.workers,
+        "workers": cfg.workers, "huiyin_worker": None,
         "notes": [(f"Same machine, same SQLite settings, same gunicorn (-w {cfg.workers} sync), same load generator; "
                    f"{n_rounds} pairs of {seconds} s runs per concurrency, back to back, the order swapped every "
                    "round; 'ratio' is the median of the pairs' ratios, 'ratio_pooled' all intakes ÷ all tickets. "
@@ -130,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                          cwd=str(PROJECT))
         setup = json.loads(done.stdout.strip().splitlines()[-1])
         hserver = bench.gunicorn("sqlite", env)
+        if not args.no_worker:
+            results["huiyin_worker"] = start_worker(bench, env)
         pport = procs.free_port()
         pserver = procs.spawn("gunicorn-peer", [str(venv / "bin" / "gunicorn"), "helpdesk_peer.wsgi:application",
                                                 "-w", str(cfg.workers), "-b", f"127.0.0.1:{pport}"],
@@ -168,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
                 pair["ratio"] = ratio(pair["huiyin"]["rps"], pair["helpdesk"]["rps"])
                 rounds.append(pair)
             results["runs"][str(c)] = summarise(rounds)
+        if results["huiyin_worker"] is not None:  # its CPU during the warm-ups and the runs
+            w = results["huiyin_worker"]
+            cpu = procs.cpu_seconds(w["pid"])
+            w["cpu_s_during_runs"] = round(cpu - (w["cpu_s_before"] or 0.0), 1) if cpu is not None else None
+            say(f"   Huiyin's worker used {w['cpu_s_during_runs']} s of CPU during the runs (checkpoints)")
     except KeyboardInterrupt:
         results["interrupted"] = True
         rc = 130
@@ -182,6 +194,28 @@ def main(argv: list[str] | None = None) -> int:
     print(render(results))
     print(f"\nFull results: {path}")
     return rc
+
+
+WORKER = ["worker", "--interval", "3600"]
+
+
+def start_worker(bench: Bench, env: dict[str, str]) -> dict[str, Any]:
+    """Huiyin's background worker beside its gunicorn, as `make run` serves: its first pass (the
+    planner statistics), then only its thread that checkpoints SQLite's WAL every second
+    (`db.keep_wal_short`), which otherwise falls on the web requests. Its passes would fan out
+    the intakes' notices every 15 s, some of them while the peer is measured: with --interval
+    3600 they do not run, so that work stays unmeasured, as without the worker. Its CPU during
+    the runs is Huiyin's and is reported."""
+    log = bench.tmp / "worker-peer-huiyin.log"
+    worker = procs.spawn("worker-peer-huiyin", [str(VENV_BIN / "huiyin"), *WORKER], env=env, log=log,
+                         cwd=str(REPO))
+    deadline = time.monotonic() + 120
+    while "worker pass:" not in (text := log.read_text(errors="replace") if log.exists() else ""):
+        if "worker pass failed" in text or not worker.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not finish its first pass:\n{worker.log_tail()}")
+        time.sleep(0.2)
+    return {"command": "huiyin " + " ".join(WORKER), "pid": worker.pid,
+            "cpu_s_before": procs.cpu_seconds(worker.pid)}
 
 
 def ratio(huiyin_rps: float, peer_rps: float) -> float | None:
@@ -211,7 +245,9 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def render(results: dict[str, Any]) -> str:
     lines = [(f"Huiyin intake vs {results['peer']} ticket API — {results['started_at']} — {results['client']}, "
               f"{results.get('rounds', 1)} pairs of {results['seconds']} s runs per concurrency, "
-              f"gunicorn -w {results.get('workers', 2)}, SQLite (WAL, synchronous=NORMAL, IMMEDIATE)"),
+              f"gunicorn -w {results.get('workers', 2)}"
+              + (" + huiyin worker" if results.get("huiyin_worker") else " (Huiyin without its worker)")
+              + ", SQLite (WAL, synchronous=NORMAL, IMMEDIATE)"),
              (f"  {'clients':>7} {'huiyin/s':>9} {'p95 ms':>7} {'helpdesk/s':>11} {'p95 ms':>7}  "
               f"{'rounds':<23} {'median':>6} {'pooled':>6}  goal ≥ 3× (median)")]
     for c, row in results["runs"].items():
