@@ -13,3 +13,13 @@ checkout all get these; the command line can still override each one.
 
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 control_socket_disable = True
+
+
+def post_worker_init(worker: object) -> None:
+    """Once a worker has loaded the application: the objects made so far (Django, the URLs, the
+    policy, the dictionaries) live as long as the worker, so the garbage collector's full passes
+    need not walk them again and again (`gc.freeze`). ~0.06 ms a request less in the intake
+    (docs/benchmarks.md, round 36)."""
+    import gc
+
+    gc.freeze()
