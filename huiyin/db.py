@@ -136,8 +136,8 @@ def _prepared(obj: models.Model, fields: list[models.Field[Any, Any]], connectio
     """Each field's value of `obj` as `Model.save()` would write it (its `pre_save`, then its
     database preparation), with the values whose preparation changes nothing taken as they are
     (`_Way`): the strings of plain text columns, None, plain ints and bools, and aware datetimes
-    and JSON through the backend's adapter alone. huiyin/tests/test_db.py checks the result against the
-    fields' own preparation."""
+    and JSON through the backend's adapter alone. huiyin/tests/test_db.py checks the result
+    against the fields' own preparation."""
     out: list[Any] = []
     values = obj.__dict__
     for f, attname, way, adapt in _plan(type(obj), fields, connection):
@@ -500,8 +500,6 @@ def keep_wal_short(stop: threading.Event, *, every: float = CHECKPOINT_EVERY_S) 
     every second, the WAL is copied in small pieces off the requests' way, and each complete
     checkpoint lets the next writer start the WAL again from its beginning, so it never reaches
     the requests' threshold. A failed checkpoint is logged and tried again."""
-    from django.db import connections as conns
-
     try:
         while not stop.wait(every):
             try:
@@ -509,7 +507,7 @@ def keep_wal_short(stop: threading.Event, *, every: float = CHECKPOINT_EVERY_S) 
             except Exception:  # a locked or vanished file: the next second tries again
                 log.exception("WAL checkpoint failed")
     finally:
-        conns.close_all()
+        connections.close_all()  # this thread's own
 
 
 # --- SQLite's planner statistics ------------------------------------------------------------------
