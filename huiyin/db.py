@@ -116,14 +116,15 @@ def _way(field: models.Field[Any, Any], ops: BaseDatabaseOperations) -> _Way:
     return _Way.FIELD
 
 
-def _plan(model: type[models.Model], fields: list[models.Field[Any, Any]], connection: Any) -> _Plan:
-    """Each field with its attribute, its `_Way` and that way's adapter (datetimes, JSON)."""
+def _plan(model: type[models.Model], connection: Any) -> _Plan:
+    """Each column `insert_one` writes (`_columns`) with its attribute, its `_Way` and that way's
+    adapter (datetimes, JSON)."""
     key = (connection.vendor, model)
     plan = _PLAN.get(key)
     if plan is None:
         ops = connection.ops
         plan = []
-        for f in fields:
+        for f in _columns(model):
             way = _way(f, ops)
             adapt = (ops.adapt_datetimefield_value if way is _Way.MOMENT
                      else _json_adapter(ops, f.encoder) if way is _Way.JSON else None)  # type: ignore[attr-defined]
@@ -132,7 +133,7 @@ def _plan(model: type[models.Model], fields: list[models.Field[Any, Any]], conne
     return plan
 
 
-def _prepared(obj: models.Model, fields: list[models.Field[Any, Any]], connection: Any) -> list[Any]:
+def _prepared(obj: models.Model, connection: Any) -> list[Any]:
     """Each field's value of `obj` as `Model.save()` would write it (its `pre_save`, then its
     database preparation), with the values whose preparation changes nothing taken as they are
     (`_Way`): the strings of plain text columns, None, plain ints and bools, and aware datetimes
@@ -140,7 +141,7 @@ def _prepared(obj: models.Model, fields: list[models.Field[Any, Any]], connectio
     against the fields' own preparation."""
     out: list[Any] = []
     values = obj.__dict__
-    for f, attname, way, adapt in _plan(type(obj), fields, connection):
+    for f, attname, way, adapt in _plan(type(obj), connection):
         if way:
             value = values.get(attname, _MISSING)
             if value is None and way is not _Way.TEXT:
@@ -190,9 +191,7 @@ def insert_values(obj: models.Model) -> list[Any]:
     database preparation: encryption, JSON, dates). Hand them to `insert_one(obj, values=…)`
     to do that work before a transaction rather than while it holds a lock. `obj` must not
     change in between."""
-    connection = connections[router.db_for_write(type(obj))]
-    _, fields = _insert_one_sql(type(obj), connection, False)
-    return _prepared(obj, fields, connection)
+    return _prepared(obj, connections[router.db_for_write(type(obj))])
 
 
 @cache
@@ -218,7 +217,7 @@ def insert_one(obj: models.Model, *, ignore_conflicts: bool = False, values: lis
         raise ValueError(f"insert_one: {model.__name__}'s primary key is not numbered by the database: set it")
     if values is not None and len(values) != len(fields):
         raise ValueError(f"insert_one: {len(values)} values for {len(fields)} columns of {model.__name__}")
-    params = values if values is not None else _prepared(obj, fields, connection)
+    params = values if values is not None else _prepared(obj, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

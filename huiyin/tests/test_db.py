@@ -217,11 +217,23 @@ def test_the_lean_insert_prepares_every_kind_of_value_as_django_prepares_it(
     assert [type(v) for v in got] == [type(v) for v in expected]
 
 
+def _in_the_file(key: str) -> int:
+    """The notices of `dedupe_key` in the SQLite database file alone, without its WAL."""
+    import sqlite3
+
+    from django.db import connection
+
+    alone = sqlite3.connect(f"file:{connection.settings_dict['NAME']}?immutable=1", uri=True)
+    try:
+        return alone.execute("SELECT count(*) FROM notify_notice WHERE dedupe_key = ?", [key]).fetchone()[0]
+    finally:
+        alone.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_checkpoints_sqlites_wal_so_that_the_requests_need_not() -> None:
     """A committed row stays in SQLite's WAL until a checkpoint copies it into the database file.
     The web requests checkpoint only past 10,000 pages (settings); every pass of the worker does."""
-    import sqlite3
 
     from django.core.management import call_command
     from django.db import connection
@@ -233,18 +245,9 @@ def test_the_worker_checkpoints_sqlites_wal_so_that_the_requests_need_not() -> N
         cursor.execute("PRAGMA wal_autocheckpoint")
         assert cursor.fetchone()[0] == 10000
     assert insert_one(_notice("in-the-wal"))  # committed (autocommit): in the WAL
-    path = connection.settings_dict["NAME"]
-
-    def in_the_file() -> int:  # the database file alone, without its WAL
-        alone = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-        try:
-            return alone.execute("SELECT count(*) FROM notify_notice WHERE dedupe_key = 'in-the-wal'").fetchone()[0]
-        finally:
-            alone.close()
-
-    assert in_the_file() == 0
+    assert _in_the_file("in-the-wal") == 0
     call_command("worker", "--once")
-    assert in_the_file() == 1
+    assert _in_the_file("in-the-wal") == 1
     assert checkpoint() > 0  # the WAL's pages, all in the file now
 
 
@@ -252,7 +255,6 @@ def test_the_worker_checkpoints_sqlites_wal_so_that_the_requests_need_not() -> N
 def test_the_workers_keeper_checkpoints_every_second_between_its_passes() -> None:
     """`keep_wal_short` (a thread of `huiyin worker` on SQLite) copies what was committed into the
     database file within its period, on its own connection, until it is told to stop."""
-    import sqlite3
     import threading
     import time
 
@@ -262,15 +264,6 @@ def test_the_workers_keeper_checkpoints_every_second_between_its_passes() -> Non
 
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL checkpoints itself")
-    path = connection.settings_dict["NAME"]
-
-    def in_the_file(key: str) -> int:  # the database file alone, without its WAL
-        alone = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-        try:
-            return alone.execute("SELECT count(*) FROM notify_notice WHERE dedupe_key = ?", [key]).fetchone()[0]
-        finally:
-            alone.close()
-
     stop = threading.Event()
     keeper = threading.Thread(target=keep_wal_short, args=(stop,), kwargs={"every": 0.05}, daemon=True)
     keeper.start()
@@ -278,13 +271,23 @@ def test_the_workers_keeper_checkpoints_every_second_between_its_passes() -> Non
         for key in ("first", "second"):  # each committed row reaches the file, the second after the first
             assert insert_one(_notice(key))
             deadline = time.monotonic() + 20
-            while not in_the_file(key):
+            while not _in_the_file(key):
                 assert time.monotonic() < deadline, f"row {key!r} still only in the WAL"
                 stop.wait(0.05)
     finally:
         stop.set()
         keeper.join(timeout=20)
     assert not keeper.is_alive()
+
+
+@pytest.mark.parametrize("every", ["0.001", "-1", "nan", "inf", "86400"])
+def test_the_worker_refuses_a_checkpoint_period_that_would_spin_or_never_come(every: str) -> None:
+    from django.core.management import CommandError, call_command
+
+    assert insert_one(_notice("waiting"))
+    with pytest.raises(CommandError, match="--checkpoint-every"):
+        call_command("worker", "--once", "--checkpoint-every", every)
+    assert Notice.objects.get(dedupe_key="waiting").fanned_out_at is None  # no pass ran
 
 
 def test_postgresql_caches_the_parse_of_the_intakes_long_insert() -> None:

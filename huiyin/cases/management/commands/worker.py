@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from huiyin.cases.jobs import RulesMemory, run_pass
@@ -31,6 +31,9 @@ log = logging.getLogger("huiyin.worker")
 # How often the worker refreshes SQLite's planner statistics (huiyin.db.refresh_statistics): at its
 # first pass, then this often. Enough for plans to follow the data as it grows.
 STATISTICS_EVERY_S = 6 * 3600
+# --checkpoint-every's bounds: more often would spin on checkpoints, less often lets a busy hour's
+# WAL reach the requests' own threshold (db.keep_wal_short).
+MIN_CHECKPOINT_EVERY_S, MAX_CHECKPOINT_EVERY_S = 0.1, 60.0
 
 
 class Command(BaseCommand):
@@ -50,11 +53,15 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        every = opts["checkpoint_every"]
+        if not (every == 0 or MIN_CHECKPOINT_EVERY_S <= every <= MAX_CHECKPOINT_EVERY_S):  # NaN fails too
+            raise CommandError(f"--checkpoint-every: 0 (off) or {MIN_CHECKPOINT_EVERY_S:g}–"
+                               f"{MAX_CHECKPOINT_EVERY_S:g} seconds, not {every:g}")
         log.info("worker started")
         keeper = None
-        if connection.vendor == "sqlite" and not opts["once"] and opts["checkpoint_every"] > 0:
+        if connection.vendor == "sqlite" and not opts["once"] and every > 0:
             keeper = threading.Thread(target=keep_wal_short, args=(stop,), name="huiyin-checkpoint", daemon=True,
-                                      kwargs={"every": opts["checkpoint_every"]})
+                                      kwargs={"every": every})
             keeper.start()
         while not stop.is_set():
             try:
